@@ -1,0 +1,3 @@
+from kanalwerk.cli import main
+
+main()

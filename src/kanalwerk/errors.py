@@ -1,0 +1,38 @@
+"""One exception root, so callers can catch everything kanalwerk raises on purpose."""
+
+
+class KanalwerkError(Exception):
+    """Base of every error kanalwerk raises deliberately."""
+
+
+class ConfigError(KanalwerkError):
+    """`feeds.yaml` is missing, unreadable or invalid; the message names file, line and key."""
+
+
+class FetchError(KanalwerkError):
+    """A channel's feed could not be downloaded."""
+
+
+class ParseError(KanalwerkError):
+    """A feed body yielded no entries."""
+
+
+class StoreError(KanalwerkError):
+    """The store could not be opened or migrated."""
+
+
+class TranslationError(KanalwerkError):
+    """A translation engine failed; the item stays pending for a later cycle.
+
+    `retryable` says whether a later attempt can succeed without the user acting
+    (timeouts, 429, 5xx) or not (bad key, no credit, bad request).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+class PublishError(KanalwerkError):
+    """Output files could not be written."""

@@ -1,0 +1,125 @@
+"""Typed values passed between stages.
+
+Library objects (httpx responses, feedparser dicts, SQL rows, feedgen entries) never
+cross a stage boundary; these frozen dataclasses do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What the store remembers about a channel between polls."""
+
+    channel_id: str
+    url: str  # the URL to poll: the configured one, or where a permanent redirect pointed
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None  # sha256 of the last body, for servers without validators
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Outcome of one HTTP poll of one channel. Never raises: errors are values."""
+
+    channel_id: str
+    requested_url: str
+    final_url: str  # after redirects
+    status: int | None  # None when no HTTP response arrived (DNS, connect, timeout)
+    content: bytes | None = None  # None on 304, on error, or when unchanged by hash
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    permanent_url: str | None = None  # set when a 301/308 chain moved the feed for good
+    not_modified: bool = False  # 304, or body hash equal to the stored one
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One feed entry, normalised. `guid` is stable across polls."""
+
+    guid: str
+    link: str | None
+    title: str
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    updated: datetime | None = None  # timezone-aware UTC
+    content_html: str = ""  # richest body available, not yet sanitized
+    summary_html: str = ""  # the feed's summary/description, not yet sanitized
+    language: str | None = None  # BCP 47-ish code from the feed, e.g. "en", "en-us"
+    video_id: str | None = None  # YouTube
+    yt_channel_id: str | None = None  # YouTube
+    thumbnail: str | None = None
+    media_description: str | None = None  # YouTube media:description (plain text)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A feed body turned into items. `warning` is set for malformed-but-usable feeds."""
+
+    title: str | None
+    link: str | None  # the feed's website (alternate) link
+    feed_url: str  # the URL the feed was fetched from (self)
+    feed_id: str | None  # atom:id / channel link, used for atom:source
+    language: str | None
+    items: tuple[Item, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """The original an article is based on, for the attribution box and atom:source."""
+
+    title: str  # the original item's title
+    link: str | None  # the original item's URL
+    channel_name: str  # e.g. "CNBC"
+    feed_title: str | None
+    feed_url: str
+    feed_link: str | None
+    feed_id: str | None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as the store holds it, with its processing state."""
+
+    id: int
+    channel_id: str
+    guid: str
+    item: Item  # content fields already sanitized
+    state: str  # "new" | "translated" | "published" | "failed"
+    attempts: int
+    last_error: str | None
+    first_seen: datetime
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class Article:
+    """A German article ready to publish."""
+
+    item_id: int
+    entry_id: str  # stable atom:id, fixed at first compose, never changes
+    slug: str  # file name stem under artikel/
+    title: str  # German
+    summary: str  # German plain-text teaser
+    content_html: str  # sanitized; starts with the attribution box
+    published: datetime  # UTC
+    updated: datetime  # UTC
+    source: SourceRef
+    engine: str  # e.g. "openai"
+    model: str | None
+    language: str = "de"
+    thumbnail: str | None = None
