@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import LocalServer
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A fresh loopback HTTP server; add routes to `server.routes`."""
+    srv = LocalServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
