@@ -1,0 +1,228 @@
+"""The German article: attribution box first, then the translated body.
+
+Pure functions only; the pipeline feeds in a stored item plus its translation and gets an
+`Article` back. Identifiers are derived from values that never change (guid, first-seen date,
+channel id), so composing again yields the same entry id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from urllib.parse import quote, urlsplit
+
+from kanalwerk.errors import ConfigError
+from kanalwerk.models import Article, SourceRef, StoredItem
+from kanalwerk.sanitize import (
+    collapse_whitespace,
+    html_to_text,
+    sanitize_html,
+    strip_control_chars,
+)
+
+SUMMARY_LENGTH = 280
+SLUG_LENGTH = 60
+UNTITLED = "Ohne Titel"
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What the site says about itself; `base_url` is absolute and ends with `/`."""
+
+    title: str
+    subtitle: str
+    base_url: str
+    author: str
+    attribution_heading: str = "Hinweis zur Quelle"
+    attribution_text: str = (
+        "Dieser Beitrag wurde automatisch erstellt und übersetzt. "
+        "Er basiert auf dem folgenden Original:"
+    )
+    attribution_untranslated_text: str = (
+        "Dieser Beitrag wurde automatisch erstellt. Er basiert auf dem folgenden Original:"
+    )
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"site.base_url {self.base_url!r} must be an absolute http(s) URL, "
+                "e.g. https://example.org/"
+            )
+        if not self.base_url.endswith("/"):
+            raise ConfigError(
+                f"site.base_url {self.base_url!r} must end with '/', e.g. {self.base_url + '/'!r}"
+            )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    def article_url(self, slug: str) -> str:
+        return f"{self.base_url}artikel/{slug}.html"
+
+
+def source_name(source: SourceRef) -> str:
+    """The "Quelle" shown to readers: the channel's name, else the feed's title."""
+    return collapse_whitespace(source.channel_name) or collapse_whitespace(source.feed_title or "")
+
+
+def guid_hash(guid: str) -> str:
+    return hashlib.sha256(guid.encode("utf-8")).hexdigest()
+
+
+def _utc(dt: datetime) -> datetime:
+    """Aware UTC without microseconds (naive values are UTC by convention)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).replace(microsecond=0)
+
+
+def make_entry_id(site: SiteInfo, channel_id: str, guid: str, first_seen: datetime) -> str:
+    """RFC 4151 tag URI: `tag:<host>,<first-seen date>:<channel id>/<guid hash>`.
+
+    Only values that never change go in, so the id survives retranslation and retitling.
+    """
+    day = _utc(first_seen).date().isoformat()
+    channel = quote(channel_id, safe="-._~!$&'()*+,;=:@")
+    return f"tag:{site.host},{day}:{channel}/{guid_hash(guid)[:16]}"
+
+
+_TRANSLITERATION = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"}
+)
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(title: str, max_length: int = SLUG_LENGTH) -> str:
+    """ASCII slug: German umlauts transliterated, other accents dropped, cut at a word."""
+    text = unicodedata.normalize("NFC", title).translate(_TRANSLITERATION)
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = _NON_SLUG.sub("-", ascii_text.lower()).strip("-")
+    if len(slug) > max_length:
+        cut = slug[: max_length + 1]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:max_length]
+        slug = slug.strip("-")
+    return slug
+
+
+def make_slug(title: str, guid: str) -> str:
+    """Title slug plus six hex digits of the guid hash, so equal titles don't collide."""
+    return f"{slugify(title) or 'beitrag'}-{guid_hash(guid)[:6]}"
+
+
+def cut_text(text: str, limit: int = SUMMARY_LENGTH) -> str:
+    """At most `limit` characters plus `…`, cut at a word boundary when there is one nearby."""
+    text = collapse_whitespace(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—.") + "…"
+
+
+def _plain(text: str) -> str:
+    return collapse_whitespace(strip_control_chars(text))
+
+
+def _original_label(source: SourceRef) -> str:
+    title = collapse_whitespace(source.title)
+    name = source_name(source)
+    if title and name:
+        return f"{title} – {name}"
+    return title or name or "Originalbeitrag"
+
+
+def attribution_box(source: SourceRef, site: SiteInfo, *, translated: bool = True) -> str:
+    """The "Hinweis zur Quelle" box.
+
+    A `div` with a bold heading paragraph: it reads as a distinct note in feed readers that
+    drop classes and unknown elements, and `class="quelle"` styles it on the site.
+    """
+    text = site.attribution_text if translated else site.attribution_untranslated_text
+    label = _original_label(source)
+    original = (
+        f'<a href="{escape(source.link)}" rel="noopener">{escape(label)}</a>'
+        if source.link
+        else escape(label)
+    )
+    end = "" if label.endswith((".", "!", "?", "…")) else "."
+    return (
+        '<div class="quelle" role="note">'
+        f"<p><strong>ℹ️ {escape(site.attribution_heading)}</strong></p>"
+        f"<p>{escape(text)} {original}{end}</p>"
+        "</div>"
+    )
+
+
+def _video_preview(stored: StoredItem) -> str:
+    item = stored.item
+    if not (item.video_id and item.thumbnail):
+        return ""
+    link = item.link or f"https://www.youtube.com/watch?v={quote(item.video_id, safe='')}"
+    alt = f"Video ansehen: {collapse_whitespace(stored.source.title or item.title)}"
+    return (
+        f'<p><a href="{escape(link)}">'
+        f'<img src="{escape(item.thumbnail)}" alt="{escape(alt)}"></a></p>'
+    )
+
+
+def compose_article(
+    stored: StoredItem,
+    *,
+    title_de: str,
+    body_html_de: str,
+    teaser_de: str | None,
+    engine: str,
+    model: str | None,
+    site: SiteInfo,
+    translated: bool = True,
+    now: datetime | None = None,
+) -> Article:
+    """Build the German article for `stored` from its translation.
+
+    `title_de` and `teaser_de` are plain text; `body_html_de` is HTML and is sanitized here.
+
+    `now` only clamps dates a source put in the future, so such an entry doesn't stay pinned
+    to the top of the feed.
+    """
+    item = stored.item
+    source = stored.source
+    base = source.link or item.link
+    body = sanitize_html(body_html_de, base_url=base)
+    content = sanitize_html(
+        attribution_box(source, site, translated=translated) + _video_preview(stored) + body,
+        base_url=base,
+    )
+
+    # Title and teaser arrive as plain text; escaping happens where they are written out.
+    title = _plain(title_de) or _plain(source.title) or UNTITLED
+    teaser = _plain(teaser_de or "")
+    # Headings are left out of a generated teaser: the first one often repeats the title.
+    summary = teaser or cut_text(html_to_text(body, skip=HEADINGS) or html_to_text(body))
+
+    limit = _utc(now or datetime.now(UTC))
+    published = min(_utc(item.published or stored.first_seen), limit)
+    updated = min(max(_utc(item.updated) if item.updated else published, published), limit)
+
+    return Article(
+        item_id=stored.id,
+        entry_id=make_entry_id(site, stored.channel_id, stored.guid, stored.first_seen),
+        slug=make_slug(title, stored.guid),
+        title=title,
+        summary=summary,
+        content_html=content,
+        published=published,
+        updated=updated,
+        source=source,
+        engine=engine,
+        model=model,
+        thumbnail=item.thumbnail,
+    )

@@ -1,0 +1,56 @@
+"""German date formatting that does not depend on the system locale.
+
+`locale.setlocale` is process-wide and the German locale is often not installed on servers,
+so month names live here and times are shown in Berlin time via `zoneinfo`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MONTHS_DE = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+
+TIMEZONE_NAME = "Europe/Berlin"
+
+
+@lru_cache(maxsize=1)
+def display_zone() -> tzinfo:
+    """Berlin time; UTC when the system has no time zone database (no `tzdata` dependency)."""
+    try:
+        return ZoneInfo(TIMEZONE_NAME)
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
+def _local(dt: datetime) -> datetime:
+    """Naive datetimes are taken as UTC, the convention of every stage model."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(display_zone())
+
+
+def format_date_de(dt: datetime) -> str:
+    """`27. Januar 2025`."""
+    local = _local(dt)
+    return f"{local.day}. {MONTHS_DE[local.month - 1]} {local.year}"
+
+
+def format_datetime_de(dt: datetime) -> str:
+    """`27. Januar 2025, 14:05 Uhr`."""
+    local = _local(dt)
+    return f"{format_date_de(local)}, {local.hour:02d}:{local.minute:02d} Uhr"

@@ -1,0 +1,74 @@
+"""The static site: `index.html` and one page per article, rendered with Jinja2.
+
+Autoescaping is on for every template. The one place raw HTML goes in is the article body,
+through the `sanitized` filter, which runs nh3 again before marking it safe: the body was
+sanitized by `compose`, but it may have come back from the store, and re-checking is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from kanalwerk.compose import SiteInfo, source_name
+from kanalwerk.dates import format_date_de, format_datetime_de
+from kanalwerk.models import Article
+from kanalwerk.publish.atom import newest_first
+from kanalwerk.sanitize import sanitize_html
+
+
+def _iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _sanitized(html: str) -> Markup:
+    return Markup(sanitize_html(html))  # nh3 output is safe by construction
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("kanalwerk", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["datum"] = format_date_de
+    env.filters["datum_zeit"] = format_datetime_de
+    env.filters["iso"] = _iso
+    env.filters["quelle"] = source_name
+    env.filters["sanitized"] = _sanitized
+    return env
+
+
+def render_index(
+    articles: Sequence[Article], site: SiteInfo, *, feed_url: str, limit: int | None = None
+) -> bytes:
+    """The front page: newest first, each with German title, date, teaser and source."""
+    shown = newest_first(articles)
+    if limit is not None:
+        shown = shown[:limit]
+    html = (
+        environment()
+        .get_template("index.html")
+        .render(site=site, articles=shown, feed_url=feed_url, root="")
+    )
+    return html.encode("utf-8")
+
+
+def render_article(article: Article, site: SiteInfo, *, feed_url: str) -> bytes:
+    """One article page, stored as `artikel/<slug>.html`."""
+    html = (
+        environment()
+        .get_template("article.html")
+        .render(site=site, article=article, feed_url=feed_url, root="../")
+    )
+    return html.encode("utf-8")
