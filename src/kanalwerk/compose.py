@@ -35,7 +35,7 @@ class SiteInfo:
     """What the site says about itself; `base_url` is absolute and ends with `/`."""
 
     title: str
-    subtitle: str
+    subtitle: str | None
     base_url: str
     author: str
     attribution_heading: str = "Hinweis zur Quelle"

@@ -1,0 +1,186 @@
+"""Numbered schema migrations, each applied in its own transaction and recorded.
+
+Migration N brings the database from version N-1 to N. Never edit a released migration:
+add the next one (and update `schema.py`). Each migration declares the tables it needs
+itself, so later edits to `schema.py` cannot change what an old migration creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kanalwerk.errors import StoreError
+from kanalwerk.store.schema import UTCDateTime, schema_version
+
+Migration = Callable[[Connection], None]
+
+
+def _m0001_initial(conn: Connection) -> None:
+    """Channels with fetch state, items, articles, translation cache, usage, meta."""
+    md = sa.MetaData()
+    sa.Table(
+        "channels",
+        md,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("configured_url", sa.Text),
+        sa.Column("url", sa.Text),
+        sa.Column("etag", sa.Text),
+        sa.Column("last_modified", sa.Text),
+        sa.Column("content_hash", sa.Text),
+        sa.Column("feed_title", sa.Text),
+        sa.Column("feed_link", sa.Text),
+        sa.Column("feed_id", sa.Text),
+        sa.Column("last_status", sa.Integer),
+        sa.Column("last_error", sa.Text),
+        sa.Column("last_warning", sa.Text),
+        sa.Column("last_fetched_at", UTCDateTime),
+        sa.Column("last_success_at", UTCDateTime),
+        sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("retry_after_until", UTCDateTime),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    sa.Table(
+        "items",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "channel_id",
+            sa.Text,
+            sa.ForeignKey("channels.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("guid", sa.Text, nullable=False),
+        sa.Column("link", sa.Text),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("author", sa.Text),
+        sa.Column("published", UTCDateTime),
+        sa.Column("updated", UTCDateTime),
+        sa.Column("content_html", sa.Text, nullable=False, server_default=""),
+        sa.Column("summary_html", sa.Text, nullable=False, server_default=""),
+        sa.Column("language", sa.Text),
+        sa.Column("video_id", sa.Text),
+        sa.Column("yt_channel_id", sa.Text),
+        sa.Column("thumbnail", sa.Text),
+        sa.Column("media_description", sa.Text),
+        sa.Column("state", sa.Text, nullable=False, server_default="new"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Column("first_seen", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
+        sa.CheckConstraint(
+            "state IN ('new', 'translated', 'published', 'failed')", name="ck_items_state"
+        ),
+        sa.Index("ix_items_state", "state"),
+    )
+    sa.Table(
+        "articles",
+        md,
+        sa.Column(
+            "item_id",
+            sa.Integer,
+            sa.ForeignKey("items.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column("entry_id", sa.Text, nullable=False, unique=True),
+        sa.Column("slug", sa.Text, nullable=False, unique=True),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.Column("content_html", sa.Text, nullable=False),
+        sa.Column("published", UTCDateTime, nullable=False),
+        sa.Column("updated", UTCDateTime, nullable=False),
+        sa.Column("engine", sa.Text, nullable=False),
+        sa.Column("model", sa.Text),
+        sa.Column("language", sa.Text, nullable=False, server_default="de"),
+        sa.Column("thumbnail", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Index("ix_articles_published", "published"),
+    )
+    sa.Table(
+        "translation_cache",
+        md,
+        sa.Column("engine", sa.Text, primary_key=True),
+        sa.Column("model", sa.Text, primary_key=True),
+        sa.Column("source_lang", sa.Text, primary_key=True),
+        sa.Column("target_lang", sa.Text, primary_key=True),
+        sa.Column("fmt", sa.Text, primary_key=True),
+        sa.Column("text_hash", sa.Text, primary_key=True),
+        sa.Column("translated", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    sa.Table(
+        "usage",
+        md,
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("engine", sa.Text, primary_key=True),
+        sa.Column("model", sa.Text, primary_key=True),
+        sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("characters", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
+    )
+    sa.Table(
+        "meta",
+        md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (_m0001_initial,)
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration number; 0 for a fresh database."""
+    version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar_one()
+    return int(version) if version is not None else 0
+
+
+def upgrade(engine: Engine, display_url: str) -> int:
+    """Apply pending migrations in order, one transaction each; return the new version.
+
+    `engine` must begin write transactions (on SQLite: `BEGIN IMMEDIATE`), so two
+    processes opening the same fresh database apply each migration only once.
+    """
+    migrations = tuple(MIGRATIONS)
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+    if version > len(migrations):
+        raise StoreError(
+            f"the database {display_url} has schema version {version}, but this kanalwerk "
+            f"only knows versions up to {len(migrations)}; upgrade kanalwerk to use it"
+        )
+    for number in range(version + 1, len(migrations) + 1):
+        try:
+            with engine.begin() as conn:
+                if current_version(conn) >= number:
+                    continue  # another process was faster
+                migrations[number - 1](conn)
+                conn.execute(
+                    sa.insert(schema_version).values(version=number, applied_at=datetime.now(UTC))
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"migrating {display_url} to schema version {number} failed "
+                f"(nothing of it was kept): {error_reason(exc)}"
+            ) from exc
+    return len(migrations)
+
+
+def error_reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's message without the SQL statement and its parameters."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        return str(exc.orig)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,165 @@
+"""The current table definitions, used to build queries.
+
+Migrations own the DDL: a schema change is a new numbered migration in `migrations.py`
+plus the matching edit here; a test compares the migrated database with these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no timezone-aware type and hands back naive values; storing UTC and
+    re-attaching UTC on read keeps values comparable and sortable as text. Naive input is
+    taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ITEM_STATES = ("new", "translated", "published", "failed")
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("configured_url", sa.Text),
+    sa.Column("url", sa.Text),  # current poll URL; permanent redirects move it
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("content_hash", sa.Text),
+    sa.Column("feed_title", sa.Text),
+    sa.Column("feed_link", sa.Text),
+    sa.Column("feed_id", sa.Text),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_warning", sa.Text),
+    sa.Column("last_fetched_at", UTCDateTime),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retry_after_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "channel_id",
+        sa.Text,
+        sa.ForeignKey("channels.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("guid", sa.Text, nullable=False),
+    sa.Column("link", sa.Text),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("author", sa.Text),
+    sa.Column("published", UTCDateTime),
+    sa.Column("updated", UTCDateTime),
+    sa.Column("content_html", sa.Text, nullable=False, server_default=""),
+    sa.Column("summary_html", sa.Text, nullable=False, server_default=""),
+    sa.Column("language", sa.Text),
+    sa.Column("video_id", sa.Text),
+    sa.Column("yt_channel_id", sa.Text),
+    sa.Column("thumbnail", sa.Text),
+    sa.Column("media_description", sa.Text),
+    sa.Column("state", sa.Text, nullable=False, server_default="new"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
+    sa.CheckConstraint(
+        "state IN ('new', 'translated', 'published', 'failed')", name="ck_items_state"
+    ),
+    sa.Index("ix_items_state", "state"),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column(
+        "item_id",
+        sa.Integer,
+        sa.ForeignKey("items.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("entry_id", sa.Text, nullable=False, unique=True),
+    sa.Column("slug", sa.Text, nullable=False, unique=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("content_html", sa.Text, nullable=False),
+    sa.Column("published", UTCDateTime, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+    sa.Column("engine", sa.Text, nullable=False),
+    sa.Column("model", sa.Text),
+    sa.Column("language", sa.Text, nullable=False, server_default="de"),
+    sa.Column("thumbnail", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_articles_published", "published"),
+)
+
+translation_cache = sa.Table(
+    "translation_cache",
+    metadata,
+    sa.Column("engine", sa.Text, primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),  # "" when the engine has no model
+    sa.Column("source_lang", sa.Text, primary_key=True),
+    sa.Column("target_lang", sa.Text, primary_key=True),
+    sa.Column("fmt", sa.Text, primary_key=True),
+    sa.Column("text_hash", sa.Text, primary_key=True),
+    sa.Column("translated", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("engine", sa.Text, primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),  # "" when the engine has no model
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("characters", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,832 @@
+"""The one class that speaks SQL: channels' fetch state, items, articles, cache, usage.
+
+Rows never leave this module; callers get the frozen dataclasses from `kanalwerk.models`.
+Every write is one transaction. SQL stays portable between SQLite and PostgreSQL; the only
+dialect-specific piece is `INSERT … ON CONFLICT`, chosen by `_insert_for`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from kanalwerk.errors import StoreError
+from kanalwerk.models import (
+    Article,
+    FetchResult,
+    FetchState,
+    Item,
+    ParsedFeed,
+    SourceRef,
+    StoredItem,
+)
+from kanalwerk.store import migrations
+from kanalwerk.store import schema as db
+from kanalwerk.translate.base import Usage
+
+_WRITE = "kanalwerk_write"  # execution option: this transaction will write
+_CHUNK = 500  # ids per IN (...) list, well below every backend's parameter limit
+_SUPPORTED = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """One channel's health and queue sizes, for `kanalwerk status`."""
+
+    id: str
+    name: str
+    url: str | None
+    last_status: int | None
+    last_error: str | None
+    last_warning: str | None
+    last_fetched_at: datetime | None
+    last_success_at: datetime | None
+    error_count: int
+    items_total: int
+    items_pending: int  # state "new": waiting for translation
+    items_published: int
+    items_failed: int
+    retry_after_until: datetime | None = None  # the server asked not to poll before this
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return re.sub(r"://.*@", "://***@", url)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key_model(model: str | None) -> str:
+    """`None` cannot be part of a primary key; the empty string stands for "no model"."""
+    return model if model is not None else ""
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _insert_for(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that supports `ON CONFLICT`, in the engine's dialect."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _prepare_sqlite_path(url: sa.URL) -> None:
+    """Create the database file's folder, so a fresh install just works."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:"):
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys and a busy timeout on every connection; explicit BEGINs.
+
+    The sqlite3 driver's own transaction handling is switched off so SQLAlchemy's BEGIN
+    covers reads too, and writers take the lock up front (`BEGIN IMMEDIATE`): a deferred
+    transaction that reads and then writes can fail with "database is locked" at once
+    instead of waiting for `busy_timeout`.
+    """
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    def on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    sa.event.listen(engine, "connect", on_connect)
+    sa.event.listen(engine, "begin", on_begin)
+
+
+_item_fields = (
+    "link",
+    "title",
+    "author",
+    "published",
+    "updated",
+    "content_html",
+    "summary_html",
+    "language",
+    "video_id",
+    "yt_channel_id",
+    "thumbnail",
+    "media_description",
+)
+
+_source_columns = (
+    db.channels.c.name.label("channel_name"),
+    db.channels.c.url.label("channel_url"),
+    db.channels.c.configured_url.label("channel_configured_url"),
+    db.channels.c.feed_title,
+    db.channels.c.feed_link,
+    db.channels.c.feed_id,
+)
+
+
+def _source(row: sa.Row[Any], title: str, link: str | None, author: str | None) -> SourceRef:
+    return SourceRef(
+        title=title,
+        link=link,
+        channel_name=row.channel_name,
+        feed_title=row.feed_title,
+        feed_url=row.channel_url or row.channel_configured_url or "",
+        feed_link=row.feed_link,
+        feed_id=row.feed_id,
+        author=author,
+    )
+
+
+def _stored_item(row: sa.Row[Any]) -> StoredItem:
+    item = Item(guid=row.guid, **{name: getattr(row, name) for name in _item_fields})
+    return StoredItem(
+        id=row.id,
+        channel_id=row.channel_id,
+        guid=row.guid,
+        item=item,
+        state=row.state,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        first_seen=row.first_seen,
+        source=_source(row, row.title, row.link, row.author),
+    )
+
+
+def _article(row: sa.Row[Any]) -> Article:
+    return Article(
+        item_id=row.item_id,
+        entry_id=row.entry_id,
+        slug=row.slug,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        published=row.published,
+        updated=row.updated,
+        source=_source(row, row.item_title, row.item_link, row.item_author),
+        engine=row.engine,
+        model=row.model,
+        language=row.language,
+        thumbnail=row.thumbnail,
+    )
+
+
+def _free_slug(wanted: str, taken: set[str]) -> str:
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}-{n}" in taken:
+        n += 1
+    return f"{wanted}-{n}"
+
+
+class Store:
+    """kanalwerk's database. Open with `Store.open(url)`; close it (or use `with`)."""
+
+    def __init__(self, engine: Engine, display_url: str) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{_WRITE: True})
+        self._dialect = engine.dialect.name
+        self._url = display_url
+        self._closed = False
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and apply pending migrations."""
+        display = mask_url(url)
+        try:
+            parsed = sa.make_url(url)
+            _prepare_sqlite_path(parsed)
+            engine = sa.create_engine(parsed, future=True)
+        except ImportError as exc:
+            raise StoreError(
+                f"cannot open the store {display}: its database driver is missing ({exc}); "
+                "install the driver package named there"
+            ) from exc
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise StoreError(
+                f"cannot open the store {display}: {exc}; check the `store:` URL in feeds.yaml"
+            ) from exc
+        if engine.dialect.name not in _SUPPORTED:
+            engine.dispose()
+            raise StoreError(
+                f"cannot open the store {display}: {engine.dialect.name} is not supported; "
+                "use sqlite:/// or postgresql://"
+            )
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+        store = cls(engine, display)
+        try:
+            migrations.upgrade(store._writer, display)
+        except StoreError:
+            store.close()
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            store.close()
+            raise StoreError(
+                f"cannot open the store {display}: {migrations.error_reason(exc)}"
+            ) from exc
+        return store
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._url!r})"
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._check_open()
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self._url}: {migrations.error_reason(exc)}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        self._check_open()
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self._url}: {migrations.error_reason(exc)}") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self._url} is closed")
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return migrations.current_version(conn)
+
+    # --- channels -------------------------------------------------------------------
+
+    def sync_channels(self, channels: Sequence[tuple[str, str, str | None]]) -> None:
+        """Add or rename channels; a changed configured URL restarts fetch state.
+
+        `configured_url=None` (a YouTube handle) keeps the URL `set_channel_url` stored,
+        unless the config used to name a URL: then the URL is dropped so the handle gets
+        resolved.
+        Channels missing from the list are kept: their articles stay published.
+        """
+        wanted = {channel_id: (name, url) for channel_id, name, url in channels}
+        now = _now()
+        with self._write() as conn:
+            existing = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(db.channels.c.id, db.channels.c.name, db.channels.c.configured_url)
+                )
+            }
+            new_rows: list[dict[str, Any]] = []
+            for channel_id, (name, url) in wanted.items():
+                row = existing.get(channel_id)
+                if row is None:
+                    new_rows.append(
+                        {
+                            "id": channel_id,
+                            "name": name,
+                            "configured_url": url,
+                            "url": url,
+                            "error_count": 0,
+                            "created_at": now,
+                        }
+                    )
+                elif url != row.configured_url:
+                    conn.execute(
+                        sa.update(db.channels)
+                        .where(db.channels.c.id == channel_id)
+                        .values(
+                            name=name,
+                            configured_url=url,
+                            url=url,
+                            etag=None,
+                            last_modified=None,
+                            content_hash=None,
+                            retry_after_until=None,
+                        )
+                    )
+                elif name != row.name:
+                    conn.execute(
+                        sa.update(db.channels)
+                        .where(db.channels.c.id == channel_id)
+                        .values(name=name)
+                    )
+            if new_rows:
+                conn.execute(sa.insert(db.channels), new_rows)
+
+    def set_channel_url(self, channel_id: str, url: str) -> None:
+        """Point a channel at a feed URL; validators are dropped when the URL changes."""
+        same = db.channels.c.url == url
+        stmt = (
+            sa.update(db.channels)
+            .where(db.channels.c.id == channel_id)
+            .values(
+                url=url,
+                etag=sa.case((same, db.channels.c.etag), else_=sa.null()),
+                last_modified=sa.case((same, db.channels.c.last_modified), else_=sa.null()),
+                content_hash=sa.case((same, db.channels.c.content_hash), else_=sa.null()),
+            )
+        )
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise KeyError(f"unknown channel {channel_id!r}")
+
+    def fetch_state(self, channel_id: str) -> FetchState | None:
+        """What the next poll needs; `None` if the channel is unknown or has no URL yet."""
+        stmt = sa.select(
+            db.channels.c.url,
+            db.channels.c.etag,
+            db.channels.c.last_modified,
+            db.channels.c.content_hash,
+        ).where(db.channels.c.id == channel_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None or row.url is None:
+            return None
+        return FetchState(
+            channel_id=channel_id,
+            url=row.url,
+            etag=row.etag,
+            last_modified=row.last_modified,
+            content_hash=row.content_hash,
+        )
+
+    def record_fetch(
+        self,
+        result: FetchResult,
+        feed: ParsedFeed | None = None,
+        error: str | None = None,
+        retry_after_until: datetime | None = None,
+    ) -> None:
+        """Remember a poll's outcome.
+
+        Errors keep the old validators, so the next poll downloads again and retries.
+        A 304 may carry fresh validators; absent ones keep the stored values.
+        """
+        now = _now()
+        failure = result.error or error
+        values: dict[str, Any] = {
+            "last_fetched_at": now,
+            "last_status": result.status,
+            "retry_after_until": retry_after_until,
+        }
+        if failure is not None:
+            values |= {"last_error": failure, "error_count": db.channels.c.error_count + 1}
+        else:
+            values |= {"last_success_at": now, "last_error": None, "error_count": 0}
+            if result.permanent_url:
+                values["url"] = result.permanent_url
+            if result.not_modified:
+                values |= {
+                    "etag": sa.func.coalesce(result.etag, db.channels.c.etag),
+                    "last_modified": sa.func.coalesce(
+                        result.last_modified, db.channels.c.last_modified
+                    ),
+                    "content_hash": sa.func.coalesce(
+                        result.content_hash, db.channels.c.content_hash
+                    ),
+                }
+            else:
+                values |= {
+                    "etag": result.etag,
+                    "last_modified": result.last_modified,
+                    "content_hash": result.content_hash,
+                }
+                if feed is not None:
+                    values |= {
+                        "feed_title": feed.title,
+                        "feed_link": feed.link,
+                        "feed_id": feed.feed_id,
+                        "last_warning": feed.warning,
+                    }
+        stmt = sa.update(db.channels).where(db.channels.c.id == result.channel_id).values(**values)
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                raise KeyError(f"unknown channel {result.channel_id!r}")
+
+    def channel_statuses(self) -> list[ChannelStatus]:
+        def count_state(state: str) -> sa.ColumnElement[int]:
+            return sa.func.coalesce(
+                sa.func.sum(sa.case((db.items.c.state == state, 1), else_=0)), 0
+            )
+
+        counts = (
+            sa.select(
+                db.items.c.channel_id,
+                sa.func.count().label("total"),
+                count_state("new").label("pending"),
+                count_state("published").label("published"),
+                count_state("failed").label("failed"),
+            )
+            .group_by(db.items.c.channel_id)
+            .subquery()
+        )
+        stmt = (
+            sa.select(
+                db.channels,
+                sa.func.coalesce(counts.c.total, 0).label("total"),
+                sa.func.coalesce(counts.c.pending, 0).label("pending"),
+                sa.func.coalesce(counts.c.published, 0).label("published"),
+                sa.func.coalesce(counts.c.failed, 0).label("failed"),
+            )
+            .outerjoin(counts, counts.c.channel_id == db.channels.c.id)
+            .order_by(db.channels.c.name, db.channels.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            ChannelStatus(
+                id=row.id,
+                name=row.name,
+                url=row.url,
+                last_status=row.last_status,
+                last_error=row.last_error,
+                last_warning=row.last_warning,
+                last_fetched_at=row.last_fetched_at,
+                last_success_at=row.last_success_at,
+                error_count=row.error_count,
+                items_total=int(row.total),
+                items_pending=int(row.pending),
+                items_published=int(row.published),
+                items_failed=int(row.failed),
+                retry_after_until=row.retry_after_until,
+            )
+            for row in rows
+        ]
+
+    def channel_source(self, channel_id: str) -> tuple[str | None, str | None, str | None]:
+        """(feed_title, feed_link, feed_id) of the channel's feed; all `None` if unknown."""
+        stmt = sa.select(
+            db.channels.c.feed_title, db.channels.c.feed_link, db.channels.c.feed_id
+        ).where(db.channels.c.id == channel_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return (None, None, None)
+        return (row.feed_title, row.feed_link, row.feed_id)
+
+    # --- items ----------------------------------------------------------------------
+
+    def add_items(self, channel_id: str, items: Sequence[Item]) -> list[int]:
+        """Store items not seen before; return their new ids in input order.
+
+        One `INSERT … ON CONFLICT DO NOTHING` for the whole batch, so concurrent or
+        repeated calls store each (channel, guid) exactly once. Items must be sanitized.
+        """
+        unique: dict[str, Item] = {}
+        for item in items:
+            unique.setdefault(item.guid, item)
+        if not unique:
+            return []
+        now = _now()
+        rows = [
+            {
+                "channel_id": channel_id,
+                "guid": guid,
+                **{name: getattr(item, name) for name in _item_fields},
+                "state": "new",
+                "attempts": 0,
+                "first_seen": now,
+                "updated_at": now,
+            }
+            for guid, item in unique.items()
+        ]
+        stmt = (
+            _insert_for(self._dialect, db.items)
+            .on_conflict_do_nothing(index_elements=[db.items.c.channel_id, db.items.c.guid])
+            .returning(db.items.c.id, db.items.c.guid)
+        )
+        with self._write() as conn:
+            inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
+        return [inserted[guid] for guid in unique if guid in inserted]
+
+    def has_items(self, channel_id: str) -> bool:
+        """Whether the channel ever stored an item (decides first-run backfill)."""
+        stmt = sa.select(db.items.c.id).where(db.items.c.channel_id == channel_id).limit(1)
+        with self._read() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def _stored_items_query(self) -> sa.Select[Any]:
+        return sa.select(db.items, *_source_columns).join(
+            db.channels, db.items.c.channel_id == db.channels.c.id
+        )
+
+    def pending_items(self, max_attempts: int, limit: int | None = None) -> list[StoredItem]:
+        """Items waiting for translation, oldest first; undated ones count from first_seen."""
+        stmt = (
+            self._stored_items_query()
+            .where(db.items.c.state == "new", db.items.c.attempts < max_attempts)
+            .order_by(sa.func.coalesce(db.items.c.published, db.items.c.first_seen), db.items.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_stored_item(row) for row in conn.execute(stmt)]
+
+    def get_item(self, item_id: int) -> StoredItem:
+        """The item with this id; `KeyError` if there is none."""
+        stmt = self._stored_items_query().where(db.items.c.id == item_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise KeyError(f"unknown item {item_id}")
+        return _stored_item(row)
+
+    def mark_attempt_failed(self, item_id: int, error: str, max_attempts: int) -> str:
+        """Count a failed translation; the item gives up ("failed") after `max_attempts`."""
+        attempts = db.items.c.attempts + 1
+        stmt = (
+            sa.update(db.items)
+            .where(db.items.c.id == item_id)
+            .values(
+                attempts=attempts,
+                last_error=error,
+                updated_at=_now(),
+                state=sa.case(
+                    (sa.and_(db.items.c.state == "new", attempts >= max_attempts), "failed"),
+                    else_=db.items.c.state,
+                ),
+            )
+            .returning(db.items.c.state)
+        )
+        with self._write() as conn:
+            state = conn.execute(stmt).scalar_one_or_none()
+        if state is None:
+            raise KeyError(f"unknown item {item_id}")
+        return str(state)
+
+    # --- articles -------------------------------------------------------------------
+
+    def save_article(self, article: Article) -> Article:
+        """Store the item's article and mark the item translated.
+
+        A re-saved article keeps the entry id, slug and published date it got first, so
+        feed readers never see it as new. A slug taken by another item gets "-2", "-3"….
+        Returns the article as stored.
+        """
+        now = _now()
+        with self._write() as conn:
+            kept = conn.execute(
+                sa.select(
+                    db.articles.c.entry_id, db.articles.c.slug, db.articles.c.published
+                ).where(db.articles.c.item_id == article.item_id)
+            ).first()
+            content = {
+                "title": article.title,
+                "summary": article.summary,
+                "content_html": article.content_html,
+                "updated": article.updated,
+                "engine": article.engine,
+                "model": article.model,
+                "language": article.language,
+                "thumbnail": article.thumbnail,
+            }
+            if kept is not None:
+                conn.execute(
+                    sa.update(db.articles)
+                    .where(db.articles.c.item_id == article.item_id)
+                    .values(**content)
+                )
+                stored = replace(
+                    article, entry_id=kept.entry_id, slug=kept.slug, published=kept.published
+                )
+            else:
+                taken = set(
+                    conn.execute(
+                        sa.select(db.articles.c.slug).where(
+                            sa.or_(
+                                db.articles.c.slug == article.slug,
+                                db.articles.c.slug.startswith(article.slug + "-", autoescape=True),
+                            )
+                        )
+                    ).scalars()
+                )
+                stored = replace(article, slug=_free_slug(article.slug, taken))
+                conn.execute(
+                    sa.insert(db.articles).values(
+                        item_id=stored.item_id,
+                        entry_id=stored.entry_id,
+                        slug=stored.slug,
+                        published=stored.published,
+                        created_at=now,
+                        **content,
+                    )
+                )
+            conn.execute(
+                sa.update(db.items)
+                .where(db.items.c.id == article.item_id)
+                .values(state="translated", updated_at=now)
+            )
+        return stored
+
+    def articles(self, limit: int | None = None) -> list[Article]:
+        """All articles, newest first."""
+        stmt = (
+            sa.select(
+                db.articles,
+                db.items.c.title.label("item_title"),
+                db.items.c.link.label("item_link"),
+                db.items.c.author.label("item_author"),
+                *_source_columns,
+            )
+            .join(db.items, db.articles.c.item_id == db.items.c.id)
+            .join(db.channels, db.items.c.channel_id == db.channels.c.id)
+            .order_by(db.articles.c.published.desc(), db.articles.c.item_id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_article(row) for row in conn.execute(stmt)]
+
+    def mark_published(self, item_ids: Sequence[int]) -> None:
+        """Translated items become published; items in other states are left alone."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return
+        now = _now()
+        with self._write() as conn:
+            for chunk in _chunks(ids):
+                conn.execute(
+                    sa.update(db.items)
+                    .where(db.items.c.id.in_(chunk), db.items.c.state == "translated")
+                    .values(state="published", updated_at=now)
+                )
+
+    def unpublished_count(self) -> int:
+        """Articles not in the published output yet."""
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(db.articles.join(db.items, db.articles.c.item_id == db.items.c.id))
+            .where(db.items.c.state == "translated")
+        )
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    # --- translation cache ----------------------------------------------------------
+
+    def cache_get(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        text_hashes: Sequence[str],
+    ) -> dict[str, str]:
+        """Cached translations by text hash; hashes not cached are absent."""
+        hashes = list(dict.fromkeys(text_hashes))
+        if not hashes:
+            return {}
+        key = sa.and_(
+            db.translation_cache.c.engine == engine,
+            db.translation_cache.c.model == _key_model(model),
+            db.translation_cache.c.source_lang == source_lang,
+            db.translation_cache.c.target_lang == target_lang,
+            db.translation_cache.c.fmt == fmt,
+        )
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(hashes):
+                stmt = sa.select(
+                    db.translation_cache.c.text_hash, db.translation_cache.c.translated
+                )
+                stmt = stmt.where(key, db.translation_cache.c.text_hash.in_(chunk))
+                found.update({row.text_hash: row.translated for row in conn.execute(stmt)})
+        return found
+
+    def cache_put(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        entries: Mapping[str, str],
+    ) -> None:
+        """Store translations by text hash, replacing older ones."""
+        if not entries:
+            return
+        now = _now()
+        rows = [
+            {
+                "engine": engine,
+                "model": _key_model(model),
+                "source_lang": source_lang,
+                "target_lang": target_lang,
+                "fmt": fmt,
+                "text_hash": text_hash,
+                "translated": translated,
+                "created_at": now,
+            }
+            for text_hash, translated in entries.items()
+        ]
+        insert = _insert_for(self._dialect, db.translation_cache)
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(db.translation_cache.primary_key.columns),
+            set_={
+                "translated": insert.excluded.translated,
+                "created_at": insert.excluded.created_at,
+            },
+        )
+        with self._write() as conn:
+            conn.execute(stmt, rows)
+
+    # --- usage ----------------------------------------------------------------------
+
+    def add_usage(
+        self, engine: str, model: str | None, usage: Usage, day: date | None = None
+    ) -> None:
+        """Add to the day's counters (default: today in UTC)."""
+        insert = _insert_for(self._dialect, db.usage).values(
+            day=day or _now().date(),
+            engine=engine,
+            model=_key_model(model),
+            requests=usage.requests,
+            characters=usage.characters,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        counters = ("requests", "characters", "prompt_tokens", "completion_tokens")
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(db.usage.primary_key.columns),
+            set_={name: db.usage.c[name] + insert.excluded[name] for name in counters},
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def usage_for(self, day: date, engine: str | None = None) -> Usage:
+        """The day's usage summed over models (and over engines unless one is named)."""
+
+        def total(column: sa.Column[int]) -> sa.ColumnElement[int]:
+            return sa.func.coalesce(sa.func.sum(column), 0)
+
+        stmt = sa.select(
+            total(db.usage.c.requests),
+            total(db.usage.c.characters),
+            total(db.usage.c.prompt_tokens),
+            total(db.usage.c.completion_tokens),
+        ).where(db.usage.c.day == day)
+        if engine is not None:
+            stmt = stmt.where(db.usage.c.engine == engine)
+        with self._read() as conn:
+            row = conn.execute(stmt).one()
+        return Usage(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    # --- meta -----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            value = conn.execute(sa.select(db.meta.c.value).where(db.meta.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        insert = _insert_for(self._dialect, db.meta).values(key=key, value=value)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[db.meta.c.key], set_={"value": insert.excluded.value}
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the store at `url`; same as `Store.open`."""
+    return Store.open(url)
