@@ -1,0 +1,222 @@
+"""Translation cache in front of an engine: never pay twice for the same text.
+
+Entries are keyed by engine, model, languages, format and a hash of the exact source
+text together with the glossary, so a glossary edit translates everything afresh. Misses
+are sent in chunks and each chunk is stored as soon as it comes back, so a crash or an
+engine failure half-way through an item loses nothing already paid for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from kanalwerk.errors import TranslationError
+from kanalwerk.translate.base import (
+    Translation,
+    TranslationRequest,
+    Translator,
+    Usage,
+    batched,
+)
+
+#: Bump to invalidate every cached entry (e.g. when segmentation changes what is sent).
+KEY_VERSION = "1"
+
+
+class TranslationCache(Protocol):
+    def get(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        hashes: Sequence[str],
+    ) -> dict[str, str]: ...
+
+    def put(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        entries: Mapping[str, str],
+    ) -> None: ...
+
+
+class CacheStore(Protocol):
+    """The part of the store the cache needs."""
+
+    def cache_get(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        text_hashes: Sequence[str],
+    ) -> dict[str, str]: ...
+
+    def cache_put(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        entries: Mapping[str, str],
+    ) -> None: ...
+
+
+class StoreCache:
+    """`TranslationCache` backed by the store's translation cache table."""
+
+    def __init__(self, store: CacheStore):
+        self._store = store
+
+    def get(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        hashes: Sequence[str],
+    ) -> dict[str, str]:
+        return self._store.cache_get(engine, model, source_lang, target_lang, fmt, hashes)
+
+    def put(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        entries: Mapping[str, str],
+    ) -> None:
+        self._store.cache_put(engine, model, source_lang, target_lang, fmt, entries)
+
+
+class MemoryCache:
+    """`TranslationCache` in a dict, for tests and one-off runs."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str | None, str, str, str, str], str] = {}
+
+    def get(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        hashes: Sequence[str],
+    ) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for h in hashes:
+            value = self.entries.get((engine, model, source_lang, target_lang, fmt, h))
+            if value is not None:
+                found[h] = value
+        return found
+
+    def put(
+        self,
+        engine: str,
+        model: str | None,
+        source_lang: str,
+        target_lang: str,
+        fmt: str,
+        entries: Mapping[str, str],
+    ) -> None:
+        for h, value in entries.items():
+            self.entries[(engine, model, source_lang, target_lang, fmt, h)] = value
+
+
+def text_hash(text: str, glossary: Sequence[tuple[str, str]] = ()) -> str:
+    """Cache key of one source text under a glossary (order of glossary terms is irrelevant)."""
+    payload = json.dumps(
+        [KEY_VERSION, text, sorted([source, target] for source, target in glossary)],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _blank(text: str) -> bool:
+    return not text.strip()
+
+
+class CachingTranslator:
+    """A `Translator` that answers from the cache and sends only misses, once each.
+
+    Misses go to the inner engine in chunks of at most `chunk_items` texts and
+    `chunk_chars` characters; each chunk is cached right after it is translated. Blank
+    texts are returned as they are without being sent.
+    """
+
+    def __init__(
+        self,
+        inner: Translator,
+        cache: TranslationCache,
+        *,
+        chunk_items: int = 50,
+        chunk_chars: int = 12_000,
+    ):
+        self._inner = inner
+        self._cache = cache
+        self._chunk_items = chunk_items
+        self._chunk_chars = chunk_chars
+
+    @property
+    def engine(self) -> str:
+        return self._inner.engine
+
+    @property
+    def model(self) -> str | None:
+        return self._inner.model
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        engine, model = self._inner.engine, self._inner.model
+        key = (engine, model, request.source_lang, request.target_lang, request.fmt)
+        hashes = [text_hash(text, request.glossary) for text in request.texts]
+        known: dict[str, str] = {
+            h: text for h, text in zip(hashes, request.texts, strict=True) if _blank(text)
+        }
+        wanted = [h for h in dict.fromkeys(hashes) if h not in known]
+        if wanted:
+            known.update(self._cache.get(*key, wanted))
+        misses: dict[str, str] = {}
+        for h, text in zip(hashes, request.texts, strict=True):
+            if h not in known:
+                misses.setdefault(h, text)
+        usage = Usage()
+        miss_hashes = list(misses)
+        miss_texts = list(misses.values())
+        for chunk in batched(miss_texts, self._chunk_items, self._chunk_chars):
+            texts = tuple(miss_texts[i] for i in chunk)
+            result = self._inner.translate(
+                TranslationRequest(
+                    texts=texts,
+                    source_lang=request.source_lang,
+                    target_lang=request.target_lang,
+                    fmt=request.fmt,
+                    glossary=request.glossary,
+                )
+            )
+            if len(result.texts) != len(texts):
+                raise TranslationError(
+                    f"{engine} returned {len(result.texts)} translations for {len(texts)} texts",
+                    retryable=True,
+                )
+            entries = {miss_hashes[i]: out for i, out in zip(chunk, result.texts, strict=True)}
+            self._cache.put(*key, entries)
+            known.update(entries)
+            usage = usage + result.usage
+        return Translation(tuple(known[h] for h in hashes), engine, model, usage)
+
+    def close(self) -> None:
+        self._inner.close()

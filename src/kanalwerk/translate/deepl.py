@@ -1,0 +1,421 @@
+"""DeepL API v2 engine: `POST /v2/translate` and `GET /v2/usage` over httpx.
+
+Markup: html segments carry the segmenter's placeholders (`<x1>…</x1>`, `<x2/>`) and
+are sent with `tag_handling: "xml"`, not `"html"`. DeepL's HTML mode parses the text as
+HTML, where `<x2/>` is not an empty element but an unclosed start tag (HTML ignores
+the slash on unknown elements), so the placeholder can swallow the rest of the
+sentence. The XML mode treats every tag as inline markup attached to the words around
+it and keeps self-closing tags self-closing, and `ignore_tags` is documented for it.
+XML mode needs well-formed input (strictly so under tag handling v2), so text between
+tags is re-escaped as XML (`&nbsp;` becomes the character itself) and HTML void
+elements are closed (`<br>` → `<br/>`); the result is still valid HTML. Well-formed
+input works under both tag handling versions, so `tag_handling_version` is left to the
+account's default.
+
+Glossary: with a configured `glossary_id` (and a known source language, which DeepL
+requires for glossaries) DeepL applies its own glossary. Otherwise glossary terms that
+must stay unchanged (source term == target term) are wrapped as `<keep>term</keep>`
+and sent with `ignore_tags: ["keep"]`, then unwrapped; plain text is sent in XML mode
+for this, escaped on the way out and unescaped on the way back.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import httpx
+
+from kanalwerk.errors import TranslationError
+from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.translate.retry import send_with_retries
+
+FREE_URL = "https://api-free.deepl.com"
+PRO_URL = "https://api.deepl.com"
+#: Documented limits of `/v2/translate`: texts per request and request body size.
+MAX_TEXTS = 50
+MAX_BODY_BYTES = 128 * 1024
+#: 529 is DeepL's "too many requests" under high load; all 5xx are transient.
+RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
+QUOTA_STATUS = 456
+KEEP_TAG = "keep"
+
+_TAG = re.compile(r"<(/?)([A-Za-z][\w.:-]*)((?:\s[^<>]*?)?)\s*(/?)>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+_SPACED_EMPTY_PLACEHOLDER = re.compile(r"<(x\d+)\s+/>")
+_KEEP_MARKS = re.compile(rf"</?{KEEP_TAG}\s*>")
+
+
+def default_base_url(api_key: str) -> str:
+    """DeepL API Free keys end in ":fx" and only work on the free host."""
+    return FREE_URL if api_key.endswith(":fx") else PRO_URL
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    day = now.astimezone(UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+class QuotaExceeded(TranslationError):
+    """DeepL answered 456: the character quota is spent.
+
+    Retryable, but not soon: the chain suspends this engine until `until` (the next
+    UTC midnight) and falls back to the next one.
+    """
+
+    def __init__(self, message: str, *, until: datetime):
+        super().__init__(message, retryable=True, status=QUOTA_STATUS)
+        self.until = until
+
+
+@dataclass(frozen=True)
+class DeepLUsage:
+    """Characters translated in the current billing period and the account's limit."""
+
+    character_count: int
+    character_limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.character_limit - self.character_count, 0)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one request's texts are encoded for DeepL and decoded afterwards."""
+
+    tag_handling: str | None
+    keep_terms: tuple[str, ...]
+    use_glossary: bool
+
+    def encode(self, text: str, fmt: str) -> str:
+        if self.tag_handling is None:
+            return text
+        if fmt == "html":
+            return _wrap_terms(_html_to_xml(text), self.keep_terms)
+        return _wrap_terms(xml_escape(text), self.keep_terms)
+
+    def decode(self, text: str, fmt: str) -> str:
+        if self.tag_handling is None:
+            return text
+        text = _KEEP_MARKS.sub("", text)
+        if fmt == "html":
+            return _SPACED_EMPTY_PLACEHOLDER.sub(r"<\1/>", text)
+        return html.unescape(text)
+
+
+class DeepLTranslator:
+    """Translates batches through the DeepL API; see the module docstring for markup."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        formality: str | None = None,
+        glossary_id: str | None = None,
+        model_type: str | None = None,
+        preserve_formatting: bool | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str | None = None,
+        key_env: str | None = None,
+    ):
+        if not api_key:
+            raise TranslationError("DeepL needs an API key", retryable=False)
+        self._key = api_key
+        self._key_source = f"${key_env}" if key_env else "the configured DeepL API key"
+        self.base_url = (base_url or default_base_url(api_key)).rstrip("/")
+        self._formality = formality
+        self._glossary_id = glossary_id
+        self._model_type = model_type
+        self._preserve_formatting = preserve_formatting
+        self._max_retries = max_retries
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._clock = clock
+        headers = {"Authorization": f"DeepL-Auth-Key {api_key}"}
+        if user_agent:
+            headers["User-Agent"] = user_agent
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    @classmethod
+    def from_env(cls, api_key_env: str, **kwargs: Any) -> DeepLTranslator:
+        """Read the key from the environment; the error names the variable, never a value."""
+        key = os.environ.get(api_key_env, "").strip()
+        if not key:
+            raise TranslationError(
+                f"DeepL needs an API key: set the environment variable {api_key_env}",
+                retryable=False,
+            )
+        return cls(key, key_env=api_key_env, **kwargs)
+
+    @property
+    def engine(self) -> str:
+        return "deepl"
+
+    @property
+    def model(self) -> str | None:
+        return self._model_type or "deepl-v2"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> DeepLTranslator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- translation -------------------------------------------------------------
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        out = list(request.texts)
+        todo = [i for i, text in enumerate(request.texts) if text.strip()]
+        if not todo:
+            return Translation(tuple(out), self.engine, self.model)
+        plan = self._plan(request, [request.texts[i] for i in todo])
+        payloads = [plan.encode(request.texts[i], request.fmt) for i in todo]
+        params = self._params(request, plan)
+        usage = Usage()
+        for batch in self._fit(payloads, params):
+            texts, cost = self._send_batch([payloads[j] for j in batch], params)
+            usage += cost
+            for j, text in zip(batch, texts, strict=True):
+                out[todo[j]] = plan.decode(text, request.fmt)
+        return Translation(tuple(out), self.engine, self.model, usage)
+
+    def _plan(self, request: TranslationRequest, texts: Sequence[str]) -> _Plan:
+        use_glossary = self._glossary_id is not None and request.source_lang != "auto"
+        keep: tuple[str, ...] = ()
+        if not use_glossary:
+            same = {src for src, dst in request.glossary if src == dst and src.strip()}
+            found = (t for t in same if any(_term_in(t, x, request.fmt) for x in texts))
+            keep = tuple(sorted(found, key=lambda t: (-len(t), t)))
+        if request.fmt == "html" or keep:
+            return _Plan("xml", keep, use_glossary)
+        return _Plan(None, (), use_glossary)
+
+    def _params(self, request: TranslationRequest, plan: _Plan) -> dict[str, Any]:
+        params: dict[str, Any] = {"target_lang": request.target_lang.upper()}
+        if request.source_lang != "auto":
+            params["source_lang"] = request.source_lang.split("-")[0].upper()
+        if plan.tag_handling:
+            params["tag_handling"] = plan.tag_handling
+        if plan.keep_terms:
+            params["ignore_tags"] = [KEEP_TAG]
+        if self._formality:
+            params["formality"] = self._formality
+        if plan.use_glossary:
+            params["glossary_id"] = self._glossary_id
+        if self._model_type:
+            params["model_type"] = self._model_type
+        if self._preserve_formatting is not None:
+            params["preserve_formatting"] = self._preserve_formatting
+        return params
+
+    def _fit(self, payloads: Sequence[str], params: dict[str, Any]) -> list[list[int]]:
+        """Batches within both limits; `batched` counts characters, bodies count bytes."""
+        fitted: list[list[int]] = []
+        pending = batched(payloads, MAX_TEXTS, MAX_BODY_BYTES)
+        while pending:
+            batch = pending.pop(0)
+            if len(_body([payloads[i] for i in batch], params)) <= MAX_BODY_BYTES:
+                fitted.append(batch)
+            elif len(batch) == 1:
+                raise TranslationError(
+                    f"a text of {len(payloads[batch[0]])} characters exceeds DeepL's request "
+                    f"limit of {MAX_BODY_BYTES // 1024} KiB; segment it into smaller parts",
+                    retryable=False,
+                )
+            else:
+                half = len(batch) // 2
+                pending[:0] = [batch[:half], batch[half:]]
+        return fitted
+
+    def _send_batch(self, texts: list[str], params: dict[str, Any]) -> tuple[list[str], Usage]:
+        body = _body(texts, params)
+        response = self._send("POST", "/v2/translate", body, "DeepL /v2/translate")
+        if response.status_code == 413:
+            if len(texts) == 1:
+                raise TranslationError(
+                    f"DeepL refused a single text of {len(texts[0])} characters as too large "
+                    "(HTTP 413); segment it into smaller parts",
+                    retryable=False,
+                    status=413,
+                )
+            half = len(texts) // 2
+            first, cost_a = self._send_batch(texts[:half], params)
+            second, cost_b = self._send_batch(texts[half:], params)
+            return first + second, cost_a + cost_b
+        self._raise_for_status(response)
+        data = _json(response, "DeepL /v2/translate")
+        items = data.get("translations") if isinstance(data, dict) else None
+        if not isinstance(items, list) or len(items) != len(texts):
+            got = len(items) if isinstance(items, list) else "no"
+            raise TranslationError(
+                f"DeepL returned {got} translations for {len(texts)} texts", retryable=True
+            )
+        result: list[str] = []
+        for item in items:
+            text = item.get("text") if isinstance(item, dict) else None
+            if not isinstance(text, str):
+                raise TranslationError("DeepL returned a translation without text")
+            result.append(text)
+        return result, Usage(requests=1, characters=sum(len(t) for t in texts))
+
+    # -- account -----------------------------------------------------------------
+
+    def usage(self) -> DeepLUsage:
+        """Characters used and allowed in the current billing period (`GET /v2/usage`)."""
+        response = self._send("GET", "/v2/usage", None, "DeepL /v2/usage")
+        self._raise_for_status(response)
+        data = _json(response, "DeepL /v2/usage")
+        try:
+            return DeepLUsage(int(data["character_count"]), int(data["character_limit"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TranslationError("DeepL /v2/usage answered without character counts") from exc
+
+    # -- HTTP --------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, body: bytes | None, describe: str) -> httpx.Response:
+        headers = {"Content-Type": "application/json"} if body is not None else None
+
+        def build() -> httpx.Request:
+            return self._client.build_request(method, path, content=body, headers=headers)
+
+        return send_with_retries(
+            self._client,
+            build,
+            max_retries=self._max_retries,
+            retry_statuses=RETRY_STATUSES,
+            base_delay=self._base_delay,
+            max_delay=self._max_delay,
+            sleep=self._sleep,
+            describe=describe,
+        )
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        detail = self._redact(_error_message(response))
+        suffix = f": {detail}" if detail else ""
+        if status == 403:
+            raise TranslationError(
+                f"DeepL rejected the key in {self._key_source} (HTTP 403{suffix}); check the "
+                "key, and that keys ending in ':fx' (API Free) use api-free.deepl.com",
+                retryable=False,
+                status=status,
+            )
+        if status == QUOTA_STATUS:
+            until = next_utc_midnight(self._clock())
+            raise QuotaExceeded(
+                f"DeepL character quota exceeded (HTTP 456{suffix}); pausing DeepL until "
+                f"{until:%Y-%m-%d %H:%M} UTC",
+                until=until,
+            )
+        if status in RETRY_STATUSES:
+            raise TranslationError(
+                f"DeepL is unavailable (HTTP {status}{suffix}); will try again later",
+                retryable=True,
+                status=status,
+            )
+        if status == 400:
+            raise TranslationError(
+                f"DeepL rejected the request (HTTP 400{suffix})", retryable=False, status=status
+            )
+        if status == 404:
+            raise TranslationError(
+                f"DeepL answered 404 at {self.base_url}; check translator.deepl.base_url{suffix}",
+                retryable=False,
+                status=status,
+            )
+        raise TranslationError(
+            f"DeepL answered HTTP {status}{suffix}", retryable=False, status=status
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _body(texts: Sequence[str], params: dict[str, Any]) -> bytes:
+    """The exact bytes sent, so the 128 KiB limit is checked on what goes on the wire."""
+    data = {"text": list(texts), **params}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TranslationError(f"{what} answered with invalid JSON") from exc
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    if not isinstance(data, dict):
+        return ""
+    parts = [str(data[k]) for k in ("message", "detail") if data.get(k)]
+    return ", ".join(parts)
+
+
+def _term_pattern(term: str) -> str:
+    return r"(?<!\w)" + re.escape(term) + r"(?!\w)"
+
+
+def _term_in(term: str, text: str, fmt: str) -> bool:
+    plain = html.unescape(text) if fmt == "html" else text
+    return re.search(_term_pattern(term), plain) is not None
+
+
+def _wrap_terms(xml_text: str, terms: Sequence[str]) -> str:
+    """Wrap each term in `<keep>` inside text nodes only, never inside a tag."""
+    if not terms:
+        return xml_text
+    pattern = re.compile("|".join(_term_pattern(xml_escape(t)) for t in terms))
+    parts: list[str] = []
+    last = 0
+    for tag in _TAG.finditer(xml_text):
+        parts.append(pattern.sub(rf"<{KEEP_TAG}>\g<0></{KEEP_TAG}>", xml_text[last : tag.start()]))
+        parts.append(tag.group(0))
+        last = tag.end()
+    parts.append(pattern.sub(rf"<{KEEP_TAG}>\g<0></{KEEP_TAG}>", xml_text[last:]))
+    return "".join(parts)
+
+
+def _html_to_xml(text: str) -> str:
+    """Make an html segment well-formed XML: re-escape text, close void elements."""
+    parts: list[str] = []
+    last = 0
+    for tag in _TAG.finditer(text):
+        parts.append(xml_escape(html.unescape(text[last : tag.start()])))
+        closing, name, attrs, slash = tag.groups()
+        if not closing and not slash and name.lower() in _VOID:
+            parts.append(f"<{name}{attrs}/>")
+        else:
+            parts.append(tag.group(0))
+        last = tag.end()
+    parts.append(xml_escape(html.unescape(text[last:])))
+    return "".join(parts)

@@ -1,0 +1,232 @@
+"""LibreTranslate engine: `POST /translate` with a list of texts, `GET /languages`.
+
+LibreTranslate is usually self-hosted, so its limits are the server's settings
+(`--batch-limit`, `--char-limit`); `max_batch_items` and `max_batch_chars` keep each
+request under them. With `format: "html"` the server translates text nodes and keeps
+tags, which is what the segmenter's `<x1>…</x1>` placeholders need.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kanalwerk.errors import TranslationError
+from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.translate.retry import send_with_retries
+
+RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
+
+
+def _lang(code: str) -> str:
+    """LibreTranslate speaks bare ISO 639-1 codes ("en", not "en-US")."""
+    return code if code == "auto" else code.split("-")[0].lower()
+
+
+class LibreTranslateTranslator:
+    """Translates batches through a LibreTranslate server."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        max_batch_chars: int = 5000,
+        max_batch_items: int = 25,
+        user_agent: str | None = None,
+    ):
+        if max_batch_items < 1 or max_batch_chars < 1:
+            raise ValueError("max_batch_items and max_batch_chars must be positive")
+        self.url = url.rstrip("/")
+        self._api_key = api_key or None
+        self._max_retries = max_retries
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._max_batch_chars = max_batch_chars
+        self._max_batch_items = max_batch_items
+        headers = {"User-Agent": user_agent} if user_agent else None
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    @classmethod
+    def from_env(
+        cls, url: str, api_key_env: str | None = None, **kwargs: Any
+    ) -> LibreTranslateTranslator:
+        """Read the optional key from the environment; a named but unset variable is an error."""
+        key: str | None = None
+        if api_key_env:
+            key = os.environ.get(api_key_env, "").strip()
+            if not key:
+                raise TranslationError(
+                    f"LibreTranslate needs an API key: set the environment variable {api_key_env}",
+                    retryable=False,
+                )
+        return cls(url, api_key=key, **kwargs)
+
+    @property
+    def engine(self) -> str:
+        return "libretranslate"
+
+    @property
+    def model(self) -> str | None:
+        return "libretranslate"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> LibreTranslateTranslator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check_languages(self, source_lang: str = "auto", target_lang: str = "de") -> None:
+        """Fail early, with a fix, when the server lacks the language pair."""
+        response = self._send("GET", "/languages", None, "LibreTranslate /languages")
+        self._raise_for_status(response)
+        data = _json(response, "LibreTranslate /languages")
+        if not isinstance(data, list):
+            raise TranslationError(
+                f"LibreTranslate at {self.url} answered /languages without a language list",
+                retryable=False,
+            )
+        targets: dict[str, set[str]] = {}
+        for entry in data:
+            if isinstance(entry, dict) and isinstance(entry.get("code"), str):
+                listed = entry.get("targets")
+                targets[entry["code"]] = set(listed) if isinstance(listed, list) else set()
+        source, target = _lang(source_lang), _lang(target_lang)
+        hint = "install the language models on the server (e.g. --load-only en,de)"
+        if source == "auto":
+            if not any(target in t for t in targets.values()):
+                raise TranslationError(
+                    f"LibreTranslate at {self.url} cannot translate into {target!r}: no "
+                    f"language lists it as a target; {hint}",
+                    retryable=False,
+                )
+            return
+        if source not in targets:
+            raise TranslationError(
+                f"LibreTranslate at {self.url} does not know source language {source!r} "
+                f"(it has {', '.join(sorted(targets)) or 'none'}); {hint}",
+                retryable=False,
+            )
+        if target not in targets[source]:
+            raise TranslationError(
+                f"LibreTranslate at {self.url} cannot translate {source!r} into {target!r} "
+                f"(targets: {', '.join(sorted(targets[source])) or 'none'}); {hint}",
+                retryable=False,
+            )
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        out = list(request.texts)
+        todo = [i for i, text in enumerate(request.texts) if text.strip()]
+        texts = [request.texts[i] for i in todo]
+        usage = Usage()
+        for batch in batched(texts, self._max_batch_items, self._max_batch_chars):
+            chunk = [texts[j] for j in batch]
+            for j, text in zip(batch, self._send_batch(chunk, request), strict=True):
+                out[todo[j]] = text
+            usage += Usage(requests=1, characters=sum(len(t) for t in chunk))
+        return Translation(tuple(out), self.engine, self.model, usage)
+
+    def _send_batch(self, texts: list[str], request: TranslationRequest) -> list[str]:
+        payload: dict[str, Any] = {
+            "q": texts,
+            "source": _lang(request.source_lang),
+            "target": _lang(request.target_lang),
+            "format": request.fmt,
+        }
+        if self._api_key:
+            payload["api_key"] = self._api_key
+        response = self._send("POST", "/translate", payload, "LibreTranslate /translate")
+        self._raise_for_status(response)
+        data = _json(response, "LibreTranslate /translate")
+        result = data.get("translatedText") if isinstance(data, dict) else None
+        if isinstance(result, str):  # the server answers a lone `q` string in kind
+            result = [result]
+        if not isinstance(result, list) or not all(isinstance(t, str) for t in result):
+            raise TranslationError("LibreTranslate answered without translatedText")
+        if len(result) != len(texts):
+            raise TranslationError(
+                f"LibreTranslate returned {len(result)} translations for {len(texts)} texts"
+            )
+        return result
+
+    def _send(
+        self, method: str, path: str, payload: dict[str, Any] | None, describe: str
+    ) -> httpx.Response:
+        def build() -> httpx.Request:
+            return self._client.build_request(method, path, json=payload)
+
+        return send_with_retries(
+            self._client,
+            build,
+            max_retries=self._max_retries,
+            retry_statuses=RETRY_STATUSES,
+            base_delay=self._base_delay,
+            max_delay=self._max_delay,
+            sleep=self._sleep,
+            describe=describe,
+        )
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        detail = _error_message(response, self._api_key)
+        suffix = f": {detail}" if detail else ""
+        if status == 403:
+            raise TranslationError(
+                f"LibreTranslate at {self.url} refused access (HTTP 403{suffix}); check the "
+                "API key, or ask the server operator for one",
+                retryable=False,
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            raise TranslationError(
+                f"LibreTranslate at {self.url} is unavailable (HTTP {status}{suffix}); "
+                "will try again later",
+                retryable=True,
+                status=status,
+            )
+        if status == 400:
+            raise TranslationError(
+                f"LibreTranslate rejected the request (HTTP 400{suffix})",
+                retryable=False,
+                status=status,
+            )
+        raise TranslationError(
+            f"LibreTranslate at {self.url} answered HTTP {status}{suffix}; check "
+            "translator.libretranslate.url",
+            retryable=False,
+            status=status,
+        )
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TranslationError(f"{what} answered with invalid JSON") from exc
+
+
+def _error_message(response: httpx.Response, secret: str | None) -> str:
+    try:
+        data = response.json()
+        message = str(data.get("error", "")) if isinstance(data, dict) else ""
+    except ValueError:
+        message = response.text.strip()[:200]
+    return message.replace(secret, "***") if secret else message

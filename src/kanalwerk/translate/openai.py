@@ -1,0 +1,434 @@
+"""Engine for OpenAI-compatible chat completion APIs (OpenAI, DeepSeek, Ollama, vLLM…).
+
+Texts go out as one JSON object per batch, `{"segments": [...]}`, and must come back as
+`{"translations": [...]}` of the same length (JSON mode, `response_format: json_object`).
+Models are not always obedient, so every answer is checked: a batch with a wrong-sized
+or unparseable answer is asked again once and then split in halves down to single
+texts; a truncated answer (`finish_reason: "length"`) is split at once. Segments whose
+placeholders came back mangled get one more chance in a small follow-up request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from kanalwerk.errors import TranslationError
+from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.translate.retry import send_with_retries
+from kanalwerk.translate.segment import placeholder_ok
+
+log = logging.getLogger(__name__)
+
+#: Most texts per request: long JSON arrays make models skip or merge entries.
+MAX_ITEMS = 40
+RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
+
+DEFAULT_SYSTEM_PROMPT = """\
+You are a professional translator for a German-language news blog. Translate each string \
+in the "segments" array of the user's JSON object from {source_lang} into {target_lang}.
+
+Rules:
+- Write natural, fluent German as a German tech journalist would. Keep meaning, facts, \
+numbers and tone exactly; add, drop or explain nothing.
+- Follow German conventions: „Anführungszeichen“, decimal comma (3,5 Prozent), dates \
+like 27. Januar 2025, 24-hour times. Use the neutral register of a news site.
+- Segments may contain placeholder tags such as <x1>…</x1> and <x2/>. Keep each one \
+exactly once and unchanged, with the same number, around the words it belongs to.
+- Keep URLs, e-mail addresses, code, commands, file names and HTML entities such as \
+&amp; unchanged. Keep names of products, companies, people and models as they are.
+- Translate every segment on its own, even a fragment; never merge, split or skip segments.
+{glossary}"""
+
+RESPONSE_CONTRACT = """
+Answer ONLY with a JSON object {"translations": ["…", …]} holding exactly one translated \
+string per input segment, in the same order. No comments, no Markdown, no code fences."""
+
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "fi": "Finnish", "fr": "French", "he": "Hebrew",
+    "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "ko": "Korean", "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese",
+    "ro": "Romanian", "ru": "Russian", "sv": "Swedish", "tr": "Turkish", "uk": "Ukrainian",
+    "zh": "Chinese",
+}  # fmt: skip
+
+_FENCE = re.compile(r"^\s*```[A-Za-z]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{3,}")
+
+
+def language_name(code: str) -> str:
+    if code in ("", "auto"):
+        return "the language it is written in"
+    return LANGUAGE_NAMES.get(code.lower(), code)
+
+
+def render_system_prompt(
+    template: str, source_lang: str, target_lang: str, glossary: Sequence[tuple[str, str]]
+) -> str:
+    """Fill `{source_lang}`, `{target_lang}` and `{glossary}`; other braces stay literal."""
+    if glossary:
+        lines = "\n".join(f"- {source} → {target}" for source, target in glossary)
+        terms = f"\nGlossary: translate these terms exactly as given (source → target):\n{lines}\n"
+    else:
+        terms = ""
+    prompt = (
+        template.replace("{source_lang}", language_name(source_lang))
+        .replace("{target_lang}", language_name(target_lang))
+        .replace("{glossary}", terms)
+    )
+    return prompt.rstrip() + "\n" + RESPONSE_CONTRACT
+
+
+def parse_translations(content: str | None, expected: int) -> list[str] | str:
+    """The translations in a model's answer, or a short description of what is wrong."""
+    if content is None:
+        return "the answer has no content"
+    text = _THINK.sub("", content).strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        start, end = text.find("{"), text.rfind("}")
+        try:
+            data = json.loads(text[start : end + 1]) if 0 <= start < end else None
+        except ValueError:
+            data = None
+        if data is None:
+            return "the answer is not JSON"
+    items = data.get("translations") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        return 'the answer has no "translations" list'
+    if len(items) != expected:
+        return f"the answer has {len(items)} translations for {expected} segments"
+    if not all(isinstance(item, str) for item in items):
+        return "the answer has translations that are not strings"
+    return items
+
+
+@dataclass(frozen=True)
+class _Answer:
+    translations: list[str] | None
+    usage: Usage
+    problem: str = ""
+    too_long: bool = False
+
+
+class OpenAITranslator:
+    """`Translator` over `POST {base_url}/chat/completions`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        temperature: float | None = 0.2,
+        timeout: float = 120.0,
+        max_batch_chars: int = 6000,
+        max_retries: int = 4,
+        system_prompt: str | None = None,
+        user_agent: str = "kanalwerk",
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        api_key_env: str | None = None,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        fix_placeholders: bool = True,
+    ):
+        url = httpx.URL(str(base_url).rstrip("/") + "/")
+        self._base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
+        self._model = model
+        self._key = api_key or None
+        self._key_env = api_key_env
+        self._temperature = temperature
+        self._max_batch_chars = max_batch_chars
+        self._max_retries = max_retries
+        self._template = system_prompt or DEFAULT_SYSTEM_PROMPT
+        self._sleep = sleep
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._fix_placeholders = fix_placeholders
+        headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._client = httpx.Client(
+            base_url=url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAITranslator:
+        """Build with the key from the environment variable `api_key_env` (None: no key)."""
+        key: str | None = None
+        if api_key_env:
+            key = os.environ.get(api_key_env, "").strip() or None
+            if key is None:
+                raise TranslationError(
+                    f"the environment variable {api_key_env} is not set; put the API key for "
+                    f"{kw.get('base_url', 'the OpenAI-compatible API')} there, or set "
+                    "translator.openai.api_key_env to null for a server without keys",
+                    retryable=False,
+                )
+        return cls(api_key=key, api_key_env=api_key_env, **kw)
+
+    @property
+    def engine(self) -> str:
+        return "openai"
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- translating -------------------------------------------------------------
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        system = render_system_prompt(
+            self._template, request.source_lang, request.target_lang, request.glossary
+        )
+        out: list[str] = []
+        usage = Usage()
+        for batch in batched(request.texts, max_items=MAX_ITEMS, max_chars=self._max_batch_chars):
+            texts = [request.texts[i] for i in batch]
+            translated, used = self._solve(texts, system)
+            if request.fmt == "html" and self._fix_placeholders:
+                translated, more = self._repair(texts, translated, system)
+                used = used + more
+            out.extend(translated)
+            usage = usage + used
+        return Translation(tuple(out), self.engine, self._model, usage)
+
+    def _solve(self, texts: list[str], system: str) -> tuple[list[str], Usage]:
+        """Translate a batch: ask, ask again once, then split in halves."""
+        usage = Usage()
+        answer = _Answer(None, Usage())
+        for attempt in range(2):
+            answer = self._ask(texts, system)
+            usage = usage + answer.usage
+            if answer.translations is not None:
+                return answer.translations, usage
+            if answer.too_long:
+                break
+            log.warning(
+                "%s: unusable answer for %d segment(s) (%s)%s",
+                self._label,
+                len(texts),
+                answer.problem,
+                "; asking again" if attempt == 0 else "",
+            )
+        if len(texts) == 1:
+            if answer.too_long:
+                raise TranslationError(
+                    f"{self._label}: a segment of {len(texts[0]):,} characters exceeds the "
+                    f"model's output limit ({answer.problem}); use a model with a larger "
+                    "output limit or shorten the article",
+                    retryable=False,
+                )
+            raise TranslationError(
+                f"{self._label} gave no usable translation: {answer.problem}", retryable=True
+            )
+        middle = len(texts) // 2
+        log.info("%s: splitting a batch of %d segments", self._label, len(texts))
+        left, left_usage = self._solve(texts[:middle], system)
+        right, right_usage = self._solve(texts[middle:], system)
+        return left + right, usage + left_usage + right_usage
+
+    def _repair(
+        self, texts: list[str], translated: list[str], system: str
+    ) -> tuple[list[str], Usage]:
+        """Ask once more for segments whose placeholders were lost or invented."""
+        pairs = zip(texts, translated, strict=True)
+        bad = [i for i, (source, target) in enumerate(pairs) if not placeholder_ok(source, target)]
+        if not bad:
+            return translated, Usage()
+        log.info("%s: %d segment(s) lost placeholders; asking again", self._label, len(bad))
+        try:
+            answer = self._ask([texts[i] for i in bad], system)
+        except TranslationError as exc:
+            log.warning("%s: placeholder repair failed: %s", self._label, exc)
+            return translated, Usage()
+        fixed = list(translated)
+        for i, again in zip(bad, answer.translations or [], strict=False):
+            if placeholder_ok(texts[i], again):
+                fixed[i] = again
+        return fixed, answer.usage
+
+    def _ask(self, texts: list[str], system: str) -> _Answer:
+        """One request; HTTP problems raise, content problems come back as `problem`."""
+        user = json.dumps({"segments": texts}, ensure_ascii=False)
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "response_format": {"type": "json_object"},
+        }
+        if self._temperature is not None:
+            body["temperature"] = self._temperature
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+        def build() -> httpx.Request:
+            return self._client.build_request(
+                "POST",
+                "chat/completions",
+                content=payload,
+                headers={"Content-Type": "application/json"},
+            )
+
+        response = send_with_retries(
+            self._client,
+            build,
+            max_retries=self._max_retries,
+            retry_statuses=RETRY_STATUSES,
+            base_delay=self._base_delay,
+            max_delay=self._max_delay,
+            sleep=self._sleep,
+            describe=self._label,
+            give_up=_is_out_of_credit,
+        )
+        sent = Usage(requests=1, characters=sum(len(t) for t in texts))
+        if response.status_code == 400 and _error_field(response, "code") in (
+            "context_length_exceeded",
+            "string_above_max_length",
+        ):
+            return _Answer(None, sent, "the request exceeds the model's context", too_long=True)
+        self._raise_for_status(response)
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+            finish = choice.get("finish_reason")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise TranslationError(
+                f"{self._label} answered without a chat completion; check base_url",
+                retryable=True,
+            ) from exc
+        usage = sent + _token_usage(data)
+        if finish == "length":
+            return _Answer(None, usage, "the answer was cut off", too_long=True)
+        parsed = parse_translations(content if isinstance(content, str) else None, len(texts))
+        if isinstance(parsed, str):
+            if finish not in (None, "stop"):
+                parsed += f" (finish_reason {finish})"
+            return _Answer(None, usage, parsed)
+        return _Answer(parsed, usage)
+
+    # -- errors ------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return f"openai ({self._model} at {self._base_url})"
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        detail = self._redact(_error_field(response, "message") or response.reason_phrase)
+        said = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+        if status == 401:
+            where = (
+                f"check the API key in ${self._key_env}"
+                if self._key_env
+                else "check the API key"
+                if self._key
+                else "no API key is configured; set translator.openai.api_key_env"
+            )
+            raise TranslationError(
+                f"{self._label} rejected the API key ({said}); {where}",
+                retryable=False,
+                status=status,
+            )
+        if status == 402 or _is_out_of_credit(response):
+            raise TranslationError(
+                f"{self._label}: insufficient balance or quota ({said}); top up the account "
+                "or configure a fallback engine",
+                retryable=False,
+                status=402,
+            )
+        if status == 403:
+            raise TranslationError(
+                f"{self._label} refused access ({said}); check that the key may use this model",
+                retryable=False,
+                status=status,
+            )
+        if status == 404:
+            raise TranslationError(
+                f"{self._label} answered {said}; check base_url (it must be the part before "
+                "/chat/completions, e.g. https://api.openai.com/v1) and model",
+                retryable=False,
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            raise TranslationError(
+                f"{self._label} is unavailable ({said}) after {self._max_retries + 1} "
+                "attempt(s); will try again later",
+                retryable=True,
+                status=status,
+            )
+        raise TranslationError(
+            f"{self._label} rejected the request ({said}); check the translator.openai settings",
+            retryable=False,
+            status=status,
+        )
+
+    def _redact(self, text: str) -> str:
+        if self._key:
+            text = text.replace(self._key, "***")
+        return _KEY_LIKE.sub("sk-***", text)[:300]
+
+
+def _error_field(response: httpx.Response, name: str) -> str:
+    """A field of the OpenAI error shape `{"error": {"message", "type", "code"}}`."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip()[:200] if name == "message" else ""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        value = error.get(name)
+        return str(value) if value is not None else ""
+    if isinstance(error, str) and name == "message":
+        return error
+    if isinstance(data, dict) and name == "message" and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return ""
+
+
+def _is_out_of_credit(response: httpx.Response) -> bool:
+    """OpenAI says "no credit" as a 429 with code `insufficient_quota`; waiting won't help."""
+    return response.status_code == 429 and "insufficient_quota" in (
+        _error_field(response, "code"),
+        _error_field(response, "type"),
+    )
+
+
+def _token_usage(data: Any) -> Usage:
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return Usage()
+
+    def number(name: str) -> int:
+        value = usage.get(name)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    return Usage(
+        prompt_tokens=number("prompt_tokens"), completion_tokens=number("completion_tokens")
+    )

@@ -1,0 +1,156 @@
+"""HTTP retries with exponential backoff for translation APIs.
+
+Shared by the engines so they all treat rate limits and outages alike: transient
+statuses and transport errors are retried with jittered backoff, `Retry-After` is
+honoured, and a server that asks for a longer pause than we are willing to wait inside
+one cycle gets a retryable error naming when to try again, so the item simply stays
+queued for a later cycle.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from kanalwerk.errors import TranslationError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+#: Transport failures worth another try; others (bad scheme, local protocol misuse) won't heal.
+_TRANSIENT = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
+
+
+class RetryLater(TranslationError):
+    """The server asked us to wait longer than a cycle should block.
+
+    `until` is when the server said it will accept requests again; the fallback chain
+    suspends the engine until then.
+    """
+
+    def __init__(self, message: str, *, until: datetime, status: int | None = None):
+        super().__init__(message, retryable=True, status=status)
+        self.until = until
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
+    """Exponential backoff with jitter: about `base_delay * 2**attempt`, never above the cap."""
+    ceiling = min(max_delay, base_delay * 2.0**attempt)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def send_with_retries(
+    client: httpx.Client,
+    request_factory: Callable[[], httpx.Request],
+    *,
+    max_retries: int,
+    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES,
+    base_delay: float = 1.0,
+    max_delay: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    describe: str,
+    give_up: Callable[[httpx.Response], bool] | None = None,
+    now: Callable[[], float] = time.time,
+) -> httpx.Response:
+    """Send a request, retrying transient failures up to `max_retries` times.
+
+    Returns the first response whose status is not in `retry_statuses` (the caller
+    interprets it), or the last transient one when retries are used up. `give_up` lets
+    a caller return a transient-looking response at once (a 429 that really means "no
+    credit"). Transport errors that persist become a retryable `TranslationError`;
+    a `Retry-After` longer than `max_delay` becomes a `RetryLater` without waiting.
+    `describe` names the call in messages, so it must not contain secrets.
+    """
+    attempt = 0
+    while True:
+        request = request_factory()
+        try:
+            response = client.send(request)
+        except _TRANSIENT as exc:
+            if attempt >= max_retries:
+                raise TranslationError(
+                    f"{describe}: {_transport_problem(exc)} after {attempt + 1} attempt(s); "
+                    "will try again later",
+                    retryable=True,
+                ) from exc
+            delay = backoff_delay(attempt, base_delay, max_delay)
+            log.warning(
+                "%s: %s; retrying in %.1f s (%d/%d)",
+                describe,
+                _transport_problem(exc),
+                delay,
+                attempt + 1,
+                max_retries,
+            )
+        except httpx.TransportError as exc:
+            raise TranslationError(
+                f"{describe}: {_transport_problem(exc)}; check the configured URL",
+                retryable=False,
+            ) from exc
+        else:
+            status = response.status_code
+            if status not in retry_statuses or (give_up is not None and give_up(response)):
+                return response
+            if attempt >= max_retries:
+                return response
+            response.close()
+            wait = parse_retry_after(response.headers.get("Retry-After"), now=now())
+            if wait is not None and wait > max_delay:
+                until = datetime.fromtimestamp(now() + wait, UTC)
+                raise RetryLater(
+                    f"{describe}: HTTP {status}, the server asks to wait {wait:.0f} s; "
+                    f"try again after {until:%Y-%m-%d %H:%M:%S} UTC",
+                    until=until,
+                    status=status,
+                )
+            delay = wait if wait is not None else backoff_delay(attempt, base_delay, max_delay)
+            log.warning(
+                "%s: HTTP %d; retrying in %.1f s (%d/%d)",
+                describe,
+                status,
+                delay,
+                attempt + 1,
+                max_retries,
+            )
+        sleep(delay)
+        attempt += 1
+
+
+def _transport_problem(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    detail = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {detail}" if detail else name
