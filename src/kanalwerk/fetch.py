@@ -1,0 +1,374 @@
+"""HTTP polling of feeds: conditional GET, size cap, redirects, timeouts, per-host limits.
+
+Every problem with one channel becomes a `FetchResult` with `error` set, so one broken
+feed never stops the others. Redirects are followed by hand: httpx's automatic redirects
+read each intermediate body without a size limit, and we need every hop's status to know
+whether a move is permanent.
+
+Concurrency is deliberately modest (8 connections, 2 per host): httpx spends more CPU per
+request as concurrency rises (encode/httpx#3215), and feed servers are often small sites.
+Tune through `FetchSettings`, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import http
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from kanalwerk import __version__
+from kanalwerk.models import FetchResult, FetchState
+
+__all__ = [
+    "ACCEPT",
+    "MAX_REDIRECTS",
+    "FetchSettings",
+    "create_client",
+    "default_user_agent",
+    "fetch_all",
+    "fetch_one",
+    "retry_after_seconds",
+]
+
+log = logging.getLogger(__name__)
+
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, application/feed+json;q=0.8, */*;q=0.5"
+)
+MAX_REDIRECTS = 5
+PERMANENT_REDIRECTS = frozenset({301, 308})
+KEPT_HEADERS = (
+    "content-type",
+    "content-location",
+    "content-language",
+    "etag",
+    "last-modified",
+    "retry-after",
+)
+
+
+def default_user_agent(version: str, base_url: str) -> str:
+    """`kanalwerk/<version> (+<base_url>)`: tells feed owners who polls them and where to look."""
+    return f"kanalwerk/{version} (+{base_url})"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0  # read/write timeout, seconds
+    connect_timeout: float = 10.0
+    max_bytes: int = 10_000_000  # decoded body size cap
+    max_connections: int = 8
+    max_per_host: int = 2
+    user_agent: str = f"kanalwerk/{__version__}"
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "connect_timeout", "max_bytes", "max_connections", "max_per_host"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"FetchSettings.{name} must be positive")
+
+    @property
+    def deadline(self) -> float:
+        """Whole-request limit, so a server dripping one byte per read timeout can't hang us."""
+        return self.timeout * 2
+
+    @property
+    def size_limit_text(self) -> str:
+        return f"{self.max_bytes / 1_000_000:.1f} MB"
+
+
+def create_client(settings: FetchSettings) -> httpx.AsyncClient:
+    """The shared client: feed Accept header, our User-Agent, timeouts and pool limits."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.timeout,
+            write=settings.timeout,
+            pool=settings.timeout * 2,
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        ),
+        follow_redirects=False,
+    )
+
+
+async def fetch_all(states: Sequence[FetchState], settings: FetchSettings) -> list[FetchResult]:
+    """Poll every channel concurrently; results come back in the order of `states`."""
+    if not states:
+        return []
+    overall = asyncio.Semaphore(settings.max_connections)
+    per_host: dict[str, asyncio.Semaphore] = {}
+
+    async def limited(client: httpx.AsyncClient, state: FetchState) -> FetchResult:
+        host = _host_key(state.url)
+        host_slot = per_host.setdefault(host, asyncio.Semaphore(settings.max_per_host))
+        # Host first: a request waiting for its host must not hold a global slot.
+        async with host_slot, overall:
+            return await fetch_one(client, state, settings)
+
+    async with create_client(settings) as client:
+        return list(await asyncio.gather(*(limited(client, s) for s in states)))
+
+
+async def fetch_one(
+    client: httpx.AsyncClient, state: FetchState, settings: FetchSettings
+) -> FetchResult:
+    """Poll one channel. Never raises for the channel's own problems."""
+    started = time.monotonic()
+    progress = _Progress(state.url)
+    try:
+        async with asyncio.timeout(settings.deadline):
+            return await _fetch(client, state, settings, progress, started)
+    except TimeoutError:
+        error = f"timed out after {settings.deadline:g}s (whole request)"
+    except httpx.HTTPError as exc:
+        error = _transport_message(exc, settings)
+    except httpx.InvalidURL as exc:
+        error = f"invalid URL: {exc}"
+    except Exception as exc:  # a bug here must not stop the other channels
+        log.exception("unexpected error fetching channel %s", state.channel_id)
+        error = f"unexpected error: {type(exc).__name__}: {exc}"
+    log.info("fetch %s failed: %s", state.channel_id, error)
+    return _failure(state, progress, started, error, status=None)
+
+
+@dataclass
+class _Progress:
+    """Where the redirect chain has got to; kept outside `_fetch` for error results."""
+
+    url: str
+    redirects: int = 0
+    permanent: bool = True
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    state: FetchState,
+    settings: FetchSettings,
+    progress: _Progress,
+    started: float,
+) -> FetchResult:
+    # Set per request too, so `fetch_one` behaves the same with a caller's own client.
+    headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    while True:
+        request = client.build_request("GET", progress.url, headers=headers)
+        # Explicit: a caller's client may follow redirects by itself, which would hide the
+        # hops we need and read their bodies without the size cap.
+        response = await client.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.has_redirect_location and response.next_request is not None:
+                if progress.redirects >= MAX_REDIRECTS:
+                    error = f"too many redirects (more than {MAX_REDIRECTS})"
+                    return _failure(state, progress, started, error, response.status_code)
+                progress.permanent = progress.permanent and (
+                    response.status_code in PERMANENT_REDIRECTS
+                )
+                progress.redirects += 1
+                progress.url = str(response.next_request.url)
+                continue
+            return await _complete(response, state, settings, progress, started)
+        finally:
+            await response.aclose()
+
+
+async def _complete(
+    response: httpx.Response,
+    state: FetchState,
+    settings: FetchSettings,
+    progress: _Progress,
+    started: float,
+) -> FetchResult:
+    status = response.status_code
+    kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    if status == 304:
+        return FetchResult(
+            channel_id=state.channel_id,
+            requested_url=state.url,
+            final_url=progress.url,
+            status=status,
+            headers=kept,
+            etag=kept.get("etag") or state.etag,
+            last_modified=kept.get("last-modified") or state.last_modified,
+            content_hash=state.content_hash,
+            permanent_url=_permanent_url(progress),
+            not_modified=True,
+            elapsed=time.monotonic() - started,
+        )
+    if not 200 <= status < 300:
+        return _failure(state, progress, started, _status_message(response), status, kept)
+    body = await _read_capped(response, settings.max_bytes)
+    if body is None:
+        error = f"feed larger than {settings.size_limit_text} limit"
+        return _failure(state, progress, started, error, status, kept)
+    digest = hashlib.sha256(body).hexdigest()
+    unchanged = digest == state.content_hash
+    return FetchResult(
+        channel_id=state.channel_id,
+        requested_url=state.url,
+        final_url=progress.url,
+        status=status,
+        content=None if unchanged else body,
+        headers=kept,
+        etag=kept.get("etag"),
+        last_modified=kept.get("last-modified"),
+        content_hash=digest,
+        permanent_url=_permanent_url(progress),
+        not_modified=unchanged,
+        elapsed=time.monotonic() - started,
+    )
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """The decoded body, or None as soon as it is known to exceed `max_bytes`.
+
+    The cap counts decoded bytes, so a small gzip bomb is stopped too; at most one network
+    chunk's worth of decompressed data is held beyond the cap.
+    """
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        return None
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            return None
+    return bytes(body)
+
+
+def _permanent_url(progress: _Progress) -> str | None:
+    """Only a chain of permanent redirects (301/308) may replace the configured URL."""
+    return progress.url if progress.redirects and progress.permanent else None
+
+
+def _failure(
+    state: FetchState,
+    progress: _Progress,
+    started: float,
+    error: str,
+    status: int | None,
+    headers: dict[str, str] | None = None,
+) -> FetchResult:
+    # The old validators are carried over, so a store that saves them blindly loses nothing.
+    return FetchResult(
+        channel_id=state.channel_id,
+        requested_url=state.url,
+        final_url=progress.url,
+        status=status,
+        headers=headers or {},
+        etag=state.etag,
+        last_modified=state.last_modified,
+        content_hash=state.content_hash,
+        error=error,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _status_message(response: httpx.Response) -> str:
+    status = response.status_code
+    text = f"HTTP {status} {response.reason_phrase or _standard_phrase(status)}".rstrip()
+    if status == 410:
+        return f"{text}: the feed is gone for good; remove this channel from the config"
+    if status in (429, 503):
+        delay = retry_after_seconds(response.headers.get("retry-after"))
+        if delay is not None:
+            return f"{text}: the server asks to retry after {delay}s"
+    return text
+
+
+def _standard_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> int | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
+    return max(0, round((when - current).total_seconds()))
+
+
+def _transport_message(exc: httpx.HTTPError, settings: FetchSettings) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connection timed out after {settings.connect_timeout:g}s"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {settings.timeout:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_message(exc)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"unsupported URL: {exc}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"could not decode the response body: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _connect_message(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS error: certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return f"could not resolve host name: {cause.strerror or cause}"
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "ssl" in text.lower() or "certificate" in text.lower():
+        return f"TLS error: {text}"
+    return f"connection failed: {text}" if text else "connection failed"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and members of exception groups."""
+    seen: list[BaseException] = []
+    pending = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop()
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return seen
+
+
+def _host_key(url: str) -> str:
+    try:
+        return httpx.URL(url).host.lower()
+    except httpx.InvalidURL:
+        return ""

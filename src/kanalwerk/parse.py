@@ -1,0 +1,502 @@
+"""Feed bytes → `ParsedFeed`. The only module that imports feedparser.
+
+feedparser handles RSS 0.9x/1.0/2.0 and Atom; JSON Feed is normalised here because
+feedparser 6 does not read it. HTML is left unsanitized on purpose: nh3 cleans it later
+(about twice as fast as feedparser's sanitizer), so nothing here is safe to render yet.
+
+`parse_feed` is a pure top-level function so it can run in a process pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import time
+import xml.sax
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+from feedparser.urls import resolve_relative_uris as _fp_resolve_relative_uris
+
+from kanalwerk.errors import ParseError
+from kanalwerk.models import Item, ParsedFeed
+
+__all__ = ["UNTITLED", "html_to_text", "parse_feed", "text_to_html"]
+
+UNTITLED = "(ohne Titel)"
+TITLE_FROM_SUMMARY_CHARS = 80
+WARNING_MAX_CHARS = 200
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+_URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?'\")]}"
+_PARAGRAPH_SPLIT_RE = re.compile(r"\n[ \t]*\n\s*")
+_WS_RE = re.compile(r"\s+")
+_HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
+_LINK_TAG_RE = re.compile(r"<link\b([^>]*)>", re.IGNORECASE)
+_ATTR_RE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+
+
+def parse_feed(content: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse one feed body fetched from `url`.
+
+    `headers` are the HTTP response headers (any case): Content-Type decides the charset
+    (RFC 3023) and JSON detection, Content-Location the base for relative links (defaults to
+    `url`), Content-Language the fallback language. Raises `ParseError` when the body
+    yields no entries and is not a valid empty feed; a malformed feed that still yields
+    entries is returned with `warning` set.
+    """
+    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+    if _looks_like_json(content, hdrs.get("content-type", "")):
+        return _parse_json_feed(content, url=url, headers=hdrs)
+    return _parse_xml_feed(content, url=url, headers=hdrs)
+
+
+# --- XML feeds (feedparser) ---------------------------------------------------
+
+
+def _parse_xml_feed(content: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
+    headers["content-location"] = urljoin(url, headers.get("content-location", ""))
+    # Without a Content-Type feedparser assumes Latin-1 and flags the feed; a body with no
+    # HTTP context is plain XML, whose declaration (or UTF-8) decides the charset.
+    headers.setdefault("content-type", "application/xml")
+    # A file-like object: feedparser treats a bytes/str argument as a path or URL first.
+    d = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=True,
+    )
+    entries: list[Any] = list(d.entries)
+    exc = _get(d, "bozo_exception")
+    if not entries and (d.bozo or not _get(d, "version")):
+        raise ParseError(_not_a_feed_message(content, url, headers, exc))
+
+    feed = d.feed
+    feed_language = _clean(_get(feed, "language")) or _clean(headers.get("content-language"))
+    feed_author = _author(feed)
+    items = tuple(_entry_to_item(e, feed_language, feed_author) for e in entries)
+    return ParsedFeed(
+        title=_text_field(feed, "title"),
+        link=_alternate_link(feed),
+        feed_url=url,
+        feed_id=_clean(_get(feed, "id")) or _clean(_get(feed, "link")),
+        language=feed_language,
+        items=items,
+        warning=_bozo_warning(exc) if d.bozo else None,
+    )
+
+
+def _entry_to_item(entry: Any, feed_language: str | None, feed_author: str | None) -> Item:
+    published = _to_datetime(_get(entry, "published_parsed"))
+    updated = _to_datetime(_get(entry, "updated_parsed"))
+    video_id = _clean(_get(entry, "yt_videoid"))
+    summary_html = _as_html(_get(entry, "summary"), _detail_type(entry, "summary_detail"))
+    content_html = _richest_content(entry) or summary_html
+    media_description: str | None = None
+    if video_id:
+        # YouTube's media:description is plain text; feedparser treats it as HTML and
+        # escapes `&`, so undo that and build our own markup (paragraphs, <br>, links).
+        raw = _get(entry, "summary") or ""
+        media_description = html.unescape(raw).strip() if _is_html_detail(entry) else raw.strip()
+        content_html = summary_html = text_to_html(media_description)
+    title = _text_field(entry, "title") or _title_from(summary_html or content_html)
+    link = _alternate_link(entry)
+    return Item(
+        guid=_guid(_clean(_get(entry, "id")), link, title, _date_key(entry), content_html),
+        link=link,
+        title=title,
+        author=_author(entry) or feed_author,
+        published=published or updated,
+        updated=updated,
+        content_html=content_html,
+        summary_html=summary_html,
+        language=_entry_language(entry) or feed_language,
+        video_id=video_id,
+        yt_channel_id=_youtube_channel_id(_get(entry, "yt_channelid")),
+        thumbnail=_thumbnail(entry),
+        media_description=media_description,
+    )
+
+
+def _richest_content(entry: Any) -> str:
+    """The longest `content` value: content:encoded or atom:content usually beat summaries."""
+    best = ""
+    for part in _get(entry, "content") or ():
+        value = _as_html(_get(part, "value"), _clean(_get(part, "type")))
+        if len(value) > len(best):
+            best = value
+    return best
+
+
+def _as_html(value: Any, content_type: str | None) -> str:
+    """Markup as given for HTML types; plain text escaped and wrapped in paragraphs."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    if content_type is None or content_type.lower() in _HTML_TYPES:
+        return value.strip()
+    return text_to_html(value)
+
+
+def _text_field(obj: Any, key: str) -> str | None:
+    """A title-like field as plain text, whatever markup type the feed declared."""
+    value = _get(obj, key)
+    if not isinstance(value, str):
+        return None
+    if _detail_type(obj, key + "_detail") in _HTML_TYPES:
+        value = html_to_text(value)
+    return _WS_RE.sub(" ", value).strip() or None
+
+
+def _title_from(body_html: str) -> str:
+    text = html_to_text(body_html)
+    if not text:
+        return UNTITLED
+    if len(text) <= TITLE_FROM_SUMMARY_CHARS:
+        return text
+    cut = text[:TITLE_FROM_SUMMARY_CHARS].rsplit(" ", 1)[0] or text[:TITLE_FROM_SUMMARY_CHARS]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _alternate_link(obj: Any) -> str | None:
+    links = [link for link in _get(obj, "links") or () if _get(link, "href")]
+    alternates = [link for link in links if _get(link, "rel", "alternate") == "alternate"]
+    for link in alternates:
+        if _get(link, "type") in (None, "text/html", "application/xhtml+xml"):
+            return _clean(_get(link, "href"))
+    if alternates:
+        return _clean(_get(alternates[0], "href"))
+    return _clean(_get(obj, "link"))
+
+
+def _author(obj: Any) -> str | None:
+    detail = _get(obj, "author_detail")
+    return _clean(_get(detail, "name") if detail else None) or _clean(_get(obj, "author"))
+
+
+def _entry_language(entry: Any) -> str | None:
+    details = [*(_get(entry, "content") or ()), _get(entry, "summary_detail")]
+    for detail in [*details, _get(entry, "title_detail")]:
+        language = _clean(_get(detail, "language")) if detail else None
+        if language:
+            return language
+    return _clean(_get(entry, "language"))
+
+
+def _thumbnail(entry: Any) -> str | None:
+    for thumb in _get(entry, "media_thumbnail") or ():
+        if url := _clean(_get(thumb, "url")):
+            return url
+    for media in _get(entry, "media_content") or ():
+        kind = (_get(media, "medium") or _get(media, "type") or "").lower()
+        if kind.startswith("image") and (url := _clean(_get(media, "url"))):
+            return url
+    for link in _get(entry, "links") or ():
+        kind = (_get(link, "type") or "").lower()
+        if _get(link, "rel") == "enclosure" and kind.startswith("image/"):
+            return _clean(_get(link, "href"))
+    return None
+
+
+def _youtube_channel_id(value: Any) -> str | None:
+    """Some YouTube feeds give the channel id without its "UC" prefix."""
+    channel_id = _clean(value)
+    if channel_id and len(channel_id) == 22 and not channel_id.startswith("UC"):
+        return "UC" + channel_id
+    return channel_id
+
+
+def _date_key(entry: Any) -> str:
+    return str(_get(entry, "published") or _get(entry, "updated") or "")
+
+
+def _detail_type(obj: Any, key: str) -> str | None:
+    detail = _get(obj, key)
+    return _clean(_get(detail, "type")) if detail else None
+
+
+def _is_html_detail(entry: Any) -> bool:
+    return (_detail_type(entry, "summary_detail") or "text/html") in _HTML_TYPES
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """Plain dict lookup: FeedParserDict.get aliases keys and warns (`updated` → `published`)."""
+    if isinstance(obj, dict):
+        return dict.get(obj, key, default)
+    return default
+
+
+def _bozo_warning(exc: BaseException | None) -> str:
+    if exc is None:
+        return "feed is malformed; items may be incomplete"
+    name = type(exc).__name__
+    if isinstance(exc, xml.sax.SAXParseException):
+        where = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
+        text = (
+            f"malformed XML ({where}: {exc.getMessage()}); read leniently, items may be incomplete"
+        )
+    elif name == "CharacterEncodingOverride":
+        text = f"character encoding: {exc}"
+    elif name == "NonXMLContentType":
+        text = f"unusual content type: {exc}"
+    else:
+        text = f"malformed feed: {exc}"
+    return _shorten(text, WARNING_MAX_CHARS)
+
+
+def _not_a_feed_message(
+    content: bytes, url: str, headers: Mapping[str, str], exc: BaseException | None
+) -> str:
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "text/html" or _HTML_SNIFF_RE.match(content[:4096]):
+        message = "this looks like an HTML page, not a feed; check the URL"
+        discovered = _discover_feed_links(content, url)
+        if discovered:
+            message += " (the page links to a feed: " + ", ".join(discovered[:3]) + ")"
+        return message
+    if not content.strip():
+        return "not a feed: the response body is empty"
+    if exc is None:
+        return "not a feed: no RSS, Atom or JSON Feed elements found"
+    reason = exc.getMessage() if isinstance(exc, xml.sax.SAXParseException) else str(exc)
+    return _shorten(f"not a feed: {reason}", WARNING_MAX_CHARS)
+
+
+def _discover_feed_links(content: bytes, url: str) -> list[str]:
+    """Feed autodiscovery links (`<link rel="alternate" type="application/rss+xml">`)."""
+    found: list[str] = []
+    text = content[:200_000].decode("utf-8", "replace")
+    for match in _LINK_TAG_RE.finditer(text):
+        attrs = _attributes(match.group(1))
+        rels = attrs.get("rel", "").lower().split()
+        if "alternate" in rels and attrs.get("type", "").lower() in _FEED_TYPES:
+            href = urljoin(url, html.unescape(attrs.get("href", "")))
+            if href and href not in found:
+                found.append(href)
+    return found
+
+
+def _attributes(raw: str) -> dict[str, str]:
+    return {
+        m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+        for m in _ATTR_RE.finditer(raw)
+    }
+
+
+# --- JSON Feed ----------------------------------------------------------------
+
+
+def _looks_like_json(content: bytes, content_type: str) -> bool:
+    if "json" in content_type.lower():
+        return True
+    return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_json_feed(content: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"not a feed: invalid JSON ({exc})") from exc
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise ParseError("not a feed: JSON without a JSON Feed version (https://jsonfeed.org/)")
+    base = _json_str(data.get("feed_url")) or url
+    home = _json_url(data.get("home_page_url"), base)
+    language = _json_str(data.get("language")) or _clean(headers.get("content-language"))
+    feed_author = _json_author(data)
+    raw_items = data.get("items")
+    items = tuple(
+        _json_item(raw, base=base, language=language, feed_author=feed_author)
+        for raw in (raw_items if isinstance(raw_items, list) else [])
+        if isinstance(raw, dict)
+    )
+    return ParsedFeed(
+        title=_json_str(data.get("title")),
+        link=home,
+        feed_url=url,
+        feed_id=home or _json_url(data.get("feed_url"), url),
+        language=language,
+        items=items,
+        warning=None if isinstance(raw_items, list) else "JSON Feed without an items list",
+    )
+
+
+def _json_item(
+    raw: Mapping[str, Any], *, base: str, language: str | None, feed_author: str | None
+) -> Item:
+    link = _json_url(raw.get("url"), base) or _json_url(raw.get("external_url"), base)
+    content_base = link or base
+    content_html = _json_str(raw.get("content_html"))
+    if content_html:
+        content_html = _resolve_links(content_html, content_base)
+    else:
+        content_html = text_to_html(_json_str(raw.get("content_text")) or "")
+    summary = _json_str(raw.get("summary"))
+    summary_html = text_to_html(summary) if summary else ""
+    published = _parse_iso(raw.get("date_published"))
+    updated = _parse_iso(raw.get("date_modified"))
+    title = _json_str(raw.get("title"))
+    title = _WS_RE.sub(" ", title).strip() if title else _title_from(summary_html or content_html)
+    raw_id = raw.get("id")
+    guid = _clean(str(raw_id)) if isinstance(raw_id, str | int) else None
+    date_key = str(raw.get("date_published") or raw.get("date_modified") or "")
+    return Item(
+        guid=_guid(guid, link, title, date_key, content_html),
+        link=link,
+        title=title,
+        author=_json_author(raw) or feed_author,
+        published=published or updated,
+        updated=updated,
+        content_html=content_html or summary_html,
+        summary_html=summary_html,
+        language=_json_str(raw.get("language")) or language,
+        thumbnail=_json_url(raw.get("image"), base) or _json_url(raw.get("banner_image"), base),
+    )
+
+
+def _json_author(obj: Mapping[str, Any]) -> str | None:
+    authors = obj.get("authors")
+    candidates = authors if isinstance(authors, list) else [obj.get("author")]
+    names = [_json_str(a.get("name")) for a in candidates if isinstance(a, dict)]
+    joined = ", ".join(n for n in names if n)
+    return joined or None
+
+
+def _json_str(value: Any) -> str | None:
+    return _clean(value) if isinstance(value, str) else None
+
+
+def _json_url(value: Any, base: str) -> str | None:
+    text = _json_str(value)
+    return urljoin(base, text) if text else None
+
+
+def _resolve_links(fragment: str, base: str) -> str:
+    """Make relative href/src absolute, as feedparser does for XML feeds."""
+    resolved: str = _fp_resolve_relative_uris(fragment, base, "utf-8", "text/html")
+    return resolved
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+# --- shared helpers -----------------------------------------------------------
+
+
+def _guid(entry_id: str | None, link: str | None, title: str, date_key: str, content: str) -> str:
+    """Entry id, else link, else a content hash that stays stable across polls."""
+    if entry_id:
+        return entry_id
+    if link:
+        return link
+    basis = title + "\n" + date_key
+    if not date_key and title == UNTITLED:
+        basis += "\n" + content
+    return "sha256:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    """feedparser's `*_parsed` values are `time.struct_time` already converted to UTC."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime(*value[:5], min(value.tm_sec, 59), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML: escaped, blank lines → paragraphs, newlines → <br>, URLs → links."""
+    paragraphs = [p.strip() for p in _PARAGRAPH_SPLIT_RE.split(text.strip()) if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        lines = [_linkify(line.strip()) for line in paragraph.splitlines()]
+        out.append("<p>" + "<br>\n".join(lines) + "</p>")
+    return "\n".join(out)
+
+
+def _linkify(line: str) -> str:
+    parts: list[str] = []
+    pos = 0
+    for match in _URL_RE.finditer(line):
+        url = match.group(0)
+        trimmed = _trim_url(url)
+        end = match.start() + len(trimmed)
+        parts.append(html.escape(line[pos : match.start()], quote=False))
+        parts.append(f'<a href="{html.escape(trimmed)}">{html.escape(trimmed, quote=False)}</a>')
+        pos = end
+    parts.append(html.escape(line[pos:], quote=False))
+    return "".join(parts)
+
+
+def _trim_url(url: str) -> str:
+    """Drop sentence punctuation after a URL, keeping balanced parentheses."""
+    while url and url[-1] in _URL_TRAILING:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "template"})
+    _BLOCK = re.compile(
+        r"p|br|div|li|[uo]l|h[1-6]|t[rdh]|blockquote|pre|fig(?:ure|caption)|section|article|hr"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif self._BLOCK.fullmatch(tag):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif self._BLOCK.fullmatch(tag):
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Visible text of an HTML fragment on one line (scripts and styles dropped)."""
+    parser = _TextExtractor()
+    parser.feed(fragment)
+    parser.close()
+    return _WS_RE.sub(" ", "".join(parser.parts)).strip()

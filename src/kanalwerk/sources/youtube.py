@@ -1,0 +1,168 @@
+"""YouTube helpers: channel references → channel id → feed URL, and Shorts detection.
+
+YouTube publishes an Atom feed per channel (`/feeds/videos.xml?channel_id=UC…`) but people
+know channels by handle (`@CNBC`) or page URL, so handles are resolved once by reading the
+channel page.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+
+from kanalwerk.errors import FetchError
+
+__all__ = [
+    "CHANNEL_ID_RE",
+    "channel_id_from_page",
+    "feed_url_for_channel_id",
+    "is_short",
+    "parse_channel_ref",
+    "resolve_handle",
+    "uploads_playlist_feed_url",
+]
+
+FEED_BASE = "https://www.youtube.com/feeds/videos.xml"
+CHANNEL_ID_RE = re.compile(r"UC[0-9A-Za-z_-]{22}")
+# Handles: 3–30 letters (any script), digits, "_", "-", "."; "·" appears in some scripts.
+_HANDLE_RE = re.compile(r"@?([\w.\-·]{3,30})")
+_YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com")
+# Sent with page requests so EU visitors get the page, not a cookie-consent interstitial.
+_CONSENT_COOKIE = "SOCS=CAI"
+_ID = r"(UC[0-9A-Za-z_-]{22})"
+_PAGE_PATTERNS = (
+    re.compile(r"<link\b[^>]*\brel=[\"']canonical[\"'][^>]*youtube\.com/channel/" + _ID),
+    re.compile(r"<link\b[^>]*youtube\.com/channel/" + _ID + r"[\"'][^>]*\brel=[\"']canonical"),
+    re.compile(
+        r"<meta\b[^>]*\bitemprop=[\"'](?:channelId|identifier)[\"'][^>]*content=[\"']" + _ID
+    ),
+    re.compile(
+        r"<meta\b[^>]*content=[\"']" + _ID + r"[\"'][^>]*itemprop=[\"'](?:channelId|identifier)"
+    ),
+    re.compile(r'"externalId"\s*:\s*"' + _ID + '"'),
+    re.compile(r'"channelId"\s*:\s*"' + _ID + '"'),
+)
+_HELP = (
+    "use a channel id (UC…), a channel URL (https://www.youtube.com/channel/UC…), "
+    "a handle (@name) or a handle URL (https://www.youtube.com/@name)"
+)
+
+
+def feed_url_for_channel_id(channel_id: str) -> str:
+    """The channel's feed: its latest 15 uploads, Shorts and live streams included."""
+    return f"{FEED_BASE}?channel_id={_checked_id(channel_id)}"
+
+
+def uploads_playlist_feed_url(channel_id: str) -> str:
+    """Feed of the channel's long-form uploads only, i.e. without Shorts.
+
+    Every channel has automatic playlists whose ids are the channel id with "UC" replaced:
+    "UU" holds all uploads, "UULF" only long-form videos and "UUSH" only Shorts. The channel
+    feed mixes Shorts in, and a Short can only be recognised there by its `/shorts/` link;
+    polling the UULF playlist leaves them out at the source, so all 15 feed slots go to
+    real videos. Caveat: YouTube answers 404 for this feed while a channel has no long-form
+    video, so callers may fall back to `feed_url_for_channel_id` plus `is_short` filtering.
+    """
+    return f"{FEED_BASE}?playlist_id=UULF{_checked_id(channel_id)[2:]}"
+
+
+def is_short(link: str | None) -> bool:
+    """YouTube feeds link Shorts as `https://www.youtube.com/shorts/<id>`."""
+    return bool(link) and "/shorts/" in (link or "")
+
+
+def parse_channel_ref(ref: str) -> tuple[str | None, str | None]:
+    """`(channel_id, handle)` from an id, a channel URL, `@handle` or a handle URL.
+
+    Exactly one of the two is set; the handle keeps its "@". Raises ValueError otherwise.
+    """
+    text = ref.strip()
+    if not text:
+        raise ValueError(f"empty YouTube channel reference; {_HELP}")
+    if CHANNEL_ID_RE.fullmatch(text):
+        return text, None
+    if text.startswith("@"):
+        return None, _checked_handle(text, ref)
+    if "://" not in text and text.split("/", 1)[0].lower() in _YOUTUBE_HOSTS:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or (parts.hostname or "") not in _YOUTUBE_HOSTS:
+        raise ValueError(f"not a YouTube channel reference: {ref!r}; {_HELP}")
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[0].startswith("@"):
+        return None, _checked_handle(segments[0], ref)
+    if len(segments) >= 2 and segments[0] == "channel" and CHANNEL_ID_RE.fullmatch(segments[1]):
+        return segments[1], None
+    query_ids = parse_qs(parts.query).get("channel_id", [])
+    if segments == ["feeds", "videos.xml"] and query_ids and CHANNEL_ID_RE.fullmatch(query_ids[0]):
+        return query_ids[0], None
+    if segments and segments[0] in ("user", "c"):
+        raise ValueError(
+            f"legacy YouTube URL {ref!r} cannot be resolved; open the channel page and copy "
+            "its @handle or its https://www.youtube.com/channel/UC… address instead"
+        )
+    raise ValueError(f"not a YouTube channel reference: {ref!r}; {_HELP}")
+
+
+async def resolve_handle(
+    client: httpx.AsyncClient, handle: str, *, base: str = "https://www.youtube.com"
+) -> str:
+    """The channel id behind `@handle`, read from the channel page (`{base}/@handle`).
+
+    Raises FetchError when the page cannot be loaded or names no channel id.
+    """
+    name = handle.strip().removeprefix("@")
+    if not _HANDLE_RE.fullmatch(name):
+        raise FetchError(f"not a valid YouTube handle: {handle!r}; {_HELP}")
+    url = f"{base.rstrip('/')}/@{quote(name)}"
+    try:
+        response = await client.get(url, headers={"Cookie": _CONSENT_COOKIE}, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"could not load {url} to look up @{name}: {exc}") from exc
+    if response.status_code == 404:
+        raise FetchError(f"YouTube has no channel @{name} (HTTP 404); check the handle's spelling")
+    if response.status_code >= 400:
+        raise FetchError(
+            f"could not look up @{name}: HTTP {response.status_code} from {url}; "
+            "try again later or configure the channel id (UC…) instead"
+        )
+    if (response.url.host or "").startswith("consent."):
+        raise FetchError(
+            f"YouTube showed a cookie-consent page instead of @{name}; "
+            "configure the channel id (UC…) instead of the handle"
+        )
+    channel_id = channel_id_from_page(response.text)
+    if channel_id is None:
+        raise FetchError(
+            f"found no channel id on {url}; configure the channel id (UC…) from the "
+            "channel's page instead of the handle"
+        )
+    return channel_id
+
+
+def channel_id_from_page(page: str) -> str | None:
+    """The page owner's channel id: canonical link first, embedded JSON last.
+
+    `"channelId"` is the weakest clue because pages also name featured channels.
+    """
+    for pattern in _PAGE_PATTERNS:
+        match = pattern.search(page)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _checked_id(channel_id: str) -> str:
+    channel_id = channel_id.strip()
+    if not CHANNEL_ID_RE.fullmatch(channel_id):
+        raise ValueError(f"not a YouTube channel id: {channel_id!r} (expected UC + 22 characters)")
+    return channel_id
+
+
+def _checked_handle(candidate: str, ref: str) -> str:
+    match = _HANDLE_RE.fullmatch(candidate)
+    if not match:
+        raise ValueError(f"not a valid YouTube handle: {ref!r}; {_HELP}")
+    return "@" + match.group(1)

@@ -1,0 +1,459 @@
+"""Parser tests: golden files for every fixture plus the edge cases around them.
+
+Regenerate the golden files after a deliberate change with `python -m tests.test_parse`
+and review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kanalwerk.errors import ParseError
+from kanalwerk.models import Item, ParsedFeed
+from kanalwerk.parse import UNTITLED, html_to_text, parse_feed, text_to_html
+
+DATA = Path(__file__).parent / "data"
+PREFIX = 120
+
+# fixture → (URL it is served from, Content-Type header)
+CASES: dict[str, tuple[str, str]] = {
+    "youtube_cnbc.xml": (
+        "https://www.youtube.com/feeds/videos.xml?channel_id=UCvJJ_dzjViJCoLf5uKUTwoA",
+        "text/xml; charset=UTF-8",
+    ),
+    "wordpress.rss": ("https://technotes.example.com/feed/", "application/rss+xml; charset=UTF-8"),
+    "blog.atom": ("https://blog.example.org/atom/everything/", "application/atom+xml"),
+    "rdf.xml": ("https://news.example.net/rss", "application/rdf+xml"),
+    "rss091.xml": ("http://retro.example.com/rss.xml", "text/xml"),
+    "feed.json": ("https://fieldnotes.example.com/feed.json", "application/feed+json"),
+    "broken_entries.xml": ("https://letters.example.org/rss", "application/rss+xml"),
+    "latin1.rss": ("https://buecher.example.de/feed", "application/rss+xml"),
+}
+NOT_FEEDS = {"not_a_feed.html"}
+
+
+def golden_path(name: str) -> Path:
+    return DATA / (Path(name).stem + ".expected.json")
+
+
+def parse_case(name: str) -> ParsedFeed:
+    url, content_type = CASES[name]
+    return parse_feed((DATA / name).read_bytes(), url=url, headers={"Content-Type": content_type})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _cut(text: str | None) -> str | None:
+    return None if text is None else text[:PREFIX]
+
+
+def snapshot(feed: ParsedFeed) -> dict[str, Any]:
+    """The parts of a parse that a golden file pins down."""
+
+    def item(it: Item) -> dict[str, Any]:
+        return {
+            "guid": it.guid,
+            "link": it.link,
+            "title": it.title,
+            "author": it.author,
+            "published": _iso(it.published),
+            "updated": _iso(it.updated),
+            "language": it.language,
+            "content_prefix": _cut(it.content_html),
+            "content_length": len(it.content_html),
+            "summary_prefix": _cut(it.summary_html),
+            "summary_length": len(it.summary_html),
+            "video_id": it.video_id,
+            "yt_channel_id": it.yt_channel_id,
+            "thumbnail": it.thumbnail,
+            "media_description_prefix": _cut(it.media_description),
+        }
+
+    return {
+        "feed": {
+            "title": feed.title,
+            "link": feed.link,
+            "feed_url": feed.feed_url,
+            "feed_id": feed.feed_id,
+            "language": feed.language,
+            "warning": feed.warning,
+        },
+        "items": [item(it) for it in feed.items],
+    }
+
+
+def regenerate() -> None:
+    for name in CASES:
+        text = json.dumps(snapshot(parse_case(name)), indent=2, ensure_ascii=False)
+        golden_path(name).write_text(text + "\n", encoding="utf-8")
+        print("wrote", golden_path(name).name)
+
+
+# --- golden files -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str) -> None:
+    expected = json.loads(golden_path(name).read_text(encoding="utf-8"))
+    assert snapshot(parse_case(name)) == expected
+
+
+def test_every_fixture_has_a_golden_file_or_is_a_known_non_feed() -> None:
+    fixtures = {p.name for p in DATA.iterdir() if not p.name.endswith(".expected.json")}
+    assert fixtures == set(CASES) | NOT_FEEDS
+    for name in CASES:
+        assert golden_path(name).is_file(), f"run `python -m tests.test_parse` for {name}"
+
+
+def test_parse_is_picklable_for_a_process_pool() -> None:
+    assert pickle.loads(pickle.dumps(parse_feed)) is parse_feed
+    feed = parse_case("youtube_cnbc.xml")
+    assert pickle.loads(pickle.dumps(feed)) == feed
+
+
+# --- YouTube ------------------------------------------------------------------
+
+
+def test_youtube_fields() -> None:
+    feed = parse_case("youtube_cnbc.xml")
+    assert feed.title == "CNBC"
+    assert feed.link == "https://www.youtube.com/channel/UCvJJ_dzjViJCoLf5uKUTwoA"
+    deepseek = next(i for i in feed.items if "DeepSeek" in i.title)
+    assert deepseek.title == "How China’s New AI Model DeepSeek Is Threatening U.S. Dominance"
+    assert deepseek.published == datetime(2025, 1, 24, 17, 0, 6, tzinfo=UTC)
+    assert deepseek.video_id == "WEBiebbeNCA"
+    assert deepseek.yt_channel_id == "UCvJJ_dzjViJCoLf5uKUTwoA"
+    assert deepseek.thumbnail == "https://i2.ytimg.com/vi/WEBiebbeNCA/hqdefault.jpg"
+    assert deepseek.link == "https://www.youtube.com/watch?v=WEBiebbeNCA"
+    assert deepseek.media_description is not None
+    # plain text, entities decoded once
+    assert '3:52 DeepSeek & the "Sputnik moment"' in deepseek.media_description
+    assert "utm_source=youtube&utm_medium=video" in deepseek.media_description
+
+
+def test_youtube_description_becomes_safe_html() -> None:
+    deepseek = next(i for i in parse_case("youtube_cnbc.xml").items if i.video_id == "WEBiebbeNCA")
+    html = deepseek.content_html
+    assert html.startswith("<p>A little-known AI lab")
+    assert "DeepSeek &amp; the" in html  # escaped
+    assert "0:00 Introduction<br>\n3:52" in html  # single newline → <br>
+    assert html.count("<p>") == 4  # blank lines → paragraphs
+    assert (
+        '<a href="https://cnb.cx/SubscribeCNBCtelevision">https://cnb.cx/SubscribeCNBCtelevision</a>'
+        in html
+    )
+    assert 'html?utm_source=youtube&amp;utm_medium=video">' in html  # href attribute escaped
+
+
+def test_youtube_shorts_link_kept_as_is() -> None:
+    items = parse_case("youtube_cnbc.xml").items
+    shorts = [i for i in items if i.link and "/shorts/" in i.link]
+    assert [s.link for s in shorts] == ["https://www.youtube.com/shorts/kM5L1yPi4Ng"]
+
+
+def test_youtube_channel_id_without_uc_prefix_is_normalised() -> None:
+    body = (DATA / "youtube_cnbc.xml").read_bytes()
+    body = body.replace(
+        b"<yt:channelId>UCvJJ_dzjViJCoLf5uKUTwoA", b"<yt:channelId>vJJ_dzjViJCoLf5uKUTwoA"
+    )
+    feed = parse_feed(body, url="https://www.youtube.com/feeds/videos.xml")
+    assert {i.yt_channel_id for i in feed.items} == {"UCvJJ_dzjViJCoLf5uKUTwoA"}
+
+
+# --- content choice -----------------------------------------------------------
+
+
+def test_wordpress_prefers_content_encoded_and_keeps_markup_unsanitized() -> None:
+    items = parse_case("wordpress.rss").items
+    first, code, xss = items
+    assert first.content_html.startswith("<p>DeepSeek released <strong>R1</strong>")
+    assert first.summary_html.startswith("DeepSeek released R1 under the MIT license")
+    assert first.author == "Maria Schmidt"
+    # relative src resolved against the feed URL
+    assert 'src="https://technotes.example.com/wp-content/uploads/2025/01/' in first.content_html
+    assert "def load(raw: bytes) -&gt; dict:\n    # bytes" in code.content_html
+    # sanitizing is a later stage: the dangerous parts are still here for it to remove
+    assert "<script>" in xss.content_html and "onerror=" in xss.content_html
+    assert "javascript:alert" in xss.content_html
+
+
+def test_atom_xml_base_and_plain_text_summary() -> None:
+    first, second, third = parse_case("blog.atom").items
+    assert first.link == "https://blog.example.org/2025/Jan/27/deepseek-r1/"
+    assert 'src="https://blog.example.org/2025/Jan/27/deepseek-r1/r1-pricing.png"' in (
+        first.content_html
+    )
+    assert 'href="https://blog.example.org/2025/Jan/22/openai-o1/"' in first.content_html
+    assert first.summary_html == "<p>A reasoning model at a fraction of the price.</p>"
+    assert second.title == "Notes on uv workspaces"  # type="html" title → plain text
+    assert third.link == "https://jalammar.github.io/illustrated-transformer/"
+    assert third.content_html == (
+        "<p>Still the best visual introduction to attention &amp; transformers.</p>\n"
+        "<p>Worth re-reading before diving into the R1 paper.</p>"
+    )
+    assert third.author == "Ada Lindqvist"  # inherited from the feed
+
+
+def test_plain_text_atom_content_is_escaped() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>
+<entry><id>urn:x:1</id><title>One</title><updated>2025-01-01T00:00:00Z</updated>
+<content type="text">Use &lt;b&gt; for bold.
+Next line.</content></entry></feed>"""
+    (item,) = parse_feed(body, url="https://example.org/feed").items
+    assert item.content_html == "<p>Use &lt;b&gt; for bold.<br>\nNext line.</p>"
+
+
+# --- dates --------------------------------------------------------------------
+
+
+def test_dates_are_utc() -> None:
+    code = parse_case("wordpress.rss").items[1]
+    assert code.published == datetime(2025, 1, 20, 12, 30, tzinfo=UTC)  # 07:30 -0500
+    assert code.published is not None and code.published.utcoffset() is not None
+    atom = parse_case("blog.atom").items[0]
+    assert atom.published == datetime(2025, 1, 27, 20, 3, 44, tzinfo=UTC)  # 21:03:44 +01:00
+    for name in CASES:
+        for item in parse_case(name).items:
+            for value in (item.published, item.updated):
+                assert value is None or value.tzinfo is UTC
+
+
+def test_rdf_dc_date_is_the_published_date() -> None:
+    first = parse_case("rdf.xml").items[0]
+    assert first.published == datetime(2025, 1, 26, 0, 30, tzinfo=UTC)  # 09:30 +09:00
+
+
+def test_missing_dates_stay_missing() -> None:
+    for item in parse_case("rss091.xml").items:
+        assert item.published is None and item.updated is None
+
+
+# --- guid fallbacks -----------------------------------------------------------
+
+
+def _rss(items: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>T</title><link>https://example.org/</link>
+<description>d</description>{items}</channel></rss>""".encode()
+
+
+def test_guid_fallbacks() -> None:
+    body = _rss(
+        "<item><guid isPermaLink='false'>abc-1</guid><title>A</title>"
+        "<link>https://example.org/a</link></item>"
+        "<item><title>B</title><link>https://example.org/b</link></item>"
+        "<item><title>C</title><pubDate>Mon, 27 Jan 2025 10:00:00 GMT</pubDate></item>"
+        "<item><title>D</title><pubDate>Mon, 27 Jan 2025 10:00:00 GMT</pubDate></item>"
+    )
+    a, b, c, d = parse_feed(body, url="https://example.org/feed").items
+    assert a.guid == "abc-1"
+    assert b.guid == "https://example.org/b"
+    assert c.guid.startswith("sha256:") and len(c.guid) == len("sha256:") + 64
+    assert c.guid != d.guid
+    again = parse_feed(body, url="https://example.org/feed").items[2]
+    assert again.guid == c.guid  # stable across polls
+
+
+def test_untitled_items_get_a_title_from_the_summary() -> None:
+    long_text = "Word " * 40
+    body = _rss(
+        f"<item><guid>1</guid><description>{long_text}</description></item>"
+        "<item><guid>2</guid><description>Short note.</description></item>"
+        "<item><guid>3</guid></item>"
+    )
+    first, second, third = parse_feed(body, url="https://example.org/feed").items
+    assert first.title.endswith("…") and len(first.title) <= 81
+    assert first.title.startswith("Word Word")
+    assert second.title == "Short note."
+    assert third.title == UNTITLED
+
+
+# --- encodings ----------------------------------------------------------------
+
+
+def test_latin1_from_xml_declaration() -> None:
+    feed = parse_case("latin1.rss")
+    assert feed.title == "Münchner Bücherblog"
+    assert feed.items[0].title == "Größe ist nicht alles: drei schmale Romane"
+    assert feed.warning is None
+
+
+def test_latin1_without_any_headers() -> None:
+    feed = parse_feed((DATA / "latin1.rss").read_bytes(), url="https://buecher.example.de/feed")
+    assert feed.items[1].title == "Lesung im Café Luitpold"
+    assert feed.warning is None
+
+
+def test_http_charset_beats_xml_declaration() -> None:
+    # Transcoded by a proxy to KOI8-R, but the declaration still says windows-1251.
+    title = "Новости недели"
+    body = (
+        '<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://example.ru/</link><description>d</description>"
+        f"<item><guid>1</guid><title>{title}</title></item></channel></rss>"
+    ).encode("koi8-r")
+    url = "https://example.ru/feed"
+    right = parse_feed(
+        body, url=url, headers={"content-type": "application/rss+xml; charset=KOI8-R"}
+    )
+    wrong = parse_feed(body, url=url, headers={"content-type": "application/rss+xml"})
+    assert right.title == title and right.items[0].title == title
+    assert wrong.items[0].title == title.encode("koi8-r").decode("cp1251")  # mojibake
+
+
+def test_text_xml_without_charset_warns_but_parses() -> None:
+    feed = parse_feed(
+        (DATA / "latin1.rss").read_bytes(),
+        url="https://buecher.example.de/feed",
+        headers={"Content-Type": "text/xml"},
+    )
+    assert len(feed.items) == 2
+    assert feed.items[0].title == "Größe ist nicht alles: drei schmale Romane"
+    assert feed.warning is not None and feed.warning.startswith("character encoding")
+
+
+# --- relative links -----------------------------------------------------------
+
+
+RELATIVE = _rss(
+    "<item><guid>1</guid><title>Rel</title><link>/posts/1</link>"
+    '<description>&lt;img src="img/a.png"&gt;</description></item>'
+)
+
+
+def test_relative_links_resolve_against_url() -> None:
+    (item,) = parse_feed(RELATIVE, url="https://example.org/blog/feed.xml").items
+    assert item.link == "https://example.org/posts/1"
+    assert 'src="https://example.org/blog/img/a.png"' in item.content_html
+
+
+def test_content_location_overrides_url() -> None:
+    headers = {"Content-Location": "https://cdn.example.net/mirror/feed.xml"}
+    (item,) = parse_feed(RELATIVE, url="https://example.org/feed", headers=headers).items
+    assert item.link == "https://cdn.example.net/posts/1"
+    assert 'src="https://cdn.example.net/mirror/img/a.png"' in item.content_html
+
+
+def test_relative_content_location_is_resolved_against_url() -> None:
+    headers = {"content-location": "archive/feed.xml"}
+    (item,) = parse_feed(RELATIVE, url="https://example.org/blog/feed", headers=headers).items
+    assert 'src="https://example.org/blog/archive/img/a.png"' in item.content_html
+
+
+# --- bozo policy --------------------------------------------------------------
+
+
+def test_html_page_is_not_a_feed() -> None:
+    body = (DATA / "not_a_feed.html").read_bytes()
+    with pytest.raises(ParseError, match="HTML page, not a feed; check the URL") as info:
+        parse_feed(
+            body, url="https://technotes.example.com/", headers={"Content-Type": "text/html"}
+        )
+    assert "https://technotes.example.com/feed/" in str(info.value)  # autodiscovery hint
+
+
+def test_html_page_detected_without_content_type() -> None:
+    body = (DATA / "not_a_feed.html").read_bytes()
+    with pytest.raises(ParseError, match="HTML page"):
+        parse_feed(body, url="https://technotes.example.com/")
+
+
+def test_broken_entries_give_items_with_warning() -> None:
+    feed = parse_case("broken_entries.xml")
+    assert len(feed.items) == 3
+    assert feed.warning is not None
+    assert "malformed XML" in feed.warning and "undefined entity" in feed.warning
+    assert feed.items[1].content_html == "<p>Predictions\xa0— and why most of them are wrong.</p>"
+
+
+def test_empty_valid_feed_has_no_items_and_no_error() -> None:
+    feed = parse_feed(_rss(""), url="https://example.org/feed")
+    assert feed.items == () and feed.warning is None and feed.title == "T"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "the response body is empty"),
+        (b"<?xml version='1.0'?><urlset><url><loc>x</loc></url></urlset>", "no RSS, Atom"),
+        (b"<?xml version='1.0'?><rss><channel><title>x</titl", "not a feed: "),
+        (b"Service temporarily unavailable", "not a feed"),
+    ],
+)
+def test_not_a_feed(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse_feed(body, url="https://example.org/feed")
+
+
+# --- JSON Feed ----------------------------------------------------------------
+
+
+def test_json_feed() -> None:
+    feed = parse_case("feed.json")
+    assert feed.title == "Field Notes" and feed.link == "https://fieldnotes.example.com/"
+    first, second, third = feed.items
+    assert first.published == datetime(2025, 1, 25, 17, 20, tzinfo=UTC)
+    assert first.updated == datetime(2025, 1, 26, 7, 0, tzinfo=UTC)
+    assert 'href="https://fieldnotes.example.com/2024/12/distillation"' in first.content_html
+    assert first.summary_html == "<p>Cheap to run and easy to inspect.</p>"
+    assert first.thumbnail == "https://fieldnotes.example.com/img/small-models.png"
+    assert first.author == "Sam Okafor"
+    assert second.link == "https://fieldnotes.example.com/2025/01/notebook"
+    assert second.content_html == (
+        "<p>Read two papers on retrieval.<br>\nBoth use &lt;chunking&gt; &amp; reranking.</p>\n"
+        "<p>Next week: evaluation.</p>"
+    )
+    assert second.language == "de-DE" and second.author == "Guest Writer"
+    assert third.guid == "1024" and third.title.endswith("…")
+
+
+def test_json_feed_1_0_author_and_sniffing_without_header() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1",
+            "title": "Old",
+            "author": {"name": "Jo"},
+            "items": [{"id": "1", "content_text": "Hi", "date_published": "2025-01-02T03:04:05"}],
+        }
+    ).encode()
+    (item,) = parse_feed(body, url="https://example.org/feed.json").items
+    assert item.author == "Jo" and item.content_html == "<p>Hi</p>"
+    assert item.published == datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"{not json", "invalid JSON"), (b'{"error": "rate limited"}', "JSON Feed version")],
+)
+def test_json_that_is_not_a_feed(body: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse_feed(
+            body, url="https://example.org/feed.json", headers={"content-type": "application/json"}
+        )
+
+
+# --- text helpers -------------------------------------------------------------
+
+
+def test_text_to_html_linkifies_and_trims_punctuation() -> None:
+    html = text_to_html("See https://example.org/a_(b) and https://example.org/x. <ok> & done")
+    assert '<a href="https://example.org/a_(b)">https://example.org/a_(b)</a>' in html
+    assert '<a href="https://example.org/x">https://example.org/x</a>.' in html
+    assert "&lt;ok&gt; &amp; done" in html
+
+
+def test_html_to_text_drops_scripts() -> None:
+    assert html_to_text("<p>Hi <b>there</b></p><script>x()</script><p>you</p>") == "Hi there you"
+
+
+if __name__ == "__main__":
+    regenerate()
