@@ -1,0 +1,161 @@
+"""The command line: `kanalwerk run`, `check`, `status`, `publish`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from kanalwerk import __version__, pipeline
+from kanalwerk.config import Config, load_config
+from kanalwerk.errors import KanalwerkError
+from kanalwerk.store import Store
+from kanalwerk.translate.factory import TranslatorHolder, build_translator
+
+log = logging.getLogger("kanalwerk")
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("feeds.yaml"),
+    show_default=True,
+    help="The feeds.yaml to use; relative paths in it resolve against its folder.",
+)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO; that is noise at our default level.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.INFO)
+
+
+def _load(config_path: Path) -> Config:
+    try:
+        return load_config(config_path)
+    except KanalwerkError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kanalwerk")
+@click.option("-v", "--verbose", count=True, help="More detail in the log.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def main(verbose: int, quiet: bool) -> None:
+    """Turn chosen channels' feeds into a German-language blog with an Atom feed."""
+    _setup_logging(verbose, quiet)
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="Do one full cycle (poll, translate, publish) and exit.")
+def run(config_path: Path, once: bool) -> None:
+    """Poll the channels, translate new items and publish the site.
+
+    Without --once this runs until Ctrl-C, polling each channel on its interval and
+    picking up edits to the config file without a restart.
+    """
+    from kanalwerk.daemon import Daemon, lock_path_for, single_instance
+
+    config = _load(config_path)
+    try:
+        with single_instance(lock_path_for(config)), Store.open(config.store) as store:
+            if once:
+                pipeline.sync_channels(config, store)
+                translators = TranslatorHolder(build_translator, store)
+                translators.update(config)
+                try:
+                    report = pipeline.run_cycle(config, store, translators.get)
+                finally:
+                    translators.close()
+                _summarise(report)
+                if report.poll.outcomes and report.poll.succeeded == 0:
+                    raise click.ClickException("no channel could be fetched; see the log above")
+                return
+            Daemon(config, store, build_translator).run()
+    except KanalwerkError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _summarise(report: pipeline.CycleReport) -> None:
+    poll, tr = report.poll, report.translate
+    parts = [
+        f"{poll.succeeded}/{len(poll.outcomes)} channel(s) fetched",
+        f"{poll.new_items} new item(s)",
+        f"{tr.translated} translated",
+    ]
+    if tr.failed:
+        parts.append(f"{tr.failed} failed")
+    if tr.pending:
+        parts.append(f"{tr.pending} waiting")
+    if report.published is not None:
+        parts.append(f"{len(report.published.written)} file(s) written")
+    click.echo("; ".join(parts), err=True)
+    if tr.stopped_reason:
+        click.echo(f"warning: {tr.stopped_reason}", err=True)
+
+
+@main.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the config file and exit non-zero on errors."""
+    config = _load(config_path)
+    enabled = sum(1 for c in config.channels if c.enabled)
+    click.echo(
+        f"{config.path}: OK — {len(config.channels)} channel(s) ({enabled} enabled), "
+        f"translator {config.translator.engine}, output {config.output}"
+    )
+
+
+@main.command()
+@config_option
+def status(config_path: Path) -> None:
+    """Show each channel's last fetch, errors and queue sizes."""
+    config = _load(config_path)
+    try:
+        with Store.open(config.store) as store:
+            pipeline.sync_channels(config, store)
+            rows = store.channel_statuses()
+            usage = store.usage_for(datetime.now(UTC).date())
+    except KanalwerkError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for row in rows:
+        when = row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "nie"
+        state = f"HTTP {row.last_status}" if row.last_status else "-"
+        click.echo(
+            f"{row.name}: last fetch {when} ({state}); items {row.items_total}, "
+            f"pending {row.items_pending}, published {row.items_published}, "
+            f"failed {row.items_failed}"
+        )
+        if row.last_error:
+            click.echo(f"  error: {row.last_error} ({row.error_count}× in a row)")
+        if row.last_warning:
+            click.echo(f"  warning: {row.last_warning}")
+    click.echo(
+        f"translation today: {usage.requests} request(s), {usage.characters} characters, "
+        f"{usage.prompt_tokens + usage.completion_tokens} tokens"
+    )
+
+
+@main.command(name="publish")
+@config_option
+def publish_cmd(config_path: Path) -> None:
+    """Re-render the feed and the site from the store, without polling."""
+    config = _load(config_path)
+    try:
+        with Store.open(config.store) as store:
+            result = pipeline.publish_site(config, store, force=True)
+    except KanalwerkError as exc:
+        raise click.ClickException(str(exc)) from exc
+    assert result is not None
+    click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")

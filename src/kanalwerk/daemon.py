@@ -1,0 +1,208 @@
+"""The long-running service: one APScheduler job per channel, config reload on edit.
+
+Jobs are rebuilt from the config at start and on every edit (`replace_existing`), never
+pickled. Channel jobs fetch concurrently; translating and publishing run under one lock
+so two jobs never work on the same queue at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from kanalwerk import pipeline
+from kanalwerk.config import ChannelConfig, Config, load_config
+from kanalwerk.errors import ConfigError, KanalwerkError
+from kanalwerk.store import Store
+from kanalwerk.translate.base import Translator
+from kanalwerk.translate.factory import TranslatorHolder
+
+log = logging.getLogger(__name__)
+
+CONFIG_WATCH_SECONDS = 5
+
+
+class AlreadyRunning(KanalwerkError):
+    """Another kanalwerk process holds the lock for this store."""
+
+
+@contextlib.contextmanager
+def single_instance(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock so two daemons never share one store and output folder."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise AlreadyRunning(
+                f"another kanalwerk is already running with {lock_path}; stop it first"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def lock_path_for(config: Config) -> Path:
+    """One lock per config file: two daemons on one config would share store and output."""
+    return config.path.parent / f".{config.path.name}.lock"
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        translator_factory: Callable[[Config, Store], Translator],
+    ):
+        self.config = config
+        self.store = store
+        self.translators = TranslatorHolder(translator_factory, store)
+        self.translators.update(config)
+        self._process_lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._config_mtime = _mtime(config.path)
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone="UTC",
+        )
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def _schedule(self, config: Config, *, first: bool) -> None:
+        wanted = {f"channel:{c.id}" for c in config.channels if c.enabled}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("channel:") and job.id not in wanted:
+                job.remove()
+                log.info("stopped polling %s", job.id.removeprefix("channel:"))
+        for channel in config.channels:
+            if not channel.enabled:
+                continue
+            interval = channel.interval or config.schedule.interval
+            trigger = IntervalTrigger(
+                seconds=int(interval.total_seconds()),
+                jitter=int(config.schedule.jitter.total_seconds()) or None,
+            )
+            kwargs: dict[str, Any] = {}
+            if first:
+                from datetime import UTC, datetime
+
+                kwargs["next_run_time"] = datetime.now(UTC)
+            self.scheduler.add_job(
+                self._poll_channel,
+                trigger,
+                args=[channel.id],
+                id=f"channel:{channel.id}",
+                name=channel.name,
+                replace_existing=True,
+                **kwargs,
+            )
+        self.scheduler.add_job(
+            self._watch_config,
+            IntervalTrigger(seconds=CONFIG_WATCH_SECONDS),
+            id="config-watch",
+            replace_existing=True,
+        )
+
+    def _channel(self, channel_id: str) -> ChannelConfig | None:
+        return next((c for c in self.config.channels if c.id == channel_id), None)
+
+    def _poll_channel(self, channel_id: str) -> None:
+        channel = self._channel(channel_id)
+        if channel is None or not channel.enabled:
+            return
+        try:
+            report = pipeline.poll(self.config, self.store, [channel])
+        except Exception:
+            log.exception("%s: poll failed unexpectedly", channel.name)
+            return
+        if report.new_items or self.store.pending_items(self.config.translator.max_attempts, 1):
+            self._process()
+
+    def _process(self) -> None:
+        """Translate and publish; a job arriving meanwhile asks for one more round."""
+        self._dirty.set()
+        if not self._process_lock.acquire(blocking=False):
+            return
+        try:
+            while self._dirty.is_set():
+                self._dirty.clear()
+                config = self.config
+                try:
+                    pipeline.translate_pending(config, self.store, self.translators.get)
+                    pipeline.publish_site(config, self.store)
+                except KanalwerkError as exc:
+                    log.error("%s", exc)
+                except Exception:
+                    log.exception("translate/publish failed unexpectedly")
+        finally:
+            self._process_lock.release()
+
+    def _watch_config(self) -> None:
+        mtime = _mtime(self.config.path)
+        if mtime == self._config_mtime:
+            return
+        self._config_mtime = mtime
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("config edit ignored, still running the previous one:\n%s", exc)
+            return
+        if config.store != self.config.store or config.output != self.config.output:
+            log.warning("store and output changes take effect after a restart")
+        self.config = config
+        pipeline.sync_channels(config, self.store)
+        self.translators.update(config)
+        self._schedule(config, first=False)
+        log.info("reloaded %s: %d channel(s)", config.path, len(config.channels))
+        self._process()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def run(self) -> None:
+        pipeline.sync_channels(self.config, self.store)
+        self._schedule(self.config, first=True)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("stopping (signal %d)", signum)
+            self.scheduler.shutdown(wait=False)
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        log.info(
+            "kanalwerk running: %d channel(s), every %s; Ctrl-C stops",
+            sum(1 for c in self.config.channels if c.enabled),
+            self.config.schedule.interval,
+        )
+        try:
+            self.scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            log.info("stopping")
+        finally:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+            signal.signal(signal.SIGTERM, previous)
+            self.translators.close()
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

@@ -1,0 +1,443 @@
+"""The one place that chains the stages: poll → store → translate → compose → publish.
+
+Every step is keyed by ids in the store and safe to repeat, so a crash anywhere is
+repaired by running the cycle again: items are stored once per (channel, guid), an item
+leaves the translation queue only when its article is saved, and output files are
+replaced atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+import kanalwerk.sources.youtube as youtube
+from kanalwerk import __version__
+from kanalwerk.compose import SiteInfo, compose_article
+from kanalwerk.config import ChannelConfig, Config
+from kanalwerk.errors import KanalwerkError, ParseError, TranslationError
+from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all
+from kanalwerk.models import Article, FetchResult, FetchState, ParsedFeed, StoredItem
+from kanalwerk.parse import parse_feed
+from kanalwerk.publish import PublishResult, publish
+from kanalwerk.sanitize import html_to_text, sanitize_item
+from kanalwerk.store import Store
+from kanalwerk.translate.base import TranslationRequest, Translator
+from kanalwerk.translate.segment import segment_html
+
+log = logging.getLogger(__name__)
+
+#: Below this many bodies, parsing inline beats the cost of starting worker processes.
+PARSE_POOL_THRESHOLD = 16
+
+#: Statuses that mean the engine itself is unusable right now, not this one item.
+ENGINE_LEVEL_STATUSES = frozenset({401, 402, 403, 456})
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    channel_id: str
+    name: str
+    status: int | None
+    new_items: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class PollReport:
+    outcomes: tuple[ChannelOutcome, ...]
+
+    @property
+    def new_items(self) -> int:
+        return sum(o.new_items for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if o.error)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for o in self.outcomes if not o.error)
+
+
+@dataclass(frozen=True)
+class TranslateReport:
+    translated: int = 0
+    failed: int = 0
+    pending: int = 0
+    stopped_reason: str | None = None  # set when the engine was unusable this cycle
+    errors: tuple[str, ...] = field(default=())
+
+
+def site_info(config: Config) -> SiteInfo:
+    site = config.site
+    return SiteInfo(
+        title=site.title,
+        subtitle=site.subtitle,
+        base_url=site.base_url,
+        author=site.author,
+        attribution_heading=site.attribution.heading,
+        attribution_text=site.attribution.text,
+        attribution_untranslated_text=site.attribution.untranslated_text,
+    )
+
+
+def user_agent(config: Config) -> str:
+    return config.fetch.user_agent or default_user_agent(__version__, config.site.base_url)
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    f = config.fetch
+    return FetchSettings(
+        timeout=f.timeout,
+        connect_timeout=f.connect_timeout,
+        max_bytes=f.max_bytes,
+        max_connections=f.max_connections,
+        max_per_host=f.max_per_host,
+        user_agent=user_agent(config),
+    )
+
+
+def sync_channels(config: Config, store: Store) -> None:
+    """Make the store's channel table follow the config (new, renamed, re-pointed)."""
+    store.sync_channels([(c.id, c.name, c.feed_url) for c in config.channels])
+
+
+# --- poll ---------------------------------------------------------------------------
+
+
+def poll(
+    config: Config,
+    store: Store,
+    channels: Sequence[ChannelConfig] | None = None,
+    *,
+    executor: Executor | None = None,
+) -> PollReport:
+    """Fetch, parse and store the given (default: all enabled) channels once."""
+    chosen = [c for c in (channels if channels is not None else config.channels) if c.enabled]
+    if not chosen:
+        return PollReport(())
+    settings = fetch_settings(config)
+    _resolve_handles(chosen, store, settings)
+
+    states: list[FetchState] = []
+    outcomes: list[ChannelOutcome] = []
+    for channel in chosen:
+        state = store.fetch_state(channel.id)
+        if state is None:
+            outcomes.append(
+                ChannelOutcome(channel.id, channel.name, None, error="no feed URL known yet")
+            )
+            continue
+        states.append(state)
+
+    results = asyncio.run(fetch_all(states, settings))
+    by_id = {c.id: c for c in chosen}
+    bodies = [r for r in results if r.ok and r.content is not None]
+    parsed = _parse_all(bodies, executor)
+    for result in results:
+        channel = by_id[result.channel_id]
+        outcome = _store_result(store, channel, result, parsed.get(result.channel_id))
+        _log_outcome(outcome)
+        outcomes.append(outcome)
+    return PollReport(tuple(outcomes))
+
+
+def _resolve_handles(
+    channels: Sequence[ChannelConfig], store: Store, settings: FetchSettings
+) -> None:
+    """Turn `@handle` channels into feed URLs once; the store remembers the answer."""
+    pending = [
+        c
+        for c in channels
+        if c.feed_url is None and c.youtube_handle and store.fetch_state(c.id) is None
+    ]
+    if not pending:
+        return
+
+    async def resolve_all() -> None:
+        async with httpx.AsyncClient(
+            headers={"User-Agent": settings.user_agent},
+            timeout=settings.timeout,
+            follow_redirects=True,
+        ) as client:
+            for channel in pending:
+                assert channel.youtube_handle is not None
+                try:
+                    channel_id = await youtube.resolve_handle(client, channel.youtube_handle)
+                except KanalwerkError as exc:
+                    log.error("%s: %s", channel.name, exc)
+                    continue
+                url = youtube.feed_url_for_channel_id(channel_id)
+                log.info("%s: %s is channel %s", channel.name, channel.youtube_handle, channel_id)
+                store.set_channel_url(channel.id, url)
+
+    asyncio.run(resolve_all())
+
+
+ParseOutcome = ParsedFeed | ParseError
+
+
+def _parse_one(result: FetchResult) -> ParseOutcome:
+    assert result.content is not None
+    try:
+        return parse_feed(result.content, url=result.final_url, headers=result.headers)
+    except ParseError as exc:
+        return exc
+
+
+def _parse_all(
+    results: Sequence[FetchResult], executor: Executor | None
+) -> dict[str, ParseOutcome]:
+    """Parse bodies across cores: feedparser is CPU-bound and would serialise otherwise."""
+    if not results:
+        return {}
+    if executor is None and len(results) < PARSE_POOL_THRESHOLD:
+        return {r.channel_id: _parse_one(r) for r in results}
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        chunksize = max(1, len(results) // ((os.cpu_count() or 1) * 8))
+        outcomes = pool.map(_parse_one, results, chunksize=chunksize)
+        return {r.channel_id: o for r, o in zip(results, outcomes, strict=True)}
+    finally:
+        if own:
+            pool.shutdown()
+
+
+def _store_result(
+    store: Store,
+    channel: ChannelConfig,
+    result: FetchResult,
+    parsed: ParseOutcome | None,
+) -> ChannelOutcome:
+    if not result.ok:
+        retry_until = _retry_after(result)
+        store.record_fetch(result, retry_after_until=retry_until)
+        return ChannelOutcome(channel.id, channel.name, result.status, error=result.error)
+    if result.not_modified or parsed is None:
+        store.record_fetch(result)
+        return ChannelOutcome(channel.id, channel.name, result.status, not_modified=True)
+    if isinstance(parsed, ParseError):
+        store.record_fetch(result, error=str(parsed))
+        return ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
+    items = [sanitize_item(item) for item in parsed.items]
+    new_ids = store.add_items(channel.id, items)
+    store.record_fetch(result, feed=parsed)
+    return ChannelOutcome(
+        channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning
+    )
+
+
+def _retry_after(result: FetchResult) -> datetime | None:
+    value = result.headers.get("retry-after") if result.headers else None
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return datetime.now(UTC) + timedelta(seconds=int(value.strip()))
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _log_outcome(o: ChannelOutcome) -> None:
+    status = f"HTTP {o.status}" if o.status else "no response"
+    if o.error:
+        log.error("%s: %s (%s)", o.name, o.error, status)
+    elif o.not_modified:
+        log.info("%s: unchanged (%s)", o.name, status)
+    else:
+        if o.warning:
+            log.warning("%s: feed is malformed but usable: %s", o.name, o.warning)
+        log.info("%s: %d new item(s) (%s)", o.name, o.new_items, status)
+
+
+# --- translate + compose -------------------------------------------------------------
+
+
+def source_language(config: Config, stored: StoredItem) -> str:
+    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
+    lang = (channel.language if channel else None) or stored.item.language
+    lang = lang or config.translator.source_language
+    return (lang or "auto").split("-")[0].split("_")[0].lower() or "auto"
+
+
+def translate_pending(
+    config: Config,
+    store: Store,
+    get_translator: Callable[[], Translator],
+    *,
+    limit: int | None = None,
+) -> TranslateReport:
+    """Turn stored items into German articles; failures leave items queued for later.
+
+    `get_translator` is called only when there is something to translate, so an engine
+    that needs setup (a model download, a language check) costs nothing on quiet cycles.
+    """
+    max_attempts = config.translator.max_attempts
+    pending = store.pending_items(max_attempts, limit=limit)
+    if not pending:
+        return TranslateReport()
+    site = site_info(config)
+    engine: Translator | None = None
+    translated = failed = 0
+    errors: list[str] = []
+    for position, stored in enumerate(pending):
+        try:
+            if engine is None:
+                engine = get_translator()
+            article = _translate_item(config, stored, engine, site)
+        except TranslationError as exc:
+            if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
+                reason = f"translation engine unavailable: {exc}"
+                log.error("%s; %d item(s) wait for the next cycle", reason, len(pending) - position)
+                return TranslateReport(
+                    translated, failed, len(pending) - position, reason, tuple(errors)
+                )
+            state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
+            failed += 1
+            errors.append(f"{stored.source.channel_name}: {stored.item.title}: {exc}")
+            log.warning(
+                "%s: could not translate %r (%s); item is %s",
+                stored.source.channel_name,
+                stored.item.title,
+                exc,
+                "given up" if state == "failed" else "queued again",
+            )
+            continue
+        store.save_article(article)
+        translated += 1
+        log.info(
+            "%s: translated %r → %r", stored.source.channel_name, stored.item.title, article.title
+        )
+    return TranslateReport(translated, failed, 0, None, tuple(errors))
+
+
+def _translate_item(
+    config: Config, stored: StoredItem, engine: Translator, site: SiteInfo
+) -> Article:
+    item = stored.item
+    body_html = item.content_html or item.summary_html
+    lang = source_language(config, stored)
+    if lang == "de":
+        return compose_article(
+            stored,
+            title_de=item.title,
+            body_html_de=body_html,
+            teaser_de=None,
+            engine="none",
+            model=None,
+            site=site,
+            translated=False,
+        )
+    body = segment_html(body_html)
+    # The title travels as an HTML segment without tags so the whole item is one request.
+    texts = (html.escape(item.title, quote=False), *body.texts)
+    request = TranslationRequest(
+        texts=texts,
+        source_lang=lang,
+        target_lang=config.translator.target_language,
+        fmt="html",
+        glossary=tuple(config.translator.glossary.items()),
+    )
+    result = engine.translate(request)
+    if len(result.texts) != len(texts):
+        raise TranslationError(
+            f"{result.engine} returned {len(result.texts)} texts for {len(texts)}", retryable=True
+        )
+    title_de = html_to_text(result.texts[0]).strip() or item.title
+    body_de = body.render(result.texts[1:])
+    return compose_article(
+        stored,
+        title_de=title_de,
+        body_html_de=body_de,
+        teaser_de=None,
+        engine=result.engine,
+        model=result.model,
+        site=site,
+        translated=True,
+    )
+
+
+# --- publish -------------------------------------------------------------------------
+
+#: Bump when templates or feed layout change, so existing sites are re-rendered.
+OUTPUT_LAYOUT_VERSION = "1"
+
+
+def publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
+    """Write the feed and pages when articles or site settings changed since last time."""
+    site = site_info(config)
+    articles = store.articles()
+    fingerprint = _publish_fingerprint(config, articles_count=len(articles), store=store)
+    feed_file = Path(config.output) / "feed.atom"
+    if (
+        not force
+        and store.unpublished_count() == 0
+        and store.get_meta("publish_fingerprint") == fingerprint
+        and feed_file.exists()
+    ):
+        return None
+    result = publish(articles, site, Path(config.output))
+    store.mark_published([a.item_id for a in articles])
+    store.set_meta("publish_fingerprint", fingerprint)
+    log.info(
+        "published %d article(s) to %s: %d file(s) written, %d unchanged",
+        len(articles),
+        config.output,
+        len(result.written),
+        result.unchanged,
+    )
+    return result
+
+
+def _publish_fingerprint(config: Config, *, articles_count: int, store: Store) -> str:
+    digest = hashlib.sha256()
+    payload = "\n".join(
+        [
+            OUTPUT_LAYOUT_VERSION,
+            __version__,
+            config.site.model_dump_json(),
+            str(config.output),
+            str(articles_count),
+        ]
+    )
+    digest.update(payload.encode())
+    return digest.hexdigest()
+
+
+# --- one cycle ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    poll: PollReport
+    translate: TranslateReport
+    published: PublishResult | None
+
+
+def run_cycle(
+    config: Config,
+    store: Store,
+    get_translator: Callable[[], Translator],
+    channels: Sequence[ChannelConfig] | None = None,
+) -> CycleReport:
+    polled = poll(config, store, channels)
+    translated = translate_pending(config, store, get_translator)
+    published = publish_site(config, store)
+    return CycleReport(polled, translated, published)

@@ -1,0 +1,130 @@
+"""Build the configured translation engine, wrapped in the cache, from `feeds.yaml`.
+
+Engines are imported lazily so that a user of one engine never pays for another's
+dependencies (the local engine loads native libraries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from kanalwerk import __version__
+from kanalwerk.config import Config
+from kanalwerk.errors import TranslationError
+from kanalwerk.store import Store
+from kanalwerk.translate.base import Translator
+from kanalwerk.translate.cache import CachingTranslator, StoreCache
+from kanalwerk.translate.chain import ChainTranslator
+from kanalwerk.translate.meter import MeteredTranslator
+
+
+def user_agent(config: Config) -> str:
+    return config.fetch.user_agent or f"kanalwerk/{__version__} (+{config.site.base_url})"
+
+
+def build_engine(name: str, config: Config) -> Translator:
+    """One raw engine by its `feeds.yaml` name, configured but not cached."""
+    tc = config.translator
+    agent = user_agent(config)
+    if name == "openai":
+        from kanalwerk.translate.openai import OpenAITranslator
+
+        o = tc.openai
+        return OpenAITranslator.from_env(
+            o.api_key_env,
+            base_url=o.base_url,
+            model=o.model,
+            temperature=o.temperature,
+            timeout=o.timeout,
+            max_batch_chars=o.max_batch_chars,
+            max_retries=o.max_retries,
+            system_prompt=o.prompt,
+            user_agent=agent,
+        )
+    if name == "deepl":
+        from kanalwerk.translate.deepl import DeepLTranslator
+
+        d = tc.deepl
+        return DeepLTranslator.from_env(
+            d.api_key_env,
+            base_url=d.base_url,
+            formality=d.formality,
+            glossary_id=d.glossary_id,
+            user_agent=agent,
+        )
+    if name == "libretranslate":
+        from kanalwerk.translate.libretranslate import LibreTranslateTranslator
+
+        lt = tc.libretranslate
+        engine = LibreTranslateTranslator.from_env(lt.url, lt.api_key_env, user_agent=agent)
+        try:
+            engine.check_languages(tc.source_language, tc.target_language)
+        except TranslationError:
+            engine.close()
+            raise
+        return engine
+    raise TranslationError(
+        f"translator engine {name!r} is not available in this version of kanalwerk",
+        retryable=False,
+    )
+
+
+def build_translator(config: Config, store: Store) -> Translator:
+    """The configured engine and its fallbacks, each metered and behind the cache.
+
+    Order of wrapping: chain → cache → meter → engine. The cache answers before the
+    meter, so cached text never counts against a budget.
+    """
+    tc = config.translator
+    names = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    cache = StoreCache(store)
+
+    def factory(name: str) -> Callable[[], Translator]:
+        def build() -> Translator:
+            budget = tc.budget.get(name) or tc.budget.get("*")
+            metered = MeteredTranslator(
+                build_engine(name, config),
+                store,
+                daily_characters=budget.daily_characters if budget else None,
+                daily_tokens=budget.daily_tokens if budget else None,
+            )
+            return CachingTranslator(metered, cache)
+
+        return build
+
+    return ChainTranslator([(name, factory(name)) for name in names])
+
+
+class TranslatorHolder:
+    """Builds the engine on first use and again after a config edit changed it."""
+
+    def __init__(self, factory: Callable[[Config, Store], Translator], store: Store):
+        self._factory = factory
+        self._store = store
+        self._config: Config | None = None
+        self._translator: Translator | None = None
+        self._lock = threading.Lock()
+
+    def update(self, config: Config) -> None:
+        with self._lock:
+            if self._config is not None and self._config.translator == config.translator:
+                self._config = config
+                return
+            self._config = config
+            if self._translator is not None:
+                self._translator.close()
+                self._translator = None
+
+    def get(self) -> Translator:
+        with self._lock:
+            assert self._config is not None
+            if self._translator is None:
+                self._translator = self._factory(self._config, self._store)
+            return self._translator
+
+    def close(self) -> None:
+        with self._lock:
+            if self._translator is not None:
+                self._translator.close()
+                self._translator = None
