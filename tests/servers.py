@@ -7,6 +7,7 @@ the `Request` and returns a `Response`. Every request is recorded in `server.req
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -113,7 +114,9 @@ class LocalServer:
                     self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
                 if self.command != "HEAD" and response.status != 304:
-                    self.wfile.write(response.body)
+                    # The client may hang up early, e.g. on purpose past a size cap.
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self.wfile.write(response.body)
 
             do_GET = do_POST = do_HEAD = _handle
 

@@ -197,7 +197,8 @@ def test_a_new_item_adds_exactly_one_entry(setup: Setup, data_dir: Path) -> None
         <guid isPermaLink="false">https://technotes.example.com/?p=999</guid>
         <pubDate>Sat, 01 Feb 2025 09:00:00 +0000</pubDate>
         <description><![CDATA[Running models locally got a lot easier.]]></description>
-        <content:encoded><![CDATA[<p>Running models <em>locally</em> got a lot easier.</p>]]></content:encoded>
+        <content:encoded><![CDATA[<p>Running models <em>locally</em> got easier.</p>]]>
+        </content:encoded>
     </item>"""
     rss = rss.replace("<item>", new_item + "\n<item>", 1)
     setup.feeds.routes["/wordpress.rss"] = Resource(rss.encode(), "application/rss+xml")
@@ -270,4 +271,5 @@ def test_check_reports_config_errors_with_line(setup: Setup) -> None:
     )
     result = setup.run("check")
     assert result.returncode != 0
-    assert re.search(r"feeds\.yaml:\d+: translator\.engien: unknown key; did you mean 'engine'", result.stderr)
+    expected = r"feeds\.yaml:\d+: translator\.engien: unknown key; did you mean 'engine'"
+    assert re.search(expected, result.stderr)
