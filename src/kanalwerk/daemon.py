@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -31,7 +32,7 @@ from kanalwerk.translate.factory import TranslatorHolder
 
 log = logging.getLogger(__name__)
 
-CONFIG_WATCH_SECONDS = 5
+CONFIG_WATCH_SECONDS = 2
 
 
 class AlreadyRunning(KanalwerkError):
@@ -100,16 +101,22 @@ class Daemon:
                 seconds=int(interval.total_seconds()),
                 jitter=int(config.schedule.jitter.total_seconds()) or None,
             )
+            job_id = f"channel:{channel.id}"
+            existing = self.scheduler.get_job(job_id)
+            if (
+                existing is not None
+                and existing.trigger.interval == trigger.interval
+                and existing.trigger.jitter == trigger.jitter
+            ):
+                continue  # unchanged: keep its place in the schedule
             kwargs: dict[str, Any] = {}
-            if first:
-                from datetime import UTC, datetime
-
-                kwargs["next_run_time"] = datetime.now(UTC)
+            if first or existing is None:
+                kwargs["next_run_time"] = datetime.now(UTC)  # new channels start right away
             self.scheduler.add_job(
                 self._poll_channel,
                 trigger,
                 args=[channel.id],
-                id=f"channel:{channel.id}",
+                id=job_id,
                 name=channel.name,
                 replace_existing=True,
                 **kwargs,
