@@ -9,6 +9,11 @@ segment of the user message's `{"segments": [...]}` with `translate` (default: a
 Knobs: `faults` is a queue of scripted failures, one used per request; `max_segments`
 makes every answer for more segments than that come back truncated; `requests`,
 `bodies`, `headers` and `usage_total` record what happened.
+
+Article mode: a request whose system prompt asks for `"body_html"` gets an article.
+`articles` is a queue of scripted answers (a dict is sent as JSON, a string as it is),
+one per article request; when it is empty, `write_article` (default: `default_article`)
+answers. The `http`, `length`, `fenced`, `not_json` and `no_usage` faults apply too.
 """
 
 from __future__ import annotations
@@ -28,10 +33,39 @@ FaultKind = Literal[
 ]
 
 _PLACEHOLDER = re.compile(r"</?x\d+/?>")
+ARTICLE_MARKER = '"body_html"'
 
 
 def prefix_de(text: str) -> str:
     return "DE: " + text
+
+
+def default_article(body: dict[str, Any]) -> dict[str, str]:
+    """A valid German article, whatever the source said."""
+    return {
+        "title": "Neues Sprachmodell sorgt für Aufsehen",
+        "teaser": (
+            "Ein Forschungslabor hat ein kostenloses Sprachmodell vorgestellt. "
+            "Es soll mit deutlich teureren Systemen mithalten."
+        ),
+        "body_html": (
+            "<h2>Was das Modell auszeichnet</h2>"
+            "<p>Nach Angaben der Entwickler ist das Modell deutlich günstiger als vergleichbare "
+            "Systeme und lässt sich frei verwenden und anpassen.</p>"
+            "<ul><li>Kosten: ein Bruchteil der Konkurrenz</li>"
+            "<li>Lizenz: quelloffen</li></ul>"
+            "<h2>Wie es weitergeht</h2>"
+            "<p>Die Entwickler wollen das Modell in den kommenden Monaten weiter verbessern.</p>"
+        ),
+    }
+
+
+def is_article_request(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        return False
+    first = messages[0]
+    return first.get("role") == "system" and ARTICLE_MARKER in str(first.get("content", ""))
 
 
 @dataclass
@@ -107,11 +141,14 @@ class FakeOpenAI:
         api_key: str | None = "sk-test-0123456789",
         prefix: str = "/v1",
         translate: Callable[[str], str] = prefix_de,
+        write_article: Callable[[dict[str, Any]], dict[str, str]] = default_article,
     ):
         self.server = server
         self.api_key = api_key
         self.prefix = prefix
         self.translate = translate
+        self.write_article = write_article
+        self.articles: deque[dict[str, Any] | str] = deque()
         self.faults: deque[Fault] = deque()
         self.max_segments: int | None = None
         self.bodies: list[dict[str, Any]] = []
@@ -138,6 +175,14 @@ class FakeOpenAI:
 
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
+
+    def answer_articles(self, *answers: dict[str, Any] | str) -> None:
+        """Script the next article answers: a dict goes out as JSON, a string verbatim."""
+        self.articles.extend(answers)
+
+    def messages(self, index: int = -1) -> list[dict[str, Any]]:
+        """The chat messages of request `index`."""
+        return list(self.bodies[index]["messages"])
 
     # -- the endpoint ------------------------------------------------------------
 
@@ -170,10 +215,12 @@ class FakeOpenAI:
         problem = self._invalid(body)
         if problem:
             return Response.json(error_body(problem, "invalid_request_error", None), 400)
+        kind = fault.kind if fault is not None else None
+        if is_article_request(body):
+            return self._complete(body, *self._article(body, kind), kind)
         segments = json.loads(body["messages"][-1]["content"])["segments"]
         translations = [self.translate(s) for s in segments]
         finish = "stop"
-        kind = fault.kind if fault is not None else None
         if kind == "length" or (
             self.max_segments is not None and len(segments) > self.max_segments
         ):
@@ -190,6 +237,26 @@ class FakeOpenAI:
                 content = f"```json\n{content}\n```"
             elif kind == "not_json":
                 content = "Here are the translations: " + " | ".join(translations)
+        return self._complete(body, content, finish, kind)
+
+    def _article(self, body: dict[str, Any], kind: str | None) -> tuple[str, str]:
+        """Content and finish reason of an article answer."""
+        scripted = self.articles.popleft() if self.articles else self.write_article(body)
+        if isinstance(scripted, str):
+            content = scripted
+        else:
+            content = json.dumps(scripted, ensure_ascii=False)
+        if kind == "length":
+            return content[: max(1, len(content) // 2)], "length"
+        if kind == "fenced":
+            content = f"```json\n{content}\n```"
+        elif kind == "not_json":
+            content = "Hier ist der Artikel: " + content.replace("{", "(").replace("}", ")")
+        return content, "stop"
+
+    def _complete(
+        self, body: dict[str, Any], content: str, finish: str, kind: str | None
+    ) -> Response:
         prompt = "".join(str(m.get("content", "")) for m in body["messages"])
         usage = {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(content) // 4 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -229,6 +296,8 @@ class FakeOpenAI:
             "json" in str(m.get("content", "")).lower() for m in messages
         ):
             return "'messages' must contain the word 'json' in some form, to use 'response_format'"
+        if is_article_request(body):
+            return None
         try:
             segments = json.loads(messages[-1]["content"])["segments"]
         except (ValueError, KeyError, TypeError):

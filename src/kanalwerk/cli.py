@@ -159,3 +159,84 @@ def publish_cmd(config_path: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     assert result is not None
     click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")
+
+
+@main.group()
+def models() -> None:
+    """Manage the offline translation models (Argos Translate packages)."""
+
+
+def _local_settings(config_path: Path) -> tuple[str, Path | None]:
+    """Index URL and data folder from the config when there is one, else the defaults."""
+    from kanalwerk.translate.packages import resolve_index_url
+
+    if config_path.exists():
+        local = _load(config_path).translator.local
+        return resolve_index_url(str(local.package_index_url)), local.data_dir
+    return resolve_index_url(None), None
+
+
+@models.command(name="list")
+@config_option
+@click.option("--available", is_flag=True, help="Also list the packages the index offers.")
+def models_list(config_path: Path, available: bool) -> None:
+    """List installed models (and, with --available, what can be installed)."""
+    from kanalwerk.translate import packages
+
+    index_url, data_dir = _local_settings(config_path)
+    installed = packages.installed_packages(data_dir)
+    click.echo(f"installed in {packages.packages_dir(data_dir)}:")
+    for pkg in installed:
+        click.echo(f"  {pkg.pair}  {pkg.version}")
+    if not installed:
+        click.echo("  (none)")
+    if available:
+        try:
+            offered = packages.load_index(index_url)
+        except KanalwerkError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"available from {index_url}:")
+        for info in sorted(offered, key=lambda i: (i.from_code, i.to_code)):
+            click.echo(f"  {info.pair}  {info.version}")
+
+
+@models.command(name="install")
+@config_option
+@click.argument("source", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "from_code", default="en", show_default=True, help="Source language.")
+@click.option("--to", "to_code", default="de", show_default=True, help="Target language.")
+def models_install(config_path: Path, source: Path | None, from_code: str, to_code: str) -> None:
+    """Install a model: from a local .argosmodel FILE, or download FROM→TO from the index."""
+    from kanalwerk.progress import download_progress
+    from kanalwerk.translate import packages
+
+    index_url, data_dir = _local_settings(config_path)
+    try:
+        if source is not None:
+            installed = [packages.install_from_file(source, data_dir)]
+        else:
+            installed = packages.ensure_package(
+                from_code,
+                to_code,
+                index_url=index_url,
+                data_dir=data_dir,
+                progress=download_progress(f"{from_code}→{to_code}"),
+            )
+    except KanalwerkError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for pkg in installed:
+        click.echo(f"installed {pkg.pair} {pkg.version} in {pkg.path}")
+
+
+@models.command(name="remove")
+@config_option
+@click.argument("from_code")
+@click.argument("to_code")
+def models_remove(config_path: Path, from_code: str, to_code: str) -> None:
+    """Remove the installed FROM_CODE→TO_CODE model."""
+    from kanalwerk.translate import packages
+
+    _, data_dir = _local_settings(config_path)
+    if not packages.remove_package(from_code, to_code, data_dir):
+        raise click.ClickException(f"no {from_code}→{to_code} model is installed")
+    click.echo(f"removed {from_code}→{to_code}")

@@ -13,6 +13,7 @@ Tune through `FetchSettings`, not here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import hashlib
 import http
@@ -20,7 +21,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -105,8 +106,17 @@ def create_client(settings: FetchSettings) -> httpx.AsyncClient:
     )
 
 
-async def fetch_all(states: Sequence[FetchState], settings: FetchSettings) -> list[FetchResult]:
-    """Poll every channel concurrently; results come back in the order of `states`."""
+async def fetch_all(
+    states: Sequence[FetchState],
+    settings: FetchSettings,
+    on_result: Callable[[FetchResult], Awaitable[None]] | None = None,
+) -> list[FetchResult]:
+    """Poll every channel concurrently; results come back in the order of `states`.
+
+    With `on_result`, each result is handed over as soon as it arrives (so parsing
+    overlaps fetching) and the returned results no longer hold the bodies, which keeps
+    memory flat however many channels there are.
+    """
     if not states:
         return []
     overall = asyncio.Semaphore(settings.max_connections)
@@ -117,7 +127,11 @@ async def fetch_all(states: Sequence[FetchState], settings: FetchSettings) -> li
         host_slot = per_host.setdefault(host, asyncio.Semaphore(settings.max_per_host))
         # Host first: a request waiting for its host must not hold a global slot.
         async with host_slot, overall:
-            return await fetch_one(client, state, settings)
+            result = await fetch_one(client, state, settings)
+        if on_result is None:
+            return result
+        await on_result(result)
+        return dataclasses.replace(result, content=None)
 
     async with create_client(settings) as client:
         return list(await asyncio.gather(*(limited(client, s) for s in states)))

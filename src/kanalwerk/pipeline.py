@@ -9,11 +9,13 @@ replaced atomically.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import html
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -143,16 +145,40 @@ def poll(
             continue
         states.append(state)
 
-    results = asyncio.run(fetch_all(states, settings))
     by_id = {c.id: c for c in chosen}
-    bodies = [r for r in results if r.ok and r.content is not None]
-    parsed = _parse_all(bodies, executor)
-    for result in results:
-        channel = by_id[result.channel_id]
-        outcome = _store_result(store, channel, result, parsed.get(result.channel_id))
-        _log_outcome(outcome)
-        outcomes.append(outcome)
+    pool = _LazyPool(executor, enabled=executor is not None or len(states) >= PARSE_POOL_THRESHOLD)
+    try:
+        outcomes += asyncio.run(_fetch_parse_store(states, settings, store, by_id, pool))
+    finally:
+        pool.shutdown()
     return PollReport(tuple(outcomes))
+
+
+class _LazyPool:
+    """A process pool started only when a body actually needs parsing.
+
+    Workers come from a fork server, not a plain fork: the daemon has threads, and
+    forking a threaded process can deadlock.
+    """
+
+    def __init__(self, given: Executor | None, *, enabled: bool):
+        self._given = given
+        self._enabled = enabled
+        self._own: ProcessPoolExecutor | None = None
+
+    def get(self) -> Executor | None:
+        if self._given is not None or not self._enabled:
+            return self._given
+        if self._own is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["kanalwerk.parse", "kanalwerk.sanitize"])
+            self._own = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+        return self._own
+
+    def shutdown(self) -> None:
+        if self._own is not None:
+            self._own.shutdown()
+            self._own = None
 
 
 def _resolve_handles(
@@ -191,30 +217,43 @@ ParseOutcome = ParsedFeed | ParseError
 
 
 def _parse_one(result: FetchResult) -> ParseOutcome:
+    """Parse and sanitize one body; runs in a worker process, so both use every core."""
     assert result.content is not None
     try:
-        return parse_feed(result.content, url=result.final_url, headers=result.headers)
+        feed = parse_feed(result.content, url=result.final_url, headers=result.headers)
     except ParseError as exc:
         return exc
+    return dataclasses.replace(feed, items=tuple(sanitize_item(item) for item in feed.items))
 
 
-def _parse_all(
-    results: Sequence[FetchResult], executor: Executor | None
-) -> dict[str, ParseOutcome]:
-    """Parse bodies across cores: feedparser is CPU-bound and would serialise otherwise."""
-    if not results:
-        return {}
-    if executor is None and len(results) < PARSE_POOL_THRESHOLD:
-        return {r.channel_id: _parse_one(r) for r in results}
-    own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
-    try:
-        chunksize = max(1, len(results) // ((os.cpu_count() or 1) * 8))
-        outcomes = pool.map(_parse_one, results, chunksize=chunksize)
-        return {r.channel_id: o for r, o in zip(results, outcomes, strict=True)}
-    finally:
-        if own:
-            pool.shutdown()
+async def _fetch_parse_store(
+    states: Sequence[FetchState],
+    settings: FetchSettings,
+    store: Store,
+    channels: Mapping[str, ChannelConfig],
+    pool: _LazyPool,
+) -> list[ChannelOutcome]:
+    """Parse each body as soon as it arrives, on other cores when a pool is given.
+
+    feedparser is CPU-bound; on the event loop it would serialise with fetching.
+    """
+    loop = asyncio.get_running_loop()
+    outcomes: list[ChannelOutcome] = []
+
+    async def handle(result: FetchResult) -> None:
+        parsed: ParseOutcome | None = None
+        if result.ok and result.content is not None:
+            executor = pool.get()
+            if executor is None:
+                parsed = _parse_one(result)
+            else:
+                parsed = await loop.run_in_executor(executor, _parse_one, result)
+        outcome = _store_result(store, channels[result.channel_id], result, parsed)
+        _log_outcome(outcome)
+        outcomes.append(outcome)
+
+    await fetch_all(states, settings, on_result=handle)
+    return outcomes
 
 
 def _store_result(
@@ -233,8 +272,7 @@ def _store_result(
     if isinstance(parsed, ParseError):
         store.record_fetch(result, error=str(parsed))
         return ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
-    items = [sanitize_item(item) for item in parsed.items]
-    new_ids = store.add_items(channel.id, items)
+    new_ids = store.add_items(channel.id, parsed.items)  # sanitized by _parse_one
     store.record_fetch(result, feed=parsed)
     return ChannelOutcome(
         channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning

@@ -42,6 +42,20 @@ def build_engine(name: str, config: Config) -> Translator:
             system_prompt=o.prompt,
             user_agent=agent,
         )
+    if name == "local":
+        from kanalwerk.progress import download_progress
+        from kanalwerk.translate.local import local_translator
+
+        lc = tc.local
+        return local_translator(
+            tc.source_language,
+            target_lang=tc.target_language,
+            index_url=str(lc.package_index_url),
+            data_dir=lc.data_dir,
+            threads=lc.threads,
+            beam_size=lc.beam_size,
+            progress=download_progress("downloading translation model"),
+        )
     if name == "deepl":
         from kanalwerk.translate.deepl import DeepLTranslator
 

@@ -6,6 +6,7 @@ Models are not always obedient, so every answer is checked: a batch with a wrong
 or unparseable answer is asked again once and then split in halves down to single
 texts; a truncated answer (`finish_reason: "length"`) is split at once. Segments whose
 placeholders came back mangled get one more chance in a small follow-up request.
+The HTTP side (auth, retries, error messages) is `ChatClient`, shared with article mode.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,24 +90,32 @@ def render_system_prompt(
     return prompt.rstrip() + "\n" + RESPONSE_CONTRACT
 
 
-def parse_translations(content: str | None, expected: int) -> list[str] | str:
-    """The translations in a model's answer, or a short description of what is wrong."""
-    if content is None:
-        return "the answer has no content"
+def decode_json_answer(content: str) -> Any:
+    """The JSON value in a model's answer, tolerating reasoning blocks, fences and chatter.
+
+    Raises `ValueError` when there is no JSON in it.
+    """
     text = _THINK.sub("", content).strip()
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError:
         start, end = text.find("{"), text.rfind("}")
-        try:
-            data = json.loads(text[start : end + 1]) if 0 <= start < end else None
-        except ValueError:
-            data = None
-        if data is None:
-            return "the answer is not JSON"
+        if 0 <= start < end:
+            return json.loads(text[start : end + 1])
+        raise
+
+
+def parse_translations(content: str | None, expected: int) -> list[str] | str:
+    """The translations in a model's answer, or a short description of what is wrong."""
+    if content is None:
+        return "the answer has no content"
+    try:
+        data = decode_json_answer(content)
+    except ValueError:
+        return "the answer is not JSON"
     items = data.get("translations") if isinstance(data, dict) else data
     if not isinstance(items, list):
         return 'the answer has no "translations" list'
@@ -115,6 +124,208 @@ def parse_translations(content: str | None, expected: int) -> list[str] | str:
     if not all(isinstance(item, str) for item in items):
         return "the answer has translations that are not strings"
     return items
+
+
+def api_key_from_env(api_key_env: str | None, base_url: object = None) -> str | None:
+    """The API key from the environment variable `api_key_env`; no variable means no key."""
+    if not api_key_env:
+        return None
+    key = os.environ.get(api_key_env, "").strip() or None
+    if key is None:
+        raise TranslationError(
+            f"the environment variable {api_key_env} is not set; put the API key for "
+            f"{base_url or 'the OpenAI-compatible API'} there, or set "
+            "translator.openai.api_key_env to null for a server without keys",
+            retryable=False,
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """One chat completion: its text, why it stopped and what it cost."""
+
+    content: str | None
+    finish_reason: str | None
+    usage: Usage
+    #: The API refused the request as too long for the model's context.
+    context_exceeded: bool = False
+
+
+class ChatClient:
+    """`POST {base_url}/chat/completions` with Bearer auth, retries and actionable errors.
+
+    Shared by translate and article mode. HTTP problems raise `TranslationError`
+    (401/402/403/404 final; 408/409/429/5xx retried, honouring `Retry-After`); judging
+    what the model wrote is the caller's job.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        api_key_env: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        user_agent: str = "kanalwerk",
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+    ):
+        url = httpx.URL(str(base_url).rstrip("/") + "/")
+        self._base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
+        self._model = model
+        self._key = api_key or None
+        self._key_env = api_key_env
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        self._client = httpx.Client(
+            base_url=url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            transport=transport,
+        )
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def label(self) -> str:
+        """Names the endpoint in messages; never holds a secret."""
+        return f"openai ({self._model} at {self._base_url})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def complete(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        characters: int,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_mode: bool = True,
+    ) -> ChatReply:
+        """One completion; `characters` is how much source text it carries, for usage."""
+        body: dict[str, Any] = {"model": self._model, "messages": [dict(m) for m in messages]}
+        if json_mode:
+            body["response_format"] = {"type": "json_object"}
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+        def build() -> httpx.Request:
+            return self._client.build_request(
+                "POST",
+                "chat/completions",
+                content=payload,
+                headers={"Content-Type": "application/json"},
+            )
+
+        response = send_with_retries(
+            self._client,
+            build,
+            max_retries=self._max_retries,
+            retry_statuses=RETRY_STATUSES,
+            base_delay=self._base_delay,
+            max_delay=self._max_delay,
+            sleep=self._sleep,
+            describe=self.label,
+            give_up=_is_out_of_credit,
+        )
+        sent = Usage(requests=1, characters=characters)
+        if response.status_code == 400 and _error_field(response, "code") in (
+            "context_length_exceeded",
+            "string_above_max_length",
+        ):
+            return ChatReply(None, None, sent, context_exceeded=True)
+        self._raise_for_status(response)
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+            finish = choice.get("finish_reason")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise TranslationError(
+                f"{self.label} answered without a chat completion; check base_url",
+                retryable=True,
+            ) from exc
+        return ChatReply(
+            content if isinstance(content, str) else None,
+            finish if isinstance(finish, str) else None,
+            sent + _token_usage(data),
+        )
+
+    # -- errors ------------------------------------------------------------------
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        detail = self._redact(_error_field(response, "message") or response.reason_phrase)
+        said = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+        if status == 401:
+            where = (
+                f"check the API key in ${self._key_env}"
+                if self._key_env
+                else "check the API key"
+                if self._key
+                else "no API key is configured; set translator.openai.api_key_env"
+            )
+            raise TranslationError(
+                f"{self.label} rejected the API key ({said}); {where}",
+                retryable=False,
+                status=status,
+            )
+        if status == 402 or _is_out_of_credit(response):
+            raise TranslationError(
+                f"{self.label}: insufficient balance or quota ({said}); top up the account "
+                "or configure a fallback engine",
+                retryable=False,
+                status=402,
+            )
+        if status == 403:
+            raise TranslationError(
+                f"{self.label} refused access ({said}); check that the key may use this model",
+                retryable=False,
+                status=status,
+            )
+        if status == 404:
+            raise TranslationError(
+                f"{self.label} answered {said}; check base_url (it must be the part before "
+                "/chat/completions, e.g. https://api.openai.com/v1) and model",
+                retryable=False,
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            raise TranslationError(
+                f"{self.label} is unavailable ({said}) after {self._max_retries + 1} "
+                "attempt(s); will try again later",
+                retryable=True,
+                status=status,
+            )
+        raise TranslationError(
+            f"{self.label} rejected the request ({said}); check the translator.openai settings",
+            retryable=False,
+            status=status,
+        )
+
+    def _redact(self, text: str) -> str:
+        if self._key:
+            text = text.replace(self._key, "***")
+        return _KEY_LIKE.sub("sk-***", text)[:300]
 
 
 @dataclass(frozen=True)
@@ -147,42 +358,29 @@ class OpenAITranslator:
         max_delay: float = 60.0,
         fix_placeholders: bool = True,
     ):
-        url = httpx.URL(str(base_url).rstrip("/") + "/")
-        self._base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
+        self._chat = ChatClient(
+            base_url=base_url,
+            model=model,
+            api_key=api_key,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_retries=max_retries,
+            user_agent=user_agent,
+            sleep=sleep,
+            transport=transport,
+            base_delay=base_delay,
+            max_delay=max_delay,
+        )
         self._model = model
-        self._key = api_key or None
-        self._key_env = api_key_env
         self._temperature = temperature
         self._max_batch_chars = max_batch_chars
-        self._max_retries = max_retries
         self._template = system_prompt or DEFAULT_SYSTEM_PROMPT
-        self._sleep = sleep
-        self._base_delay = base_delay
-        self._max_delay = max_delay
         self._fix_placeholders = fix_placeholders
-        headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        self._client = httpx.Client(
-            base_url=url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            transport=transport,
-        )
 
     @classmethod
     def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAITranslator:
         """Build with the key from the environment variable `api_key_env` (None: no key)."""
-        key: str | None = None
-        if api_key_env:
-            key = os.environ.get(api_key_env, "").strip() or None
-            if key is None:
-                raise TranslationError(
-                    f"the environment variable {api_key_env} is not set; put the API key for "
-                    f"{kw.get('base_url', 'the OpenAI-compatible API')} there, or set "
-                    "translator.openai.api_key_env to null for a server without keys",
-                    retryable=False,
-                )
+        key = api_key_from_env(api_key_env, kw.get("base_url"))
         return cls(api_key=key, api_key_env=api_key_env, **kw)
 
     @property
@@ -194,7 +392,7 @@ class OpenAITranslator:
         return self._model
 
     def close(self) -> None:
-        self._client.close()
+        self._chat.close()
 
     # -- translating -------------------------------------------------------------
 
@@ -272,127 +470,28 @@ class OpenAITranslator:
     def _ask(self, texts: list[str], system: str) -> _Answer:
         """One request; HTTP problems raise, content problems come back as `problem`."""
         user = json.dumps({"segments": texts}, ensure_ascii=False)
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": user},
-            ],
-            "response_format": {"type": "json_object"},
-        }
-        if self._temperature is not None:
-            body["temperature"] = self._temperature
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-        def build() -> httpx.Request:
-            return self._client.build_request(
-                "POST",
-                "chat/completions",
-                content=payload,
-                headers={"Content-Type": "application/json"},
-            )
-
-        response = send_with_retries(
-            self._client,
-            build,
-            max_retries=self._max_retries,
-            retry_statuses=RETRY_STATUSES,
-            base_delay=self._base_delay,
-            max_delay=self._max_delay,
-            sleep=self._sleep,
-            describe=self._label,
-            give_up=_is_out_of_credit,
+        reply = self._chat.complete(
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            characters=sum(len(t) for t in texts),
+            temperature=self._temperature,
         )
-        sent = Usage(requests=1, characters=sum(len(t) for t in texts))
-        if response.status_code == 400 and _error_field(response, "code") in (
-            "context_length_exceeded",
-            "string_above_max_length",
-        ):
-            return _Answer(None, sent, "the request exceeds the model's context", too_long=True)
-        self._raise_for_status(response)
-        try:
-            data = response.json()
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-            content = message.get("content")
-            finish = choice.get("finish_reason")
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise TranslationError(
-                f"{self._label} answered without a chat completion; check base_url",
-                retryable=True,
-            ) from exc
-        usage = sent + _token_usage(data)
+        if reply.context_exceeded:
+            return _Answer(
+                None, reply.usage, "the request exceeds the model's context", too_long=True
+            )
+        finish = reply.finish_reason
         if finish == "length":
-            return _Answer(None, usage, "the answer was cut off", too_long=True)
-        parsed = parse_translations(content if isinstance(content, str) else None, len(texts))
+            return _Answer(None, reply.usage, "the answer was cut off", too_long=True)
+        parsed = parse_translations(reply.content, len(texts))
         if isinstance(parsed, str):
             if finish not in (None, "stop"):
                 parsed += f" (finish_reason {finish})"
-            return _Answer(None, usage, parsed)
-        return _Answer(parsed, usage)
-
-    # -- errors ------------------------------------------------------------------
+            return _Answer(None, reply.usage, parsed)
+        return _Answer(parsed, reply.usage)
 
     @property
     def _label(self) -> str:
-        return f"openai ({self._model} at {self._base_url})"
-
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        detail = self._redact(_error_field(response, "message") or response.reason_phrase)
-        said = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
-        if status == 401:
-            where = (
-                f"check the API key in ${self._key_env}"
-                if self._key_env
-                else "check the API key"
-                if self._key
-                else "no API key is configured; set translator.openai.api_key_env"
-            )
-            raise TranslationError(
-                f"{self._label} rejected the API key ({said}); {where}",
-                retryable=False,
-                status=status,
-            )
-        if status == 402 or _is_out_of_credit(response):
-            raise TranslationError(
-                f"{self._label}: insufficient balance or quota ({said}); top up the account "
-                "or configure a fallback engine",
-                retryable=False,
-                status=402,
-            )
-        if status == 403:
-            raise TranslationError(
-                f"{self._label} refused access ({said}); check that the key may use this model",
-                retryable=False,
-                status=status,
-            )
-        if status == 404:
-            raise TranslationError(
-                f"{self._label} answered {said}; check base_url (it must be the part before "
-                "/chat/completions, e.g. https://api.openai.com/v1) and model",
-                retryable=False,
-                status=status,
-            )
-        if status in RETRY_STATUSES:
-            raise TranslationError(
-                f"{self._label} is unavailable ({said}) after {self._max_retries + 1} "
-                "attempt(s); will try again later",
-                retryable=True,
-                status=status,
-            )
-        raise TranslationError(
-            f"{self._label} rejected the request ({said}); check the translator.openai settings",
-            retryable=False,
-            status=status,
-        )
-
-    def _redact(self, text: str) -> str:
-        if self._key:
-            text = text.replace(self._key, "***")
-        return _KEY_LIKE.sub("sk-***", text)[:300]
+        return self._chat.label
 
 
 def _error_field(response: httpx.Response, name: str) -> str:
