@@ -26,6 +26,7 @@ import random
 import resource
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,10 +206,84 @@ class Figures:
         )
 
 
+SERVER_PIDS: set[int] = set()
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children = [int(c) for c in handle.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            found.append(child)
+            found += _descendants(child)
+    return found
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime + reaped children's, from /proc (seconds)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
 def cpu_now() -> float:
+    """CPU of this process and every descendant but the feed server.
+
+    Parse workers are children of a fork server, not of this process, so
+    RUSAGE_CHILDREN alone would miss them; /proc sees the whole tree.
+    """
     own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    for pid in _descendants(os.getpid()):
+        if pid not in SERVER_PIDS:
+            total += _proc_cpu(pid)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return total + kids.ru_utime + kids.ru_stime - SERVER_CPU[0]
+
+
+SERVER_CPU = [0.0]
+
+
+class WorkerMemory:
+    """Samples the peak RSS (VmHWM) of worker processes while they live."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for pid in _descendants(os.getpid()):
+                if pid in SERVER_PIDS:
+                    continue
+                try:
+                    with open(f"/proc/{pid}/status") as handle:
+                        for line in handle:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                except OSError:
+                    pass
+
+    def __enter__(self) -> WorkerMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def timed(label: str, feeds: int, fn: Callable[[], int]) -> Figures:
@@ -221,6 +296,8 @@ def start_server(n: int, validators: bool) -> tuple[multiprocessing.Process, int
     parent, child = multiprocessing.Pipe()
     proc = multiprocessing.Process(target=serve, args=(n, child, validators), daemon=True)
     proc.start()
+    assert proc.pid is not None
+    SERVER_PIDS.add(proc.pid)
     port = int(parent.recv())
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
@@ -283,6 +360,7 @@ def main() -> None:
     )
 
     proc, port = start_server(n, validators=True)
+    workers = WorkerMemory().__enter__()
     try:
         results: list[Figures] = []
         if not args.skip_naive:
@@ -306,8 +384,8 @@ def main() -> None:
                         f"304 poll takes {second.wall / first.wall:.1%} of the first poll's time"
                     )
     finally:
-        proc.terminate()
-        proc.join()
+        workers.__exit__()
+        stop_server(proc)
 
     proc, port = start_server(n, validators=False)
     try:
@@ -320,12 +398,21 @@ def main() -> None:
             finally:
                 close()
     finally:
-        proc.terminate()
-        proc.join()
+        stop_server(proc)
 
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: this process {own:.0f} MB; largest child process {kids:.0f} MB")
+    print(
+        f"peak RSS: kanalwerk process {own:.0f} MB; largest worker {workers.peak_kb / 1024:.0f} MB"
+    )
+
+
+def stop_server(proc: multiprocessing.Process) -> None:
+    """Stop the feed server and keep its CPU out of the figures."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.terminate()
+    proc.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    SERVER_CPU[0] += (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 if __name__ == "__main__":

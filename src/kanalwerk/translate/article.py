@@ -425,7 +425,7 @@ def validate_article(data: object, *, source_html: str) -> tuple[str, str, str]:
     if _ATTRIBUTION.search(body_text):
         raise ArticleInvalid("body_html contains a source note; kanalwerk adds it itself")
     language = detect_language(f"{title}\n{teaser}\n{body_text}")
-    if False:
+    if language is not None and language != "de":
         raise ArticleInvalid(f"the article is not in German (detected language: {language})")
     clean = sanitize_html(body)
     if not html_to_text(clean):
