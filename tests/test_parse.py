@@ -17,6 +17,7 @@ import pytest
 from kanalwerk.errors import ParseError
 from kanalwerk.models import Item, ParsedFeed
 from kanalwerk.parse import UNTITLED, html_to_text, parse_feed, text_to_html
+from kanalwerk.sanitize import sanitize_item
 
 DATA = Path(__file__).parent / "data"
 PREFIX = 120
@@ -75,6 +76,7 @@ def snapshot(feed: ParsedFeed) -> dict[str, Any]:
             "yt_channel_id": it.yt_channel_id,
             "thumbnail": it.thumbnail,
             "media_description_prefix": _cut(it.media_description),
+            "base_url": it.base_url,
         }
 
     return {
@@ -177,8 +179,10 @@ def test_wordpress_prefers_content_encoded_and_keeps_markup_unsanitized() -> Non
     assert first.content_html.startswith("<p>DeepSeek released <strong>R1</strong>")
     assert first.summary_html.startswith("DeepSeek released R1 under the MIT license")
     assert first.author == "Maria Schmidt"
-    # relative src resolved against the feed URL
-    assert 'src="https://technotes.example.com/wp-content/uploads/2025/01/' in first.content_html
+    # relative src is resolved against the feed URL when the body is sanitized
+    assert 'src="/wp-content/uploads/2025/01/' in first.content_html
+    stored = sanitize_item(first).content_html
+    assert 'src="https://technotes.example.com/wp-content/uploads/2025/01/' in stored
     assert "def load(raw: bytes) -&gt; dict:\n    # bytes" in code.content_html
     # sanitizing is a later stage: the dangerous parts are still here for it to remove
     assert "<script>" in xss.content_html and "onerror=" in xss.content_html
@@ -188,10 +192,10 @@ def test_wordpress_prefers_content_encoded_and_keeps_markup_unsanitized() -> Non
 def test_atom_xml_base_and_plain_text_summary() -> None:
     first, second, third = parse_case("blog.atom").items
     assert first.link == "https://blog.example.org/2025/Jan/27/deepseek-r1/"
-    assert 'src="https://blog.example.org/2025/Jan/27/deepseek-r1/r1-pricing.png"' in (
-        first.content_html
-    )
-    assert 'href="https://blog.example.org/2025/Jan/22/openai-o1/"' in first.content_html
+    assert first.base_url == "https://blog.example.org/2025/Jan/27/deepseek-r1/"  # xml:base
+    stored = sanitize_item(first).content_html
+    assert 'src="https://blog.example.org/2025/Jan/27/deepseek-r1/r1-pricing.png"' in stored
+    assert 'href="https://blog.example.org/2025/Jan/22/openai-o1/"' in stored
     assert first.summary_html == "<p>A reasoning model at a fraction of the price.</p>"
     assert second.title == "Notes on uv workspaces"  # type="html" title → plain text
     assert third.link == "https://jalammar.github.io/illustrated-transformer/"
@@ -333,20 +337,21 @@ RELATIVE = _rss(
 def test_relative_links_resolve_against_url() -> None:
     (item,) = parse_feed(RELATIVE, url="https://example.org/blog/feed.xml").items
     assert item.link == "https://example.org/posts/1"
-    assert 'src="https://example.org/blog/img/a.png"' in item.content_html
+    assert item.base_url == "https://example.org/blog/feed.xml"
+    assert 'src="https://example.org/blog/img/a.png"' in sanitize_item(item).content_html
 
 
 def test_content_location_overrides_url() -> None:
     headers = {"Content-Location": "https://cdn.example.net/mirror/feed.xml"}
     (item,) = parse_feed(RELATIVE, url="https://example.org/feed", headers=headers).items
     assert item.link == "https://cdn.example.net/posts/1"
-    assert 'src="https://cdn.example.net/mirror/img/a.png"' in item.content_html
+    assert 'src="https://cdn.example.net/mirror/img/a.png"' in sanitize_item(item).content_html
 
 
 def test_relative_content_location_is_resolved_against_url() -> None:
     headers = {"content-location": "archive/feed.xml"}
     (item,) = parse_feed(RELATIVE, url="https://example.org/blog/feed", headers=headers).items
-    assert 'src="https://example.org/blog/archive/img/a.png"' in item.content_html
+    assert 'src="https://example.org/blog/archive/img/a.png"' in sanitize_item(item).content_html
 
 
 # --- bozo policy --------------------------------------------------------------
@@ -403,7 +408,8 @@ def test_json_feed() -> None:
     first, second, third = feed.items
     assert first.published == datetime(2025, 1, 25, 17, 20, tzinfo=UTC)
     assert first.updated == datetime(2025, 1, 26, 7, 0, tzinfo=UTC)
-    assert 'href="https://fieldnotes.example.com/2024/12/distillation"' in first.content_html
+    stored = sanitize_item(first).content_html
+    assert 'href="https://fieldnotes.example.com/2024/12/distillation"' in stored
     assert first.summary_html == "<p>Cheap to run and easy to inspect.</p>"
     assert first.thumbnail == "https://fieldnotes.example.com/img/small-models.png"
     assert first.author == "Sam Okafor"

@@ -62,6 +62,9 @@ class Item:
     yt_channel_id: str | None = None  # YouTube
     thumbnail: str | None = None
     media_description: str | None = None  # YouTube media:description (plain text)
+    # What relative URLs in the bodies are relative to (xml:base, else the feed's URL);
+    # resolved when the bodies are sanitized, which parses them anyway.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)

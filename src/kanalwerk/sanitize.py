@@ -164,7 +164,7 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
 
 def sanitize_item(item: Item) -> Item:
     """A copy of `item` safe to store: sanitized HTML bodies, plain-text title and author."""
-    base = item.link if _is_absolute_http(item.link) else None
+    base = next((u for u in (item.base_url, item.link) if _is_absolute_http(u)), None)
     author = html_to_text(item.author) if item.author else ""
     return dataclasses.replace(
         item,
