@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from kanalwerk import __version__, pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import KanalwerkError
 from kanalwerk.store import Store
+from kanalwerk.translate.chain import load_suspensions
 from kanalwerk.translate.factory import TranslatorHolder, build_translator
 
 log = logging.getLogger("kanalwerk")
@@ -120,13 +122,19 @@ def check(config_path: Path) -> None:
 @main.command()
 @config_option
 def status(config_path: Path) -> None:
-    """Show each channel's last fetch, errors and queue sizes."""
+    """Show each channel's last fetch, errors and queue sizes, and translation usage.
+
+    Per engine: today's usage against its daily budget and whether it is suspended
+    (quota or budget spent); with a DeepL key set, DeepL's own count for the period.
+    """
     config = _load(config_path)
+    now = datetime.now(UTC)
     try:
         with Store.open(config.store) as store:
             pipeline.sync_channels(config, store)
             rows = store.channel_statuses()
-            usage = store.usage_for(datetime.now(UTC).date())
+            usage = store.usage_for(now.date())
+            engines = _engine_lines(config, store, now)
     except KanalwerkError as exc:
         raise click.ClickException(str(exc)) from exc
     for row in rows:
@@ -144,6 +152,70 @@ def status(config_path: Path) -> None:
     click.echo(
         f"translation today: {usage.requests} request(s), {usage.characters} characters, "
         f"{usage.prompt_tokens + usage.completion_tokens} tokens"
+    )
+    for line in engines:
+        click.echo(line)
+    account = _deepl_account_line(config)
+    if account:
+        click.echo(account)
+
+
+def _of(used: int, limit: int | None) -> str:
+    return f"{used:,}" if limit is None else f"{used:,} of {limit:,}"
+
+
+def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
+    """Per engine: today's usage against its daily budget, and any suspension."""
+    tc = config.translator
+    suspensions = load_suspensions(store, now)
+    configured = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    lines: list[str] = []
+    for name in [*configured, *(n for n in suspensions if n not in configured)]:
+        used = store.usage_for(now.date(), name)
+        budget = tc.budget.get(name) or tc.budget.get("*")
+        chars = budget.daily_characters if budget else None
+        tokens = budget.daily_tokens if budget else None
+        spent_tokens = used.prompt_tokens + used.completion_tokens
+        parts = [f"{used.requests} request(s)", f"{_of(used.characters, chars)} characters"]
+        if spent_tokens or tokens is not None:  # only LLM engines count tokens
+            parts.append(f"{_of(spent_tokens, tokens)} tokens")
+        note = "" if name in configured else " (no longer configured)"
+        budget_note = "" if chars is not None or tokens is not None else " (no daily budget)"
+        lines.append(f"  {name}{note}: {', '.join(parts)} today{budget_note}")
+        if name in suspensions:
+            s = suspensions[name]
+            lines.append(f"    suspended until {s.until:%Y-%m-%d %H:%M} UTC: {s.reason}")
+    return lines
+
+
+#: DeepL reports this limit for Pro accounts without a cost control.
+_DEEPL_NO_LIMIT = 10**12
+
+
+def _deepl_account_line(config: Config) -> str | None:
+    """DeepL's own count for the billing period, when a DeepL key is set; never raises."""
+    from kanalwerk.translate.deepl import DeepLTranslator
+    from kanalwerk.translate.factory import user_agent
+
+    deepl = config.translator.deepl
+    if not os.environ.get(deepl.api_key_env, "").strip():
+        return None
+    try:
+        with DeepLTranslator.from_env(
+            deepl.api_key_env,
+            base_url=deepl.base_url,
+            user_agent=user_agent(config),
+            timeout=10.0,
+            max_retries=0,
+        ) as client:
+            usage = client.usage()
+    except KanalwerkError as exc:
+        return f"DeepL account: usage unavailable: {exc}"
+    if usage.character_limit >= _DEEPL_NO_LIMIT:
+        return f"DeepL account: {usage.character_count:,} characters this billing period (no limit)"
+    return (
+        f"DeepL account: {usage.character_count:,} of {usage.character_limit:,} characters "
+        f"used this billing period ({usage.remaining:,} left)"
     )
 
 

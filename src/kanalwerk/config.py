@@ -225,6 +225,27 @@ class OpenAIConfig(_Model):
     prompt: str | None = None
     price_per_million_input: float | None = Field(default=None, ge=0)
     price_per_million_output: float | None = Field(default=None, ge=0)
+    # Article mode (translator.mode: article).
+    article_prompt: str | None = None
+    article_temperature: float = Field(default=0.4, ge=0, le=2)
+    article_max_source_chars: int = Field(default=24000, ge=500)
+    article_max_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("article_prompt")
+    @classmethod
+    def _article_prompt(cls, value: str | None) -> str | None:
+        """Catch an empty prompt and one copied from `prompt:`, whose placeholders differ."""
+        if value is None:
+            return None
+        if not value.strip():
+            raise _fail("is empty; write a prompt or remove the key to use the built-in one")
+        wrong = [p for p in ("{source_lang}", "{target_lang}") if p in value]
+        if wrong:
+            raise _fail(
+                f"{' and '.join(wrong)} {'are' if len(wrong) > 1 else 'is'} not filled in "
+                "article mode; use {channel}, {title}, {kind} (Video/Beitrag) and {glossary}"
+            )
+        return value
 
 
 class DeepLConfig(_Model):

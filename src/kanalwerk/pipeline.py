@@ -34,7 +34,16 @@ from kanalwerk.parse import parse_feed
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.sanitize import html_to_text, sanitize_item
 from kanalwerk.store import Store
+from kanalwerk.translate.article import (
+    ArticleInvalid,
+    ArticleRequest,
+    ArticleWriter,
+    article_engine,
+    describe_usage,
+)
 from kanalwerk.translate.base import TranslationRequest, Translator
+from kanalwerk.translate.factory import build_article_writer
+from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
 
 log = logging.getLogger(__name__)
@@ -309,10 +318,25 @@ def _log_outcome(o: ChannelOutcome) -> None:
 
 
 def source_language(config: Config, stored: StoredItem) -> str:
+    """The item's language: channel config, else the feed's word or detection; see `language`."""
     channel = next((c for c in config.channels if c.id == stored.channel_id), None)
-    lang = (channel.language if channel else None) or stored.item.language
-    lang = lang or config.translator.source_language
-    return (lang or "auto").split("-")[0].split("_")[0].lower() or "auto"
+    item = stored.item
+    choice = choose_source_language(
+        channel=channel.language if channel else None,
+        declared=item.language,
+        title=item.title,
+        body_html=item.content_html or item.summary_html,
+        default=config.translator.source_language,
+    )
+    if choice.overrules_feed:
+        log.info(
+            "%s: %r reads as %s although the feed says %s",
+            stored.source.channel_name,
+            item.title,
+            choice.code,
+            choice.declared,
+        )
+    return choice.code
 
 
 def translate_pending(
@@ -321,11 +345,14 @@ def translate_pending(
     get_translator: Callable[[], Translator],
     *,
     limit: int | None = None,
+    get_writer: Callable[[], ArticleWriter] | None = None,
 ) -> TranslateReport:
     """Turn stored items into German articles; failures leave items queued for later.
 
     `get_translator` is called only when there is something to translate, so an engine
     that needs setup (a model download, a language check) costs nothing on quiet cycles.
+    In article mode `get_writer` (default: a writer built from the config for this call
+    and closed at its end) is asked first, and `get_translator` only for the fallback.
     """
     max_attempts = config.translator.max_attempts
     pending = store.pending_items(max_attempts, limit=limit)
@@ -333,42 +360,70 @@ def translate_pending(
         return TranslateReport()
     site = site_info(config)
     engine: Translator | None = None
+    writer: ArticleWriter | None = None
+
+    def article_writer() -> ArticleWriter:
+        nonlocal writer
+        if writer is None:
+            try:
+                writer = get_writer() if get_writer else build_article_writer(config, store)
+            except TranslationError as exc:
+                # A missing key is no fault of the item: keep the queue as it is.
+                raise TranslationError(f"article mode: {exc}", retryable=True) from exc
+        return writer
+
+    writing = article_writer if config.translator.mode == "article" else None
     translated = failed = 0
     errors: list[str] = []
-    for position, stored in enumerate(pending):
-        try:
-            if engine is None:
-                engine = get_translator()
-            article = _translate_item(config, stored, engine, site)
-        except TranslationError as exc:
-            if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
-                reason = f"translation engine unavailable: {exc}"
-                log.error("%s; %d item(s) wait for the next cycle", reason, len(pending) - position)
-                return TranslateReport(
-                    translated, failed, len(pending) - position, reason, tuple(errors)
+    try:
+        for position, stored in enumerate(pending):
+            try:
+                if engine is None:
+                    engine = get_translator()
+                article = _translate_item(config, stored, engine, site, writing)
+            except TranslationError as exc:
+                if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
+                    reason = f"translation engine unavailable: {exc}"
+                    waiting = len(pending) - position
+                    log.error("%s; %d item(s) wait for the next cycle", reason, waiting)
+                    return TranslateReport(translated, failed, waiting, reason, tuple(errors))
+                state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
+                failed += 1
+                errors.append(f"{stored.source.channel_name}: {stored.item.title}: {exc}")
+                log.warning(
+                    "%s: could not translate %r (%s); item is %s",
+                    stored.source.channel_name,
+                    stored.item.title,
+                    exc,
+                    "given up" if state == "failed" else "queued again",
                 )
-            state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
-            failed += 1
-            errors.append(f"{stored.source.channel_name}: {stored.item.title}: {exc}")
-            log.warning(
-                "%s: could not translate %r (%s); item is %s",
+                continue
+            store.save_article(article)
+            translated += 1
+            log.info(
+                "%s: translated %r → %r",
                 stored.source.channel_name,
                 stored.item.title,
-                exc,
-                "given up" if state == "failed" else "queued again",
+                article.title,
             )
-            continue
-        store.save_article(article)
-        translated += 1
-        log.info(
-            "%s: translated %r → %r", stored.source.channel_name, stored.item.title, article.title
-        )
+    finally:
+        if writer is not None and get_writer is None:
+            writer.close()
     return TranslateReport(translated, failed, 0, None, tuple(errors))
 
 
 def _translate_item(
-    config: Config, stored: StoredItem, engine: Translator, site: SiteInfo
+    config: Config,
+    stored: StoredItem,
+    engine: Translator,
+    site: SiteInfo,
+    article_writer: Callable[[], ArticleWriter] | None = None,
 ) -> Article:
+    """The item's German article: written by `article_writer` when given, else translated.
+
+    An article the writer cannot get right (`ArticleInvalid`) falls back to translation;
+    any other error propagates, so an outage leaves the item queued.
+    """
     item = stored.item
     body_html = item.content_html or item.summary_html
     lang = source_language(config, stored)
@@ -383,6 +438,49 @@ def _translate_item(
             site=site,
             translated=False,
         )
+    if article_writer is not None:
+        o = config.translator.openai
+        prices = (o.price_per_million_input, o.price_per_million_output)
+        try:
+            written = article_writer().write(
+                ArticleRequest(
+                    title=item.title,
+                    source_html=body_html,
+                    source_lang=lang,
+                    channel_name=stored.source.channel_name,
+                    link=stored.source.link or item.link,
+                    is_video=item.video_id is not None,
+                    glossary=tuple(config.translator.glossary.items()),
+                )
+            )
+        except ArticleInvalid as exc:
+            log.warning(
+                "%s: no usable article for %r, translating it instead (%s; spent %s)",
+                stored.source.channel_name,
+                item.title,
+                exc,
+                describe_usage(exc.usage, *prices),
+            )
+        else:
+            if written.usage.requests:
+                log.info(
+                    "%s: article for %r written (%s)",
+                    stored.source.channel_name,
+                    item.title,
+                    describe_usage(written.usage, *prices),
+                )
+            # The teaser leads the page, as in a blog post; the body never repeats it.
+            lead = f"<p>{html.escape(written.teaser, quote=False)}</p>"
+            return compose_article(
+                stored,
+                title_de=written.title,
+                body_html_de=lead + written.body_html,
+                teaser_de=written.teaser,
+                engine=article_engine(written.engine),
+                model=written.model,
+                site=site,
+                translated=True,
+            )
     body = segment_html(body_html)
     # The title travels as an HTML segment without tags so the whole item is one request.
     texts = (html.escape(item.title, quote=False), *body.texts)

@@ -15,10 +15,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -28,6 +29,7 @@ from kanalwerk.sanitize import collapse_whitespace, html_to_text, sanitize_html
 from kanalwerk.translate.base import Usage
 from kanalwerk.translate.cache import TranslationCache
 from kanalwerk.translate.language import detect_language
+from kanalwerk.translate.meter import BudgetExhausted, UsageStore, next_midnight
 from kanalwerk.translate.openai import ChatClient, api_key_from_env, decode_json_answer
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ MAX_TEASER_CHARS = 800
 #: Bump to invalidate every cached article (e.g. when validation becomes stricter).
 KEY_VERSION = "1"
 CACHE_FORMAT = "article"
+#: Appended to the engine name an `Article` records, so written and translated ones differ.
+ARTICLE_MODE_SUFFIX = "-article"
 
 DEFAULT_ARTICLE_PROMPT = """\
 Du bist Redakteurin eines deutschsprachigen Tech-Nachrichtenblogs. Die Vorlage ist ein \
@@ -121,6 +125,25 @@ class WrittenArticle:
     usage: Usage
 
 
+class ArticleWriter(Protocol):
+    """What the pipeline needs from an article writer; `OpenAIArticleWriter` is the one."""
+
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    def write(self, request: ArticleRequest) -> WrittenArticle: ...
+
+    def close(self) -> None: ...
+
+
+def article_engine(engine: str) -> str:
+    """The engine name an article written in article mode records, e.g. "openai-article"."""
+    return engine + ARTICLE_MODE_SUFFIX
+
+
 def cost_usd(usage: Usage, price_in: float | None, price_out: float | None) -> float | None:
     """Dollars for `usage` at prices per million tokens; None when no price is configured.
 
@@ -131,6 +154,62 @@ def cost_usd(usage: Usage, price_in: float | None, price_out: float | None) -> f
     return (
         usage.prompt_tokens * (price_in or 0.0) + usage.completion_tokens * (price_out or 0.0)
     ) / 1_000_000
+
+
+def describe_usage(usage: Usage, price_in: float | None, price_out: float | None) -> str:
+    """Log text like "2 request(s), 1234 tokens, $0.0012"; the cost only when prices are set."""
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    text = f"{usage.requests} request(s), {tokens} tokens"
+    cost = cost_usd(usage, price_in, price_out)
+    return text if cost is None else f"{text}, ${cost:.4f}"
+
+
+class ArticleMeter:
+    """Records every request's usage as it happens and enforces the engine's daily budget.
+
+    Usage goes into the same per-engine counters as translation (see `translate.meter`), so
+    one `budget.openai` caps both modes, and an answer rejected by validation still counts.
+    """
+
+    def __init__(
+        self,
+        usage: UsageStore,
+        *,
+        daily_characters: int | None = None,
+        daily_tokens: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._usage = usage
+        self._daily_characters = daily_characters
+        self._daily_tokens = daily_tokens
+        self._clock = clock
+
+    def check(self, engine: str, characters: int) -> None:
+        """`BudgetExhausted` (retryable: the item waits) when `characters` more won't fit today."""
+        if self._daily_characters is None and self._daily_tokens is None:
+            return
+        now = self._clock()
+        spent = self._usage.usage_for(now.date(), engine)
+        if (
+            self._daily_characters is not None
+            and spent.characters + characters > self._daily_characters
+        ):
+            raise BudgetExhausted(
+                f"{engine}: daily budget of {self._daily_characters:,} characters reached "
+                f"({spent.characters:,} used, {characters:,} more needed for an article); "
+                "skipped until tomorrow",
+                until=next_midnight(now),
+            )
+        tokens = spent.prompt_tokens + spent.completion_tokens
+        if self._daily_tokens is not None and tokens >= self._daily_tokens:
+            raise BudgetExhausted(
+                f"{engine}: daily budget of {self._daily_tokens:,} tokens reached "
+                f"({tokens:,} used); skipped until tomorrow",
+                until=next_midnight(now),
+            )
+
+    def record(self, engine: str, model: str | None, usage: Usage) -> None:
+        self._usage.add_usage(engine, model, usage, self._clock().date())
 
 
 # -- the prompt ---------------------------------------------------------------------------
@@ -290,9 +369,9 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
-def source_links(source_html: str) -> set[str]:
-    """Normalised URLs the source links to or mentions in its text."""
-    found: set[str] = set()
+def source_links(source_html: str, extra: Iterable[str | None] = ()) -> set[str]:
+    """Normalised URLs the source links to or mentions in its text, plus `extra` ones."""
+    found: set[str] = {normalise_url(url) for url in extra if url}
 
     class _Links(HTMLParser):
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -374,8 +453,12 @@ def _comparable(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text).strip().casefold()
 
 
-def validate_article(data: object, *, source_html: str) -> tuple[str, str, str]:
+def validate_article(
+    data: object, *, source_html: str, link: str | None = None
+) -> tuple[str, str, str]:
     """`(title, teaser, body_html)` from a model's parsed answer, or `ArticleInvalid` why not.
+
+    Links must point to URLs in the source or to the original itself (`link`).
 
     Strict on purpose: a disallowed tag or an unknown link is rejected rather than
     stripped, because it shows the model ignored the rules and may have ignored others.
@@ -408,7 +491,7 @@ def validate_article(data: object, *, source_html: str) -> tuple[str, str, str]:
         raise ArticleInvalid("body_html has no <p> paragraph")
     if check.anchor_without_href:
         raise ArticleInvalid("body_html has an <a> without href")
-    known = source_links(source_html)
+    known = source_links(source_html, [link])
     for href in check.links:
         if normalise_url(href) not in known:
             raise ArticleInvalid(
@@ -479,6 +562,7 @@ class OpenAIArticleWriter:
         max_tokens: int | None = None,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
+        meter: ArticleMeter | None = None,
     ):
         self._chat = ChatClient(
             base_url=base_url,
@@ -499,6 +583,7 @@ class OpenAIArticleWriter:
         self._max_source_chars = max_source_chars
         self._max_tokens = max_tokens
         self._cache = cache
+        self._meter = meter
 
     @classmethod
     def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAIArticleWriter:
@@ -518,12 +603,17 @@ class OpenAIArticleWriter:
         self._chat.close()
 
     def write(self, request: ArticleRequest) -> WrittenArticle:
-        """The German article for `request`; `TranslationError` (or `ArticleInvalid`) if none."""
+        """The German article for `request`; `TranslationError` (or `ArticleInvalid`) if none.
+
+        A cached article costs nothing and is returned even when the budget is spent.
+        """
         key = article_key(self._template, request, self._max_source_chars)
         cached = self._cached(request, key)
         if cached is not None:
             return cached
         user, characters = source_message(request, self._max_source_chars)
+        if self._meter is not None:
+            self._meter.check(self.engine, characters)
         messages: list[dict[str, str]] = [
             {"role": "system", "content": render_article_prompt(self._template, request)},
             {"role": "user", "content": user},
@@ -537,6 +627,8 @@ class OpenAIArticleWriter:
                 max_tokens=self._max_tokens,
             )
             usage = usage + reply.usage
+            if self._meter is not None:
+                self._meter.record(self.engine, self._model, reply.usage)
             if reply.context_exceeded:
                 raise self._invalid(
                     "the source exceeds the model's context; lower max_source_chars", usage
@@ -552,7 +644,9 @@ class OpenAIArticleWriter:
                     data = decode_json_answer(reply.content)
                 except ValueError as exc:
                     raise ArticleInvalid("the answer is not JSON") from exc
-                title, teaser, body = validate_article(data, source_html=request.source_html)
+                title, teaser, body = validate_article(
+                    data, source_html=request.source_html, link=request.link
+                )
             except ArticleInvalid as exc:
                 if attempt == 2:
                     raise self._invalid(exc.reason, usage, after=attempt) from exc

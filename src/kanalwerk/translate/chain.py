@@ -2,14 +2,18 @@
 
 An engine that reports an exhausted quota or budget is suspended until the time it
 names (the next UTC day), so later items go straight to the next engine instead of
-asking again.
+asking again. Suspensions are kept in the store, so a restarted daemon does not ask a
+spent engine again either, and `kanalwerk status` can show them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
@@ -18,21 +22,78 @@ log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Translator]
 
+#: Store meta key holding the suspensions as JSON: {engine: {"until": iso, "reason": …}}.
+SUSPENSIONS_KEY = "translator_suspensions"
+
+
+class MetaStore(Protocol):
+    """The part of the store suspensions are kept in."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """An engine skipped until `until` (UTC), and why."""
+
+    until: datetime
+    reason: str
+
+
+def load_suspensions(store: MetaStore, now: datetime) -> dict[str, Suspension]:
+    """Suspensions still in force at `now`; unreadable entries are ignored, not fatal."""
+    raw = store.get_meta(SUSPENSIONS_KEY)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    found: dict[str, Suspension] = {}
+    for name, entry in data.items() if isinstance(data, dict) else ():
+        try:
+            until = datetime.fromisoformat(entry["until"])
+            reason = str(entry.get("reason", ""))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until > now:
+            found[name] = Suspension(until, reason)
+    return found
+
+
+def save_suspensions(store: MetaStore, suspensions: Mapping[str, Suspension]) -> None:
+    data = {
+        name: {"until": s.until.astimezone(UTC).isoformat(), "reason": s.reason}
+        for name, s in sorted(suspensions.items())
+    }
+    store.set_meta(SUSPENSIONS_KEY, json.dumps(data, ensure_ascii=False))
+
 
 class ChainTranslator:
-    """A `Translator` over several engines; the result names the engine that answered."""
+    """A `Translator` over several engines; the result names the engine that answered.
+
+    With a `store`, suspensions are read from it at start and written to it as they
+    happen. A broken engine (bad key, model missing) is only remembered for this run:
+    the user may have fixed it before the next start.
+    """
 
     def __init__(
         self,
         engines: Sequence[tuple[str, EngineFactory]],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: MetaStore | None = None,
     ):
         if not engines:
             raise ValueError("a chain needs at least one engine")
         self._factories = list(engines)
         self._built: dict[str, Translator] = {}
-        self._suspended: dict[str, datetime] = {}
+        self._store = store
+        self._suspensions: dict[str, Suspension] = (
+            load_suspensions(store, clock()) if store is not None else {}
+        )
         self._broken: dict[str, str] = {}
         self._clock = clock
         self._last: Translator | None = None
@@ -47,7 +108,16 @@ class ChainTranslator:
 
     def suspended(self) -> dict[str, datetime]:
         now = self._clock()
-        return {name: until for name, until in self._suspended.items() if until > now}
+        return {name: s.until for name, s in self._suspensions.items() if s.until > now}
+
+    def _suspend(self, name: str, until: datetime, reason: str) -> None:
+        now = self._clock()
+        self._suspensions = {
+            n: s for n, s in self._suspensions.items() if s.until > now and n != name
+        }
+        self._suspensions[name] = Suspension(until, reason)
+        if self._store is not None:
+            save_suspensions(self._store, self._suspensions)
 
     def _engine(self, name: str, factory: EngineFactory) -> Translator:
         if name not in self._built:
@@ -65,9 +135,9 @@ class ChainTranslator:
         item_specific = True
         now = self._clock()
         for name, factory in self._factories:
-            until = self._suspended.get(name)
-            if until is not None and until > now:
-                failures.append(f"{name}: suspended until {until:%Y-%m-%d %H:%M} UTC")
+            suspension = self._suspensions.get(name)
+            if suspension is not None and suspension.until > now:
+                failures.append(f"{name}: suspended until {suspension.until:%Y-%m-%d %H:%M} UTC")
                 item_specific = False
                 continue
             if name in self._broken:
@@ -88,7 +158,7 @@ class ChainTranslator:
             except TranslationError as exc:
                 until = getattr(exc, "until", None)
                 if isinstance(until, datetime):
-                    self._suspended[name] = until
+                    self._suspend(name, until, str(exc))
                     log.warning("%s; using the next engine until %s", exc, f"{until:%Y-%m-%d}")
                 elif exc.status in (401, 402, 403):
                     self._broken[name] = str(exc)

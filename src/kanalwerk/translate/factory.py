@@ -13,9 +13,11 @@ from kanalwerk import __version__
 from kanalwerk.config import Config
 from kanalwerk.errors import TranslationError
 from kanalwerk.store import Store
+from kanalwerk.translate.article import ArticleMeter, ArticleWriter, OpenAIArticleWriter
 from kanalwerk.translate.base import Translator
 from kanalwerk.translate.cache import CachingTranslator, StoreCache
 from kanalwerk.translate.chain import ChainTranslator
+from kanalwerk.translate.glossary import with_glossary
 from kanalwerk.translate.meter import MeteredTranslator
 
 
@@ -87,8 +89,10 @@ def build_engine(name: str, config: Config) -> Translator:
 def build_translator(config: Config, store: Store) -> Translator:
     """The configured engine and its fallbacks, each metered and behind the cache.
 
-    Order of wrapping: chain → cache → meter → engine. The cache answers before the
-    meter, so cached text never counts against a budget.
+    Order of wrapping: chain → cache → glossary → meter → engine. The cache answers
+    before the meter, so cached text never counts against a budget; the glossary
+    wrapper (`translate.glossary`) swaps terms for placeholders and back around what
+    the meter counts and the engine sees.
     """
     tc = config.translator
     names = list(dict.fromkeys([tc.engine, *tc.fallback]))
@@ -103,11 +107,45 @@ def build_translator(config: Config, store: Store) -> Translator:
                 daily_characters=budget.daily_characters if budget else None,
                 daily_tokens=budget.daily_tokens if budget else None,
             )
-            return CachingTranslator(metered, cache)
+            glossary_id = tc.deepl.glossary_id
+            return CachingTranslator(
+                with_glossary(name, metered, deepl_glossary_id=glossary_id), cache
+            )
 
         return build
 
-    return ChainTranslator([(name, factory(name)) for name in names])
+    return ChainTranslator([(name, factory(name)) for name in names], store=store)
+
+
+def build_article_writer(config: Config, store: Store) -> ArticleWriter:
+    """The writer for `translator.mode: article`, from the `translator.openai` settings.
+
+    Whatever `translator.engine` is, articles are written by the OpenAI-compatible API;
+    the engine chain translates an item whose article came out unusable. Written
+    articles are cached in the store, and usage counts against the openai budget.
+    """
+    tc = config.translator
+    o = tc.openai
+    budget = tc.budget.get("openai") or tc.budget.get("*")
+    meter = ArticleMeter(
+        store,
+        daily_characters=budget.daily_characters if budget else None,
+        daily_tokens=budget.daily_tokens if budget else None,
+    )
+    return OpenAIArticleWriter.from_env(
+        o.api_key_env,
+        base_url=o.base_url,
+        model=o.model,
+        temperature=o.article_temperature,
+        timeout=o.timeout,
+        max_retries=o.max_retries,
+        prompt_template=o.article_prompt,
+        max_source_chars=o.article_max_source_chars,
+        max_tokens=o.article_max_tokens,
+        user_agent=user_agent(config),
+        cache=StoreCache(store),
+        meter=meter,
+    )
 
 
 class TranslatorHolder:

@@ -13,7 +13,9 @@ price: a linked phrase is translated without the words around it, and German wor
 cannot move words across a tag. Texts without placeholders are translated whole.
 HTML entities are decoded before and re-encoded after translation.
 
-The request's glossary is not applied: these models cannot be told to keep a term.
+These models cannot be told to keep a term, so the engine ignores the request's
+glossary; `translate.glossary` applies it around the engine with placeholders, which
+the tag handling above keeps in place.
 """
 
 from __future__ import annotations
