@@ -485,3 +485,60 @@ def test_fetch_all_empty() -> None:
 def test_settings_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="max_per_host"):
         FetchSettings(max_per_host=0)
+
+
+# --- connection reuse ---------------------------------------------------------
+
+
+def test_304_redirect_and_error_responses_keep_the_connection_alive() -> None:
+    """An all-304 poll must not open a TCP connection per feed (bodies are drained)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    connections: list[tuple[str, int]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(self.client_address)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/moved"):
+                self.send_response(302)
+                self.send_header("Location", "/feed" + self.path.removeprefix("/moved"))
+                self.send_header("Content-Length", "9")
+                self.end_headers()
+                self.wfile.write(b"moved on.")
+            elif self.path.startswith("/gone"):
+                page = b"<html><body>not here</body></html>"
+                self.send_response(404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            else:
+                self.send_response(304)
+                self.send_header("ETag", '"v1"')
+                self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        paths = ["/feed", "/moved", "/gone"] * 4
+        states = [
+            FetchState(f"c{i}", f"{base}{path}?n={i}", etag='"v1"') for i, path in enumerate(paths)
+        ]
+        settings = FetchSettings(max_connections=1, max_per_host=1)
+        results = asyncio.run(fetch_all(states, settings))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert [r.not_modified for r in results] == [p != "/gone" for p in paths]
+    assert [r.status for r in results if not r.ok] == [404] * 4
+    assert len(connections) == 1

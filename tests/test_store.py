@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from kanalwerk.errors import StoreError
 from kanalwerk.models import Article, FetchResult, Item, ParsedFeed, SourceRef
-from kanalwerk.store import ChannelStatus, Store, migrations, open_store, schema
+from kanalwerk.store import ChannelStatus, FetchRecord, Store, migrations, open_store, schema
 from kanalwerk.translate.base import Usage
 
 FEED = "http://127.0.0.1:9/feed.xml"
@@ -208,6 +208,28 @@ def test_writer_waits_for_a_busy_database(store: Store, db_path: Path) -> None:
 
 
 # --- channels -----------------------------------------------------------------------
+
+
+def test_fetch_states_and_batched_records(store: Store) -> None:
+    other = "http://127.0.0.1:9/other.xml"
+    store.sync_channels([("chan", "Kanal", FEED), ("two", "Zwei", other), ("yt", "YT", None)])
+    store.record_fetch(FetchResult("chan", FEED, FEED, 200, content=b"x", etag='"1"'))
+    states = store.fetch_states(["chan", "two", "yt", "unknown"])
+    assert set(states) == {"chan", "two"}  # no URL yet / unknown: left out
+    assert states["chan"].etag == '"1"' and states["two"].url == other
+
+    store.record_fetches(
+        [
+            FetchRecord(FetchResult("chan", FEED, FEED, 304, not_modified=True)),
+            FetchRecord(FetchResult("two", other, other, 503, error="HTTP 503")),
+        ]
+    )
+    statuses = {s.id: s for s in store.channel_statuses()}
+    assert statuses["chan"].last_status == 304 and statuses["chan"].last_error is None
+    assert store.fetch_states(["chan"])["chan"].etag == '"1"'  # a 304 keeps validators
+    assert statuses["two"].last_status == 503 and statuses["two"].last_error == "HTTP 503"
+    with pytest.raises(KeyError, match="nope"):
+        store.record_fetches([FetchRecord(FetchResult("nope", FEED, FEED, 304))])
 
 
 def test_sync_channels_keeps_state_and_resets_on_url_change(store: Store) -> None:

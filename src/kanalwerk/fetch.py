@@ -199,7 +199,38 @@ async def _fetch(
                 continue
             return await _complete(response, state, settings, progress, started)
         finally:
-            await response.aclose()
+            await _release(response)
+
+
+#: Unread bodies (304, redirects, error pages) up to this size are drained, not dropped.
+DRAIN_LIMIT = 64 * 1024
+DRAIN_SECONDS = 1.0
+
+
+async def _release(response: httpx.Response) -> None:
+    """Close the response so that its connection can serve the next feed.
+
+    httpcore keeps a connection alive only when the body was read to its end, even an
+    empty one: closing a 304 unread means a new TCP connection for every request of an
+    all-304 poll. A 2xx body left unread was refused (too large), and large or slow
+    leftovers are not worth waiting for: those connections are dropped.
+    """
+    declared = response.headers.get("content-length", "").strip()
+    worth_draining = not response.is_stream_consumed and not response.is_success
+    if declared.isdigit() and int(declared) > DRAIN_LIMIT:
+        worth_draining = False
+    drained = 0
+    try:
+        if worth_draining:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                async for chunk in response.aiter_raw():
+                    drained += len(chunk)
+                    if drained > DRAIN_LIMIT:
+                        break
+    except (httpx.HTTPError, TimeoutError) as exc:
+        log.debug("%s: connection dropped while draining: %r", response.url, exc)
+    finally:
+        await response.aclose()
 
 
 async def _complete(

@@ -7,6 +7,7 @@ and again before it is published, so a mistake in one stage cannot put script on
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -69,7 +70,10 @@ def _is_absolute_http(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+@functools.lru_cache(maxsize=256)
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    # Cached: building a Cleaner costs as much as cleaning a long post, and the base is
+    # usually the feed's own URL, shared by all its items.
     # Without a usable base, relative URLs would point into *our* site once published,
     # so they are dropped instead of passed through.
     relative: nh3.UrlRelative = (

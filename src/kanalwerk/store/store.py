@@ -392,6 +392,28 @@ class Store:
             content_hash=row.content_hash,
         )
 
+    def fetch_states(self, channel_ids: Sequence[str]) -> dict[str, FetchState]:
+        """`fetch_state` for many channels in one query; channels without a URL are left out."""
+        stmt = sa.select(
+            db.channels.c.id,
+            db.channels.c.url,
+            db.channels.c.etag,
+            db.channels.c.last_modified,
+            db.channels.c.content_hash,
+        ).where(db.channels.c.id.in_(list(channel_ids)), db.channels.c.url.is_not(None))
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return {
+            row.id: FetchState(
+                channel_id=row.id,
+                url=row.url,
+                etag=row.etag,
+                last_modified=row.last_modified,
+                content_hash=row.content_hash,
+            )
+            for row in rows
+        }
+
     def record_fetch(
         self,
         result: FetchResult,
@@ -404,46 +426,19 @@ class Store:
         Errors keep the old validators, so the next poll downloads again and retries.
         A 304 may carry fresh validators; absent ones keep the stored values.
         """
+        self.record_fetches([FetchRecord(result, feed, error, retry_after_until)])
+
+    def record_fetches(self, records: Sequence[FetchRecord]) -> None:
+        """Several polls' outcomes in one transaction: an all-304 poll of a thousand
+        channels would otherwise spend most of its time committing."""
+        if not records:
+            return
         now = _now()
-        failure = result.error or error
-        values: dict[str, Any] = {
-            "last_fetched_at": now,
-            "last_status": result.status,
-            "retry_after_until": retry_after_until,
-        }
-        if failure is not None:
-            values |= {"last_error": failure, "error_count": db.channels.c.error_count + 1}
-        else:
-            values |= {"last_success_at": now, "last_error": None, "error_count": 0}
-            if result.permanent_url:
-                values["url"] = result.permanent_url
-            if result.not_modified:
-                values |= {
-                    "etag": sa.func.coalesce(result.etag, db.channels.c.etag),
-                    "last_modified": sa.func.coalesce(
-                        result.last_modified, db.channels.c.last_modified
-                    ),
-                    "content_hash": sa.func.coalesce(
-                        result.content_hash, db.channels.c.content_hash
-                    ),
-                }
-            else:
-                values |= {
-                    "etag": result.etag,
-                    "last_modified": result.last_modified,
-                    "content_hash": result.content_hash,
-                }
-                if feed is not None:
-                    values |= {
-                        "feed_title": feed.title,
-                        "feed_link": feed.link,
-                        "feed_id": feed.feed_id,
-                        "last_warning": feed.warning,
-                    }
-        stmt = sa.update(db.channels).where(db.channels.c.id == result.channel_id).values(**values)
         with self._write() as conn:
-            if conn.execute(stmt).rowcount == 0:
-                raise KeyError(f"unknown channel {result.channel_id!r}")
+            for record in records:
+                stmt = _fetch_update(record, now)
+                if conn.execute(stmt).rowcount == 0:
+                    raise KeyError(f"unknown channel {record.result.channel_id!r}")
 
     def channel_statuses(self) -> list[ChannelStatus]:
         def count_state(state: str) -> sa.ColumnElement[int]:
@@ -830,3 +825,51 @@ class Store:
 def open_store(url: str) -> Store:
     """Open (and migrate) the store at `url`; same as `Store.open`."""
     return Store.open(url)
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """One poll outcome to remember: see `Store.record_fetch`."""
+
+    result: FetchResult
+    feed: ParsedFeed | None = None
+    error: str | None = None
+    retry_after_until: datetime | None = None
+
+
+def _fetch_update(record: FetchRecord, now: datetime) -> sa.Update:
+    result, feed = record.result, record.feed
+    failure = result.error or record.error
+    values: dict[str, Any] = {
+        "last_fetched_at": now,
+        "last_status": result.status,
+        "retry_after_until": record.retry_after_until,
+    }
+    if failure is not None:
+        values |= {"last_error": failure, "error_count": db.channels.c.error_count + 1}
+    else:
+        values |= {"last_success_at": now, "last_error": None, "error_count": 0}
+        if result.permanent_url:
+            values["url"] = result.permanent_url
+        if result.not_modified:
+            values |= {
+                "etag": sa.func.coalesce(result.etag, db.channels.c.etag),
+                "last_modified": sa.func.coalesce(
+                    result.last_modified, db.channels.c.last_modified
+                ),
+                "content_hash": sa.func.coalesce(result.content_hash, db.channels.c.content_hash),
+            }
+        else:
+            values |= {
+                "etag": result.etag,
+                "last_modified": result.last_modified,
+                "content_hash": result.content_hash,
+            }
+            if feed is not None:
+                values |= {
+                    "feed_title": feed.title,
+                    "feed_link": feed.link,
+                    "feed_id": feed.feed_id,
+                    "last_warning": feed.warning,
+                }
+    return sa.update(db.channels).where(db.channels.c.id == result.channel_id).values(**values)
