@@ -346,6 +346,44 @@ def kanalwerk_poll(config_path: Path) -> tuple[Callable[[], int], Callable[[], N
     return run, store.close
 
 
+def kanalwerk_phases(
+    paths: list[str], port: int, concurrency: int, validators: bool, conn: Any
+) -> None:
+    """Child process: poll twice and send back the figures and this process's peak RSS.
+
+    A process of its own, so that the feeds generated for the server and the naive
+    loop's memory do not count as kanalwerk's.
+    """
+    n = len(paths)
+    with WorkerMemory() as workers, tempfile.TemporaryDirectory() as tmp:
+        config = write_config(Path(tmp), paths, port, concurrency)
+        run, close = kanalwerk_poll(config)
+        try:
+            if validators:
+                first = timed(f"(b) kanalwerk first poll, conc {concurrency}", n, run)
+                second = timed(f"(c) kanalwerk 304 poll, conc {concurrency}", n, run)
+                figures = [first, second]
+            else:
+                run()
+                figures = [timed("(d) no validators, unchanged by hash", n, run)]
+        finally:
+            close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    conn.send((figures, rss, workers.peak_kb / 1024))
+
+
+def in_child(paths: list[str], port: int, concurrency: int, validators: bool) -> tuple[Any, ...]:
+    parent, child = multiprocessing.Pipe()
+    context = multiprocessing.get_context("spawn")
+    proc = context.Process(
+        target=kanalwerk_phases, args=(paths, port, concurrency, validators, child)
+    )
+    proc.start()
+    figures, rss, worker = parent.recv()
+    proc.join()
+    return figures, rss, worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -353,57 +391,42 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     n = args.feeds
-    paths = list(generate(n).keys())
-    total_bytes = sum(len(b) for b in generate(n).values())
+    feeds = generate(n)
+    paths = list(feeds)
+    total_bytes = sum(len(b) for b in feeds.values())
+    del feeds
     print(
         f"{n} feeds, {n * ITEMS_PER_FEED} items, {total_bytes / 1e6:.1f} MB, {os.cpu_count()} cores"
     )
 
+    peak_main = peak_worker = 0.0
     proc, port = start_server(n, validators=True)
-    workers = WorkerMemory().__enter__()
     try:
-        results: list[Figures] = []
+        naive_figures: Figures | None = None
         if not args.skip_naive:
-            results.append(timed("(a) naive feedparser.parse(url)", n, lambda: naive(paths, port)))
-            print(results[-1].line())
+            naive_figures = timed("(a) naive feedparser.parse(url)", n, lambda: naive(paths, port))
+            print(naive_figures.line())
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            with tempfile.TemporaryDirectory() as tmp:
-                config = write_config(Path(tmp), paths, port, concurrency)
-                run, close = kanalwerk_poll(config)
-                try:
-                    first = timed(f"(b) kanalwerk first poll, conc {concurrency}", n, run)
-                    print(first.line())
-                    second = timed(f"(c) kanalwerk 304 poll, conc {concurrency}", n, run)
-                    print(second.line())
-                finally:
-                    close()
-                results += [first, second]
-                if not args.skip_naive:
-                    print(
-                        f"    first poll is {results[0].wall / first.wall:.1f}x the naive rate; "
-                        f"304 poll takes {second.wall / first.wall:.1%} of the first poll's time"
-                    )
+            (first, second), rss, worker = in_child(paths, port, concurrency, True)
+            peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
+            print(first.line())
+            print(second.line())
+            if naive_figures is not None:
+                print(
+                    f"    first poll is {naive_figures.wall / first.wall:.1f}x the naive rate; "
+                    f"304 poll takes {second.wall / first.wall:.1%} of the first poll's time"
+                )
     finally:
-        workers.__exit__()
         stop_server(proc)
 
     proc, port = start_server(n, validators=False)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = write_config(Path(tmp), paths, port, 8)
-            run, close = kanalwerk_poll(config)
-            try:
-                run()
-                print(timed("(d) no validators, unchanged by hash", n, run).line())
-            finally:
-                close()
+        (unchanged,), rss, worker = in_child(paths, port, 8, False)
+        peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
+        print(unchanged.line())
     finally:
         stop_server(proc)
-
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"peak RSS: kanalwerk process {own:.0f} MB; largest worker {workers.peak_kb / 1024:.0f} MB"
-    )
+    print(f"peak RSS: kanalwerk process {peak_main:.0f} MB; largest worker {peak_worker:.0f} MB")
 
 
 def stop_server(proc: multiprocessing.Process) -> None:

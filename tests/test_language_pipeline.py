@@ -47,6 +47,11 @@ FRENCH = (
     "<p>Les chercheurs expliquent pourquoi ce modèle coûte beaucoup moins cher que ses "
     "concurrents américains, et ce que cela change pour les entreprises européennes.</p>",
 )
+FRENCH_TOO = (
+    "Pourquoi les trains sont toujours en retard",
+    "<p>Dans cette vidéo, nous expliquons pourquoi tant de trains arrivent en retard et ce "
+    "que les voyageurs peuvent faire quand leur correspondance est annulée.</p>",
+)
 #: Names and product words only: no detector can tell, so the fallback decides.
 AMBIGUOUS = ("GPT-4o Review", "")
 #: German, but too short to overrule a feed that says otherwise.
@@ -321,20 +326,59 @@ def test_local_engine_pivots_a_detected_french_item_through_english(
     articles = world.articles(config)
     assert articles[FRENCH[0]].engine == articles[ENGLISH[0]].engine == "local"
     assert articles[GERMAN[0]].engine == "none"
+    # Each article names the models that really translated it.
+    assert articles[FRENCH[0]].model == "argos-fr_en-1.0+en_de-1.0"
+    assert articles[ENGLISH[0]].model == "argos-en_de-1.0"
     # The French item brought the fr→en leg; English text never needs it.
     assert len(world.engine.requests_to("/fr_en.argosmodel")) == 1
 
 
 def test_local_engine_without_a_route_leaves_the_item_pending(
+    world: World, models: TinyModels, caplog: pytest.LogCaptureFixture
+) -> None:
+    translator = local_engine(world, models, ["en_de"]) + "  max_attempts: 2\n"
+    config = world.config(translator, {"/x.rss": rss([FRENCH, ENGLISH, FRENCH_TOO])})
+    for cycle in range(4):  # more cycles than max_attempts
+        caplog.clear()
+        report = world.cycle(config).translate
+        # The English item between the French ones is not held up.
+        assert report.translated == (1 if cycle == 0 else 0)
+        assert report.stopped_reason is None and report.failed == 0
+        assert report.pending == 2
+        # Once per cycle: what is missing and how to fix it.
+        waits = [r.getMessage() for r in caplog.records if "wait" in r.getMessage()]
+        assert len(waits) == 1, waits
+        assert waits[0].startswith("2 item(s) wait: ")
+        assert "fr into de" in waits[0] and "kanalwerk models install" in waits[0]
+        assert "translator.fallback" in waits[0]
+    assert set(world.articles(config)) == {ENGLISH[0]}
+    pending = world.pending(config)
+    assert set(pending) == {FRENCH[0], FRENCH_TOO[0]}
+    assert all(item.state == "new" and item.attempts == 0 for item in pending.values())
+    # Once for the en→de download, once to learn that nothing translates French.
+    assert len(world.engine.requests_to("/index.json")) == 2
+
+
+def test_fallback_engine_translates_what_the_local_engine_cannot(
     world: World, models: TinyModels
 ) -> None:
-    translator = local_engine(world, models, ["en_de"])
+    fake = FakeLibreTranslate(world.engine)
+    translator = (
+        local_engine(world, models, ["en_de"])
+        + "  fallback: [libretranslate]\n"
+        + f"  libretranslate: {{url: {fake.url}}}\n"
+    )
     config = world.config(translator, {"/x.rss": rss([FRENCH, ENGLISH])})
-    report = world.cycle(config)
-    # The English item behind it is not held up.
-    assert report.translate.translated == 1 and report.translate.stopped_reason is None
-    assert set(world.articles(config)) == {ENGLISH[0]}
-    french = world.pending(config)[FRENCH[0]]
-    assert french.state == "new"
-    assert french.last_error is not None
-    assert "fr into de" in french.last_error and "kanalwerk models install" in french.last_error
+    fake.fail_next(403)  # the fallback is broken for this cycle: the French item waits
+    first = world.cycle(config).translate
+    assert (first.translated, first.pending, first.failed) == (1, 1, 0)
+    assert first.stopped_reason is None
+    assert world.articles(config)[ENGLISH[0]].engine == "local"
+    assert world.pending(config)[FRENCH[0]].attempts == 0
+
+    second = world.cycle(config).translate
+    assert (second.translated, second.pending, second.failed) == (1, 0, 0)
+    french = world.articles(config)[FRENCH[0]]
+    assert (french.engine, french.model) == ("libretranslate", "libretranslate")
+    # Only French text ever went to the fallback, and only the local engine saw English.
+    assert {call["source"] for call in fake.calls} == {"fr"}

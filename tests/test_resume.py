@@ -253,10 +253,10 @@ def openai_gate(folder: Path, feeds: LocalServer, api: LocalServer, allow: int) 
 def test_server_failing_after_some_items_resumes_with_the_rest(
     tmp_path: Path, servers: tuple[LocalServer, LocalServer]
 ) -> None:
-    # The engine sends at most 40 segments a request: the long item takes five
-    # (40 + 10 per 50-text cache chunk, then 21). Those and the first short item get
+    # The engine sends at most 40 segments a request and the cache chunks to match:
+    # the long item takes four (40, 40, 40, 1). Those and the first short item get
     # through; the second short item meets a 500 and the cycle stops.
-    setup = openai_gate(tmp_path, *servers, allow=6)
+    setup = openai_gate(tmp_path, *servers, allow=5)
     first = setup.run()
     assert first.returncode == 0, first.stderr
     assert "2 translated" in first.stderr and "2 waiting" in first.stderr
@@ -272,12 +272,6 @@ def test_server_failing_after_some_items_resumes_with_the_rest(
     setup.check_every_item_translated_once()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the cache stores a chunk of 50 texts only when all of it is translated, but "
-    "the openai engine sends at most 40 per request: when the second request of a chunk "
-    "fails, the first one's answers are lost and paid for again",
-)
 def test_server_failing_inside_a_cache_chunk_loses_nothing(
     tmp_path: Path, servers: tuple[LocalServer, LocalServer]
 ) -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -8,11 +11,25 @@ import pytest
 from kanalwerk.errors import TranslationError
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator, Usage
-from kanalwerk.translate.cache import CachingTranslator, MemoryCache, StoreCache, text_hash
+from kanalwerk.translate.cache import (
+    CachingTranslator,
+    MemoryCache,
+    RequestLimits,
+    StoreCache,
+    text_hash,
+)
+from kanalwerk.translate.deepl import DeepLTranslator
+from kanalwerk.translate.glossary import with_glossary
+from kanalwerk.translate.libretranslate import LibreTranslateTranslator
+from kanalwerk.translate.local import LocalTranslator
 from kanalwerk.translate.openai import OpenAITranslator
+from kanalwerk.translate.packages import InstalledPackage, install_from_file
 from kanalwerk.translate.segment import segment_html
-from tests.fake_openai import FakeOpenAI, Fault
-from tests.servers import LocalServer
+from tests.fake_deepl import FakeDeepL
+from tests.fake_libretranslate import FakeLibreTranslate
+from tests.fake_openai import FakeOpenAI, Fault, error_body
+from tests.servers import LocalServer, Request, Response
+from tests.tiny_model import session_models
 
 
 class Recording:
@@ -207,3 +224,193 @@ def test_segmented_article_through_cache_and_openai_engine(
         assert fake.requests == before
     finally:
         cached.close()
+
+
+# --- chunks match the engine's requests ---------------------------------------------
+
+
+class Limited(Recording):
+    """A `Recording` engine that declares request limits like the HTTP engines do."""
+
+    def __init__(self, texts: int, chars: int | None) -> None:
+        super().__init__()
+        self._limits = (texts, chars)
+
+    @property
+    def max_batch_texts(self) -> int:
+        return self._limits[0]
+
+    @property
+    def max_batch_chars(self) -> int | None:
+        return self._limits[1]
+
+
+def test_misses_are_chunked_by_the_engines_request_limits() -> None:
+    by_count = Limited(3, None)
+    assert isinstance(by_count, RequestLimits)
+    texts = tuple(f"text {i}" for i in range(8))
+    CachingTranslator(by_count, MemoryCache()).translate(req(*texts))
+    assert [len(r.texts) for r in by_count.requests] == [3, 3, 2]
+    # Characters: a chunk fills at most 90 % of the limit (room for glossary tags).
+    by_chars = Limited(50, 100)
+    CachingTranslator(by_chars, MemoryCache()).translate(req(*(f"{i:02d}" * 10 for i in range(6))))
+    assert [len(r.texts) for r in by_chars.requests] == [4, 2]
+    # The cache's own, smaller chunk size still applies.
+    small = Limited(50, None)
+    CachingTranslator(small, MemoryCache(), chunk_items=2).translate(req(*texts[:5]))
+    assert [len(r.texts) for r in small.requests] == [2, 2, 1]
+
+
+def test_limits_come_from_the_raw_engine_under_wrappers() -> None:
+    raw = Limited(4, None)
+    wrapped = with_glossary("libretranslate", raw)
+    assert not isinstance(wrapped, RequestLimits)
+    texts = tuple(f"AI text {i}" for i in range(10))
+    cached = CachingTranslator(wrapped, MemoryCache(), engine=raw)
+    result = cached.translate(req(*texts, glossary=(("AI", "KI"),)))
+    assert [len(r.texts) for r in raw.requests] == [4, 4, 2]
+    assert result.texts == tuple(f"DE:KI text {i}" for i in range(10))
+
+
+@dataclass
+class Api:
+    """One HTTP engine on a loopback fake: how to build it and read a request's texts."""
+
+    name: str
+    path: str
+    per_request: int
+    build: Callable[[LocalServer], Translator]
+    texts_of: Callable[[Request], list[str]]
+
+
+def _openai(server: LocalServer) -> Translator:
+    fake = FakeOpenAI(server, api_key="sk-chunks")
+    return OpenAITranslator(
+        base_url=fake.base_url, model="m", api_key="sk-chunks", max_retries=0, sleep=lambda s: None
+    )
+
+
+def _deepl(server: LocalServer) -> Translator:
+    fake = FakeDeepL(server, key="chunks:fx")
+    return DeepLTranslator("chunks:fx", base_url=fake.url, max_retries=0, sleep=lambda s: None)
+
+
+def _libre(server: LocalServer) -> Translator:
+    fake = FakeLibreTranslate(server, batch_limit=25, char_limit=5000)
+    return LibreTranslateTranslator(fake.url, max_retries=0, sleep=lambda s: None)
+
+
+APIS = [
+    Api(
+        "openai",
+        "/v1/chat/completions",
+        40,
+        _openai,
+        lambda r: list(json.loads(r.json()["messages"][-1]["content"])["segments"]),
+    ),
+    Api("deepl", "/v2/translate", 50, _deepl, lambda r: list(r.json()["text"])),
+    Api("libretranslate", "/translate", 25, _libre, lambda r: list(r.json()["q"])),
+]
+
+
+@pytest.mark.parametrize("api", APIS, ids=[a.name for a in APIS])
+def test_a_failing_request_loses_no_answered_one(server: LocalServer, api: Api) -> None:
+    """Each engine request is one cache chunk: what was answered is cached at once."""
+    engine = api.build(server)
+    inner = server.routes[api.path]
+    assert callable(inner)
+    answered: list[list[str]] = []
+    seen = 0
+
+    def gate(request: Request) -> Response:
+        nonlocal seen
+        seen += 1
+        if seen == 2:
+            return Response.json(error_body("scripted outage", "server_error", None), 500)
+        assert callable(inner)
+        response = inner(request)
+        if response.status == 200:
+            answered.append(api.texts_of(request))
+        return response
+
+    server.routes[api.path] = gate
+    texts = tuple(f"Paragraph {n} explains step {n} of the report." for n in range(120))
+    cache = MemoryCache()
+    cached = CachingTranslator(engine, cache)
+    try:
+        with pytest.raises(TranslationError):
+            cached.translate(req(*texts))
+        assert [len(t) for t in answered] == [api.per_request]
+        assert len(cache.entries) == api.per_request  # the answered request, kept
+        result = cached.translate(req(*texts))
+    finally:
+        cached.close()
+    assert len(result.texts) == len(texts) and all(result.texts)
+    sizes = [len(t) for t in answered]
+    assert max(sizes) == api.per_request and sum(sizes) == len(texts)
+    counts = Counter(text for batch in answered for text in batch)
+    assert max(counts.values()) == 1  # nothing was paid for twice
+
+
+# --- the local engine: the model that really translated ---------------------------
+
+
+class PerLanguage(Recording):
+    """Answers with a model that depends on the source language, like local pivots."""
+
+    def model_for(self, source_lang: str, target_lang: str) -> str:
+        return f"via-{source_lang}-{target_lang}"
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        result = super().translate(request)
+        model = self.model_for(request.source_lang, request.target_lang)
+        return Translation(result.texts, result.engine, model, result.usage)
+
+
+def test_cache_keeps_and_returns_the_model_used() -> None:
+    inner = PerLanguage()
+    cache = MemoryCache()
+    cached = CachingTranslator(inner, cache)
+    french = TranslationRequest(("Bonjour",), "fr", "de", "html")
+    assert cached.translate(french).model == "via-fr-de"
+    again = cached.translate(french)
+    assert (again.model, again.usage, len(inner.requests)) == ("via-fr-de", Usage(), 1)
+    assert {key[1] for key in cache.entries} == {"via-fr-de"}
+    assert cached.translate(req("Hello")).model == "via-en-de"
+
+
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InstalledPackage]:
+    models = session_models(tmp_path_factory)
+    data = tmp_path_factory.mktemp("cache-pivot")
+    return {
+        "en_de": install_from_file(models.en_de, data),
+        "fr_en": install_from_file(models.fr_en, data),
+    }
+
+
+def test_local_engine_translates_one_model_batch_per_chunk(
+    routes: dict[str, InstalledPackage],
+) -> None:
+    """It declares no request limits: a whole call is one batch, so chunks keep their size."""
+    engine = LocalTranslator([routes["en_de"]], threads=1)
+    assert not isinstance(engine, RequestLimits)
+    texts = tuple(f"The model {n} is big." for n in range(60))
+    result = CachingTranslator(engine, MemoryCache()).translate(req(*texts))
+    assert len(result.texts) == 60 and result.usage.requests == 2  # 50, then 10
+
+
+def test_pivoted_local_translation_is_labelled_with_both_models(
+    routes: dict[str, InstalledPackage],
+) -> None:
+    engine = LocalTranslator(
+        [routes["en_de"]], threads=1, resolve=lambda f, t: [routes["fr_en"], routes["en_de"]]
+    )
+    cached = CachingTranslator(engine, MemoryCache())
+    french = TranslationRequest(("Le modèle est grand.",), "fr", "de", "text")
+    first, second = cached.translate(french), cached.translate(french)
+    assert first.model == second.model == "argos-fr_en-1.0+en_de-1.0"
+    assert second.usage == Usage() and second.texts == first.texts  # from the cache
+    english = cached.translate(TranslationRequest(("The model is big.",), "en", "de", "text"))
+    assert english.model == "argos-en_de-1.0"
+    assert cached.model == "argos-en_de-1.0"  # the engine's default route is unchanged

@@ -34,5 +34,18 @@ class TranslationError(KanalwerkError):
         self.status = status
 
 
+class TranslationDeferred(TranslationError):
+    """No engine can translate this item now, through no fault of the item.
+
+    Say the item is French and no French model is installed or offered. The item stays
+    queued without counting a failed attempt, and the cycle goes on with the next item:
+    other items (English ones) may well be translatable. The message says what is
+    missing and how to fix it. Not `retryable`: it heals only when the user acts.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
 class PublishError(KanalwerkError):
     """Output files could not be written."""

@@ -20,6 +20,7 @@ class FetchState:
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None  # sha256 of the last body, for servers without validators
+    not_before: datetime | None = None  # the server's Retry-After (429/503) asked for a pause
 
 
 @dataclass(frozen=True)

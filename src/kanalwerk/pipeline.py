@@ -27,13 +27,13 @@ import kanalwerk.sources.youtube as youtube
 from kanalwerk import __version__
 from kanalwerk.compose import SiteInfo, compose_article
 from kanalwerk.config import ChannelConfig, Config
-from kanalwerk.errors import KanalwerkError, ParseError, TranslationError
-from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all
+from kanalwerk.errors import KanalwerkError, ParseError, TranslationDeferred, TranslationError
+from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all, retry_after_seconds
 from kanalwerk.models import Article, FetchResult, FetchState, ParsedFeed, StoredItem
 from kanalwerk.parse import parse_feed
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.sanitize import html_to_text, sanitize_item
-from kanalwerk.store import Store
+from kanalwerk.store import FetchRecord, Store
 from kanalwerk.translate.article import (
     ArticleInvalid,
     ArticleRequest,
@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 #: Below this many bodies, parsing inline beats the cost of starting worker processes.
 PARSE_POOL_THRESHOLD = 16
 
+#: A Retry-After longer than this is cut down to it.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+
+#: Outcomes without new items are written to the store this many at a time.
+RECORD_BATCH = 200
+
 #: Statuses that mean the engine itself is unusable right now, not this one item.
 ENGINE_LEVEL_STATUSES = frozenset({401, 402, 403, 456})
 
@@ -64,6 +70,7 @@ class ChannelOutcome:
     not_modified: bool = False
     error: str | None = None
     warning: str | None = None
+    waiting_until: datetime | None = None  # skipped: the server's Retry-After has not passed
 
 
 @dataclass(frozen=True)
@@ -145,12 +152,21 @@ def poll(
 
     states: list[FetchState] = []
     outcomes: list[ChannelOutcome] = []
+    known = store.fetch_states([c.id for c in chosen])
+    now = datetime.now(UTC)
     for channel in chosen:
-        state = store.fetch_state(channel.id)
+        state = known.get(channel.id)
         if state is None:
             outcomes.append(
                 ChannelOutcome(channel.id, channel.name, None, error="no feed URL known yet")
             )
+            continue
+        if state.not_before is not None and state.not_before > now:
+            # The server said when to come back (429/503 Retry-After); asking earlier
+            # only gets a feed reader blocked.
+            outcome = ChannelOutcome(channel.id, channel.name, None, waiting_until=state.not_before)
+            _log_outcome(outcome)
+            outcomes.append(outcome)
             continue
         states.append(state)
 
@@ -194,11 +210,11 @@ def _resolve_handles(
     channels: Sequence[ChannelConfig], store: Store, settings: FetchSettings
 ) -> None:
     """Turn `@handle` channels into feed URLs once; the store remembers the answer."""
-    pending = [
-        c
-        for c in channels
-        if c.feed_url is None and c.youtube_handle and store.fetch_state(c.id) is None
-    ]
+    by_handle = [c for c in channels if c.feed_url is None and c.youtube_handle]
+    if not by_handle:
+        return
+    known = store.fetch_states([c.id for c in by_handle])
+    pending = [c for c in by_handle if c.id not in known]
     if not pending:
         return
 
@@ -248,6 +264,7 @@ async def _fetch_parse_store(
     """
     loop = asyncio.get_running_loop()
     outcomes: list[ChannelOutcome] = []
+    pending: list[FetchRecord] = []  # outcomes without new items, written in batches
 
     async def handle(result: FetchResult) -> None:
         parsed: ParseOutcome | None = None
@@ -257,11 +274,19 @@ async def _fetch_parse_store(
                 parsed = _parse_one(result)
             else:
                 parsed = await loop.run_in_executor(executor, _parse_one, result)
-        outcome = _store_result(store, channels[result.channel_id], result, parsed)
+        outcome, record = _store_result(store, channels[result.channel_id], result, parsed)
+        if record is not None:
+            pending.append(record)
+            if len(pending) >= RECORD_BATCH:
+                store.record_fetches(pending)
+                pending.clear()
         _log_outcome(outcome)
         outcomes.append(outcome)
 
-    await fetch_all(states, settings, on_result=handle)
+    try:
+        await fetch_all(states, settings, on_result=handle)
+    finally:
+        store.record_fetches(pending)
     return outcomes
 
 
@@ -270,41 +295,48 @@ def _store_result(
     channel: ChannelConfig,
     result: FetchResult,
     parsed: ParseOutcome | None,
-) -> ChannelOutcome:
+) -> tuple[ChannelOutcome, FetchRecord | None]:
+    """Store new items at once; return the rest as a record the caller may batch.
+
+    Only outcomes whose loss is harmless are deferred: without them the next poll just
+    asks again. Validators of a body with items are written right after its items, so
+    a crash can never leave a stored ETag whose items are missing.
+    """
     if not result.ok:
-        retry_until = _retry_after(result)
-        store.record_fetch(result, retry_after_until=retry_until)
-        return ChannelOutcome(channel.id, channel.name, result.status, error=result.error)
+        record = FetchRecord(result, retry_after_until=_retry_after(result))
+        return ChannelOutcome(channel.id, channel.name, result.status, error=result.error), record
     if result.not_modified or parsed is None:
-        store.record_fetch(result)
-        return ChannelOutcome(channel.id, channel.name, result.status, not_modified=True)
+        outcome = ChannelOutcome(channel.id, channel.name, result.status, not_modified=True)
+        return outcome, FetchRecord(result)
     if isinstance(parsed, ParseError):
-        store.record_fetch(result, error=str(parsed))
-        return ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
+        outcome = ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
+        return outcome, FetchRecord(result, error=str(parsed))
     new_ids = store.add_items(channel.id, parsed.items)  # sanitized by _parse_one
     store.record_fetch(result, feed=parsed)
-    return ChannelOutcome(
+    outcome = ChannelOutcome(
         channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning
     )
+    return outcome, None
 
 
 def _retry_after(result: FetchResult) -> datetime | None:
+    """When the server wants the next request; capped so a typo cannot silence a feed."""
     value = result.headers.get("retry-after") if result.headers else None
-    if not value:
+    seconds = retry_after_seconds(value)
+    if not seconds:
         return None
-    if value.strip().isdigit():
-        return datetime.now(UTC) + timedelta(seconds=int(value.strip()))
-    try:
-        from email.utils import parsedate_to_datetime
-
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None
+    return datetime.now(UTC) + timedelta(seconds=min(seconds, MAX_RETRY_AFTER_SECONDS))
 
 
 def _log_outcome(o: ChannelOutcome) -> None:
     status = f"HTTP {o.status}" if o.status else "no response"
-    if o.error:
+    if o.waiting_until is not None:
+        log.info(
+            "%s: not polled; the server asked to wait until %s",
+            o.name,
+            f"{o.waiting_until:%Y-%m-%d %H:%M} UTC",
+        )
+    elif o.error:
         log.error("%s: %s (%s)", o.name, o.error, status)
     elif o.not_modified:
         log.info("%s: unchanged (%s)", o.name, status)
@@ -353,6 +385,8 @@ def translate_pending(
     that needs setup (a model download, a language check) costs nothing on quiet cycles.
     In article mode `get_writer` (default: a writer built from the config for this call
     and closed at its end) is asked first, and `get_translator` only for the fallback.
+    An item no engine can take now (`TranslationDeferred`, say no model for its language)
+    waits without counting an attempt; each such reason is logged once per call.
     """
     max_attempts = config.translator.max_attempts
     pending = store.pending_items(max_attempts, limit=limit)
@@ -375,16 +409,20 @@ def translate_pending(
     writing = article_writer if config.translator.mode == "article" else None
     translated = failed = 0
     errors: list[str] = []
+    deferred: dict[str, int] = {}  # reason → items waiting for it
     try:
         for position, stored in enumerate(pending):
             try:
                 if engine is None:
                     engine = get_translator()
                 article = _translate_item(config, stored, engine, site, writing)
+            except TranslationDeferred as exc:
+                deferred[str(exc)] = deferred.get(str(exc), 0) + 1
+                continue
             except TranslationError as exc:
                 if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
                     reason = f"translation engine unavailable: {exc}"
-                    waiting = len(pending) - position
+                    waiting = len(pending) - position + sum(deferred.values())
                     log.error("%s; %d item(s) wait for the next cycle", reason, waiting)
                     return TranslateReport(translated, failed, waiting, reason, tuple(errors))
                 state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
@@ -409,7 +447,9 @@ def translate_pending(
     finally:
         if writer is not None and get_writer is None:
             writer.close()
-    return TranslateReport(translated, failed, 0, None, tuple(errors))
+        for reason, count in deferred.items():
+            log.warning("%d item(s) wait: %s", count, reason)
+    return TranslateReport(translated, failed, sum(deferred.values()), None, tuple(errors))
 
 
 def _translate_item(

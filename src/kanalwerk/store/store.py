@@ -400,6 +400,7 @@ class Store:
             db.channels.c.etag,
             db.channels.c.last_modified,
             db.channels.c.content_hash,
+            db.channels.c.retry_after_until,
         ).where(db.channels.c.id.in_(list(channel_ids)), db.channels.c.url.is_not(None))
         with self._read() as conn:
             rows = conn.execute(stmt).all()
@@ -410,6 +411,7 @@ class Store:
                 etag=row.etag,
                 last_modified=row.last_modified,
                 content_hash=row.content_hash,
+                not_before=row.retry_after_until,
             )
             for row in rows
         }

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,13 @@ class ChainTranslator:
 
         The final error is retryable unless every engine rejected this very request
         (say, a 400 for its content): an outage, a bad key or a spent quota must leave
-        the item queued, not count against it.
+        the item queued, not count against it. When an engine cannot take the request
+        now (`TranslationDeferred`: no model for its language) and no other engine
+        translated it, the error is a `TranslationDeferred` too: the item waits while
+        the rest of the queue goes on.
         """
         failures: list[str] = []
+        deferred: list[str] = []
         item_specific = True
         now = self._clock()
         for name, factory in self._factories:
@@ -155,6 +159,11 @@ class ChainTranslator:
                 continue
             try:
                 result = engine.translate(request)
+            except TranslationDeferred as exc:
+                log.debug("%s cannot take the request now: %s", name, exc)
+                deferred.append(str(exc))
+                failures.append(f"{name}: {exc}")
+                continue
             except TranslationError as exc:
                 until = getattr(exc, "until", None)
                 if isinstance(until, datetime):
@@ -171,6 +180,15 @@ class ChainTranslator:
                 continue
             self._last = engine
             return result
+        if deferred:
+            if len(self._factories) == 1:
+                raise TranslationDeferred(
+                    f"{deferred[0]}; or add a fallback engine for it under "
+                    "translator.fallback in feeds.yaml"
+                )
+            raise TranslationDeferred(
+                "no translation engine can take this now: " + "; ".join(failures)
+            )
         raise TranslationError(
             "every translation engine failed: " + "; ".join(failures),
             retryable=not item_specific,

@@ -176,6 +176,16 @@ class DeepLTranslator:
     def model(self) -> str | None:
         return self._model_type or "deepl-v2"
 
+    @property
+    def max_batch_texts(self) -> int:
+        """Most texts per request; the cache sends no more at once (`RequestLimits`)."""
+        return MAX_TEXTS
+
+    @property
+    def max_batch_chars(self) -> int:
+        """Characters that surely fit the 128 KiB body (4 UTF-8 bytes each, room for escapes)."""
+        return MAX_BODY_BYTES // 8
+
     def close(self) -> None:
         self._client.close()
 

@@ -101,15 +101,17 @@ def build_translator(config: Config, store: Store) -> Translator:
     def factory(name: str) -> Callable[[], Translator]:
         def build() -> Translator:
             budget = tc.budget.get(name) or tc.budget.get("*")
+            engine = build_engine(name, config)
             metered = MeteredTranslator(
-                build_engine(name, config),
+                engine,
                 store,
                 daily_characters=budget.daily_characters if budget else None,
                 daily_tokens=budget.daily_tokens if budget else None,
             )
             glossary_id = tc.deepl.glossary_id
+            # The cache chunks by the raw engine's request limits and per-language model.
             return CachingTranslator(
-                with_glossary(name, metered, deepl_glossary_id=glossary_id), cache
+                with_glossary(name, metered, deepl_glossary_id=glossary_id), cache, engine=engine
             )
 
         return build
@@ -180,3 +182,38 @@ class TranslatorHolder:
             if self._translator is not None:
                 self._translator.close()
                 self._translator = None
+
+
+class ArticleWriterHolder:
+    """Keeps one article writer (one HTTP client) across rounds; rebuilt after a config edit.
+
+    Like `TranslatorHolder`: built on first use, replaced only when `translator` changed.
+    """
+
+    def __init__(self, factory: Callable[[Config, Store], ArticleWriter], store: Store):
+        self._factory = factory
+        self._store = store
+        self._config: Config | None = None
+        self._writer: ArticleWriter | None = None
+        self._lock = threading.Lock()
+
+    def update(self, config: Config) -> None:
+        with self._lock:
+            unchanged = self._config is not None and self._config.translator == config.translator
+            self._config = config
+            if not unchanged and self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def get(self) -> ArticleWriter:
+        with self._lock:
+            assert self._config is not None
+            if self._writer is None:
+                self._writer = self._factory(self._config, self._store)
+            return self._writer
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None

@@ -83,6 +83,15 @@ class LibreTranslateTranslator:
     def model(self) -> str | None:
         return "libretranslate"
 
+    @property
+    def max_batch_texts(self) -> int:
+        """Most texts per request; the cache sends no more at once (`RequestLimits`)."""
+        return self._max_batch_items
+
+    @property
+    def max_batch_chars(self) -> int:
+        return self._max_batch_chars
+
     def close(self) -> None:
         self._client.close()
 

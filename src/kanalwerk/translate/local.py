@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage
 from kanalwerk.translate.packages import InstalledPackage, Progress, ensure_package
 from kanalwerk.translate.sentences import split_sentences
@@ -188,7 +188,8 @@ class LocalTranslator:
     """The `local` engine over an installed route of one or two packages.
 
     Models load on first use. Requests in another source language than the route's go
-    through `resolve` (which may download a package) or fail when there is none.
+    through `resolve` (which may download a package); without a route for them the
+    request raises `TranslationDeferred`, so such items wait instead of failing.
     """
 
     def __init__(
@@ -241,24 +242,39 @@ class LocalTranslator:
         if known is not None:
             return known
         if self._resolve is None:
-            raise TranslationError(
+            raise TranslationDeferred(
                 f"the local engine has a model for {self._route[0].from_code}→"
                 f"{self._route[-1].to_code}, not {key[0]}→{key[1]}; install one with "
-                "`kanalwerk models install FILE`",
-                retryable=False,
+                "`kanalwerk models install FILE`"
             )
         with self._resolve_lock:  # one download per language, however many threads ask
             with self._lock:
                 known = self._routes.get(key)
             if known is not None:
                 return known
-            found = list(self._resolve(*key))
+            try:
+                found = list(self._resolve(*key))
+            except TranslationDeferred:
+                raise
+            except TranslationError as exc:  # not offered, index or download unreachable
+                raise TranslationDeferred(
+                    f"the local engine cannot translate {key[0]} into {key[1]} yet: {exc}"
+                ) from exc
             if not found:
-                raise TranslationError(
-                    f"no local model translates {key[0]} into {key[1]}", retryable=False
+                raise TranslationDeferred(
+                    f"no local model translates {key[0]} into {key[1]}; install one with "
+                    "`kanalwerk models install FILE`"
                 )
             with self._lock:
                 return self._routes.setdefault(key, found)
+
+    def model_for(self, source_lang: str, target_lang: str) -> str:
+        """The model a request in these languages is translated with, e.g. a pivot's.
+
+        Raises `TranslationDeferred` when no route is installed or can be installed.
+        """
+        route = self._route_for(source_lang, target_lang)
+        return _route_name(route) if route else self.model
 
     def _model(self, package: InstalledPackage) -> _PackageModel:
         with self._lock:

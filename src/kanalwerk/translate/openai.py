@@ -391,6 +391,16 @@ class OpenAITranslator:
     def model(self) -> str | None:
         return self._model
 
+    @property
+    def max_batch_texts(self) -> int:
+        """Most texts per request; the cache sends no more at once (`RequestLimits`)."""
+        return MAX_ITEMS
+
+    @property
+    def max_batch_chars(self) -> int:
+        """Most characters per request (`max_batch_chars` in `feeds.yaml`)."""
+        return self._max_batch_chars
+
     def close(self) -> None:
         self._chat.close()
 

@@ -17,6 +17,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -45,6 +46,8 @@ MAX_UNPACKED_BYTES = 4 << 30
 MAX_MEMBERS = 10_000
 #: Hidden leftovers of an interrupted install older than this are removed.
 STALE_SECONDS = 3600
+#: How long a pair the index could not supply is not asked for again (see `Unavailable`).
+UNAVAILABLE_SECONDS = 3600.0
 
 Progress = Callable[[int, int | None], None]
 
@@ -549,6 +552,48 @@ def download_and_install(
     )
 
 
+class Unavailable:
+    """Pairs that could not be had from the index lately, and why.
+
+    A feed in a language without a model would otherwise fetch the index (or try the
+    download) again for each of its items, every cycle. The answer is remembered for
+    `seconds` per index, data dir and pair; installed packages are still looked at first
+    every time, so a model installed from a file is used at once.
+    """
+
+    def __init__(
+        self,
+        seconds: float = UNAVAILABLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.seconds = seconds
+        self._clock = clock
+        self._known: dict[tuple[str, str, str, str], tuple[float, TranslationError]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str, str]) -> TranslationError | None:
+        with self._lock:
+            found = self._known.get(key)
+            if found is None:
+                return None
+            if found[0] <= self._clock():
+                del self._known[key]
+                return None
+            return found[1]
+
+    def put(self, key: tuple[str, str, str, str], error: TranslationError) -> None:
+        with self._lock:
+            self._known[key] = (self._clock() + self.seconds, error)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+#: The process-wide memory `ensure_package` uses unless given another.
+UNAVAILABLE = Unavailable()
+
+
 def ensure_package(
     from_code: str,
     to_code: str,
@@ -557,12 +602,37 @@ def ensure_package(
     data_dir: Path | None = None,
     progress: Progress | None = None,
     client: httpx.Client | None = None,
+    unavailable: Unavailable | None = None,
 ) -> list[InstalledPackage]:
-    """The route for a pair, downloading what is missing from the index on first use."""
+    """The route for a pair, downloading what is missing from the index on first use.
+
+    A pair the index could not supply (unreachable, not offered, download failed) fails
+    again with the same error, without asking, until `unavailable` forgets it.
+    """
     route = find_route(from_code, to_code, installed_packages(data_dir))
     if route:
         return route
     url = resolve_index_url(index_url)
+    memory = UNAVAILABLE if unavailable is None else unavailable
+    key = (url, str(packages_dir(data_dir)), from_code, to_code)
+    known = memory.get(key)
+    if known is not None:
+        raise TranslationError(str(known), retryable=known.retryable, status=known.status)
+    try:
+        return _fetch_route(from_code, to_code, url, data_dir, progress, client)
+    except TranslationError as exc:
+        memory.put(key, exc)
+        raise
+
+
+def _fetch_route(
+    from_code: str,
+    to_code: str,
+    url: str,
+    data_dir: Path | None,
+    progress: Progress | None,
+    client: httpx.Client | None,
+) -> list[InstalledPackage]:
     offered: dict[tuple[str, str], PackageInfo] = {}
     for info in load_index(url, client=client):
         key = (info.from_code, info.to_code)

@@ -1,0 +1,60 @@
+"""The poll stage against a loopback feed server: what is asked, what is remembered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kanalwerk import pipeline
+from kanalwerk.config import load_config
+from kanalwerk.models import FetchResult
+from kanalwerk.store import Store
+from tests.servers import LocalServer, Request, Resource, Response
+
+
+def write_config(folder: Path, server: LocalServer) -> Path:
+    path = folder / "feeds.yaml"
+    path.write_text(
+        "site: {title: Testblog, base_url: 'https://blog.example.de/', author: Test}\n"
+        "channels:\n"
+        f"  - {{name: Gut, id: good, url: '{server.url('/good.xml')}'}}\n"
+        f"  - {{name: Überlastet, id: busy, url: '{server.url('/busy.xml')}'}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_retry_after_pauses_the_channel_and_is_capped(
+    server: LocalServer, tmp_path: Path, data_dir: Path
+) -> None:
+    server.routes["/good.xml"] = Resource((data_dir / "wordpress.rss").read_bytes())
+    retry_after = ["3600"]
+
+    def busy(_request: Request) -> Response:
+        return Response(503, b"try later", {"Retry-After": retry_after[0]})
+
+    server.routes["/busy.xml"] = busy
+    config = load_config(write_config(tmp_path, server))
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        first = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        assert first["busy"].status == 503 and first["busy"].error
+        assert first["good"].new_items == 3
+
+        second = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        assert len(server.requests_to("/busy.xml")) == 1  # not asked again
+        waiting = second["busy"].waiting_until
+        assert waiting is not None
+        assert timedelta(minutes=59) < waiting - datetime.now(UTC) <= timedelta(hours=1)
+        assert second["busy"].error is None
+        assert second["good"].not_modified
+        assert len(server.requests_to("/good.xml")) == 2
+
+        # A pause ends: the channel is polled again; an absurd Retry-After is capped.
+        store.record_fetch(FetchResult("busy", server.url("/busy.xml"), "", 503, error="x"))
+        retry_after[0] = str(365 * 24 * 3600)
+        pipeline.poll(config, store)
+        assert len(server.requests_to("/busy.xml")) == 2
+        state = store.fetch_states(["busy"])["busy"]
+        assert state.not_before is not None
+        assert state.not_before - datetime.now(UTC) <= timedelta(hours=24)
