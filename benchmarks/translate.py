@@ -692,11 +692,7 @@ def main() -> None:
         f"{corpus.kinds['de']} German) in {len(corpus.feeds)} feeds, "
         f"{feed_bytes / 1e6:.1f} MB, seed {args.seed}, {os.cpu_count()} cores"
     )
-    feeds, api_server = LocalServer(), LocalServer()
-    for server in (feeds, api_server):
-        # Without TCP_NODELAY every keep-alive request waits ~40 ms for a delayed ACK.
-        server._httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
-        server.start()
+    feeds, api_server = LocalServer().start(), LocalServer().start()
     try:
         for path, body in corpus.feeds.items():
             feeds.routes[path] = Resource(body)

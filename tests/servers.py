@@ -83,6 +83,9 @@ class LocalServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY: headers and body go out as separate writes, and with Nagle's
+            # algorithm the body waits ~40 ms for the client's delayed ACK on keep-alive.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

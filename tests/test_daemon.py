@@ -1,7 +1,12 @@
-"""`kanalwerk run` as a daemon: first cycle, config edits while running, clean Ctrl-C."""
+"""`kanalwerk run` as a daemon: first cycle, config edits while running, clean Ctrl-C.
+
+In article mode the daemon keeps one article writer across rounds; that is driven in
+process, through the daemon's own poll and reload jobs, against a loopback chat API.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -13,8 +18,19 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.fake_openai import FakeOpenAI
+from kanalwerk import pipeline
+from kanalwerk.config import Config, load_config
+from kanalwerk.daemon import Daemon
+from kanalwerk.store import Store
+from kanalwerk.translate.article import ArticleRequest, ArticleWriter, WrittenArticle
+from kanalwerk.translate.factory import (
+    ArticleWriterHolder,
+    build_article_writer,
+    build_translator,
+)
+from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
+from tests.test_article_mode import POSTS, rss
 from tests.test_end_to_end import API_KEY, ATOM, write_config
 
 
@@ -100,3 +116,143 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
             raise
     assert returncode == 0, log_file.read_text()
     assert "Traceback" not in log_file.read_text()
+
+
+# --- article mode: one writer across rounds ------------------------------------------------
+
+
+class Recorded:
+    """An article writer that notes whether it was closed."""
+
+    def __init__(self, inner: ArticleWriter):
+        self.inner = inner
+        self.closed = False
+
+    @property
+    def engine(self) -> str:
+        return self.inner.engine
+
+    @property
+    def model(self) -> str | None:
+        return self.inner.model
+
+    def write(self, request: ArticleRequest) -> WrittenArticle:
+        return self.inner.write(request)
+
+    def close(self) -> None:
+        self.closed = True
+        self.inner.close()
+
+
+class Writers:
+    """A writer factory for the holder: the real one, with each writer it built kept."""
+
+    def __init__(self) -> None:
+        self.built: list[Recorded] = []
+
+    def __call__(self, config: Config, store: Store) -> ArticleWriter:
+        self.built.append(Recorded(build_article_writer(config, store)))
+        return self.built[-1]
+
+
+_EDITS = itertools.count(1)
+THIRD_POST = ("A third post", POSTS[0][1] + "third/", POSTS[0][2])
+
+
+def article_config(
+    folder: Path, feeds: LocalServer, api: FakeOpenAI, *, model: str, title: str
+) -> Path:
+    path = folder / "feeds.yaml"
+    path.write_text(
+        f"""
+site: {{title: {title}, base_url: "https://blog.example.org/", author: Redaktion}}
+output: site/
+store: sqlite:///kanalwerk.db
+translator:
+  engine: openai
+  mode: article
+  openai: {{base_url: "{api.base_url}", model: {model}, api_key_env: KW_TEST_KEY}}
+channels:
+  - name: Notes
+    url: {feeds.url("/notes.rss")}
+    language: en
+""",
+        encoding="utf-8",
+    )
+    # Every edit gets a later mtime, however coarse the file system's clock.
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + next(_EDITS) * 10**9))
+    return path
+
+
+@pytest.fixture
+def article_daemon(
+    tmp_path: Path,
+    servers: tuple[LocalServer, FakeOpenAI],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Daemon, Writers, FakeOpenAI]]:
+    feeds, api = servers
+    monkeypatch.setenv("KW_TEST_KEY", API_KEY)
+    feeds.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+    config = load_config(article_config(tmp_path, feeds, api, model="model-a", title="A"))
+    writers = Writers()
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        daemon = Daemon(config, store, build_translator, writers)
+        try:
+            yield daemon, writers, api
+        finally:  # what `Daemon.run` does on shutdown
+            daemon.translators.close()
+            daemon.writers.close()
+
+
+def test_daemon_keeps_one_article_writer_until_the_openai_settings_change(
+    tmp_path: Path,
+    servers: tuple[LocalServer, FakeOpenAI],
+    article_daemon: tuple[Daemon, Writers, FakeOpenAI],
+) -> None:
+    feeds, _ = servers
+    daemon, writers, api = article_daemon
+
+    daemon._poll_channel("notes")
+    feeds.routes["/notes.rss"] = Resource(rss("Notes", POSTS))
+    daemon._poll_channel("notes")  # a second round with a new item
+    assert [is_article_request(body) for body in api.bodies] == [True, True]
+    assert len(writers.built) == 1 and not writers.built[0].closed
+
+    # An edit outside the translator keeps the writer (and its connections).
+    article_config(tmp_path, feeds, api, model="model-a", title="B")
+    daemon._watch_config()
+    assert daemon.config.site.title == "B"
+    assert daemon.writers.get() is writers.built[0] and not writers.built[0].closed
+
+    # A changed model closes it; the next item is written by a new one.
+    article_config(tmp_path, feeds, api, model="model-b", title="B")
+    daemon._watch_config()
+    assert writers.built[0].closed
+    feeds.routes["/notes.rss"] = Resource(rss("Notes", [*POSTS, THIRD_POST]))
+    daemon._poll_channel("notes")
+    assert len(writers.built) == 2 and writers.built[1].model == "model-b"
+    assert [body["model"] for body in api.bodies] == ["model-a", "model-a", "model-b"]
+
+
+def test_article_writer_holder_builds_lazily_and_closes(
+    tmp_path: Path, servers: tuple[LocalServer, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feeds, api = servers
+    monkeypatch.setenv("KW_TEST_KEY", API_KEY)
+    config = load_config(article_config(tmp_path, feeds, api, model="model-a", title="A"))
+    writers = Writers()
+    with Store.open(config.store) as store:
+        holder = ArticleWriterHolder(writers, store)
+        holder.update(config)
+        assert writers.built == []  # nothing built before it is needed
+        first = holder.get()
+        assert holder.get() is first
+        holder.update(load_config(article_config(tmp_path, feeds, api, model="model-a", title="B")))
+        assert holder.get() is first
+        holder.update(load_config(article_config(tmp_path, feeds, api, model="model-c", title="B")))
+        assert writers.built[0].closed and len(writers.built) == 1  # the new one waits for get()
+        assert holder.get().model == "model-c"
+        holder.close()
+        assert [w.closed for w in writers.built] == [True, True]

@@ -29,9 +29,11 @@ from kanalwerk.translate.chain import (
 from kanalwerk.translate.deepl import QuotaExceeded
 from tests.fake_deepl import FakeDeepL
 from tests.fake_libretranslate import FakeLibreTranslate
+from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
 
 DEEPL_KEY = "status-secret-0815:fx"
+OPENAI_KEY = "sk-status-secret-4711"
 NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
 MIDNIGHT = datetime(2025, 3, 5, tzinfo=UTC)
 
@@ -122,6 +124,7 @@ class Setup:
         self, *args: str, key: str | None = DEEPL_KEY
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "KW_DEEPL_KEY"}
+        env["KW_OPENAI_KEY"] = OPENAI_KEY
         if key is not None:
             env["KW_DEEPL_KEY"] = key
         done = subprocess.run(
@@ -132,7 +135,8 @@ class Setup:
             text=True,
             timeout=120,
         )
-        assert DEEPL_KEY not in done.stdout + done.stderr  # the key is never shown
+        assert DEEPL_KEY not in done.stdout + done.stderr  # keys are never shown
+        assert OPENAI_KEY not in done.stdout + done.stderr
         return done
 
     def feed(self, *titles: str) -> None:
@@ -245,3 +249,72 @@ def test_no_deepl_key_means_no_account_request(setup: Setup) -> None:
     assert "DeepL account" not in status.stdout
     assert "deepl: 0 request(s)" in status.stdout
     assert setup.deepl.server.requests_to("/v2/usage") == []
+    assert "openai" not in status.stdout  # neither configured nor writing articles
+
+
+def article_mode_config(setup: Setup, api: FakeOpenAI, *, engine: str, prices: bool) -> None:
+    priced = "price_per_million_input: 1000, price_per_million_output: 3000, " if prices else ""
+    (setup.folder / "k.yaml").write_text(
+        f"""
+site: {{title: T, base_url: "https://example.org/", author: A}}
+store: sqlite:///k.db
+output: site/
+translator:
+  engine: {engine}
+  mode: article
+  budget:
+    libretranslate: {{daily_characters: 5000}}
+  openai: {{{priced}base_url: "{api.base_url}", model: m, api_key_env: KW_OPENAI_KEY}}
+  deepl: {{api_key_env: KW_DEEPL_KEY, base_url: "{setup.deepl.url}"}}
+  libretranslate: {{url: "{setup.libre.url}"}}
+channels:
+  - name: Feed
+    url: {setup.feeds.url("/f.rss")}
+""",
+        encoding="utf-8",
+    )
+
+
+def test_status_shows_article_mode_usage_and_cost(setup: Setup) -> None:
+    api_server = LocalServer().start()
+    try:
+        api = FakeOpenAI(api_server, api_key=OPENAI_KEY)
+        article_mode_config(setup, api, engine="libretranslate", prices=True)
+        setup.feed("First post", "Second post")
+        run = setup.kanalwerk("run", "--once", key=None)
+        assert run.returncode == 0, run.stderr
+        assert "2 translated" in run.stderr
+        assert [is_article_request(body) for body in api.bodies] == [True, True]
+        assert setup.libre.calls == []
+
+        prompt, completion = api.usage_total["prompt_tokens"], api.usage_total["completion_tokens"]
+        tokens, cost = prompt + completion, (prompt * 1000 + completion * 3000) / 1_000_000
+        assert cost > 0.001  # visible at four decimals
+        status = setup.kanalwerk("status", key=None)
+        assert status.returncode == 0, status.stderr
+        out = status.stdout
+        assert re.search(r"^  libretranslate: 0 request\(s\), 0 of 5,000 characters", out, re.M)
+        written = re.search(
+            rf"^  openai \(article mode\): 2 request\(s\), [1-9][\d,]* characters, "
+            rf"{tokens:,} tokens, \${cost:.4f} today \(no daily budget\)$",
+            out,
+            re.M,
+        )
+        assert written, out
+        assert re.search(rf"^translation today: 2 request\(s\), .*, {tokens} tokens$", out, re.M)
+
+        # Without prices: the usage, no cost.
+        article_mode_config(setup, api, engine="libretranslate", prices=False)
+        unpriced = setup.kanalwerk("status", key=None).stdout
+        assert re.search(
+            rf"^  openai \(article mode\): .*, {tokens:,} tokens today ", unpriced, re.M
+        )
+        assert "$" not in unpriced
+
+        # openai as the translation engine too: one line, without the note.
+        article_mode_config(setup, api, engine="openai", prices=True)
+        both = setup.kanalwerk("status", key=None).stdout
+        expected = written.group(0).replace(" (article mode)", "")
+        assert re.findall(r"^  openai.*$", both, re.M) == [expected]
+    finally:
+        api_server.stop()

@@ -14,6 +14,7 @@ from kanalwerk import __version__, pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import KanalwerkError
 from kanalwerk.store import Store
+from kanalwerk.translate.article import cost_usd
 from kanalwerk.translate.chain import load_suspensions
 from kanalwerk.translate.factory import TranslatorHolder, build_translator
 
@@ -125,7 +126,8 @@ def status(config_path: Path) -> None:
     """Show each channel's last fetch, errors and queue sizes, and translation usage.
 
     Per engine: today's usage against its daily budget and whether it is suspended
-    (quota or budget spent); with a DeepL key set, DeepL's own count for the period.
+    (quota or budget spent); openai also in article mode, with today's cost in USD when
+    its prices are configured; with a DeepL key set, DeepL's own count for the period.
     """
     config = _load(config_path)
     now = datetime.now(UTC)
@@ -165,10 +167,16 @@ def _of(used: int, limit: int | None) -> str:
 
 
 def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
-    """Per engine: today's usage against its daily budget, and any suspension."""
+    """Per engine: today's usage against its daily budget, cost if priced, and any suspension.
+
+    In article mode the article writer's usage is recorded under "openai", so openai is
+    listed even when it is not in the translation chain.
+    """
     tc = config.translator
     suspensions = load_suspensions(store, now)
-    configured = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    writer = ["openai"] if tc.mode == "article" and "openai" not in chain else []
+    configured = [*chain, *writer]
     lines: list[str] = []
     for name in [*configured, *(n for n in suspensions if n not in configured)]:
         used = store.usage_for(now.date(), name)
@@ -179,7 +187,14 @@ def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
         parts = [f"{used.requests} request(s)", f"{_of(used.characters, chars)} characters"]
         if spent_tokens or tokens is not None:  # only LLM engines count tokens
             parts.append(f"{_of(spent_tokens, tokens)} tokens")
+        if name == "openai":
+            o = tc.openai
+            cost = cost_usd(used, o.price_per_million_input, o.price_per_million_output)
+            if cost is not None:
+                parts.append(f"${cost:.4f}")
         note = "" if name in configured else " (no longer configured)"
+        if name in writer:
+            note = " (article mode)"
         budget_note = "" if chars is not None or tokens is not None else " (no daily budget)"
         lines.append(f"  {name}{note}: {', '.join(parts)} today{budget_note}")
         if name in suspensions:

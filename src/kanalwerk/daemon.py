@@ -27,8 +27,9 @@ from kanalwerk import pipeline
 from kanalwerk.config import ChannelConfig, Config, load_config
 from kanalwerk.errors import ConfigError, KanalwerkError
 from kanalwerk.store import Store
+from kanalwerk.translate.article import ArticleWriter
 from kanalwerk.translate.base import Translator
-from kanalwerk.translate.factory import TranslatorHolder
+from kanalwerk.translate.factory import ArticleWriterHolder, TranslatorHolder, build_article_writer
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,12 @@ class Daemon:
         config: Config,
         store: Store,
         translator_factory: Callable[[Config, Store], Translator],
+        writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
     ):
         self.config = config
         self.store = store
         self.translators = TranslatorHolder(translator_factory, store)
-        self.translators.update(config)
+        self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
         self._process_lock = threading.Lock()
         self._dirty = threading.Event()
         self._config_mtime = _mtime(config.path)
@@ -144,7 +146,10 @@ class Daemon:
             self._process()
 
     def _process(self) -> None:
-        """Translate and publish; a job arriving meanwhile asks for one more round."""
+        """Translate and publish; a job arriving meanwhile asks for one more round.
+
+        Engines follow config edits here, under the lock, so none is closed while in use.
+        """
         self._dirty.set()
         if not self._process_lock.acquire(blocking=False):
             return
@@ -153,7 +158,11 @@ class Daemon:
                 self._dirty.clear()
                 config = self.config
                 try:
-                    pipeline.translate_pending(config, self.store, self.translators.get)
+                    self.translators.update(config)
+                    self.writers.update(config)
+                    pipeline.translate_pending(
+                        config, self.store, self.translators.get, get_writer=self.writers.get
+                    )
                     pipeline.publish_site(config, self.store)
                 except KanalwerkError as exc:
                     log.error("%s", exc)
@@ -176,7 +185,6 @@ class Daemon:
             log.warning("store and output changes take effect after a restart")
         self.config = config
         pipeline.sync_channels(config, self.store)
-        self.translators.update(config)
         self._schedule(config, first=False)
         log.info("reloaded %s: %d channel(s)", config.path, len(config.channels))
         self._process()
@@ -206,6 +214,7 @@ class Daemon:
                 self.scheduler.shutdown(wait=True)
             signal.signal(signal.SIGTERM, previous)
             self.translators.close()
+            self.writers.close()
 
 
 def _mtime(path: Path) -> float | None:
