@@ -640,3 +640,20 @@ def test_state_survives_reopening(db_path: Path) -> None:
         assert store.add_items("chan", [make_item(1)]) == []
         assert [a.slug for a in store.articles()] == ["slug"]
         assert store.articles()[0].published.tzinfo == UTC
+
+
+def test_items_and_their_validators_are_stored_together(store: Store) -> None:
+    result = FetchResult("chan", FEED, FEED, 200, content=b"x", etag='"v2"', content_hash="h2")
+    ids = store.add_items("chan", [make_item(1), make_item(2)], fetched=FetchRecord(result))
+    assert len(ids) == 2
+    assert store.fetch_states(["chan"])["chan"].etag == '"v2"'
+    # Nothing new: the fetch is still recorded.
+    again = FetchResult("chan", FEED, FEED, 200, content=b"x", etag='"v3"', content_hash="h3")
+    assert store.add_items("chan", [make_item(1)], fetched=FetchRecord(again)) == []
+    assert store.fetch_states(["chan"])["chan"].etag == '"v3"'
+    # A failing record rolls the items back with it.
+    with pytest.raises(KeyError):
+        store.add_items(
+            "chan", [make_item(3)], fetched=FetchRecord(FetchResult("nope", FEED, FEED, 200))
+        )
+    assert len(store.pending_items(5)) == 2

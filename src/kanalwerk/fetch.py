@@ -121,16 +121,20 @@ async def fetch_all(
         return []
     overall = asyncio.Semaphore(settings.max_connections)
     per_host: dict[str, asyncio.Semaphore] = {}
+    # Bodies fetched but not yet handed over: without a bound, fast fetching ahead of
+    # slow parsing would hold every feed in memory at once.
+    backlog = asyncio.Semaphore(2 * settings.max_connections)
 
     async def limited(client: httpx.AsyncClient, state: FetchState) -> FetchResult:
         host = _host_key(state.url)
         host_slot = per_host.setdefault(host, asyncio.Semaphore(settings.max_per_host))
-        # Host first: a request waiting for its host must not hold a global slot.
-        async with host_slot, overall:
-            result = await fetch_one(client, state, settings)
-        if on_result is None:
-            return result
-        await on_result(result)
+        async with backlog:
+            # Host first: a request waiting for its host must not hold a global slot.
+            async with host_slot, overall:
+                result = await fetch_one(client, state, settings)
+            if on_result is None:
+                return result
+            await on_result(result)
         return dataclasses.replace(result, content=None)
 
     async with create_client(settings) as client:

@@ -311,8 +311,8 @@ def _store_result(
     if isinstance(parsed, ParseError):
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
         return outcome, FetchRecord(result, error=str(parsed))
-    new_ids = store.add_items(channel.id, parsed.items)  # sanitized by _parse_one
-    store.record_fetch(result, feed=parsed)
+    # Sanitized by _parse_one; the validators go into the same transaction as the items.
+    new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
     outcome = ChannelOutcome(
         channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning
     )

@@ -505,16 +505,22 @@ class Store:
 
     # --- items ----------------------------------------------------------------------
 
-    def add_items(self, channel_id: str, items: Sequence[Item]) -> list[int]:
+    def add_items(
+        self, channel_id: str, items: Sequence[Item], *, fetched: FetchRecord | None = None
+    ) -> list[int]:
         """Store items not seen before; return their new ids in input order.
 
         One `INSERT … ON CONFLICT DO NOTHING` for the whole batch, so concurrent or
         repeated calls store each (channel, guid) exactly once. Items must be sanitized.
+        `fetched`, the poll that brought them, is recorded in the same transaction: the
+        new validators can never be stored without the items (one commit, not two).
         """
         unique: dict[str, Item] = {}
         for item in items:
             unique.setdefault(item.guid, item)
         if not unique:
+            if fetched is not None:
+                self.record_fetches([fetched])
             return []
         now = _now()
         rows = [
@@ -536,6 +542,8 @@ class Store:
         )
         with self._write() as conn:
             inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
+            if fetched is not None and conn.execute(_fetch_update(fetched, now)).rowcount == 0:
+                raise KeyError(f"unknown channel {fetched.result.channel_id!r}")
         return [inserted[guid] for guid in unique if guid in inserted]
 
     def has_items(self, channel_id: str) -> bool:
