@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +42,15 @@ def test_retry_after_pauses_the_channel_and_is_capped(
         first = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
         assert first["busy"].status == 503 and first["busy"].error
         assert first["good"].new_items == 3
+
+        shown = subprocess.run(
+            [sys.executable, "-m", "kanalwerk", "status", "--config", str(tmp_path / "feeds.yaml")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "not polled before" in shown.stdout and "(the server asked to wait)" in shown.stdout
 
         second = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
         assert len(server.requests_to("/busy.xml")) == 1  # not asked again

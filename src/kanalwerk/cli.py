@@ -140,7 +140,9 @@ def status(config_path: Path) -> None:
     except KanalwerkError as exc:
         raise click.ClickException(str(exc)) from exc
     for row in rows:
-        when = row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "nie"
+        when = (
+            row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "never"
+        )
         state = f"HTTP {row.last_status}" if row.last_status else "-"
         click.echo(
             f"{row.name}: last fetch {when} ({state}); items {row.items_total}, "
@@ -149,6 +151,11 @@ def status(config_path: Path) -> None:
         )
         if row.last_error:
             click.echo(f"  error: {row.last_error} ({row.error_count}× in a row)")
+        if row.retry_after_until is not None and row.retry_after_until > now:
+            click.echo(
+                f"  not polled before {row.retry_after_until:%Y-%m-%d %H:%M} UTC "
+                "(the server asked to wait)"
+            )
         if row.last_warning:
             click.echo(f"  warning: {row.last_warning}")
     click.echo(
@@ -213,6 +220,8 @@ def _deepl_account_line(config: Config) -> str | None:
     from kanalwerk.translate.factory import user_agent
 
     deepl = config.translator.deepl
+    if "deepl" not in (config.translator.engine, *config.translator.fallback):
+        return None
     if not os.environ.get(deepl.api_key_env, "").strip():
         return None
     try:
