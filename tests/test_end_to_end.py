@@ -213,8 +213,22 @@ def test_a_new_item_adds_exactly_one_entry(setup: Setup, data_dir: Path) -> None
     assert setup.api.requests == requests_before + 1  # one request for the one new item
 
 
-def test_untrusted_html_never_reaches_the_output(setup: Setup) -> None:
+def test_untrusted_html_never_reaches_the_output(setup: Setup, data_dir: Path) -> None:
+    # Links outside the HTML bodies too: the item's own link, its thumbnail, the feed's site.
+    rss = (data_dir / "wordpress.rss").read_text(encoding="utf-8")
+    rss = rss.replace(
+        "<link>https://technotes.example.com</link>", "<link>javascript:alert(1)</link>", 1
+    )
+    evil_item = """<item><title>Linked Badly</title><guid>evil-link</guid>
+        <link>javascript:alert(document.cookie)</link>
+        <pubDate>Wed, 15 Jan 2025 10:00:00 +0000</pubDate>
+        <description><![CDATA[<p>An item whose own link is a script.</p>]]></description>
+    </item>"""
+    rss = rss.replace("<item>", evil_item + "\n<item>", 1)
+    setup.feeds.routes["/wordpress.rss"] = Resource(rss.encode(), "application/rss+xml")
+
     assert setup.run("run", "--once").returncode == 0
+    assert "DE: Linked Badly" in (setup.output / "feed.atom").read_text(encoding="utf-8")
     for path in [setup.output / "feed.atom", *setup.output.rglob("*.html")]:
         text = path.read_text(encoding="utf-8")
         # In the feed, content is escaped XML text: check both spellings.

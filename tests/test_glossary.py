@@ -394,7 +394,7 @@ def test_factory_puts_the_glossary_between_cache_and_engine(
 
 PROTECTED = [
     '<span translate="no"><code>pip install kanalwerk==1.0</code> from '
-    '<a href="https://pypi.example/kanalwerk?x=1&amp;y=2">https://pypi.example/kanalwerk</a>'
+    '<a href="https://pkg.example/kanalwerk?x=1&amp;y=2">https://pkg.example/kanalwerk</a>'
     "</span>",
     '<span translate="no">Qwen3-Max™ <b>v2</b> &amp; large language model</span>',
     '<div translate="no"><p>Keep <strong>this block</strong>: artificial intelligence '

@@ -161,11 +161,9 @@ def test_check_languages_passes(libre: LibreTranslateTranslator) -> None:
 
 def test_check_languages_without_german(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, languages={"en": ("English", ("fr",)), "fr": ("French", ())})
-    with (
-        LibreTranslateTranslator(fake.url) as t,
-        pytest.raises(TranslationError, match="cannot translate into 'de'") as info,
-    ):
-        t.check_languages()
+    with LibreTranslateTranslator(fake.url) as t:
+        with pytest.raises(TranslationError, match="cannot translate into 'de'") as info:
+            t.check_languages()
         assert info.value.retryable is False
         with pytest.raises(TranslationError, match=r"'en' into 'de' \(targets: fr\)"):
             t.check_languages("en")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kanalwerk.models import Item
-from kanalwerk.sanitize import html_to_text, sanitize_html, sanitize_item
+from kanalwerk.sanitize import html_to_text, http_url, sanitize_html, sanitize_item
 
 
 @pytest.mark.parametrize(
@@ -139,3 +139,37 @@ def test_sanitize_item_returns_clean_copy() -> None:
 def test_sanitize_item_empty_author_becomes_none() -> None:
     item = Item(guid="g", link=None, title="t", author="<b> </b>")
     assert sanitize_item(item).author is None
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://example.org/post/1", True),
+        (" http://example.org/a?b=1 ", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("/relative/path", False),
+        ("//example.org/protocol-relative", False),
+        ("https://example.org/\x00bad", False),
+        (None, False),
+    ],
+)
+def test_http_url_keeps_only_absolute_web_links(url: str | None, kept: bool) -> None:
+    assert (http_url(url) is not None) is kept
+
+
+def test_sanitize_item_drops_script_links_outside_the_body() -> None:
+    from kanalwerk.models import Item
+
+    item = Item(
+        guid="1",
+        link="javascript:alert(1)",
+        title="T",
+        thumbnail="data:image/svg+xml,<svg onload=alert(1)>",
+        content_html='<p>see <a href="/x">x</a></p>',
+        base_url="https://example.org/feed/",
+    )
+    clean = sanitize_item(item)
+    assert clean.link is None and clean.thumbnail is None
+    assert 'href="https://example.org/x"' in clean.content_html

@@ -40,6 +40,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     )
     # httpx logs every request at INFO; that is noise at our default level.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.INFO)  # its DEBUG is per socket event
     logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.INFO)
 
 

@@ -20,6 +20,7 @@ from kanalwerk.models import Article, SourceRef, StoredItem
 from kanalwerk.sanitize import (
     collapse_whitespace,
     html_to_text,
+    http_url,
     sanitize_html,
     strip_control_chars,
 )
@@ -148,10 +149,9 @@ def attribution_box(source: SourceRef, site: SiteInfo, *, translated: bool = Tru
     """
     text = site.attribution_text if translated else site.attribution_untranslated_text
     label = _original_label(source)
+    link = http_url(source.link)
     original = (
-        f'<a href="{escape(source.link)}" rel="noopener">{escape(label)}</a>'
-        if source.link
-        else escape(label)
+        f'<a href="{escape(link)}" rel="noopener">{escape(label)}</a>' if link else escape(label)
     )
     end = "" if label.endswith((".", "!", "?", "…")) else "."
     return (
@@ -164,13 +164,13 @@ def attribution_box(source: SourceRef, site: SiteInfo, *, translated: bool = Tru
 
 def _video_preview(stored: StoredItem) -> str:
     item = stored.item
-    if not (item.video_id and item.thumbnail):
+    thumbnail = http_url(item.thumbnail)
+    if not (item.video_id and thumbnail):
         return ""
-    link = item.link or f"https://www.youtube.com/watch?v={quote(item.video_id, safe='')}"
+    link = http_url(item.link) or f"https://www.youtube.com/watch?v={quote(item.video_id, safe='')}"
     alt = f"Video ansehen: {collapse_whitespace(stored.source.title or item.title)}"
     return (
-        f'<p><a href="{escape(link)}">'
-        f'<img src="{escape(item.thumbnail)}" alt="{escape(alt)}"></a></p>'
+        f'<p><a href="{escape(link)}"><img src="{escape(thumbnail)}" alt="{escape(alt)}"></a></p>'
     )
 
 

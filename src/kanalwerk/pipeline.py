@@ -32,7 +32,7 @@ from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all, retry_
 from kanalwerk.models import Article, FetchResult, FetchState, ParsedFeed, StoredItem
 from kanalwerk.parse import parse_feed
 from kanalwerk.publish import PublishResult, publish
-from kanalwerk.sanitize import html_to_text, sanitize_item
+from kanalwerk.sanitize import html_to_text, http_url, sanitize_item
 from kanalwerk.store import FetchRecord, Store
 from kanalwerk.translate.article import (
     ArticleInvalid,
@@ -248,7 +248,8 @@ def _parse_one(result: FetchResult) -> ParseOutcome:
         feed = parse_feed(result.content, url=result.final_url, headers=result.headers)
     except ParseError as exc:
         return exc
-    return dataclasses.replace(feed, items=tuple(sanitize_item(item) for item in feed.items))
+    items = tuple(sanitize_item(item) for item in feed.items)
+    return dataclasses.replace(feed, link=http_url(feed.link), items=items)
 
 
 async def _fetch_parse_store(

@@ -70,6 +70,18 @@ def _is_absolute_http(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def http_url(url: str | None) -> str | None:
+    """`url` if it is an absolute http(s) URL, else None.
+
+    For links that are not inside sanitized HTML (an item's link, a feed's home page, a
+    thumbnail): autoescaping stops markup, not a `javascript:` or `data:` scheme.
+    """
+    if url is None:
+        return None
+    url = url.strip()
+    return url if _is_absolute_http(url) and not _XML_ILLEGAL.search(url) else None
+
+
 @functools.lru_cache(maxsize=256)
 def _cleaner(base_url: str | None) -> nh3.Cleaner:
     # Cached: building a Cleaner costs as much as cleaning a long post, and the base is
@@ -168,10 +180,13 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
 
 def sanitize_item(item: Item) -> Item:
     """A copy of `item` safe to store: sanitized HTML bodies, plain-text title and author."""
-    base = next((u for u in (item.base_url, item.link) if _is_absolute_http(u)), None)
+    link = http_url(item.link)
+    base = http_url(item.base_url) or link
     author = html_to_text(item.author) if item.author else ""
     return dataclasses.replace(
         item,
+        link=link,
+        thumbnail=http_url(item.thumbnail),
         title=html_to_text(item.title),
         author=author or None,
         content_html=sanitize_html(item.content_html, base_url=base),

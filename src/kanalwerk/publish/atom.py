@@ -19,7 +19,7 @@ from feedgen.util import xml_elem
 from kanalwerk import __version__
 from kanalwerk.compose import SiteInfo, source_name
 from kanalwerk.models import Article, SourceRef
-from kanalwerk.sanitize import strip_control_chars
+from kanalwerk.sanitize import http_url, strip_control_chars
 
 FEED_LIMIT = 50
 ATOM_TYPE = "application/atom+xml"
@@ -95,14 +95,20 @@ def newest_first(articles: Sequence[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (_utc(a.published), a.entry_id), reverse=True)
 
 
+_SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:")
+
+
 def _source(ref: SourceRef, updated: datetime) -> _Source:
     # The original feed's own <updated> is not kept; the original entry's date is the
     # closest known value.
+    feed_id = ref.feed_id
+    if feed_id and feed_id.strip().lower().startswith(_SCRIPT_SCHEMES):
+        feed_id = None  # an id is only text, but some readers turn it into a link
     return _Source(
-        id=ref.feed_id or ref.feed_url,
+        id=feed_id or ref.feed_url,
         title=ref.feed_title or source_name(ref) or ref.feed_url,
         self_href=ref.feed_url,
-        alternate_href=ref.feed_link,
+        alternate_href=http_url(ref.feed_link),
         updated=updated,
     )
 
@@ -147,10 +153,9 @@ def render_atom(
         fe.register_extension(_EXTENSION, _EntryExtras, atom=True, rss=False)
         extras: _EntryExtras = getattr(fe, _EXTENSION)
         extras.links.append(_Link(site.article_url(article.slug), "alternate", "text/html"))
-        if article.source.link:
-            extras.links.append(
-                _Link(article.source.link, "via", "text/html", title=article.source.title)
-            )
+        via = http_url(article.source.link)
+        if via:
+            extras.links.append(_Link(via, "via", "text/html", title=article.source.title))
         extras.source = _source(article.source, article.updated)
 
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)

@@ -18,7 +18,7 @@ from kanalwerk.compose import SiteInfo, source_name
 from kanalwerk.dates import format_date_de, format_datetime_de
 from kanalwerk.models import Article
 from kanalwerk.publish.atom import newest_first
-from kanalwerk.sanitize import sanitize_html
+from kanalwerk.sanitize import http_url, sanitize_html
 
 
 def _iso(dt: datetime) -> str:
@@ -46,6 +46,7 @@ def environment() -> Environment:
     env.filters["iso"] = _iso
     env.filters["quelle"] = source_name
     env.filters["sanitized"] = _sanitized
+    env.filters["http_url"] = http_url
     return env
 
 

@@ -153,8 +153,8 @@ class ChainTranslator:
             except TranslationError as exc:
                 # Building failed (missing key, model not installable): won't heal this run.
                 self._broken[name] = str(exc)
-                log.error("%s: %s", name, exc)
-                failures.append(f"{name}: {exc}")
+                log.error("%s", _labelled(name, exc))
+                failures.append(_labelled(name, exc))
                 item_specific = False
                 continue
             try:
@@ -162,7 +162,7 @@ class ChainTranslator:
             except TranslationDeferred as exc:
                 log.debug("%s cannot take the request now: %s", name, exc)
                 deferred.append(str(exc))
-                failures.append(f"{name}: {exc}")
+                failures.append(_labelled(name, exc))
                 continue
             except TranslationError as exc:
                 until = getattr(exc, "until", None)
@@ -171,12 +171,12 @@ class ChainTranslator:
                     log.warning("%s; using the next engine until %s", exc, f"{until:%Y-%m-%d}")
                 elif exc.status in (401, 402, 403):
                     self._broken[name] = str(exc)
-                    log.error("%s: %s", name, exc)
+                    log.error("%s", _labelled(name, exc))
                 else:
-                    log.warning("%s failed: %s", name, exc)
+                    log.warning("failed: %s", _labelled(name, exc))
                 if exc.retryable or until is not None or exc.status in (401, 402, 403):
                     item_specific = False
-                failures.append(f"{name}: {exc}")
+                failures.append(_labelled(name, exc))
                 continue
             self._last = engine
             return result
@@ -198,3 +198,9 @@ class ChainTranslator:
         for engine in self._built.values():
             engine.close()
         self._built.clear()
+
+
+def _labelled(name: str, exc: Exception) -> str:
+    """`name: message`, without doubling a name the message already starts with."""
+    message = str(exc)
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
