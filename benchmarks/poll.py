@@ -257,25 +257,29 @@ SERVER_CPU = [0.0]
 
 
 class WorkerMemory:
-    """Samples the peak RSS (VmHWM) of worker processes while they live."""
+    """Samples, while the poll runs, the largest worker's peak RSS (VmHWM) and the peak
+    total PSS of this process and all its descendants.
+
+    RSS counts pages that the parse workers share with the fork server once per process;
+    PSS splits shared pages between their users, so the sum is what the tree really holds.
+    """
 
     def __init__(self) -> None:
         self.peak_kb = 0
+        self.peak_tree_pss_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            for pid in _descendants(os.getpid()):
+            tree = 0
+            for pid in [os.getpid(), *_descendants(os.getpid())]:
                 if pid in SERVER_PIDS:
                     continue
-                try:
-                    with open(f"/proc/{pid}/status") as handle:
-                        for line in handle:
-                            if line.startswith("VmHWM:"):
-                                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-                except OSError:
-                    pass
+                tree += _status_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+                if pid != os.getpid():
+                    self.peak_kb = max(self.peak_kb, _status_kb(f"/proc/{pid}/status", "VmHWM:"))
+            self.peak_tree_pss_kb = max(self.peak_tree_pss_kb, tree)
 
     def __enter__(self) -> WorkerMemory:
         self._thread.start()
@@ -284,6 +288,17 @@ class WorkerMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _status_kb(path: str, key: str) -> int:
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def timed(label: str, feeds: int, fn: Callable[[], int]) -> Figures:
@@ -369,7 +384,7 @@ def kanalwerk_phases(
         finally:
             close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    conn.send((figures, rss, workers.peak_kb / 1024))
+    conn.send((figures, rss, workers.peak_kb / 1024, workers.peak_tree_pss_kb / 1024))
 
 
 def in_child(paths: list[str], port: int, concurrency: int, validators: bool) -> tuple[Any, ...]:
@@ -379,9 +394,9 @@ def in_child(paths: list[str], port: int, concurrency: int, validators: bool) ->
         target=kanalwerk_phases, args=(paths, port, concurrency, validators, child)
     )
     proc.start()
-    figures, rss, worker = parent.recv()
+    figures, rss, worker, tree = parent.recv()
     proc.join()
-    return figures, rss, worker
+    return figures, rss, worker, tree
 
 
 def main() -> None:
@@ -399,7 +414,7 @@ def main() -> None:
         f"{n} feeds, {n * ITEMS_PER_FEED} items, {total_bytes / 1e6:.1f} MB, {os.cpu_count()} cores"
     )
 
-    peak_main = peak_worker = 0.0
+    peak_main = peak_worker = peak_tree = 0.0
     proc, port = start_server(n, validators=True)
     try:
         naive_figures: Figures | None = None
@@ -407,8 +422,9 @@ def main() -> None:
             naive_figures = timed("(a) naive feedparser.parse(url)", n, lambda: naive(paths, port))
             print(naive_figures.line())
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            (first, second), rss, worker = in_child(paths, port, concurrency, True)
+            (first, second), rss, worker, tree = in_child(paths, port, concurrency, True)
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
+            peak_tree = max(peak_tree, tree)
             print(first.line())
             print(second.line())
             if naive_figures is not None:
@@ -421,12 +437,16 @@ def main() -> None:
 
     proc, port = start_server(n, validators=False)
     try:
-        (unchanged,), rss, worker = in_child(paths, port, 8, False)
+        (unchanged,), rss, worker, tree = in_child(paths, port, 8, False)
         peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
+        peak_tree = max(peak_tree, tree)
         print(unchanged.line())
     finally:
         stop_server(proc)
-    print(f"peak RSS: kanalwerk process {peak_main:.0f} MB; largest worker {peak_worker:.0f} MB")
+    print(
+        f"peak RSS: kanalwerk process {peak_main:.0f} MB; largest parse worker "
+        f"{peak_worker:.0f} MB; peak PSS of kanalwerk and its workers together {peak_tree:.0f} MB"
+    )
 
 
 def stop_server(proc: multiprocessing.Process) -> None:

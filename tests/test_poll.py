@@ -69,3 +69,34 @@ def test_retry_after_pauses_the_channel_and_is_capped(
         state = store.fetch_states(["busy"])["busy"]
         assert state.not_before is not None
         assert state.not_before - datetime.now(UTC) <= timedelta(hours=24)
+
+
+def test_many_feeds_are_parsed_in_worker_processes_and_sanitized(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    count = pipeline.PARSE_POOL_THRESHOLD + 4  # enough to start the process pool
+    lines = [
+        "site: {title: Testblog, base_url: 'https://blog.example.de/', author: Test}",
+        "channels:",
+    ]
+    for n in range(count):
+        body = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>'
+            f"<link>javascript:alert({n})</link>"
+            f"<item><title>Post {n}</title><guid>p{n}</guid><link>https://e.org/{n}</link>"
+            '<description>&lt;p onclick="x()"&gt;Hello&lt;script&gt;bad()&lt;/script&gt;'
+            "&lt;/p&gt;</description></item></channel></rss>"
+        ).encode()
+        server.routes[f"/f{n}.xml"] = Resource(body)
+        lines.append(f"  - {{name: Feed {n}, id: f{n}, url: '{server.url(f'/f{n}.xml')}'}}")
+    (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = load_config(tmp_path / "feeds.yaml")
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        report = pipeline.poll(config, store)
+        assert report.failed == 0 and report.new_items == count
+        items = store.pending_items(5)
+        assert sorted(i.item.title for i in items) == sorted(f"Post {n}" for n in range(count))
+        for stored in items:
+            assert stored.item.content_html == "<p>Hello</p>"
+            assert stored.source.feed_link is None  # the feed's javascript: "site" dropped

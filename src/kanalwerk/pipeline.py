@@ -9,7 +9,6 @@ replaced atomically.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import html
 import logging
@@ -29,10 +28,10 @@ from kanalwerk.compose import SiteInfo, compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import KanalwerkError, ParseError, TranslationDeferred, TranslationError
 from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all, retry_after_seconds
-from kanalwerk.models import Article, FetchResult, FetchState, ParsedFeed, StoredItem
-from kanalwerk.parse import parse_feed
+from kanalwerk.models import Article, FetchResult, FetchState, StoredItem
+from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
-from kanalwerk.sanitize import html_to_text, http_url, sanitize_item
+from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import FetchRecord, Store
 from kanalwerk.translate.article import (
     ArticleInvalid,
@@ -196,7 +195,7 @@ class _LazyPool:
             return self._given
         if self._own is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["kanalwerk.parse", "kanalwerk.sanitize"])
+            context.set_forkserver_preload(["kanalwerk.parse_job"])
             self._own = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
         return self._own
 
@@ -238,20 +237,6 @@ def _resolve_handles(
     asyncio.run(resolve_all())
 
 
-ParseOutcome = ParsedFeed | ParseError
-
-
-def _parse_one(result: FetchResult) -> ParseOutcome:
-    """Parse and sanitize one body; runs in a worker process, so both use every core."""
-    assert result.content is not None
-    try:
-        feed = parse_feed(result.content, url=result.final_url, headers=result.headers)
-    except ParseError as exc:
-        return exc
-    items = tuple(sanitize_item(item) for item in feed.items)
-    return dataclasses.replace(feed, link=http_url(feed.link), items=items)
-
-
 async def _fetch_parse_store(
     states: Sequence[FetchState],
     settings: FetchSettings,
@@ -272,9 +257,9 @@ async def _fetch_parse_store(
         if result.ok and result.content is not None:
             executor = pool.get()
             if executor is None:
-                parsed = _parse_one(result)
+                parsed = parse_and_sanitize(result)
             else:
-                parsed = await loop.run_in_executor(executor, _parse_one, result)
+                parsed = await loop.run_in_executor(executor, parse_and_sanitize, result)
         outcome, record = _store_result(store, channels[result.channel_id], result, parsed)
         if record is not None:
             pending.append(record)
@@ -312,7 +297,7 @@ def _store_result(
     if isinstance(parsed, ParseError):
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
         return outcome, FetchRecord(result, error=str(parsed))
-    # Sanitized by _parse_one; the validators go into the same transaction as the items.
+    # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
     new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
     outcome = ChannelOutcome(
         channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning
