@@ -20,6 +20,16 @@ def server() -> Iterator[LocalServer]:
         srv.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[LocalServer]:
+    """One loopback server for a whole test module; the module resets it for each test."""
+    srv = LocalServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

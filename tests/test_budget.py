@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from kanalwerk.errors import TranslationError
 from kanalwerk.models import Article, StoredItem
 from kanalwerk.store import Store
-from kanalwerk.translate.base import Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, Usage
+from kanalwerk.translate.meter import BudgetExhausted, MeteredTranslator
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Resource
@@ -321,3 +323,65 @@ def test_cache_hits_do_not_count_against_the_budget(setup: Setup) -> None:
     article = setup.articles()[after.title]
     assert article.engine == "openai" and html.escape("DE: " + shared) in article.content_html
     assert setup.pending() == {}
+
+
+def test_an_item_larger_than_the_whole_budget_does_not_stall_the_queue(setup: Setup) -> None:
+    # ALPS could never be sent within this budget, on no day; WIND and HEAT fit.
+    limit = WIND.cost + HEAT.cost
+    assert ALPS.cost > limit
+    setup.configure(f"{{openai: {{daily_characters: {limit}}}}}")
+    setup.feed(ALPS, WIND, HEAT)
+
+    run = setup.kanalwerk("run", "--once")
+    assert "2 translated" in run.stderr and "1 failed" in run.stderr
+    assert setup.openai_segments() == [WIND.segments, HEAT.segments]
+    assert setup.engines() == {WIND.title: "openai", HEAT.title: "openai"}
+    big = setup.pending()[ALPS.title]
+    assert big.attempts == 1
+    assert f"more than the daily budget of {limit:,}" in (big.last_error or "")
+    assert "translator.budget" in (big.last_error or "")  # says what to change
+    assert "suspended" not in setup.kanalwerk("status").stdout
+
+    # With a fallback, the fallback takes it at once and openai keeps its budget.
+    setup.configure(f"{{openai: {{daily_characters: {limit}}}}}", fallback=["libretranslate"])
+    again = setup.kanalwerk("run", "--once")
+    assert "1 translated" in again.stderr
+    assert setup.libre_segments() == [ALPS.segments]
+    assert setup.engines()[ALPS.title] == "libretranslate"
+
+
+class Counting:
+    """An engine that answers every text and reports its characters as used."""
+
+    engine = "deepl"
+    model: str | None = None
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, ...]] = []
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        self.sent.append(request.texts)
+        used = Usage(requests=1, characters=sum(len(t) for t in request.texts))
+        return Translation(request.texts, self.engine, None, used)
+
+    def close(self) -> None:
+        pass
+
+
+def test_oversized_request_fails_alone_but_a_zero_budget_suspends(tmp_path: Path) -> None:
+    now = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as store:
+        engine = Counting()
+        meter = MeteredTranslator(engine, store, daily_characters=10, clock=lambda: now)
+        with pytest.raises(TranslationError) as oversized:
+            meter.translate(TranslationRequest(("eleven char",), "en"))
+        assert not isinstance(oversized.value, BudgetExhausted)
+        assert not oversized.value.retryable and engine.sent == []
+        assert meter.translate(TranslationRequest(("ten chars!",), "en")).texts == ("ten chars!",)
+        with pytest.raises(BudgetExhausted) as spent:
+            meter.translate(TranslationRequest(("x",), "en"))
+        assert spent.value.until == datetime(2025, 3, 5, tzinfo=UTC)
+
+        off = MeteredTranslator(Counting(), store, daily_characters=0, clock=lambda: now)
+        with pytest.raises(BudgetExhausted):
+            off.translate(TranslationRequest(("x",), "en"))

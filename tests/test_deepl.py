@@ -23,15 +23,6 @@ KEY = "0f6c2a1e-test-key:fx"
 NOW = datetime(2025, 1, 27, 15, 30, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[LocalServer]:
-    srv = LocalServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def server(shared_server: LocalServer) -> LocalServer:
     """One server per module (stopping one takes half a second), reset for each test."""

@@ -247,15 +247,6 @@ def test_engine_policies() -> None:
 # --- real engines ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[LocalServer]:
-    srv = LocalServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def api(shared_server: LocalServer) -> LocalServer:
     """One loopback server per module, reset for each test."""

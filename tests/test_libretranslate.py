@@ -11,15 +11,6 @@ from tests.fake_libretranslate import FakeLibreTranslate
 from tests.servers import LocalServer, Response
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[LocalServer]:
-    srv = LocalServer().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def server(shared_server: LocalServer) -> LocalServer:
     """One server per module (stopping one takes half a second), reset for each test."""

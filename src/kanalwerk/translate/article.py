@@ -14,23 +14,25 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.sanitize import collapse_whitespace, html_to_text, sanitize_html
 from kanalwerk.translate.base import Usage
 from kanalwerk.translate.cache import TranslationCache
 from kanalwerk.translate.language import detect_language
-from kanalwerk.translate.meter import BudgetExhausted, UsageStore, next_midnight
-from kanalwerk.translate.openai import ChatClient, api_key_from_env, decode_json_answer
+from kanalwerk.translate.meter import UsageStore, check_budget
+from kanalwerk.translate.openai import (
+    ChatClient,
+    ChatSettings,
+    api_key_from_env,
+    decode_json_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,27 +188,15 @@ class ArticleMeter:
 
     def check(self, engine: str, characters: int) -> None:
         """`BudgetExhausted` (retryable: the item waits) when `characters` more won't fit today."""
-        if self._daily_characters is None and self._daily_tokens is None:
-            return
-        now = self._clock()
-        spent = self._usage.usage_for(now.date(), engine)
-        if (
-            self._daily_characters is not None
-            and spent.characters + characters > self._daily_characters
-        ):
-            raise BudgetExhausted(
-                f"{engine}: daily budget of {self._daily_characters:,} characters reached "
-                f"({spent.characters:,} used, {characters:,} more needed for an article); "
-                "skipped until tomorrow",
-                until=next_midnight(now),
-            )
-        tokens = spent.prompt_tokens + spent.completion_tokens
-        if self._daily_tokens is not None and tokens >= self._daily_tokens:
-            raise BudgetExhausted(
-                f"{engine}: daily budget of {self._daily_tokens:,} tokens reached "
-                f"({tokens:,} used); skipped until tomorrow",
-                until=next_midnight(now),
-            )
+        check_budget(
+            self._usage,
+            engine,
+            self._clock(),
+            characters,
+            daily_characters=self._daily_characters,
+            daily_tokens=self._daily_tokens,
+            needed_for=" for an article",
+        )
 
     def record(self, engine: str, model: str | None, usage: Usage) -> None:
         self._usage.add_usage(engine, model, usage, self._clock().date())
@@ -550,33 +540,15 @@ class OpenAIArticleWriter:
         model: str,
         api_key: str | None,
         temperature: float | None = 0.4,
-        timeout: float = 180.0,
-        max_retries: int = 4,
         prompt_template: str | None = None,
         max_source_chars: int = 24000,
-        user_agent: str = "kanalwerk",
         cache: TranslationCache | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
-        api_key_env: str | None = None,
         max_tokens: int | None = None,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
         meter: ArticleMeter | None = None,
+        **chat: Unpack[ChatSettings],
     ):
-        self._chat = ChatClient(
-            base_url=base_url,
-            model=model,
-            api_key=api_key,
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            user_agent=user_agent,
-            sleep=sleep,
-            transport=transport,
-            base_delay=base_delay,
-            max_delay=max_delay,
-        )
+        chat.setdefault("timeout", 180.0)  # writing a whole article takes longer
+        self._chat = ChatClient(base_url=base_url, model=model, api_key=api_key, **chat)
         self._model = model
         self._temperature = temperature
         self._template = prompt_template or DEFAULT_ARTICLE_PROMPT

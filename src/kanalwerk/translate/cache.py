@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.translate.base import (
@@ -24,6 +24,9 @@ from kanalwerk.translate.base import (
     Usage,
     batched,
 )
+
+if TYPE_CHECKING:  # the type only: the cache module itself loads no SQL library
+    from kanalwerk.store import Store
 
 #: Bump to invalidate every cached entry (e.g. when segmentation changes what is sent).
 KEY_VERSION = "1"
@@ -75,57 +78,12 @@ class TranslationCache(Protocol):
     ) -> None: ...
 
 
-class CacheStore(Protocol):
-    """The part of the store the cache needs."""
-
-    def cache_get(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        text_hashes: Sequence[str],
-    ) -> dict[str, str]: ...
-
-    def cache_put(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        entries: Mapping[str, str],
-    ) -> None: ...
-
-
 class StoreCache:
-    """`TranslationCache` backed by the store's translation cache table."""
+    """`TranslationCache` over the store's translation cache table (`Store.cache_get`/`put`)."""
 
-    def __init__(self, store: CacheStore):
-        self._store = store
-
-    def get(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        hashes: Sequence[str],
-    ) -> dict[str, str]:
-        return self._store.cache_get(engine, model, source_lang, target_lang, fmt, hashes)
-
-    def put(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        entries: Mapping[str, str],
-    ) -> None:
-        self._store.cache_put(engine, model, source_lang, target_lang, fmt, entries)
+    def __init__(self, store: Store):
+        self.get = store.cache_get
+        self.put = store.cache_put
 
 
 class MemoryCache:

@@ -36,7 +36,7 @@ import httpx
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
-from kanalwerk.translate.retry import send_with_retries
+from kanalwerk.translate.retry import RetryPolicy, response_json
 
 FREE_URL = "https://api-free.deepl.com"
 PRO_URL = "https://api.deepl.com"
@@ -145,10 +145,7 @@ class DeepLTranslator:
         self._glossary_id = glossary_id
         self._model_type = model_type
         self._preserve_formatting = preserve_formatting
-        self._max_retries = max_retries
-        self._base_delay = base_delay
-        self._max_delay = max_delay
-        self._sleep = sleep
+        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
         self._clock = clock
         headers = {"Authorization": f"DeepL-Auth-Key {api_key}"}
         if user_agent:
@@ -277,7 +274,7 @@ class DeepLTranslator:
             second, cost_b = self._send_batch(texts[half:], params)
             return first + second, cost_a + cost_b
         self._raise_for_status(response)
-        data = _json(response, "DeepL /v2/translate")
+        data = response_json(response, "DeepL /v2/translate")
         items = data.get("translations") if isinstance(data, dict) else None
         if not isinstance(items, list) or len(items) != len(texts):
             got = len(items) if isinstance(items, list) else "no"
@@ -298,7 +295,7 @@ class DeepLTranslator:
         """Characters used and allowed in the current billing period (`GET /v2/usage`)."""
         response = self._send("GET", "/v2/usage", None, "DeepL /v2/usage")
         self._raise_for_status(response)
-        data = _json(response, "DeepL /v2/usage")
+        data = response_json(response, "DeepL /v2/usage")
         try:
             return DeepLUsage(int(data["character_count"]), int(data["character_limit"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -312,16 +309,7 @@ class DeepLTranslator:
         def build() -> httpx.Request:
             return self._client.build_request(method, path, content=body, headers=headers)
 
-        return send_with_retries(
-            self._client,
-            build,
-            max_retries=self._max_retries,
-            retry_statuses=RETRY_STATUSES,
-            base_delay=self._base_delay,
-            max_delay=self._max_delay,
-            sleep=self._sleep,
-            describe=describe,
-        )
+        return self._retry.send(self._client, build, describe=describe)
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -371,13 +359,6 @@ def _body(texts: Sequence[str], params: dict[str, Any]) -> bytes:
     """The exact bytes sent, so the 128 KiB limit is checked on what goes on the wire."""
     data = {"text": list(texts), **params}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise TranslationError(f"{what} answered with invalid JSON") from exc
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -17,7 +17,7 @@ import httpx
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
-from kanalwerk.translate.retry import send_with_retries
+from kanalwerk.translate.retry import RetryPolicy, response_json
 
 RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
 
@@ -49,10 +49,7 @@ class LibreTranslateTranslator:
             raise ValueError("max_batch_items and max_batch_chars must be positive")
         self.url = url.rstrip("/")
         self._api_key = api_key or None
-        self._max_retries = max_retries
-        self._base_delay = base_delay
-        self._max_delay = max_delay
-        self._sleep = sleep
+        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
         self._max_batch_chars = max_batch_chars
         self._max_batch_items = max_batch_items
         headers = {"User-Agent": user_agent} if user_agent else None
@@ -105,7 +102,7 @@ class LibreTranslateTranslator:
         """Fail early, with a fix, when the server lacks the language pair."""
         response = self._send("GET", "/languages", None, "LibreTranslate /languages")
         self._raise_for_status(response)
-        data = _json(response, "LibreTranslate /languages")
+        data = response_json(response, "LibreTranslate /languages")
         if not isinstance(data, list):
             raise TranslationError(
                 f"LibreTranslate at {self.url} answered /languages without a language list",
@@ -162,7 +159,7 @@ class LibreTranslateTranslator:
             payload["api_key"] = self._api_key
         response = self._send("POST", "/translate", payload, "LibreTranslate /translate")
         self._raise_for_status(response)
-        data = _json(response, "LibreTranslate /translate")
+        data = response_json(response, "LibreTranslate /translate")
         result = data.get("translatedText") if isinstance(data, dict) else None
         if isinstance(result, str):  # the server answers a lone `q` string in kind
             result = [result]
@@ -180,16 +177,7 @@ class LibreTranslateTranslator:
         def build() -> httpx.Request:
             return self._client.build_request(method, path, json=payload)
 
-        return send_with_retries(
-            self._client,
-            build,
-            max_retries=self._max_retries,
-            retry_statuses=RETRY_STATUSES,
-            base_delay=self._base_delay,
-            max_delay=self._max_delay,
-            sleep=self._sleep,
-            describe=describe,
-        )
+        return self._retry.send(self._client, build, describe=describe)
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -223,13 +211,6 @@ class LibreTranslateTranslator:
             retryable=False,
             status=status,
         )
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise TranslationError(f"{what} answered with invalid JSON") from exc
 
 
 def _error_message(response: httpx.Response, secret: str | None) -> str:

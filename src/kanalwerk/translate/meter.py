@@ -37,6 +37,40 @@ def next_midnight(now: datetime) -> datetime:
     return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
 
 
+def check_budget(
+    usage: UsageStore,
+    engine: str,
+    now: datetime,
+    characters: int,
+    *,
+    daily_characters: int | None,
+    daily_tokens: int | None,
+    needed_for: str = "",
+) -> None:
+    """Raise `BudgetExhausted` when `characters` more do not fit into what is left today.
+
+    Shared by translation and article mode, so one budget caps both alike; `needed_for`
+    says in the message what the characters are for (" for an article").
+    """
+    if daily_characters is None and daily_tokens is None:
+        return
+    spent = usage.usage_for(now.date(), engine)
+    if daily_characters is not None and spent.characters + characters > daily_characters:
+        raise BudgetExhausted(
+            f"{engine}: daily budget of {daily_characters:,} characters reached "
+            f"({spent.characters:,} used, {characters:,} more needed{needed_for}); "
+            "skipped until tomorrow",
+            until=next_midnight(now),
+        )
+    tokens = spent.prompt_tokens + spent.completion_tokens
+    if daily_tokens is not None and tokens >= daily_tokens:
+        raise BudgetExhausted(
+            f"{engine}: daily budget of {daily_tokens:,} tokens reached "
+            f"({tokens:,} used); skipped until tomorrow",
+            until=next_midnight(now),
+        )
+
+
 class MeteredTranslator:
     """Records every request's usage per day and refuses work beyond the daily caps."""
 
@@ -64,26 +98,32 @@ class MeteredTranslator:
         return self._inner.model
 
     def _check_budget(self, request: TranslationRequest, now: datetime) -> None:
+        """Raise `BudgetExhausted` when the request does not fit into what is left today.
+
+        A request larger than the whole daily budget fits on no day: suspending the
+        engine for it would stop everything queued behind it, every day. It fails as
+        this item's own error instead (not retryable), so the chain tries the next
+        engine and, without one, the item counts an attempt while the rest goes on.
+        A budget of 0 switches the engine off: it is suspended as for a spent budget.
+        """
         if self._daily_characters is None and self._daily_tokens is None:
             return
-        spent = self._usage.usage_for(now.date(), self.engine)
         wanted = sum(len(t) for t in request.texts)
-        if (
-            self._daily_characters is not None
-            and spent.characters + wanted > self._daily_characters
-        ):
-            raise BudgetExhausted(
-                f"{self.engine}: daily budget of {self._daily_characters:,} characters reached "
-                f"({spent.characters:,} used, {wanted:,} more needed); skipped until tomorrow",
-                until=next_midnight(now),
+        if self._daily_characters and wanted > self._daily_characters:
+            raise TranslationError(
+                f"{self.engine}: this request has {wanted:,} characters, more than the daily "
+                f"budget of {self._daily_characters:,}; raise translator.budget for "
+                f"{self.engine} in feeds.yaml or add a fallback engine",
+                retryable=False,
             )
-        tokens = spent.prompt_tokens + spent.completion_tokens
-        if self._daily_tokens is not None and tokens >= self._daily_tokens:
-            raise BudgetExhausted(
-                f"{self.engine}: daily budget of {self._daily_tokens:,} tokens reached "
-                f"({tokens:,} used); skipped until tomorrow",
-                until=next_midnight(now),
-            )
+        check_budget(
+            self._usage,
+            self.engine,
+            now,
+            wanted,
+            daily_characters=self._daily_characters,
+            daily_tokens=self._daily_tokens,
+        )
 
     def translate(self, request: TranslationRequest) -> Translation:
         now = self._clock()

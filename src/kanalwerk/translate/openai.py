@@ -18,13 +18,13 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
 from kanalwerk.errors import TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
-from kanalwerk.translate.retry import send_with_retries
+from kanalwerk.translate.retry import RetryPolicy
 from kanalwerk.translate.segment import placeholder_ok
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,19 @@ def api_key_from_env(api_key_env: str | None, base_url: object = None) -> str | 
     return key
 
 
+class ChatSettings(TypedDict, total=False):
+    """`ChatClient`'s optional settings, passed on as they are by translator and article writer."""
+
+    api_key_env: str | None
+    timeout: float
+    max_retries: int
+    user_agent: str
+    sleep: Callable[[float], None]
+    transport: httpx.BaseTransport | None
+    base_delay: float
+    max_delay: float
+
+
 @dataclass(frozen=True)
 class ChatReply:
     """One chat completion: its text, why it stopped and what it cost."""
@@ -180,10 +193,7 @@ class ChatClient:
         self._model = model
         self._key = api_key or None
         self._key_env = api_key_env
-        self._max_retries = max_retries
-        self._sleep = sleep
-        self._base_delay = base_delay
-        self._max_delay = max_delay
+        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
@@ -233,16 +243,8 @@ class ChatClient:
                 headers={"Content-Type": "application/json"},
             )
 
-        response = send_with_retries(
-            self._client,
-            build,
-            max_retries=self._max_retries,
-            retry_statuses=RETRY_STATUSES,
-            base_delay=self._base_delay,
-            max_delay=self._max_delay,
-            sleep=self._sleep,
-            describe=self.label,
-            give_up=_is_out_of_credit,
+        response = self._retry.send(
+            self._client, build, describe=self.label, give_up=_is_out_of_credit
         )
         sent = Usage(requests=1, characters=characters)
         if response.status_code == 400 and _error_field(response, "code") in (
@@ -311,7 +313,7 @@ class ChatClient:
             )
         if status in RETRY_STATUSES:
             raise TranslationError(
-                f"{self.label} is unavailable ({said}) after {self._max_retries + 1} "
+                f"{self.label} is unavailable ({said}) after {self._retry.max_retries + 1} "
                 "attempt(s); will try again later",
                 retryable=True,
                 status=status,
@@ -346,31 +348,12 @@ class OpenAITranslator:
         model: str,
         api_key: str | None,
         temperature: float | None = 0.2,
-        timeout: float = 120.0,
         max_batch_chars: int = 6000,
-        max_retries: int = 4,
         system_prompt: str | None = None,
-        user_agent: str = "kanalwerk",
-        sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
-        api_key_env: str | None = None,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
         fix_placeholders: bool = True,
+        **chat: Unpack[ChatSettings],
     ):
-        self._chat = ChatClient(
-            base_url=base_url,
-            model=model,
-            api_key=api_key,
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            user_agent=user_agent,
-            sleep=sleep,
-            transport=transport,
-            base_delay=base_delay,
-            max_delay=max_delay,
-        )
+        self._chat = ChatClient(base_url=base_url, model=model, api_key=api_key, **chat)
         self._model = model
         self._temperature = temperature
         self._max_batch_chars = max_batch_chars

@@ -4,7 +4,7 @@ Shared by the engines so they all treat rate limits and outages alike: transient
 statuses and transport errors are retried with jittered backoff, `Retry-After` is
 honoured, and a server that asks for a longer pause than we are willing to wait inside
 one cycle gets a retryable error naming when to try again, so the item simply stays
-queued for a later cycle.
+queued for a later cycle. `RetryPolicy` keeps one engine's settings for all its requests.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -146,6 +148,46 @@ def send_with_retries(
             )
         sleep(delay)
         attempt += 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """One engine's retry settings, so that each of its requests is sent alike."""
+
+    max_retries: int
+    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def send(
+        self,
+        client: httpx.Client,
+        request_factory: Callable[[], httpx.Request],
+        *,
+        describe: str,
+        give_up: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """`send_with_retries` with these settings."""
+        return send_with_retries(
+            client,
+            request_factory,
+            max_retries=self.max_retries,
+            retry_statuses=self.retry_statuses,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            sleep=self.sleep,
+            describe=describe,
+            give_up=give_up,
+        )
+
+
+def response_json(response: httpx.Response, what: str) -> Any:
+    """The decoded JSON body; a body that is not JSON is an error naming `what` answered it."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TranslationError(f"{what} answered with invalid JSON") from exc
 
 
 def _transport_problem(exc: httpx.TransportError) -> str:
