@@ -7,6 +7,7 @@ dialect-specific piece is `INSERT … ON CONFLICT`, chosen by `_insert_for`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -435,12 +436,8 @@ class Store:
         channels would otherwise spend most of its time committing."""
         if not records:
             return
-        now = _now()
         with self._write() as conn:
-            for record in records:
-                stmt = _fetch_update(record, now)
-                if conn.execute(stmt).rowcount == 0:
-                    raise KeyError(f"unknown channel {record.result.channel_id!r}")
+            _write_fetches(conn, records, _now())
 
     def channel_statuses(self) -> list[ChannelStatus]:
         def count_state(state: str) -> sa.ColumnElement[int]:
@@ -542,8 +539,8 @@ class Store:
         )
         with self._write() as conn:
             inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
-            if fetched is not None and conn.execute(_fetch_update(fetched, now)).rowcount == 0:
-                raise KeyError(f"unknown channel {fetched.result.channel_id!r}")
+            if fetched is not None:
+                _write_fetches(conn, [fetched], now)
         return [inserted[guid] for guid in unique if guid in inserted]
 
     def has_items(self, channel_id: str) -> bool:
@@ -847,39 +844,92 @@ class FetchRecord:
     retry_after_until: datetime | None = None
 
 
-def _fetch_update(record: FetchRecord, now: datetime) -> sa.Update:
+_FetchShape = tuple[bool, bool, bool, bool]  # failure, moved, not modified, with feed
+
+
+def _fetch_params(record: FetchRecord, now: datetime) -> tuple[_FetchShape, dict[str, Any]]:
+    """The statement shape a poll outcome needs and its parameters.
+
+    Outcomes of one shape share one prepared UPDATE run with many parameter sets, so a
+    poll of a thousand unchanged feeds builds a handful of statements, not a thousand.
+    """
     result, feed = record.result, record.feed
     failure = result.error or record.error
-    values: dict[str, Any] = {
-        "last_fetched_at": now,
-        "last_status": result.status,
-        "retry_after_until": record.retry_after_until,
+    params: dict[str, Any] = {
+        "p_id": result.channel_id,
+        "p_now": now,
+        "p_status": result.status,
+        "p_retry": record.retry_after_until,
     }
     if failure is not None:
-        values |= {"last_error": failure, "error_count": db.channels.c.error_count + 1}
+        return (True, False, False, False), params | {"p_error": failure}
+    params |= {
+        "p_url": result.permanent_url,
+        "p_etag": result.etag,
+        "p_lm": result.last_modified,
+        "p_hash": result.content_hash,
+    }
+    with_feed = feed is not None and not result.not_modified
+    if feed is not None and with_feed:
+        params |= {
+            "p_title": feed.title,
+            "p_link": feed.link,
+            "p_feed_id": feed.feed_id,
+            "p_warning": feed.warning,
+        }
+    return (False, bool(result.permanent_url), result.not_modified, with_feed), params
+
+
+@functools.lru_cache(maxsize=16)
+def _fetch_statement(shape: _FetchShape) -> sa.Update:
+    failure, moved, not_modified, with_feed = shape
+    c = db.channels.c
+    values: dict[str, Any] = {
+        "last_fetched_at": sa.bindparam("p_now"),
+        "last_status": sa.bindparam("p_status"),
+        "retry_after_until": sa.bindparam("p_retry"),
+    }
+    if failure:
+        # Errors keep the old validators, so the next poll downloads again.
+        values |= {"last_error": sa.bindparam("p_error"), "error_count": c.error_count + 1}
     else:
-        values |= {"last_success_at": now, "last_error": None, "error_count": 0}
-        if result.permanent_url:
-            values["url"] = result.permanent_url
-        if result.not_modified:
+        values |= {"last_success_at": sa.bindparam("p_now"), "last_error": None, "error_count": 0}
+        if moved:
+            values["url"] = sa.bindparam("p_url")
+        if not_modified:  # a 304 may carry fresh validators; absent ones keep the stored
             values |= {
-                "etag": sa.func.coalesce(result.etag, db.channels.c.etag),
-                "last_modified": sa.func.coalesce(
-                    result.last_modified, db.channels.c.last_modified
-                ),
-                "content_hash": sa.func.coalesce(result.content_hash, db.channels.c.content_hash),
+                "etag": sa.func.coalesce(sa.bindparam("p_etag"), c.etag),
+                "last_modified": sa.func.coalesce(sa.bindparam("p_lm"), c.last_modified),
+                "content_hash": sa.func.coalesce(sa.bindparam("p_hash"), c.content_hash),
             }
         else:
             values |= {
-                "etag": result.etag,
-                "last_modified": result.last_modified,
-                "content_hash": result.content_hash,
+                "etag": sa.bindparam("p_etag"),
+                "last_modified": sa.bindparam("p_lm"),
+                "content_hash": sa.bindparam("p_hash"),
             }
-            if feed is not None:
-                values |= {
-                    "feed_title": feed.title,
-                    "feed_link": feed.link,
-                    "feed_id": feed.feed_id,
-                    "last_warning": feed.warning,
-                }
-    return sa.update(db.channels).where(db.channels.c.id == result.channel_id).values(**values)
+        if with_feed:
+            values |= {
+                "feed_title": sa.bindparam("p_title"),
+                "feed_link": sa.bindparam("p_link"),
+                "feed_id": sa.bindparam("p_feed_id"),
+                "last_warning": sa.bindparam("p_warning"),
+            }
+    return sa.update(db.channels).where(c.id == sa.bindparam("p_id")).values(**values)
+
+
+def _write_fetches(conn: Connection, records: Sequence[FetchRecord], now: datetime) -> None:
+    shapes: dict[_FetchShape, list[dict[str, Any]]] = {}
+    for record in records:
+        shape, params = _fetch_params(record, now)
+        shapes.setdefault(shape, []).append(params)
+    updated = 0
+    for shape, rows in shapes.items():
+        updated += conn.execute(_fetch_statement(shape), rows).rowcount
+    if updated != len(records):
+        ids = [r.result.channel_id for r in records]
+        known = set(
+            conn.execute(sa.select(db.channels.c.id).where(db.channels.c.id.in_(ids))).scalars()
+        )
+        missing = sorted(set(ids) - known)
+        raise KeyError(f"unknown channel {missing[0]!r}" if missing else "channel updated twice")
