@@ -241,6 +241,9 @@ def test_without_fallback_items_over_budget_wait_without_burning_attempts(setup:
     second = setup.kanalwerk("run", "--once")
     assert "0 translated" in second.stderr and "2 waiting" in second.stderr
     assert f"openai: suspended until {tomorrow()} 00:00 UTC" in second.stderr
+    assert "out of budget or quota" in second.stderr  # said as what it is
+    assert "items wait until" in first.stderr  # no fallback to hand over to
+    assert "ERROR" not in first.stderr + second.stderr  # expected, so a warning
     assert setup.api.requests == 1
     assert {t: s.attempts for t, s in setup.pending().items()} == {
         BATTERIES.title: 0,

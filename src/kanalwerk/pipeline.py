@@ -409,7 +409,9 @@ def translate_pending(
                 if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
                     reason = f"translation engine unavailable: {exc}"
                     waiting = len(pending) - position + sum(deferred.values())
-                    log.error("%s; %d item(s) wait for the next cycle", reason, waiting)
+                    # A spent budget or quota is expected, not a fault: a warning then.
+                    level = logging.WARNING if getattr(exc, "until", None) else logging.ERROR
+                    log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
                     return TranslateReport(translated, failed, waiting, reason, tuple(errors))
                 state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
                 failed += 1

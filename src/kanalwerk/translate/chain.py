@@ -136,12 +136,14 @@ class ChainTranslator:
         """
         failures: list[str] = []
         deferred: list[str] = []
+        resting: list[datetime] = []  # engines out of budget or quota, and until when
         item_specific = True
         now = self._clock()
         for name, factory in self._factories:
             suspension = self._suspensions.get(name)
             if suspension is not None and suspension.until > now:
                 failures.append(f"{name}: suspended until {suspension.until:%Y-%m-%d %H:%M} UTC")
+                resting.append(suspension.until)
                 item_specific = False
                 continue
             if name in self._broken:
@@ -168,7 +170,12 @@ class ChainTranslator:
                 until = getattr(exc, "until", None)
                 if isinstance(until, datetime):
                     self._suspend(name, until, str(exc))
-                    log.warning("%s; using the next engine until %s", exc, f"{until:%Y-%m-%d}")
+                    resting.append(until)
+                    others = [n for n, _ in self._factories if n != name]
+                    then = "the next engine is used" if others else "items wait"
+                    log.warning(
+                        "%s; %s until %s UTC", _labelled(name, exc), then, f"{until:%Y-%m-%d %H:%M}"
+                    )
                 elif exc.status in (401, 402, 403):
                     self._broken[name] = str(exc)
                     log.error("%s", _labelled(name, exc))
@@ -189,6 +196,11 @@ class ChainTranslator:
             raise TranslationDeferred(
                 "no translation engine can take this now: " + "; ".join(failures)
             )
+        if len(resting) == len(self._factories):
+            raise EnginesResting(
+                "every translation engine is out of budget or quota: " + "; ".join(failures),
+                until=min(resting),
+            )
         raise TranslationError(
             "every translation engine failed: " + "; ".join(failures),
             retryable=not item_specific,
@@ -198,6 +210,14 @@ class ChainTranslator:
         for engine in self._built.values():
             engine.close()
         self._built.clear()
+
+
+class EnginesResting(TranslationError):
+    """Every engine is suspended (budget or quota spent): expected, items wait until `until`."""
+
+    def __init__(self, message: str, *, until: datetime):
+        super().__init__(message, retryable=True)
+        self.until = until
 
 
 def _labelled(name: str, exc: Exception) -> str:
