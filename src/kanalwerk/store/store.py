@@ -375,26 +375,10 @@ class Store:
 
     def fetch_state(self, channel_id: str) -> FetchState | None:
         """What the next poll needs; `None` if the channel is unknown or has no URL yet."""
-        stmt = sa.select(
-            db.channels.c.url,
-            db.channels.c.etag,
-            db.channels.c.last_modified,
-            db.channels.c.content_hash,
-        ).where(db.channels.c.id == channel_id)
-        with self._read() as conn:
-            row = conn.execute(stmt).first()
-        if row is None or row.url is None:
-            return None
-        return FetchState(
-            channel_id=channel_id,
-            url=row.url,
-            etag=row.etag,
-            last_modified=row.last_modified,
-            content_hash=row.content_hash,
-        )
+        return self.fetch_states([channel_id]).get(channel_id)
 
     def fetch_states(self, channel_ids: Sequence[str]) -> dict[str, FetchState]:
-        """`fetch_state` for many channels in one query; channels without a URL are left out."""
+        """What the next polls need, in one query; channels without a URL are left out."""
         stmt = sa.select(
             db.channels.c.id,
             db.channels.c.url,
