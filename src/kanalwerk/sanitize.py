@@ -104,9 +104,6 @@ def _cleaner(base_url: str | None) -> nh3.Cleaner:
     )
 
 
-_NO_BASE = _cleaner(None)
-
-
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     """Reduce `html` to the article allow-list.
 
@@ -116,8 +113,7 @@ def sanitize_html(html: str, *, base_url: str | None = None) -> str:
     """
     if not html:
         return ""
-    cleaner = _NO_BASE if base_url is None else _cleaner(base_url)
-    return strip_control_chars(cleaner.clean(html)).strip()
+    return strip_control_chars(_cleaner(base_url).clean(html)).strip()
 
 
 _BLOCK_TAGS = frozenset(
