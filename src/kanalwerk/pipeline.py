@@ -467,48 +467,9 @@ def _translate_item(
             translated=False,
         )
     if article_writer is not None:
-        o = config.translator.openai
-        prices = (o.price_per_million_input, o.price_per_million_output)
-        try:
-            written = article_writer().write(
-                ArticleRequest(
-                    title=item.title,
-                    source_html=body_html,
-                    source_lang=lang,
-                    channel_name=stored.source.channel_name,
-                    link=stored.source.link or item.link,
-                    is_video=item.video_id is not None,
-                    glossary=tuple(config.translator.glossary.items()),
-                )
-            )
-        except ArticleInvalid as exc:
-            log.warning(
-                "%s: no usable article for %r, translating it instead (%s; spent %s)",
-                stored.source.channel_name,
-                item.title,
-                exc,
-                describe_usage(exc.usage, *prices),
-            )
-        else:
-            if written.usage.requests:
-                log.info(
-                    "%s: article for %r written (%s)",
-                    stored.source.channel_name,
-                    item.title,
-                    describe_usage(written.usage, *prices),
-                )
-            # The teaser leads the page, as in a blog post; the body never repeats it.
-            lead = f"<p>{html.escape(written.teaser, quote=False)}</p>"
-            return compose_article(
-                stored,
-                title_de=written.title,
-                body_html_de=lead + written.body_html,
-                teaser_de=written.teaser,
-                engine=article_engine(written.engine),
-                model=written.model,
-                site=site,
-                translated=True,
-            )
+        written = _write_article(config, stored, article_writer(), site, body_html, lang)
+        if written is not None:
+            return written
     body = segment_html(body_html)
     # The title travels as an HTML segment without tags so the whole item is one request.
     texts = (html.escape(item.title, quote=False), *body.texts)
@@ -533,6 +494,60 @@ def _translate_item(
         teaser_de=None,
         engine=result.engine,
         model=result.model,
+        site=site,
+        translated=True,
+    )
+
+
+def _write_article(
+    config: Config,
+    stored: StoredItem,
+    writer: ArticleWriter,
+    site: SiteInfo,
+    body_html: str,
+    lang: str,
+) -> Article | None:
+    """The writer's article for `stored`; `None` when it could not get one right."""
+    item = stored.item
+    o = config.translator.openai
+    prices = (o.price_per_million_input, o.price_per_million_output)
+    try:
+        written = writer.write(
+            ArticleRequest(
+                title=item.title,
+                source_html=body_html,
+                source_lang=lang,
+                channel_name=stored.source.channel_name,
+                link=stored.source.link or item.link,
+                is_video=item.video_id is not None,
+                glossary=tuple(config.translator.glossary.items()),
+            )
+        )
+    except ArticleInvalid as exc:
+        log.warning(
+            "%s: no usable article for %r, translating it instead (%s; spent %s)",
+            stored.source.channel_name,
+            item.title,
+            exc,
+            describe_usage(exc.usage, *prices),
+        )
+        return None
+    if written.usage.requests:
+        log.info(
+            "%s: article for %r written (%s)",
+            stored.source.channel_name,
+            item.title,
+            describe_usage(written.usage, *prices),
+        )
+    # The teaser leads the page, as in a blog post; the body never repeats it.
+    lead = f"<p>{html.escape(written.teaser, quote=False)}</p>"
+    return compose_article(
+        stored,
+        title_de=written.title,
+        body_html_de=lead + written.body_html,
+        teaser_de=written.teaser,
+        engine=article_engine(written.engine),
+        model=written.model,
         site=site,
         translated=True,
     )
