@@ -159,7 +159,7 @@ async def fetch_one(
     except Exception as exc:  # a bug here must not stop the other channels
         log.exception("unexpected error fetching channel %s", state.channel_id)
         error = f"unexpected error: {type(exc).__name__}: {exc}"
-    log.info("fetch %s failed: %s", state.channel_id, error)
+    log.debug("fetch %s failed: %s", state.channel_id, error)  # the caller reports it
     return _failure(state, progress, started, error, status=None)
 
 
