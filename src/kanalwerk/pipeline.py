@@ -563,7 +563,7 @@ def publish_site(config: Config, store: Store, *, force: bool = False) -> Publis
     """Write the feed and pages when articles or site settings changed since last time."""
     site = site_info(config)
     articles = store.articles()
-    fingerprint = _publish_fingerprint(config, articles_count=len(articles), store=store)
+    fingerprint = _publish_fingerprint(config, articles_count=len(articles))
     feed_file = Path(config.output) / "feed.atom"
     if (
         not force
@@ -585,7 +585,7 @@ def publish_site(config: Config, store: Store, *, force: bool = False) -> Publis
     return result
 
 
-def _publish_fingerprint(config: Config, *, articles_count: int, store: Store) -> str:
+def _publish_fingerprint(config: Config, *, articles_count: int) -> str:
     digest = hashlib.sha256()
     payload = "\n".join(
         [
