@@ -379,8 +379,14 @@ def translate_pending(
     if not pending:
         return TranslateReport()
     site = site_info(config)
-    engine: Translator | None = None
+    translator: Translator | None = None
     writer: ArticleWriter | None = None
+
+    def engine() -> Translator:
+        nonlocal translator
+        if translator is None:
+            translator = get_translator()
+        return translator
 
     def article_writer() -> ArticleWriter:
         nonlocal writer
@@ -399,8 +405,6 @@ def translate_pending(
     try:
         for position, stored in enumerate(pending):
             try:
-                if engine is None:
-                    engine = get_translator()
                 article = _translate_item(config, stored, engine, site, writing)
             except TranslationDeferred as exc:
                 deferred[str(exc)] = deferred.get(str(exc), 0) + 1
@@ -443,7 +447,7 @@ def translate_pending(
 def _translate_item(
     config: Config,
     stored: StoredItem,
-    engine: Translator,
+    engine: Callable[[], Translator],
     site: SiteInfo,
     article_writer: Callable[[], ArticleWriter] | None = None,
 ) -> Article:
@@ -480,7 +484,7 @@ def _translate_item(
         fmt="html",
         glossary=tuple(config.translator.glossary.items()),
     )
-    result = engine.translate(request)
+    result = engine().translate(request)
     if len(result.texts) != len(texts):
         raise TranslationError(
             f"{result.engine} returned {len(result.texts)} texts for {len(texts)}", retryable=True
