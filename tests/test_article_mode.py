@@ -8,10 +8,8 @@ process through `pipeline.run_cycle`, and once through the `kanalwerk` command.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,6 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError
 from kanalwerk.store import Store
@@ -32,7 +29,8 @@ from kanalwerk.translate.article import (
     source_text,
 )
 from kanalwerk.translate.base import Usage
-from kanalwerk.translate.factory import TranslatorHolder, build_article_writer, build_translator
+from kanalwerk.translate.factory import build_article_writer
+from tests.cli import run_cli, run_cycle
 from tests.fake_openai import FakeOpenAI, Fault, default_article, is_article_request
 from tests.servers import LocalServer, Resource
 
@@ -119,16 +117,6 @@ channels:{channels}
     def config(self, *, openai: str = "", translator: str = "", german: bool = True) -> Config:
         return load_config(self.write_config(openai=openai, translator=translator, german=german))
 
-    def cycle(self, config: Config) -> pipeline.CycleReport:
-        with Store.open(config.store) as store:
-            pipeline.sync_channels(config, store)
-            holder = TranslatorHolder(build_translator, store)
-            holder.update(config)
-            try:
-                return pipeline.run_cycle(config, store, holder.get)
-            finally:
-                holder.close()
-
     def serve(self, posts: list[tuple[str, str, str]]) -> None:
         self.feeds.routes["/notes.rss"] = Resource(rss("Notes", posts))
 
@@ -178,7 +166,7 @@ def pending(config: Config) -> list[tuple[str, int]]:
 
 def test_written_articles_are_published_with_sections_and_the_box_first(env: Env) -> None:
     config = env.config()
-    report = env.cycle(config)
+    report = run_cycle(config)
 
     assert report.translate.translated == 3 and report.translate.pending == 0
     assert article_requests(env.api) == [True, True]  # one per English post, none for German
@@ -222,11 +210,11 @@ def test_written_articles_are_published_with_sections_and_the_box_first(env: Env
 
 def test_second_cycle_makes_no_requests_and_the_store_caches_articles(env: Env) -> None:
     config = env.config()
-    env.cycle(config)
+    run_cycle(config)
     assert env.api.requests == 2
     feed = (env.output / "feed.atom").read_bytes()
 
-    env.cycle(config)
+    run_cycle(config)
     assert env.api.requests == 2
     assert (env.output / "feed.atom").read_bytes() == feed
 
@@ -257,7 +245,7 @@ def test_unusable_article_twice_falls_back_to_translation(
     env.api.answer_articles("Das ist kein JSON.", {"title": "Nur ein Titel"})
 
     with caplog.at_level(logging.WARNING, logger="kanalwerk.pipeline"):
-        report = env.cycle(config)
+        report = run_cycle(config)
 
     assert report.translate.translated == 1 and report.translate.failed == 0
     assert article_requests(env.api) == [True, True, False]
@@ -285,7 +273,7 @@ def test_outage_leaves_items_pending_without_burning_an_attempt(env: Env, fault:
     config = env.config(openai="    max_retries: 0", german=False)
     env.api.fail_next(fault)
 
-    report = env.cycle(config)
+    report = run_cycle(config)
 
     assert report.translate.translated == 0
     assert report.translate.pending == 2
@@ -294,7 +282,7 @@ def test_outage_leaves_items_pending_without_burning_an_attempt(env: Env, fault:
     assert sorted(pending(config)) == sorted((title, 0) for title, _, _ in POSTS)
     assert entries(env.output / "feed.atom") == {}
 
-    report = env.cycle(config)
+    report = run_cycle(config)
     assert report.translate.translated == 2
     assert pending(config) == []
     assert article_requests(env.api) == [True, True, True]
@@ -305,7 +293,7 @@ def test_usage_and_cost_are_recorded_and_logged(env: Env, caplog: pytest.LogCapt
     config = env.config(openai=prices, german=False)
 
     with caplog.at_level(logging.INFO, logger="kanalwerk.pipeline"):
-        env.cycle(config)
+        run_cycle(config)
 
     usage = today_usage(config)
     assert usage.requests == 2
@@ -324,7 +312,7 @@ def test_usage_and_cost_are_recorded_and_logged(env: Env, caplog: pytest.LogCapt
 def test_daily_token_budget_makes_items_wait(env: Env) -> None:
     config = env.config(translator="  budget: {openai: {daily_tokens: 1}}", german=False)
 
-    report = env.cycle(config)
+    report = run_cycle(config)
 
     assert report.translate.translated == 1
     assert report.translate.pending == 1
@@ -337,7 +325,7 @@ def test_missing_key_makes_items_wait(env: Env, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv(KEY_ENV)
     config = env.config(german=False)
 
-    report = env.cycle(config)
+    report = run_cycle(config)
 
     assert report.translate.pending == 2
     reason = report.translate.stopped_reason or ""
@@ -367,14 +355,7 @@ def test_cli_run_uses_the_custom_prompt_and_publishes(env: Env) -> None:
     )
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "kanalwerk", *args, "--config", str(path)],
-            cwd=env.folder,
-            env={**os.environ, KEY_ENV: KEY},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(path, *args, env={KEY_ENV: KEY})
 
     result = run("run", "--once")
     assert result.returncode == 0, result.stderr

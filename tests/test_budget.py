@@ -9,10 +9,8 @@ characters, which is what the budgets below are computed from.
 from __future__ import annotations
 
 import html
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from kanalwerk.models import Article, StoredItem
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage
 from kanalwerk.translate.meter import BudgetExhausted, MeteredTranslator
+from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Resource
@@ -117,15 +116,7 @@ channels:
         self.feeds.routes["/f.rss"] = Resource(body.encode())
 
     def kanalwerk(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KW_OPENAI_KEY": OPENAI_KEY}
-        done = subprocess.run(
-            [sys.executable, "-m", "kanalwerk", *args, "--config", str(self.folder / "k.yaml")],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_cli(self.folder / "k.yaml", *args, env={"KW_OPENAI_KEY": OPENAI_KEY})
         assert done.returncode == 0, done.stderr
         assert OPENAI_KEY not in done.stdout + done.stderr
         return done

@@ -10,7 +10,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from kanalwerk.translate.factory import (
     build_article_writer,
     build_translator,
 )
+from tests.cli import command, environment, run_cli
 from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
 from tests.test_article_mode import POSTS, rss
@@ -76,9 +76,9 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
     log_file = tmp_path / "daemon.log"
     with open(log_file, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kanalwerk", "run", "--config", str(config)],
+            command(config, "run"),
             cwd=tmp_path,
-            env={**os.environ, "KW_TEST_KEY": API_KEY},
+            env=environment({"KW_TEST_KEY": API_KEY}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -86,13 +86,7 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
         assert wait_for(lambda: entry_count(feed_file) == 9), log_file.read_text()
 
         # A second daemon on the same config is refused.
-        second = subprocess.run(
-            [sys.executable, "-m", "kanalwerk", "run", "--config", str(config)],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = run_cli(config, "run", timeout=60)
         assert second.returncode != 0
         assert "already running" in second.stderr
 

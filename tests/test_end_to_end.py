@@ -7,10 +7,8 @@ as a user would run it, in a subprocess, and the published files are checked.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Resource
 
@@ -48,15 +47,7 @@ class Setup:
     api: FakeOpenAI
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KW_TEST_KEY": API_KEY}
-        return subprocess.run(
-            [sys.executable, "-m", "kanalwerk", *args, "--config", str(self.config)],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(self.config, *args, env={"KW_TEST_KEY": API_KEY})
 
     @property
     def output(self) -> Path:

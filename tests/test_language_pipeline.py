@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.models import Article, StoredItem
 from kanalwerk.store import Store
-from kanalwerk.translate.factory import TranslatorHolder, build_translator
 from kanalwerk.translate.language import (
     LanguageChoice,
     choose_source_language,
     normalise_language,
 )
+from tests.cli import run_cycle
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.servers import LocalServer, Resource
 from tests.tiny_model import TinyModels, session_models
@@ -172,16 +171,6 @@ channels:
         )
         return load_config(self.folder / "feeds.yaml")
 
-    def cycle(self, config: Config) -> pipeline.CycleReport:
-        with Store.open(config.store) as store:
-            pipeline.sync_channels(config, store)
-            holder = TranslatorHolder(build_translator, store)
-            holder.update(config)
-            try:
-                return pipeline.run_cycle(config, store, holder.get)
-            finally:
-                holder.close()
-
     def articles(self, config: Config) -> dict[str, Article]:
         with Store.open(config.store) as store:
             return {a.source.title: a for a in store.articles()}
@@ -215,7 +204,7 @@ def sent_texts(fake: FakeLibreTranslate) -> list[str]:
 def test_german_item_is_published_untranslated(world: World, declared: str | None) -> None:
     fake, translator = libre(world)
     config = world.config(translator, {"/de.rss": rss([GERMAN, ENGLISH], declared)})
-    report = world.cycle(config)
+    report = run_cycle(config)
     assert report.translate.translated == 2 and report.translate.failed == 0
     articles = world.articles(config)
     article = articles[GERMAN[0]]
@@ -236,7 +225,7 @@ def test_only_german_items_means_zero_translation_requests(
     fake, translator = libre(world)
     second = ("Neues Video ist online", GERMAN[1].replace("Video", "Interview"))
     config = world.config(translator, {"/de.rss": rss([GERMAN, second], declared)})
-    report = world.cycle(config)
+    report = run_cycle(config)
     assert report.translate.translated == 2
     assert fake.calls == []  # not even one request
     assert {a.engine for a in world.articles(config).values()} == {"none"}
@@ -245,7 +234,7 @@ def test_only_german_items_means_zero_translation_requests(
 def test_english_item_is_translated_with_the_detected_language(world: World) -> None:
     fake, translator = libre(world)
     config = world.config(translator, {"/mixed.rss": rss([GERMAN, ENGLISH, AMBIGUOUS])})
-    world.cycle(config)
+    run_cycle(config)
     articles = world.articles(config)
     english = articles[ENGLISH[0]]
     assert english.engine == "libretranslate"
@@ -262,7 +251,7 @@ def test_english_item_is_translated_with_the_detected_language(world: World) -> 
 def test_short_text_falls_back_to_the_configured_source_language(world: World) -> None:
     fake, translator = libre(world, "  source_language: en\n")
     config = world.config(translator, {"/x.rss": rss([AMBIGUOUS, SHORT_GERMAN])})
-    world.cycle(config)
+    run_cycle(config)
     # Neither title is clear enough to decide on; both go out as the configured language.
     assert [call["source"] for call in fake.calls] == ["en", "en"]
     assert {a.engine for a in world.articles(config).values()} == {"libretranslate"}
@@ -271,7 +260,7 @@ def test_short_text_falls_back_to_the_configured_source_language(world: World) -
 def test_channel_language_is_never_second_guessed(world: World) -> None:
     fake, translator = libre(world)
     config = world.config(translator, {"/de.rss": rss([GERMAN], "de")}, "    language: en\n")
-    world.cycle(config)
+    run_cycle(config)
     assert [call["source"] for call in fake.calls] == ["en"]
     assert world.articles(config)[GERMAN[0]].engine == "libretranslate"
 
@@ -281,7 +270,7 @@ def test_entry_xml_lang_is_the_items_language(world: World) -> None:
     fake, translator = libre(world)
     feed = atom_with_entry_language("en", "de", SHORT_GERMAN)
     config = world.config(translator, {"/blog.atom": feed})
-    world.cycle(config)
+    run_cycle(config)
     assert fake.calls == []
     assert world.articles(config)[SHORT_GERMAN[0]].engine == "none"
 
@@ -321,7 +310,7 @@ def test_local_engine_pivots_a_detected_french_item_through_english(
 ) -> None:
     translator = local_engine(world, models, ["en_de", "fr_en"])
     config = world.config(translator, {"/x.rss": rss([FRENCH, ENGLISH, GERMAN])})
-    report = world.cycle(config)
+    report = run_cycle(config)
     assert report.translate.translated == 3, report.translate.errors
     articles = world.articles(config)
     assert articles[FRENCH[0]].engine == articles[ENGLISH[0]].engine == "local"
@@ -340,7 +329,7 @@ def test_local_engine_without_a_route_leaves_the_item_pending(
     config = world.config(translator, {"/x.rss": rss([FRENCH, ENGLISH, FRENCH_TOO])})
     for cycle in range(4):  # more cycles than max_attempts
         caplog.clear()
-        report = world.cycle(config).translate
+        report = run_cycle(config).translate
         # The English item between the French ones is not held up.
         assert report.translated == (1 if cycle == 0 else 0)
         assert report.stopped_reason is None and report.failed == 0
@@ -370,13 +359,13 @@ def test_fallback_engine_translates_what_the_local_engine_cannot(
     )
     config = world.config(translator, {"/x.rss": rss([FRENCH, ENGLISH])})
     fake.fail_next(403)  # the fallback is broken for this cycle: the French item waits
-    first = world.cycle(config).translate
+    first = run_cycle(config).translate
     assert (first.translated, first.pending, first.failed) == (1, 1, 0)
     assert first.stopped_reason is None
     assert world.articles(config)[ENGLISH[0]].engine == "local"
     assert world.pending(config)[FRENCH[0]].attempts == 0
 
-    second = world.cycle(config).translate
+    second = run_cycle(config).translate
     assert (second.translated, second.pending, second.failed) == (1, 0, 0)
     french = world.articles(config)[FRENCH[0]]
     assert (french.engine, french.model) == ("libretranslate", "libretranslate")

@@ -7,14 +7,13 @@ from a loopback package index exactly as the public Argos index serves real ones
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from tests.cli import run_cli
 from tests.servers import LocalServer, Resource
 from tests.tiny_model import session_models
 
@@ -22,14 +21,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def kanalwerk(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kanalwerk", *args, "--config", str(folder / "feeds.yaml")],
-        cwd=folder,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_cli(folder / "feeds.yaml", *args, env=env, timeout=180)
 
 
 def test_local_engine_downloads_model_on_first_use_and_publishes(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +9,7 @@ from kanalwerk import pipeline
 from kanalwerk.config import load_config
 from kanalwerk.models import FetchResult
 from kanalwerk.store import Store
+from tests.cli import run_cli
 from tests.servers import LocalServer, Request, Resource, Response
 
 
@@ -43,12 +42,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
         assert first["busy"].status == 503 and first["busy"].error
         assert first["good"].new_items == 3
 
-        shown = subprocess.run(
-            [sys.executable, "-m", "kanalwerk", "status", "--config", str(tmp_path / "feeds.yaml")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        shown = run_cli(tmp_path / "feeds.yaml", "status")
         assert shown.returncode == 0, shown.stderr
         assert "not polled before" in shown.stdout and "(the server asked to wait)" in shown.stdout
 

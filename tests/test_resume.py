@@ -10,10 +10,8 @@ end up with exactly one article.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from lxml import etree
 
 from kanalwerk.config import load_config
 from kanalwerk.store import Store
+from tests.cli import command, environment, run_cli
 from tests.fake_deepl import FakeDeepL
 from tests.fake_openai import FakeOpenAI, error_body
 from tests.servers import LocalServer, Request, Resource, Response
@@ -32,6 +31,7 @@ from tests.servers import LocalServer, Request, Resource, Response
 ATOM = "{http://www.w3.org/2005/Atom}"
 DEEPL_KEY = "resume-test-key:fx"
 OPENAI_KEY = "sk-resume-test"
+KEYS = {"KW_DEEPL_KEY": DEEPL_KEY, "KW_OPENAI_KEY": OPENAI_KEY}
 #: The long item has more paragraphs than one request carries (50 texts), so it takes
 #: three requests: 50 texts (title and 49 paragraphs), 50, then 21.
 LONG_PARAGRAPHS = 120
@@ -108,35 +108,14 @@ class Setup:
     def config_path(self) -> Path:
         return self.folder / "feeds.yaml"
 
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "kanalwerk",
-            "run",
-            "--once",
-            "--config",
-            str(self.config_path),
-        ]
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "KW_DEEPL_KEY": DEEPL_KEY, "KW_OPENAI_KEY": OPENAI_KEY}
-
     def run(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(),
-            cwd=self.folder,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(self.config_path, "run", "--once", env=KEYS)
 
     def run_and_kill_when_held(self) -> None:
         process = subprocess.Popen(
-            self.command(),
+            command(self.config_path, "run", "--once"),
             cwd=self.folder,
-            env=self.env(),
+            env=environment(KEYS),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

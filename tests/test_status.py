@@ -6,10 +6,8 @@ The chain is driven in-process against a real SQLite store; `kanalwerk run --onc
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from kanalwerk.translate.chain import (
     load_suspensions,
 )
 from kanalwerk.translate.deepl import QuotaExceeded
+from tests.cli import run_cli
 from tests.fake_deepl import FakeDeepL
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI, is_article_request
@@ -123,18 +122,8 @@ class Setup:
     def kanalwerk(
         self, *args: str, key: str | None = DEEPL_KEY
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "KW_DEEPL_KEY"}
-        env["KW_OPENAI_KEY"] = OPENAI_KEY
-        if key is not None:
-            env["KW_DEEPL_KEY"] = key
-        done = subprocess.run(
-            [sys.executable, "-m", "kanalwerk", *args, "--config", str(self.folder / "k.yaml")],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = {"KW_OPENAI_KEY": OPENAI_KEY, "KW_DEEPL_KEY": key}  # no key: unset
+        done = run_cli(self.folder / "k.yaml", *args, env=env)
         assert DEEPL_KEY not in done.stdout + done.stderr  # keys are never shown
         assert OPENAI_KEY not in done.stdout + done.stderr
         return done
