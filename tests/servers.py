@@ -141,6 +141,13 @@ class LocalServer:
         with self._lock:
             return [r for r in self.requests if r.path.split("?", 1)[0] == path]
 
+    def reset(self) -> LocalServer:
+        """Forget the routes and requests of an earlier test, for a server shared by many."""
+        self.routes.clear()
+        with self._lock:
+            self.requests.clear()
+        return self
+
     def start(self) -> LocalServer:
         self._thread.start()
         return self

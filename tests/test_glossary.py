@@ -250,9 +250,7 @@ def test_engine_policies() -> None:
 @pytest.fixture
 def api(shared_server: LocalServer) -> LocalServer:
     """One loopback server per module, reset for each test."""
-    shared_server.routes.clear()
-    shared_server.requests.clear()
-    return shared_server
+    return shared_server.reset()
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from tests.servers import LocalServer, Response
 @pytest.fixture
 def server(shared_server: LocalServer) -> LocalServer:
     """One server per module (stopping one takes half a second), reset for each test."""
-    shared_server.routes.clear()
-    shared_server.requests.clear()
-    return shared_server
+    return shared_server.reset()
 
 
 @pytest.fixture
