@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import random
 import re
@@ -48,7 +49,12 @@ from typing import Any
 from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.store import Store
-from kanalwerk.translate.base import Translation, TranslationRequest, Translator
+from kanalwerk.translate.base import (
+    Translation,
+    TranslationRequest,
+    Translator,
+    TranslatorWrapper,
+)
 from kanalwerk.translate.factory import TranslatorHolder, build_translator
 from kanalwerk.translate.local import LocalTranslator, plan
 from kanalwerk.translate.packages import install_from_file
@@ -371,25 +377,17 @@ class Sent:
             self.escape_chars += len(bare) - len(html.unescape(bare))
 
 
-class Recording:
+class Recording(TranslatorWrapper):
     """A translator in front of the pipeline's: keeps each request as the pipeline made it.
 
     `spans` holds, per request, the range of engine-server requests it caused.
     """
 
     def __init__(self, inner: Translator, server_count: Callable[[], int]):
-        self._inner = inner
+        super().__init__(inner)
         self._server_count = server_count
         self.requests: list[TranslationRequest] = []
         self.spans: list[tuple[int, int]] = []
-
-    @property
-    def engine(self) -> str:
-        return self._inner.engine
-
-    @property
-    def model(self) -> str | None:
-        return self._inner.model
 
     def translate(self, request: TranslationRequest) -> Translation:
         self.requests.append(request)
@@ -398,9 +396,6 @@ class Recording:
             return self._inner.translate(request)
         finally:
             self.spans.append((start, self._server_count()))
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 @dataclass
@@ -416,8 +411,6 @@ class Run:
 
 
 def server_figures(api: Any, server: Any, start: int, end: int | None = None) -> Sent:
-    import json
-
     sent = Sent()
     bodies = api.bodies[start:end]
     raw = server.requests_to(API_PATH)[start:end]

@@ -76,6 +76,31 @@ class Translator(Protocol):
     def close(self) -> None: ...
 
 
+class TranslatorWrapper:
+    """Base of the wrappers around an engine (cache, glossary, meter): they go by its name."""
+
+    def __init__(self, inner: Translator):
+        self._inner = inner
+
+    @property
+    def engine(self) -> str:
+        return self._inner.engine
+
+    @property
+    def model(self) -> str | None:
+        return self._inner.model
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def unwrap(translator: Translator) -> Translator:
+    """The raw engine under any `TranslatorWrapper`s."""
+    while isinstance(translator, TranslatorWrapper):
+        translator = translator._inner
+    return translator
+
+
 def batched(texts: Sequence[str], max_items: int, max_chars: int) -> list[list[int]]:
     """Group text indexes into batches bounded by count and total characters.
 

@@ -21,8 +21,10 @@ from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
     Translator,
+    TranslatorWrapper,
     Usage,
     batched,
+    unwrap,
 )
 
 if TYPE_CHECKING:  # the type only: the cache module itself loads no SQL library
@@ -135,7 +137,7 @@ def _blank(text: str) -> bool:
     return not text.strip()
 
 
-class CachingTranslator:
+class CachingTranslator(TranslatorWrapper):
     """A `Translator` that answers from the cache and sends only misses, once each.
 
     Every answered engine request is cached at once. Engines split a translate call
@@ -153,9 +155,9 @@ class CachingTranslator:
     splits after a bad answer (OpenAI halves a batch it cannot parse, DeepL one it
     refused as too large) is still one chunk here.
 
-    `engine` is the raw engine under any wrappers (default: `inner`); its limits and,
-    if it has one, its per-language model (`ModelPerLanguage`) are used. Blank texts
-    are returned as they are without being sent.
+    `engine` is the raw engine under any wrappers (default: the one under `inner`'s
+    `TranslatorWrapper`s); its limits and, if it has one, its per-language model
+    (`ModelPerLanguage`) are used. Blank texts are returned as they are without being sent.
     """
 
     def __init__(
@@ -167,9 +169,9 @@ class CachingTranslator:
         chunk_items: int = 50,
         chunk_chars: int = 12_000,
     ):
-        self._inner = inner
+        super().__init__(inner)
         self._cache = cache
-        self._info = inner if engine is None else engine
+        self._info = unwrap(inner) if engine is None else engine
         self._chunk_items = chunk_items
         self._chunk_chars = chunk_chars
         if isinstance(self._info, RequestLimits):
@@ -177,14 +179,6 @@ class CachingTranslator:
             per_request = self._info.max_batch_chars
             if per_request is not None:
                 self._chunk_chars = max(1, min(chunk_chars, int(per_request * CHAR_HEADROOM)))
-
-    @property
-    def engine(self) -> str:
-        return self._inner.engine
-
-    @property
-    def model(self) -> str | None:
-        return self._inner.model
 
     def _model_for(self, request: TranslationRequest) -> str | None:
         if isinstance(self._info, ModelPerLanguage):
@@ -231,6 +225,3 @@ class CachingTranslator:
             known.update(entries)
             usage = usage + result.usage
         return Translation(tuple(known[h] for h in hashes), engine, model, usage)
-
-    def close(self) -> None:
-        self._inner.close()

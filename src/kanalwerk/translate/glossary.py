@@ -32,7 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Translator, Usage
+from kanalwerk.translate.base import (
+    Translation,
+    TranslationRequest,
+    Translator,
+    TranslatorWrapper,
+    Usage,
+)
 from kanalwerk.translate.segment import VOID_TAGS
 
 #: First placeholder number used for terms; the segmenter numbers from 1 per segment.
@@ -109,7 +115,7 @@ class _Encoded:
         return self.words or not self.terms
 
 
-class GlossaryTranslator:
+class GlossaryTranslator(TranslatorWrapper):
     """A `Translator` that keeps or maps glossary terms exactly through placeholders.
 
     If the engine drops or repeats a term's placeholder, the request fails with a
@@ -123,20 +129,9 @@ class GlossaryTranslator:
     def __init__(
         self, inner: Translator, *, pair: bool = False, native: NativeTerm = _never
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._pair = pair
         self._native = native
-
-    @property
-    def engine(self) -> str:
-        return self._inner.engine
-
-    @property
-    def model(self) -> str | None:
-        return self._inner.model
-
-    def close(self) -> None:
-        self._inner.close()
 
     def translate(self, request: TranslationRequest) -> Translation:
         terms = self._terms(request)
