@@ -14,9 +14,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any, Protocol, Unpack
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +25,7 @@ from kanalwerk.sanitize import collapse_whitespace, html_to_text, sanitize_html
 from kanalwerk.translate.base import Usage
 from kanalwerk.translate.cache import TranslationCache
 from kanalwerk.translate.language import detect_language
-from kanalwerk.translate.meter import UsageStore, check_budget
+from kanalwerk.translate.meter import Meter
 from kanalwerk.translate.openai import (
     ChatClient,
     ChatSettings,
@@ -164,42 +163,6 @@ def describe_usage(usage: Usage, price_in: float | None, price_out: float | None
     text = f"{usage.requests} request(s), {tokens} tokens"
     cost = cost_usd(usage, price_in, price_out)
     return text if cost is None else f"{text}, ${cost:.4f}"
-
-
-class ArticleMeter:
-    """Records every request's usage as it happens and enforces the engine's daily budget.
-
-    Usage goes into the same per-engine counters as translation (see `translate.meter`), so
-    one `budget.openai` caps both modes, and an answer rejected by validation still counts.
-    """
-
-    def __init__(
-        self,
-        usage: UsageStore,
-        *,
-        daily_characters: int | None = None,
-        daily_tokens: int | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
-        self._usage = usage
-        self._daily_characters = daily_characters
-        self._daily_tokens = daily_tokens
-        self._clock = clock
-
-    def check(self, engine: str, characters: int) -> None:
-        """`BudgetExhausted` (retryable: the item waits) when `characters` more won't fit today."""
-        check_budget(
-            self._usage,
-            engine,
-            self._clock(),
-            characters,
-            daily_characters=self._daily_characters,
-            daily_tokens=self._daily_tokens,
-            needed_for=" for an article",
-        )
-
-    def record(self, engine: str, model: str | None, usage: Usage) -> None:
-        self._usage.add_usage(engine, model, usage, self._clock().date())
 
 
 # -- the prompt ---------------------------------------------------------------------------
@@ -544,7 +507,7 @@ class OpenAIArticleWriter:
         max_source_chars: int = 24000,
         cache: TranslationCache | None = None,
         max_tokens: int | None = None,
-        meter: ArticleMeter | None = None,
+        meter: Meter | None = None,
         **chat: Unpack[ChatSettings],
     ):
         chat.setdefault("timeout", 180.0)  # writing a whole article takes longer
@@ -585,7 +548,7 @@ class OpenAIArticleWriter:
             return cached
         user, characters = source_message(request, self._max_source_chars)
         if self._meter is not None:
-            self._meter.check(self.engine, characters)
+            self._meter.check(self.engine, characters, needed_for=" for an article")
         messages: list[dict[str, str]] = [
             {"role": "system", "content": render_article_prompt(self._template, request)},
             {"role": "user", "content": user},

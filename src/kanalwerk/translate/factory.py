@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from kanalwerk import __version__
 from kanalwerk.config import Config
 from kanalwerk.errors import TranslationError
 from kanalwerk.store import Store
-from kanalwerk.translate.article import ArticleMeter, ArticleWriter, OpenAIArticleWriter
+from kanalwerk.translate.article import ArticleWriter, OpenAIArticleWriter
 from kanalwerk.translate.base import Translator
 from kanalwerk.translate.cache import CachingTranslator, StoreCache
 from kanalwerk.translate.chain import ChainTranslator
 from kanalwerk.translate.glossary import with_glossary
-from kanalwerk.translate.meter import MeteredTranslator
+from kanalwerk.translate.meter import Meter, MeteredTranslator
 
 
 def user_agent(config: Config) -> str:
@@ -109,9 +110,8 @@ def build_translator(config: Config, store: Store) -> Translator:
                 daily_tokens=budget.daily_tokens if budget else None,
             )
             glossary_id = tc.deepl.glossary_id
-            # The cache chunks by the raw engine's request limits and per-language model.
             return CachingTranslator(
-                with_glossary(name, metered, deepl_glossary_id=glossary_id), cache, engine=engine
+                with_glossary(name, metered, deepl_glossary_id=glossary_id), cache
             )
 
         return build
@@ -129,7 +129,7 @@ def build_article_writer(config: Config, store: Store) -> ArticleWriter:
     tc = config.translator
     o = tc.openai
     budget = tc.budget.get("openai") or tc.budget.get("*")
-    meter = ArticleMeter(
+    meter = Meter(
         store,
         daily_characters=budget.daily_characters if budget else None,
         daily_tokens=budget.daily_tokens if budget else None,
@@ -150,70 +150,52 @@ def build_article_writer(config: Config, store: Store) -> ArticleWriter:
     )
 
 
-class TranslatorHolder:
-    """Builds the engine on first use and again after a config edit changed it."""
-
-    def __init__(self, factory: Callable[[Config, Store], Translator], store: Store):
-        self._factory = factory
-        self._store = store
-        self._config: Config | None = None
-        self._translator: Translator | None = None
-        self._lock = threading.Lock()
-
-    def update(self, config: Config) -> None:
-        with self._lock:
-            if self._config is not None and self._config.translator == config.translator:
-                self._config = config
-                return
-            self._config = config
-            if self._translator is not None:
-                self._translator.close()
-                self._translator = None
-
-    def get(self) -> Translator:
-        with self._lock:
-            assert self._config is not None
-            if self._translator is None:
-                self._translator = self._factory(self._config, self._store)
-            return self._translator
-
-    def close(self) -> None:
-        with self._lock:
-            if self._translator is not None:
-                self._translator.close()
-                self._translator = None
+class _Closeable(Protocol):
+    def close(self) -> None: ...
 
 
-class ArticleWriterHolder:
-    """Keeps one article writer (one HTTP client) across rounds; rebuilt after a config edit.
+_Built = TypeVar("_Built", bound=_Closeable)
 
-    Like `TranslatorHolder`: built on first use, replaced only when `translator` changed.
+
+class Holder(Generic[_Built]):
+    """Keeps what `factory` builds (one HTTP client) across rounds.
+
+    Built on first use, and closed and built anew only after a config edit changed
+    `translator`.
     """
 
-    def __init__(self, factory: Callable[[Config, Store], ArticleWriter], store: Store):
+    def __init__(self, factory: Callable[[Config, Store], _Built], store: Store):
         self._factory = factory
         self._store = store
         self._config: Config | None = None
-        self._writer: ArticleWriter | None = None
+        self._built: _Built | None = None
         self._lock = threading.Lock()
 
     def update(self, config: Config) -> None:
         with self._lock:
             unchanged = self._config is not None and self._config.translator == config.translator
             self._config = config
-            if not unchanged and self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            if not unchanged and self._built is not None:
+                self._built.close()
+                self._built = None
 
-    def get(self) -> ArticleWriter:
+    def get(self) -> _Built:
         with self._lock:
             assert self._config is not None
-            if self._writer is None:
-                self._writer = self._factory(self._config, self._store)
-            return self._writer
+            if self._built is None:
+                self._built = self._factory(self._config, self._store)
+            return self._built
 
     def close(self) -> None:
         with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+            if self._built is not None:
+                self._built.close()
+                self._built = None
+
+
+class TranslatorHolder(Holder[Translator]):
+    """The engine chain for translation."""
+
+
+class ArticleWriterHolder(Holder[ArticleWriter]):
+    """The article writer for `translator.mode: article`."""

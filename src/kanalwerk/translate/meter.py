@@ -12,7 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Translator, Usage
+from kanalwerk.translate.base import (
+    Translation,
+    TranslationRequest,
+    Translator,
+    TranslatorWrapper,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,41 +43,62 @@ def next_midnight(now: datetime) -> datetime:
     return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def check_budget(
-    usage: UsageStore,
-    engine: str,
-    now: datetime,
-    characters: int,
-    *,
-    daily_characters: int | None,
-    daily_tokens: int | None,
-    needed_for: str = "",
-) -> None:
-    """Raise `BudgetExhausted` when `characters` more do not fit into what is left today.
+class Meter:
+    """An engine's usage per day, against its daily caps.
 
-    Shared by translation and article mode, so one budget caps both alike; `needed_for`
-    says in the message what the characters are for (" for an article").
+    Shared by translation (`MeteredTranslator`) and article mode, so one budget caps both
+    alike and an article answer rejected by validation still counts.
     """
-    if daily_characters is None and daily_tokens is None:
-        return
-    spent = usage.usage_for(now.date(), engine)
-    if daily_characters is not None and spent.characters + characters > daily_characters:
-        raise BudgetExhausted(
-            f"{engine}: daily budget of {daily_characters:,} characters reached "
-            f"({spent.characters:,} used, {characters:,} more needed{needed_for}); "
-            "skipped until tomorrow",
-            until=next_midnight(now),
-        )
-    tokens = spent.prompt_tokens + spent.completion_tokens
-    if daily_tokens is not None and tokens >= daily_tokens:
-        raise BudgetExhausted(
-            f"{engine}: daily budget of {daily_tokens:,} tokens reached "
-            f"({tokens:,} used); skipped until tomorrow",
-            until=next_midnight(now),
-        )
+
+    def __init__(
+        self,
+        usage: UsageStore,
+        *,
+        daily_characters: int | None = None,
+        daily_tokens: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.usage = usage
+        self.daily_characters = daily_characters
+        self.daily_tokens = daily_tokens
+        self.clock = clock
+
+    def check(
+        self, engine: str, characters: int, now: datetime | None = None, *, needed_for: str = ""
+    ) -> None:
+        """Raise `BudgetExhausted` when `characters` more do not fit into what is left today.
+
+        `needed_for` says in the message what the characters are for (" for an article").
+        """
+        if self.daily_characters is None and self.daily_tokens is None:
+            return
+        now = now or self.clock()
+        spent = self.usage.usage_for(now.date(), engine)
+        if (
+            self.daily_characters is not None
+            and spent.characters + characters > self.daily_characters
+        ):
+            raise BudgetExhausted(
+                f"{engine}: daily budget of {self.daily_characters:,} characters reached "
+                f"({spent.characters:,} used, {characters:,} more needed{needed_for}); "
+                "skipped until tomorrow",
+                until=next_midnight(now),
+            )
+        tokens = spent.prompt_tokens + spent.completion_tokens
+        if self.daily_tokens is not None and tokens >= self.daily_tokens:
+            raise BudgetExhausted(
+                f"{engine}: daily budget of {self.daily_tokens:,} tokens reached "
+                f"({tokens:,} used); skipped until tomorrow",
+                until=next_midnight(now),
+            )
+
+    def record(
+        self, engine: str, model: str | None, usage: Usage, now: datetime | None = None
+    ) -> None:
+        self.usage.add_usage(engine, model, usage, (now or self.clock()).date())
 
 
-class MeteredTranslator:
+class MeteredTranslator(TranslatorWrapper):
     """Records every request's usage per day and refuses work beyond the daily caps."""
 
     def __init__(
@@ -83,19 +110,10 @@ class MeteredTranslator:
         daily_tokens: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        self._inner = inner
-        self._usage = usage
-        self._daily_characters = daily_characters
-        self._daily_tokens = daily_tokens
-        self._clock = clock
-
-    @property
-    def engine(self) -> str:
-        return self._inner.engine
-
-    @property
-    def model(self) -> str | None:
-        return self._inner.model
+        super().__init__(inner)
+        self._meter = Meter(
+            usage, daily_characters=daily_characters, daily_tokens=daily_tokens, clock=clock
+        )
 
     def _check_budget(self, request: TranslationRequest, now: datetime) -> None:
         """Raise `BudgetExhausted` when the request does not fit into what is left today.
@@ -106,31 +124,20 @@ class MeteredTranslator:
         engine and, without one, the item counts an attempt while the rest goes on.
         A budget of 0 switches the engine off: it is suspended as for a spent budget.
         """
-        if self._daily_characters is None and self._daily_tokens is None:
-            return
         wanted = sum(len(t) for t in request.texts)
-        if self._daily_characters and wanted > self._daily_characters:
+        limit = self._meter.daily_characters
+        if limit and wanted > limit:
             raise TranslationError(
                 f"{self.engine}: this request has {wanted:,} characters, more than the daily "
-                f"budget of {self._daily_characters:,}; raise translator.budget for "
+                f"budget of {limit:,}; raise translator.budget for "
                 f"{self.engine} in feeds.yaml or add a fallback engine",
                 retryable=False,
             )
-        check_budget(
-            self._usage,
-            self.engine,
-            now,
-            wanted,
-            daily_characters=self._daily_characters,
-            daily_tokens=self._daily_tokens,
-        )
+        self._meter.check(self.engine, wanted, now)
 
     def translate(self, request: TranslationRequest) -> Translation:
-        now = self._clock()
+        now = self._meter.clock()
         self._check_budget(request, now)
         result = self._inner.translate(request)
-        self._usage.add_usage(result.engine, result.model, result.usage, now.date())
+        self._meter.record(result.engine, result.model, result.usage, now)
         return result
-
-    def close(self) -> None:
-        self._inner.close()
