@@ -27,7 +27,7 @@ from kanalwerk import __version__
 from kanalwerk.compose import SiteInfo, compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import KanalwerkError, ParseError, TranslationDeferred, TranslationError
-from kanalwerk.fetch import FetchSettings, default_user_agent, fetch_all, retry_after_seconds
+from kanalwerk.fetch import FetchSettings, fetch_all, retry_after_seconds
 from kanalwerk.models import Article, FetchResult, FetchState, StoredItem
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
@@ -41,7 +41,7 @@ from kanalwerk.translate.article import (
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
-from kanalwerk.translate.factory import build_article_writer
+from kanalwerk.translate.factory import build_article_writer, user_agent
 from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
 
@@ -109,10 +109,6 @@ def site_info(config: Config) -> SiteInfo:
         attribution_text=site.attribution.text,
         attribution_untranslated_text=site.attribution.untranslated_text,
     )
-
-
-def user_agent(config: Config) -> str:
-    return config.fetch.user_agent or default_user_agent(__version__, config.site.base_url)
 
 
 def fetch_settings(config: Config) -> FetchSettings:

@@ -13,6 +13,7 @@ from typing import Generic, Protocol, TypeVar
 from kanalwerk import __version__
 from kanalwerk.config import Config
 from kanalwerk.errors import TranslationError
+from kanalwerk.fetch import default_user_agent
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleWriter, OpenAIArticleWriter
 from kanalwerk.translate.base import Translator
@@ -23,7 +24,8 @@ from kanalwerk.translate.meter import Meter, MeteredTranslator
 
 
 def user_agent(config: Config) -> str:
-    return config.fetch.user_agent or f"kanalwerk/{__version__} (+{config.site.base_url})"
+    """The configured User-Agent, else kanalwerk's own; one for feeds and engines alike."""
+    return config.fetch.user_agent or default_user_agent(__version__, config.site.base_url)
 
 
 def build_engine(name: str, config: Config) -> Translator:
