@@ -188,9 +188,8 @@ def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
     lines: list[str] = []
     for name in [*configured, *(n for n in suspensions if n not in configured)]:
         used = store.usage_for(now.date(), name)
-        budget = tc.budget.get(name) or tc.budget.get("*")
-        chars = budget.daily_characters if budget else None
-        tokens = budget.daily_tokens if budget else None
+        budget = tc.budget_for(name)
+        chars, tokens = budget.daily_characters, budget.daily_tokens
         spent_tokens = used.prompt_tokens + used.completion_tokens
         parts = [f"{used.requests} request(s)", f"{_of(used.characters, chars)} characters"]
         if spent_tokens or tokens is not None:  # only LLM engines count tokens

@@ -296,6 +296,10 @@ class TranslatorConfig(_Model):
             return {"*": value}
         return value
 
+    def budget_for(self, engine: str) -> BudgetConfig:
+        """The engine's own daily caps, else the `*` default, else none."""
+        return self.budget.get(engine) or self.budget.get("*") or BudgetConfig()
+
 
 class ChannelConfig(_Model):
     name: str = Field(min_length=1)

@@ -103,13 +103,13 @@ def build_translator(config: Config, store: Store) -> Translator:
 
     def factory(name: str) -> Callable[[], Translator]:
         def build() -> Translator:
-            budget = tc.budget.get(name) or tc.budget.get("*")
+            budget = tc.budget_for(name)
             engine = build_engine(name, config)
             metered = MeteredTranslator(
                 engine,
                 store,
-                daily_characters=budget.daily_characters if budget else None,
-                daily_tokens=budget.daily_tokens if budget else None,
+                daily_characters=budget.daily_characters,
+                daily_tokens=budget.daily_tokens,
             )
             glossary_id = tc.deepl.glossary_id
             return CachingTranslator(
@@ -130,12 +130,8 @@ def build_article_writer(config: Config, store: Store) -> ArticleWriter:
     """
     tc = config.translator
     o = tc.openai
-    budget = tc.budget.get("openai") or tc.budget.get("*")
-    meter = Meter(
-        store,
-        daily_characters=budget.daily_characters if budget else None,
-        daily_tokens=budget.daily_tokens if budget else None,
-    )
+    budget = tc.budget_for("openai")
+    meter = Meter(store, daily_characters=budget.daily_characters, daily_tokens=budget.daily_tokens)
     return OpenAIArticleWriter.from_env(
         o.api_key_env,
         base_url=o.base_url,
