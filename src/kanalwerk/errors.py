@@ -1,5 +1,9 @@
 """One exception root, so callers can catch everything kanalwerk raises on purpose."""
 
+from __future__ import annotations
+
+from datetime import datetime
+
 
 class KanalwerkError(Exception):
     """Base of every error kanalwerk raises deliberately."""
@@ -32,6 +36,18 @@ class TranslationError(KanalwerkError):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+
+
+class EngineResting(TranslationError):
+    """The engine may not be asked again before `until` (a spent quota or daily budget).
+
+    Expected, not a fault: the fallback chain suspends the engine until then and items
+    wait or go to the next engine.
+    """
+
+    def __init__(self, message: str, *, until: datetime, status: int | None = None):
+        super().__init__(message, retryable=True, status=status)
+        self.until = until
 
 
 class TranslationDeferred(TranslationError):

@@ -26,7 +26,13 @@ import kanalwerk.sources.youtube as youtube
 from kanalwerk import __version__
 from kanalwerk.compose import SiteInfo, compose_article
 from kanalwerk.config import ChannelConfig, Config
-from kanalwerk.errors import KanalwerkError, ParseError, TranslationDeferred, TranslationError
+from kanalwerk.errors import (
+    EngineResting,
+    KanalwerkError,
+    ParseError,
+    TranslationDeferred,
+    TranslationError,
+)
 from kanalwerk.fetch import FetchSettings, fetch_all, retry_after_seconds
 from kanalwerk.models import Article, FetchResult, FetchState, StoredItem
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
@@ -410,7 +416,7 @@ def translate_pending(
                     reason = f"translation engine unavailable: {exc}"
                     waiting = len(pending) - position + sum(deferred.values())
                     # A spent budget or quota is expected, not a fault: a warning then.
-                    level = logging.WARNING if getattr(exc, "until", None) else logging.ERROR
+                    level = logging.WARNING if isinstance(exc, EngineResting) else logging.ERROR
                     log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
                     return TranslateReport(translated, failed, waiting, reason, tuple(errors))
                 state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from kanalwerk.errors import TranslationDeferred, TranslationError
+from kanalwerk.errors import EngineResting, TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,8 @@ class ChainTranslator:
                 failures.append(_labelled(name, exc))
                 continue
             except TranslationError as exc:
-                until = getattr(exc, "until", None)
-                if isinstance(until, datetime):
+                until = exc.until if isinstance(exc, EngineResting) else None
+                if until is not None:
                     self._suspend(name, until, str(exc))
                     resting.append(until)
                     others = [n for n, _ in self._factories if n != name]
@@ -212,12 +212,8 @@ class ChainTranslator:
         self._built.clear()
 
 
-class EnginesResting(TranslationError):
+class EnginesResting(EngineResting):
     """Every engine is suspended (budget or quota spent): expected, items wait until `until`."""
-
-    def __init__(self, message: str, *, until: datetime):
-        super().__init__(message, retryable=True)
-        self.until = until
 
 
 def _labelled(name: str, exc: Exception) -> str:

@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 import httpx
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import EngineResting, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
 from kanalwerk.translate.retry import RetryPolicy, response_json
 
@@ -66,7 +66,7 @@ def next_utc_midnight(now: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class QuotaExceeded(TranslationError):
+class QuotaExceeded(EngineResting):
     """DeepL answered 456: the character quota is spent.
 
     Retryable, but not soon: the chain suspends this engine until `until` (the next
@@ -74,8 +74,7 @@ class QuotaExceeded(TranslationError):
     """
 
     def __init__(self, message: str, *, until: datetime):
-        super().__init__(message, retryable=True, status=QUOTA_STATUS)
-        self.until = until
+        super().__init__(message, until=until, status=QUOTA_STATUS)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import EngineResting, TranslationError
 from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
@@ -31,12 +31,8 @@ class UsageStore(Protocol):
     def usage_for(self, day: date, engine: str | None = None) -> Usage: ...
 
 
-class BudgetExhausted(TranslationError):
+class BudgetExhausted(EngineResting):
     """The engine's daily cap is reached; it is skipped until `until` (next UTC midnight)."""
-
-    def __init__(self, message: str, *, until: datetime):
-        super().__init__(message, retryable=True)
-        self.until = until
 
 
 def next_midnight(now: datetime) -> datetime:
