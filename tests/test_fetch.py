@@ -8,8 +8,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +20,6 @@ from kanalwerk.fetch import (
     default_user_agent,
     fetch_all,
     fetch_one,
-    retry_after_seconds,
 )
 from kanalwerk.models import FetchResult, FetchState
 from tests.servers import LocalServer, Request, Resource, Response
@@ -327,15 +324,16 @@ def test_retry_after_in_error_and_headers(server: LocalServer, status: int) -> N
     assert result.headers["retry-after"] == "120"
 
 
-def test_retry_after_seconds_parses_both_forms() -> None:
-    now = datetime(2025, 1, 27, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds("90") == 90
-    later = format_datetime(now + timedelta(minutes=5), usegmt=True)
-    assert retry_after_seconds(later, now=now) == 300
-    past = format_datetime(now - timedelta(minutes=5), usegmt=True)
-    assert retry_after_seconds(past, now=now) == 0
-    assert retry_after_seconds("soon") is None
-    assert retry_after_seconds(None) is None
+@pytest.mark.parametrize("status", [404, 500, 301])
+def test_retry_after_is_dropped_where_it_is_not_honoured(server: LocalServer, status: int) -> None:
+    headers = (
+        {"Retry-After": "120", "Location": "/feed"} if status == 301 else {"Retry-After": "120"}
+    )
+    server.routes["/old"] = lambda r: Response(status, b"no", headers)
+    server.routes["/feed"] = lambda r: Response(404, b"no", {"Retry-After": "120"})
+    result = fetch(FetchState("a", server.url("/old")))
+    assert result.status == (404 if status == 301 else status)
+    assert "retry-after" not in result.headers and "retry" not in (result.error or "")
 
 
 # --- network failures ---------------------------------------------------------

@@ -94,3 +94,21 @@ def test_many_feeds_are_parsed_in_worker_processes_and_sanitized(
         for stored in items:
             assert stored.item.content_html == "<p>Hello</p>"
             assert stored.source.feed_link is None  # the feed's javascript: "site" dropped
+
+
+def test_retry_after_is_honoured_only_on_429_and_503(server: LocalServer, tmp_path: Path) -> None:
+    """Documented for 429/503: a 404 or 500 with Retry-After is polled again next time."""
+    server.routes["/good.xml"] = lambda r: Response(404, b"gone", {"Retry-After": "3600"})
+    server.routes["/busy.xml"] = lambda r: Response(500, b"oops", {"Retry-After": "3600"})
+    config = load_config(write_config(tmp_path, server))
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        first = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        assert (first["good"].status, first["busy"].status) == (404, 500)
+        assert first["good"].error == "HTTP 404 Not Found"
+        assert first["busy"].error == "HTTP 500 Internal Server Error"
+        states = store.fetch_states(["good", "busy"])
+        assert states["good"].not_before is None and states["busy"].not_before is None
+        again = pipeline.poll(config, store).outcomes
+        assert all(o.waiting_until is None for o in again)
+        assert len(server.requests_to("/good.xml")) == len(server.requests_to("/busy.xml")) == 2

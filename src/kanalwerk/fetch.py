@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import hashlib
 import http
 import logging
@@ -23,12 +22,12 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
 from kanalwerk import __version__
 from kanalwerk.models import FetchResult, FetchState
+from kanalwerk.retry_after import HONOURED_STATUSES, parse_retry_after
 
 __all__ = [
     "ACCEPT",
@@ -38,7 +37,6 @@ __all__ = [
     "default_user_agent",
     "fetch_all",
     "fetch_one",
-    "retry_after_seconds",
 ]
 
 log = logging.getLogger(__name__)
@@ -246,6 +244,9 @@ async def _complete(
 ) -> FetchResult:
     status = response.status_code
     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    if status not in HONOURED_STATUSES:
+        # Kept only where it counts, so nothing downstream can honour it on a 404 or 500.
+        kept.pop("retry-after", None)
     if status == 304:
         return FetchResult(
             channel_id=state.channel_id,
@@ -334,10 +335,10 @@ def _status_message(response: httpx.Response) -> str:
     text = f"HTTP {status} {response.reason_phrase or _standard_phrase(status)}".rstrip()
     if status == 410:
         return f"{text}: the feed is gone for good; remove this channel from the config"
-    if status in (429, 503):
-        delay = retry_after_seconds(response.headers.get("retry-after"))
+    if status in HONOURED_STATUSES:
+        delay = parse_retry_after(response.headers.get("retry-after"))
         if delay is not None:
-            return f"{text}: the server asks to retry after {delay}s"
+            return f"{text}: the server asks to retry after {delay:.0f}s"
     return text
 
 
@@ -346,23 +347,6 @@ def _standard_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> int | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now or datetime.now(UTC)
-    return max(0, round((when - current).total_seconds()))
 
 
 def _transport_message(exc: httpx.HTTPError, settings: FetchSettings) -> str:

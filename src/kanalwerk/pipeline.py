@@ -33,10 +33,11 @@ from kanalwerk.errors import (
     TranslationDeferred,
     TranslationError,
 )
-from kanalwerk.fetch import FetchSettings, fetch_all, retry_after_seconds
+from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import Article, FetchResult, FetchState, StoredItem
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
+from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import FetchRecord, Store
 from kanalwerk.translate.article import (
@@ -55,9 +56,6 @@ log = logging.getLogger(__name__)
 
 #: Below this many bodies, parsing inline beats the cost of starting worker processes.
 PARSE_POOL_THRESHOLD = 16
-
-#: A Retry-After longer than this is cut down to it.
-MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
 #: Outcomes without new items are written to the store this many at a time.
 RECORD_BATCH = 200
@@ -308,12 +306,12 @@ def _store_result(
 
 
 def _retry_after(result: FetchResult) -> datetime | None:
-    """When the server wants the next request; capped so a typo cannot silence a feed."""
+    """When the server wants the next request (fetch keeps the header only on 429/503)."""
     value = result.headers.get("retry-after") if result.headers else None
-    seconds = retry_after_seconds(value)
+    seconds = parse_retry_after(value)
     if not seconds:
         return None
-    return datetime.now(UTC) + timedelta(seconds=min(seconds, MAX_RETRY_AFTER_SECONDS))
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def _log_outcome(o: ChannelOutcome) -> None:

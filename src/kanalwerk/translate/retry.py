@@ -9,7 +9,6 @@ queued for a later cycle. `RetryPolicy` keeps one engine's settings for all its 
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +45,6 @@ class RetryLater(TranslationError):
     def __init__(self, message: str, *, until: datetime, status: int | None = None):
         super().__init__(message, retryable=True, status=status)
         self.until = until
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
