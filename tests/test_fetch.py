@@ -1,18 +1,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import socket
+import struct
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from kanalwerk import pipeline
+from kanalwerk.config import Config, FetchConfig, SiteConfig
 from kanalwerk.fetch import (
     ACCEPT,
     FetchSettings,
@@ -26,7 +33,16 @@ from tests.servers import LocalServer, Request, Resource, Response
 
 DATA = Path(__file__).parent / "data"
 FEED = (DATA / "youtube_cnbc.xml").read_bytes()
-SETTINGS = FetchSettings(timeout=2.0, connect_timeout=2.0, user_agent="kanalwerk-test/1.0")
+
+
+def fetch_settings(**fetch: Any) -> FetchSettings:
+    """What a `fetch:` section with these keys gives; every default is the config model's."""
+    fetch.setdefault("user_agent", "kanalwerk-test/1.0")
+    site = SiteConfig(title="Test", base_url="https://blog.example.de/", author="Test")
+    return pipeline.fetch_settings(Config.model_construct(site=site, fetch=FetchConfig(**fetch)))
+
+
+SETTINGS = fetch_settings(timeout=2.0, connect_timeout=2.0)
 
 
 def fetch(state: FetchState, settings: FetchSettings = SETTINGS) -> FetchResult:
@@ -169,14 +185,16 @@ def test_content_length_over_cap_rejected_before_reading() -> None:
     async def main() -> FetchResult:
         raw = await start_raw(declare_huge)
         try:
-            settings = FetchSettings(timeout=1.0, max_bytes=1_000_000)
+            settings = fetch_settings(timeout=1.0, max_bytes=1_000_000)
             return (await fetch_all([FetchState("big", raw.url)], settings))[0]
         finally:
             await stop_raw(raw)
 
     started = time.monotonic()
     result = asyncio.run(main())
-    assert result.error == "feed larger than 1.0 MB limit"
+    assert (
+        result.error == f"{result.final_url}: feed larger than the 1.0 MB limit (fetch.max_bytes)"
+    )
     assert result.status == 200 and result.content is None
     assert time.monotonic() - started < 0.9
 
@@ -199,7 +217,7 @@ def test_chunked_body_over_cap_aborts_stream() -> None:
     async def main() -> tuple[FetchResult, int]:
         raw = await start_raw(endless)
         try:
-            settings = FetchSettings(timeout=2.0, max_bytes=1_000_000)
+            settings = fetch_settings(timeout=2.0, max_bytes=1_000_000)
             result = (await fetch_all([FetchState("big", raw.url)], settings))[0]
             await asyncio.sleep(0.05)
             return result, raw.sent
@@ -207,7 +225,9 @@ def test_chunked_body_over_cap_aborts_stream() -> None:
             await stop_raw(raw)
 
     result, sent = asyncio.run(main())
-    assert result.error == "feed larger than 1.0 MB limit"
+    assert (
+        result.error == f"{result.final_url}: feed larger than the 1.0 MB limit (fetch.max_bytes)"
+    )
     assert result.content is None
     assert sent < total // 5  # stopped early; only socket buffers beyond the cap
 
@@ -218,8 +238,54 @@ def test_cap_applies_to_decoded_gzip(server: LocalServer) -> None:
     server.routes["/feed"] = lambda r: Response(
         200, bomb, {"Content-Type": "text/xml", "Content-Encoding": "gzip"}
     )
-    result = fetch(FetchState("c", server.url("/feed")), FetchSettings(max_bytes=1_000_000))
-    assert result.error == "feed larger than 1.0 MB limit"
+    result = fetch(FetchState("c", server.url("/feed")), fetch_settings(max_bytes=1_000_000))
+    assert result.error == (
+        f"{server.url('/feed')}: feed larger than the 1.0 MB limit (fetch.max_bytes) "
+        "once decompressed"
+    )
+
+
+def gzip_bomb(mebibytes: int) -> bytes:
+    """gzip of `mebibytes` MiB of zeros, built without compressing them all: each MiB
+    compresses to the same block once the dictionary is reset between them."""
+    zeros = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (mebibytes << 20) & 0xFFFFFFFF)
+    return header + block * mebibytes + end + trailer
+
+
+def test_gzip_bomb_helper_is_what_it_says() -> None:
+    assert gzip.decompress(gzip_bomb(3)) == bytes(3 << 20)
+
+
+def test_stacked_gzip_bomb_is_stopped_at_the_cap_with_bounded_memory(
+    server: LocalServer,
+) -> None:
+    """1 GiB of zeros, gzipped twice, is 2.5 KB on the wire; it once took 2.1 GB of RAM."""
+    bomb = gzip.compress(gzip_bomb(1024), 9)
+    assert len(bomb) < 4000
+    server.routes["/feed"] = lambda r: Response(
+        200, bomb, {"Content-Type": "text/xml", "Content-Encoding": "gzip, gzip"}
+    )
+    settings = fetch_settings(max_bytes="10 MB")
+    tracemalloc.start()
+    try:
+        result = fetch(FetchState("c", server.url("/feed")), settings)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status == 200 and result.content is None
+    assert result.error == (
+        f"{server.url('/feed')}: feed larger than the 10.0 MB limit (fetch.max_bytes) "
+        "once decompressed"
+    )
+    assert peak < 40_000_000
 
 
 def test_gzip_body_is_decoded(server: LocalServer) -> None:
@@ -228,6 +294,65 @@ def test_gzip_body_is_decoded(server: LocalServer) -> None:
     )
     result = fetch(FetchState("c", server.url("/feed")))
     assert result.content == FEED and result.content_hash == sha(FEED)
+
+
+def deflate(data: bytes, wbits: int) -> bytes:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("identity", FEED),
+        ("deflate", deflate(FEED, zlib.MAX_WBITS)),
+        ("deflate", deflate(FEED, -zlib.MAX_WBITS)),  # raw, as some servers send it
+        ("x-gzip", gzip.compress(FEED)),
+        ("gzip, deflate", deflate(gzip.compress(FEED), zlib.MAX_WBITS)),
+        ("GZIP , identity, gzip", gzip.compress(gzip.compress(FEED))),
+    ],
+)
+def test_every_stack_of_encodings_is_decoded(
+    server: LocalServer, encoding: str, body: bytes
+) -> None:
+    server.routes["/feed"] = lambda r: Response(
+        200, body, {"Content-Type": "text/xml", "Content-Encoding": encoding}
+    )
+    result = fetch(FetchState("c", server.url("/feed")))
+    assert result.ok and result.content == FEED
+
+
+def test_a_body_larger_than_one_piece_is_decoded_whole(server: LocalServer) -> None:
+    text = b"".join(b"<item>%d</item>" % n for n in range(200_000))  # 3 MB, compresses well
+    server.routes["/feed"] = lambda r: Response(
+        200, gzip.compress(gzip.compress(text)), {"Content-Encoding": "gzip, gzip"}
+    )
+    result = fetch(FetchState("c", server.url("/feed")))
+    assert result.ok and result.content == text
+
+
+def test_asks_only_for_encodings_it_decodes(server: LocalServer) -> None:
+    server.routes["/feed"] = Resource(FEED)
+    fetch(FetchState("c", server.url("/feed")))
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "message"),
+    [
+        ("br", b"\x0b\x02\x80hi\x03", "the server sent Content-Encoding 'br', which"),
+        ("gzip, gzip, gzip, gzip", b"", "the server stacked 4 content encodings"),
+        ("gzip", b"not gzip at all", "the gzip body is corrupt"),
+    ],
+)
+def test_undecodable_bodies_are_a_clear_error(
+    server: LocalServer, encoding: str, body: bytes, message: str
+) -> None:
+    server.routes["/feed"] = lambda r: Response(200, body, {"Content-Encoding": encoding})
+    result = fetch(FetchState("c", server.url("/feed")))
+    assert result.status == 200 and result.content is None
+    assert result.error is not None
+    assert result.error.startswith(f"{server.url('/feed')}: {message}")
 
 
 # --- redirects ----------------------------------------------------------------
@@ -360,7 +485,7 @@ def test_slow_server_read_timeout(server: LocalServer) -> None:
     server.routes["/feed"] = slow
     started = time.monotonic()
     try:
-        result = fetch(FetchState("a", server.url("/feed")), FetchSettings(timeout=0.2))
+        result = fetch(FetchState("a", server.url("/feed")), fetch_settings(timeout=0.2))
     finally:
         release.set()
     assert result.error == "timed out after 0.2s"
@@ -381,7 +506,7 @@ def test_drip_feed_hits_overall_deadline() -> None:
     async def main() -> FetchResult:
         raw = await start_raw(drip)
         try:
-            return (await fetch_all([FetchState("d", raw.url)], FetchSettings(timeout=0.3)))[0]
+            return (await fetch_all([FetchState("d", raw.url)], fetch_settings(timeout=0.3)))[0]
         finally:
             await stop_raw(raw)
 
@@ -417,7 +542,7 @@ def test_per_host_limit(server: LocalServer) -> None:
     probe = ConcurrencyProbe()
     server.routes["/feed"] = probe
     states = [FetchState(f"ch{i}", server.url(f"/feed?n={i}")) for i in range(20)]
-    settings = FetchSettings(max_per_host=2, max_connections=8)
+    settings = fetch_settings(max_per_host=2, max_connections=8)
     results = asyncio.run(fetch_all(states, settings))
     assert probe.peak == 2
     assert [r.channel_id for r in results] == [s.channel_id for s in states]
@@ -430,7 +555,7 @@ def test_global_limit_across_hosts(server: LocalServer) -> None:
     port = server.base_url.rsplit(":", 1)[1]
     hosts = ["127.0.0.1", "localhost"]
     states = [FetchState(f"c{i}", f"http://{hosts[i % 2]}:{port}/feed?n={i}") for i in range(12)]
-    results = asyncio.run(fetch_all(states, FetchSettings(max_per_host=2, max_connections=3)))
+    results = asyncio.run(fetch_all(states, fetch_settings(max_per_host=2, max_connections=3)))
     assert all(r.ok for r in results)
     assert probe.peak == 3
 
@@ -482,7 +607,7 @@ def test_fetch_all_empty() -> None:
 
 def test_settings_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="max_per_host"):
-        FetchSettings(max_per_host=0)
+        dataclasses.replace(SETTINGS, max_per_host=0)
 
 
 # --- connection reuse ---------------------------------------------------------
@@ -532,7 +657,7 @@ def test_304_redirect_and_error_responses_keep_the_connection_alive() -> None:
         states = [
             FetchState(f"c{i}", f"{base}{path}?n={i}", etag='"v1"') for i, path in enumerate(paths)
         ]
-        settings = FetchSettings(max_connections=1, max_per_host=1)
+        settings = fetch_settings(max_connections=1, max_per_host=1)
         results = asyncio.run(fetch_all(states, settings))
     finally:
         httpd.shutdown()

@@ -20,12 +20,13 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx
 
-from kanalwerk import __version__
+from kanalwerk.content_encoding import ACCEPT_ENCODING, ContentDecoder
+from kanalwerk.errors import FetchError
 from kanalwerk.models import FetchResult, FetchState
 from kanalwerk.retry_after import HONOURED_STATUSES, parse_retry_after
 
@@ -64,12 +65,14 @@ def default_user_agent(version: str, base_url: str) -> str:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    timeout: float = 30.0  # read/write timeout, seconds
-    connect_timeout: float = 10.0
-    max_bytes: int = 10_000_000  # decoded body size cap
-    max_connections: int = 8
-    max_per_host: int = 2
-    user_agent: str = f"kanalwerk/{__version__}"
+    """The `fetch:` section as fetching needs it; its defaults live in the config model."""
+
+    timeout: float  # read/write timeout, seconds
+    connect_timeout: float
+    max_bytes: int  # decoded body size cap
+    max_connections: int
+    max_per_host: int
+    user_agent: str
 
     def __post_init__(self) -> None:
         for name in ("timeout", "connect_timeout", "max_bytes", "max_connections", "max_per_host"):
@@ -81,15 +84,11 @@ class FetchSettings:
         """Whole-request limit, so a server dripping one byte per read timeout can't hang us."""
         return self.timeout * 2
 
-    @property
-    def size_limit_text(self) -> str:
-        return f"{self.max_bytes / 1_000_000:.1f} MB"
-
 
 def create_client(settings: FetchSettings) -> httpx.AsyncClient:
     """The shared client: feed Accept header, our User-Agent, timeouts and pool limits."""
     return httpx.AsyncClient(
-        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+        headers=_headers(settings),
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.timeout,
@@ -102,6 +101,16 @@ def create_client(settings: FetchSettings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
     )
+
+
+def _headers(settings: FetchSettings) -> dict[str, str]:
+    # Accept-Encoding names only what content_encoding decodes (httpx would add br and
+    # zstd when their packages are installed).
+    return {
+        "User-Agent": settings.user_agent,
+        "Accept": ACCEPT,
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
 
 
 async def fetch_all(
@@ -178,7 +187,7 @@ async def _fetch(
     started: float,
 ) -> FetchResult:
     # Set per request too, so `fetch_one` behaves the same with a caller's own client.
-    headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT}
+    headers = _headers(settings)
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
@@ -263,9 +272,10 @@ async def _complete(
         )
     if not 200 <= status < 300:
         return _failure(state, progress, started, _status_message(response), status, kept)
-    body = await _read_capped(response, settings.max_bytes)
-    if body is None:
-        error = f"feed larger than {settings.size_limit_text} limit"
+    try:
+        body = await _read_capped(response, settings.max_bytes)
+    except FetchError as exc:
+        error = f"{progress.url}: {exc}"
         return _failure(state, progress, started, error, status, kept)
     digest = hashlib.sha256(body).hexdigest()
     unchanged = digest == state.content_hash
@@ -285,21 +295,33 @@ async def _complete(
     )
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:
-    """The decoded body, or None as soon as it is known to exceed `max_bytes`.
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The decoded body; FetchError as soon as it is known to exceed `max_bytes`.
 
-    The cap counts decoded bytes, so a small gzip bomb is stopped too; at most one network
-    chunk's worth of decompressed data is held beyond the cap.
+    The cap counts decoded bytes as they are produced, for any stack of encodings, so a
+    small gzip bomb holds at most the cap plus one piece (`content_encoding.PIECE`).
     """
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
-        return None
+        raise FetchError(_too_large(max_bytes, decompressed=False))
+    decoder = ContentDecoder(response.headers.get_list("content-encoding", split_commas=True))
     body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > max_bytes:
-            return None
+
+    def take(pieces: Iterator[bytes]) -> None:
+        for piece in pieces:
+            body.extend(piece)
+            if len(body) > max_bytes:
+                raise FetchError(_too_large(max_bytes, decompressed=decoder.layers > 0))
+
+    async for chunk in response.aiter_raw():
+        take(decoder.decode(chunk))
+    take(decoder.finish())
     return bytes(body)
+
+
+def _too_large(max_bytes: int, *, decompressed: bool) -> str:
+    text = f"feed larger than the {max_bytes / 1_000_000:.1f} MB limit (fetch.max_bytes)"
+    return text + " once decompressed" if decompressed else text
 
 
 def _permanent_url(progress: _Progress) -> str | None:
