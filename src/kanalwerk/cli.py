@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from kanalwerk import __version__, pipeline
+from kanalwerk import __version__, logs, pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import KanalwerkError
 from kanalwerk.store import Store
@@ -32,12 +32,7 @@ config_option = click.option(
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
-    )
+    logs.install(level, sys.stderr)  # control characters from servers shown escaped
     # httpx logs every request at INFO; that is noise at our default level.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.INFO)  # its DEBUG is per socket event

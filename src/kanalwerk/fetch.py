@@ -27,6 +27,7 @@ import httpx
 
 from kanalwerk.content_encoding import ACCEPT_ENCODING, ContentDecoder
 from kanalwerk.errors import FetchError
+from kanalwerk.logs import printable
 from kanalwerk.models import FetchResult, FetchState
 from kanalwerk.retry_after import HONOURED_STATUSES, parse_retry_after
 
@@ -338,6 +339,7 @@ def _failure(
     headers: dict[str, str] | None = None,
 ) -> FetchResult:
     # The old validators are carried over, so a store that saves them blindly loses nothing.
+    # The error is shown by `status` and logged: no control character from a server in it.
     return FetchResult(
         channel_id=state.channel_id,
         requested_url=state.url,
@@ -347,7 +349,7 @@ def _failure(
         etag=state.etag,
         last_modified=state.last_modified,
         content_hash=state.content_hash,
-        error=error,
+        error=printable(error),
         elapsed=time.monotonic() - started,
     )
 

@@ -1,0 +1,60 @@
+"""Log output that is safe for a terminal.
+
+Log lines carry text from servers and feeds (reason phrases, titles, error bodies). An
+ESC in them can recolour, retitle or clear the terminal and BEL rings it; a newline can
+forge a log line. Every control character is therefore shown as a visible escape
+(`\\x1b`, `\\n`), and only the line breaks of a traceback stay real.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TextIO
+
+__all__ = ["TerminalSafeFormatter", "install", "printable"]
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+#: C0 controls, DEL and C1 controls (0x9b is a one-byte CSI on some terminals).
+_ESCAPES = {
+    code: _NAMED.get(chr(code), f"\\x{code:02x}") for code in (*range(0x20), *range(0x7F, 0xA0))
+}
+
+FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character (newlines too) written as a visible escape."""
+    return text.translate(_ESCAPES)
+
+
+def _printable_lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+class TerminalSafeFormatter(logging.Formatter):
+    """A Formatter whose output holds no control character but a traceback's line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: logging._SysExcInfoType) -> str:
+        return _printable_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _printable_lines(super().formatStack(stack_info))
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """Ours, so that setting up again replaces it instead of adding a second one."""
+
+
+def install(level: int, stream: TextIO) -> None:
+    """Log to `stream` at `level` through the terminal-safe formatter."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    handler = _Handler(stream)
+    handler.setFormatter(TerminalSafeFormatter(FORMAT, DATE_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
