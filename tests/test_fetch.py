@@ -411,6 +411,57 @@ def test_conditional_headers_follow_redirect(server: LocalServer) -> None:
     assert second.not_modified and second.permanent_url == server.url("/feed")
 
 
+# --- redirects to private addresses ------------------------------------------
+
+#: A public address. The tests cannot reach the internet, so requests for it go to the
+#: loopback server acting as the HTTP proxy the environment names; the guard still sees
+#: the real URLs and addresses.
+PUBLIC = "http://1.2.3.4"
+
+
+@pytest.fixture
+def via_proxy(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> LocalServer:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    monkeypatch.setenv("http_proxy", server.base_url)
+    return server
+
+
+@pytest.mark.parametrize("status", [301, 302])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_redirect_from_a_public_to_a_private_address_is_refused(
+    via_proxy: LocalServer, status: int, host: str
+) -> None:
+    inside = via_proxy.url("/admin").replace("127.0.0.1", host)
+    via_proxy.routes[PUBLIC + "/feed.xml"] = redirect(status, inside)
+    via_proxy.routes[inside] = Resource(FEED)
+    result = fetch(FetchState("c", PUBLIC + "/feed.xml"))
+    assert result.error == (
+        f"redirect from {PUBLIC}/feed.xml to {inside} refused: a public feed may not lead "
+        "to a private or loopback address; set fetch.allow_private_addresses: true if "
+        "this is intended"
+    )
+    assert result.status == status and result.permanent_url is None and result.content is None
+    assert [r.path for r in via_proxy.requests] == [PUBLIC + "/feed.xml"]
+
+
+def test_redirect_to_a_private_address_is_followed_when_allowed(via_proxy: LocalServer) -> None:
+    inside = via_proxy.url("/feed.xml")
+    via_proxy.routes[PUBLIC + "/feed.xml"] = redirect(301, inside)
+    via_proxy.routes[inside] = Resource(FEED)
+    settings = fetch_settings(allow_private_addresses=True)
+    result = fetch(FetchState("c", PUBLIC + "/feed.xml"), settings)
+    assert result.ok and result.content == FEED and result.permanent_url == inside
+
+
+def test_redirect_between_public_addresses_is_followed(via_proxy: LocalServer) -> None:
+    via_proxy.routes[PUBLIC + "/feed.xml"] = redirect(301, "http://1.2.3.5/feed.xml")
+    via_proxy.routes["http://1.2.3.5/feed.xml"] = Resource(FEED)
+    result = fetch(FetchState("c", PUBLIC + "/feed.xml"))
+    assert result.ok and result.permanent_url == "http://1.2.3.5/feed.xml"
+
+
 # --- status codes -------------------------------------------------------------
 
 

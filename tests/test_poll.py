@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from kanalwerk import pipeline
 from kanalwerk.config import load_config
 from kanalwerk.models import FetchResult
@@ -112,3 +114,35 @@ def test_retry_after_is_honoured_only_on_429_and_503(server: LocalServer, tmp_pa
         again = pipeline.poll(config, store).outcomes
         assert all(o.waiting_until is None for o in again)
         assert len(server.requests_to("/good.xml")) == len(server.requests_to("/busy.xml")) == 2
+
+
+def test_a_permanent_redirect_into_the_local_network_is_not_stored(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A public feed's 301 to a loopback address is refused and the configured URL kept.
+
+    The public address is reached through the loopback server as the environment's HTTP
+    proxy: these tests cannot reach the internet.
+    """
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    monkeypatch.setenv("http_proxy", server.base_url)
+    public, inside = "http://1.2.3.4/feed.xml", server.url("/internal.xml")
+    server.routes[public] = lambda r: Response(301, b"", {"Location": inside})
+    server.routes[inside] = Resource(
+        b"<rss version='2.0'><channel><title>x</title></channel></rss>"
+    )
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "site: {title: Testblog, base_url: 'https://blog.example.de/', author: Test}\n"
+        f"channels:\n  - {{name: Umzug, id: moved, url: '{public}'}}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        (outcome,) = pipeline.poll(config, store).outcomes
+        assert outcome.error is not None and "refused" in outcome.error
+        assert store.fetch_states(["moved"])["moved"].url == public
+        assert server.requests_to(inside) == []

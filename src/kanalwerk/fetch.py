@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import hashlib
 import http
+import ipaddress
 import logging
 import socket
 import ssl
@@ -74,6 +75,7 @@ class FetchSettings:
     max_connections: int
     max_per_host: int
     user_agent: str
+    allow_private_addresses: bool  # may a public feed redirect to a private address?
 
     def __post_init__(self) -> None:
         for name in ("timeout", "connect_timeout", "max_bytes", "max_connections", "max_per_host"):
@@ -178,6 +180,7 @@ class _Progress:
     url: str
     redirects: int = 0
     permanent: bool = True
+    origin_private: bool | None = None  # the polled URL's address class, asked on first redirect
 
 
 async def _fetch(
@@ -203,15 +206,64 @@ async def _fetch(
                 if progress.redirects >= MAX_REDIRECTS:
                     error = f"too many redirects (more than {MAX_REDIRECTS})"
                     return _failure(state, progress, started, error, response.status_code)
+                target = response.next_request.url
+                if not settings.allow_private_addresses and await _leads_inside(progress, target):
+                    error = (
+                        f"redirect from {state.url} to {target} refused: a public feed may not "
+                        "lead to a private or loopback address; set "
+                        "fetch.allow_private_addresses: true if this is intended"
+                    )
+                    return _failure(state, progress, started, error, response.status_code)
                 progress.permanent = progress.permanent and (
                     response.status_code in PERMANENT_REDIRECTS
                 )
                 progress.redirects += 1
-                progress.url = str(response.next_request.url)
+                progress.url = str(target)
                 continue
             return await _complete(response, state, settings, progress, started)
         finally:
             await _release(response)
+
+
+async def _leads_inside(progress: _Progress, target: httpx.URL) -> bool:
+    """Whether a redirect leads from a public address to a private or loopback one.
+
+    A feed configured on a private address (an intranet feed, a test server) may move
+    within it. A host name that cannot be resolved counts as public for the origin (so
+    the guard applies) and is let through as a target (its request fails anyway).
+    """
+    if progress.origin_private is None:
+        origin = httpx.URL(progress.url)
+        progress.origin_private = await _is_private(origin.host, origin.port) is True
+    if progress.origin_private:
+        return False
+    return await _is_private(target.host, target.port) is True
+
+
+async def _is_private(host: str, port: int | None) -> bool | None:
+    """Whether `host` is, or resolves to, a non-public address; None if it cannot be resolved."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return _private_address(host)
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port or 80, type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        return None
+    return any(_private_address(str(info[4][0])) for info in infos)
+
+
+def _private_address(text: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), shared, reserved: all but global."""
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
 
 
 #: Unread bodies (304, redirects, error pages) up to this size are drained, not dropped.

@@ -124,6 +124,7 @@ def fetch_settings(config: Config) -> FetchSettings:
         max_connections=f.max_connections,
         max_per_host=f.max_per_host,
         user_agent=user_agent(config),
+        allow_private_addresses=f.allow_private_addresses,
     )
 
 
