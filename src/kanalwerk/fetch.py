@@ -436,8 +436,6 @@ def _transport_message(exc: httpx.HTTPError, settings: FetchSettings) -> str:
         return _connect_message(exc)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"unsupported URL: {exc}"
-    if isinstance(exc, httpx.DecodingError):
-        return f"could not decode the response body: {exc}"
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"protocol error: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
