@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.translate.article import (
     ArticleInvalid,
     ArticleRequest,
@@ -16,7 +17,6 @@ from kanalwerk.translate.article import (
     truncate_source,
     validate_article,
 )
-from kanalwerk.translate.base import Usage
 from kanalwerk.translate.cache import MemoryCache
 from tests.fake_openai import FakeOpenAI, Fault, default_article
 from tests.servers import LocalServer

@@ -21,6 +21,7 @@ from lxml import etree
 
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError
+from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.article import (
     RESPONSE_CONTRACT,
@@ -28,7 +29,6 @@ from kanalwerk.translate.article import (
     cost_usd,
     source_text,
 )
-from kanalwerk.translate.base import Usage
 from kanalwerk.translate.factory import build_article_writer
 from tests.cli import run_cli, run_cycle
 from tests.fake_openai import FakeOpenAI, Fault, default_article, is_article_request

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.models import Article, StoredItem
+from kanalwerk.models import Article, StoredItem, Usage
 from kanalwerk.store import Store
-from kanalwerk.translate.base import Translation, TranslationRequest, Usage
+from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.meter import BudgetExhausted, MeteredTranslator
 from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate

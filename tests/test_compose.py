@@ -8,10 +8,10 @@ from html import unescape
 
 import pytest
 
-from kanalwerk.compose import SiteInfo, compose_article, cut_text, make_slug, slugify
+from kanalwerk.compose import compose_article, cut_text, make_slug, slugify
 from kanalwerk.dates import format_date_de, format_datetime_de
 from kanalwerk.errors import ConfigError
-from kanalwerk.models import Article, Item, SourceRef, StoredItem
+from kanalwerk.models import Article, Item, SiteInfo, SourceRef, StoredItem
 from kanalwerk.sanitize import html_to_text
 
 SITE = SiteInfo(

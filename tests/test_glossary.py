@@ -8,8 +8,9 @@ import pytest
 
 from kanalwerk.config import ChannelConfig, Config, SiteConfig, TranslatorConfig
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.store import Store
-from kanalwerk.translate.base import Translation, TranslationRequest, Translator, Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 from kanalwerk.translate.deepl import DeepLTranslator
 from kanalwerk.translate.factory import build_translator
 from kanalwerk.translate.glossary import GlossaryTranslator, with_glossary

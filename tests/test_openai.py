@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.translate.base import TranslationRequest, Translator, Usage
+from kanalwerk.models import Usage
+from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.openai import OpenAITranslator, parse_translations
 from kanalwerk.translate.retry import RetryLater, parse_retry_after, send_with_retries
 from tests.fake_openai import FakeOpenAI, Fault

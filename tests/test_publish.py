@@ -11,9 +11,9 @@ import feedparser
 import pytest
 from lxml import etree, html
 
-from kanalwerk.compose import SiteInfo, compose_article
+from kanalwerk.compose import compose_article
 from kanalwerk.errors import PublishError
-from kanalwerk.models import Article, Item, SourceRef, StoredItem
+from kanalwerk.models import Article, Item, SiteInfo, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish import files as files_module
 from kanalwerk.publish.atom import render_atom

@@ -11,9 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from kanalwerk.errors import StoreError
-from kanalwerk.models import Article, FetchResult, Item, ParsedFeed, SourceRef
+from kanalwerk.models import Article, FetchResult, Item, ParsedFeed, SourceRef, Usage
 from kanalwerk.store import ChannelStatus, FetchRecord, Store, migrations, open_store, schema
-from kanalwerk.translate.base import Usage
 
 FEED = "http://127.0.0.1:9/feed.xml"
 CEST = timezone(timedelta(hours=2))

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.store import Store
-from kanalwerk.translate.base import Translation, TranslationRequest, Translator, Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 from kanalwerk.translate.cache import (
     CachingTranslator,
     MemoryCache,

@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from kanalwerk.errors import ConfigError
-from kanalwerk.models import Article, SourceRef, StoredItem
+from kanalwerk.models import Article, SiteInfo, SourceRef, StoredItem, source_name
 from kanalwerk.sanitize import (
     collapse_whitespace,
     html_to_text,
@@ -29,48 +27,6 @@ SUMMARY_LENGTH = 280
 SLUG_LENGTH = 60
 UNTITLED = "Ohne Titel"
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    """What the site says about itself; `base_url` is absolute and ends with `/`."""
-
-    title: str
-    subtitle: str | None
-    base_url: str
-    author: str
-    attribution_heading: str = "Hinweis zur Quelle"
-    attribution_text: str = (
-        "Dieser Beitrag wurde automatisch erstellt und übersetzt. "
-        "Er basiert auf dem folgenden Original:"
-    )
-    attribution_untranslated_text: str = (
-        "Dieser Beitrag wurde automatisch erstellt. Er basiert auf dem folgenden Original:"
-    )
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"site.base_url {self.base_url!r} must be an absolute http(s) URL, "
-                "e.g. https://example.org/"
-            )
-        if not self.base_url.endswith("/"):
-            raise ConfigError(
-                f"site.base_url {self.base_url!r} must end with '/', e.g. {self.base_url + '/'!r}"
-            )
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.base_url).hostname or ""
-
-    def article_url(self, slug: str) -> str:
-        return f"{self.base_url}artikel/{slug}.html"
-
-
-def source_name(source: SourceRef) -> str:
-    """The "Quelle" shown to readers: the channel's name, else the feed's title."""
-    return collapse_whitespace(source.channel_name) or collapse_whitespace(source.feed_title or "")
 
 
 def guid_hash(guid: str) -> str:

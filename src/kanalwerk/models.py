@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
+
+from kanalwerk.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ class SourceRef:
     author: str | None = None
 
 
+def source_name(source: SourceRef) -> str:
+    """The "Quelle" shown to readers: the channel's name, else the feed's title."""
+    return " ".join(source.channel_name.split()) or " ".join((source.feed_title or "").split())
+
+
 @dataclass(frozen=True)
 class StoredItem:
     """An item as the store holds it, with its processing state."""
@@ -127,3 +135,58 @@ class Article:
     model: str | None
     language: str = "de"
     thumbnail: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What the site says about itself; `base_url` is absolute and ends with `/`."""
+
+    title: str
+    subtitle: str | None
+    base_url: str
+    author: str
+    attribution_heading: str = "Hinweis zur Quelle"
+    attribution_text: str = (
+        "Dieser Beitrag wurde automatisch erstellt und übersetzt. "
+        "Er basiert auf dem folgenden Original:"
+    )
+    attribution_untranslated_text: str = (
+        "Dieser Beitrag wurde automatisch erstellt. Er basiert auf dem folgenden Original:"
+    )
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"site.base_url {self.base_url!r} must be an absolute http(s) URL, "
+                "e.g. https://example.org/"
+            )
+        if not self.base_url.endswith("/"):
+            raise ConfigError(
+                f"site.base_url {self.base_url!r} must end with '/', e.g. {self.base_url + '/'!r}"
+            )
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    def article_url(self, slug: str) -> str:
+        return f"{self.base_url}artikel/{slug}.html"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a request cost, as the engine reported it."""
+
+    requests: int = 0
+    characters: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.requests + other.requests,
+            self.characters + other.characters,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )

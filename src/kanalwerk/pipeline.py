@@ -24,7 +24,7 @@ import httpx
 
 import kanalwerk.sources.youtube as youtube
 from kanalwerk import __version__
-from kanalwerk.compose import SiteInfo, compose_article
+from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import (
     EngineResting,
@@ -34,7 +34,7 @@ from kanalwerk.errors import (
     TranslationError,
 )
 from kanalwerk.fetch import FetchSettings, fetch_all
-from kanalwerk.models import Article, FetchResult, FetchState, StoredItem
+from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.retry_after import parse_retry_after

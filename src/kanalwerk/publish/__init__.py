@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kanalwerk.compose import SiteInfo
 from kanalwerk.errors import PublishError
-from kanalwerk.models import Article
+from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.atom import newest_first, render_atom
 from kanalwerk.publish.files import write_atomic
 from kanalwerk.publish.site import render_article, render_index

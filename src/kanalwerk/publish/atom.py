@@ -17,8 +17,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from kanalwerk import __version__
-from kanalwerk.compose import SiteInfo, source_name
-from kanalwerk.models import Article, SourceRef
+from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
 from kanalwerk.sanitize import http_url, strip_control_chars
 
 FEED_LIMIT = 50

@@ -14,9 +14,8 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from kanalwerk.compose import SiteInfo, source_name
 from kanalwerk.dates import format_date_de, format_datetime_de
-from kanalwerk.models import Article
+from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.atom import newest_first
 from kanalwerk.sanitize import http_url, sanitize_html
 

@@ -30,10 +30,10 @@ from kanalwerk.models import (
     ParsedFeed,
     SourceRef,
     StoredItem,
+    Usage,
 )
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
-from kanalwerk.translate.base import Usage
 
 _WRITE = "kanalwerk_write"  # execution option: this transaction will write
 _CHUNK = 500  # ids per IN (...) list, well below every backend's parameter limit

@@ -21,8 +21,8 @@ from typing import Any, Protocol, Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.sanitize import collapse_whitespace, html_to_text, sanitize_html
-from kanalwerk.translate.base import Usage
 from kanalwerk.translate.cache import TranslationCache
 from kanalwerk.translate.language import detect_language
 from kanalwerk.translate.meter import Meter

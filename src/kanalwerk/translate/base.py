@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from kanalwerk.models import Usage
+
 TextFormat = Literal["text", "html"]
 
 
@@ -27,24 +29,6 @@ class TranslationRequest:
     target_lang: str = "de"
     fmt: TextFormat = "text"
     glossary: tuple[tuple[str, str], ...] = ()  # (source term, target term)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What a request cost, as the engine reported it."""
-
-    requests: int = 0
-    characters: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.requests + other.requests,
-            self.characters + other.characters,
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
 
 
 @dataclass(frozen=True)

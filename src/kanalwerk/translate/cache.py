@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
     Translator,
     TranslatorWrapper,
-    Usage,
     batched,
     unwrap,
 )

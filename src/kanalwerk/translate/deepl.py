@@ -35,7 +35,8 @@ from xml.sax.saxutils import escape as xml_escape
 import httpx
 
 from kanalwerk.errors import EngineResting, TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.models import Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.retry import RetryPolicy, response_json
 
 FREE_URL = "https://api-free.deepl.com"

@@ -32,12 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from kanalwerk.errors import TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
     Translator,
     TranslatorWrapper,
-    Usage,
 )
 from kanalwerk.translate.segment import VOID_TAGS
 

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.models import Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.retry import RetryPolicy, response_json
 
 RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from kanalwerk.errors import TranslationDeferred, TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Usage
+from kanalwerk.models import Usage
+from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.packages import InstalledPackage, Progress, ensure_package
 from kanalwerk.translate.sentences import split_sentences
 

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 from kanalwerk.errors import EngineResting, TranslationError
+from kanalwerk.models import Usage
 from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
     Translator,
     TranslatorWrapper,
-    Usage,
 )
 
 log = logging.getLogger(__name__)

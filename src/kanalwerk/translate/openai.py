@@ -23,7 +23,8 @@ from typing import Any, TypedDict, Unpack
 import httpx
 
 from kanalwerk.errors import TranslationError
-from kanalwerk.translate.base import Translation, TranslationRequest, Usage, batched
+from kanalwerk.models import Usage
+from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.retry import RetryPolicy
 from kanalwerk.translate.segment import placeholder_ok
 
