@@ -8,11 +8,12 @@ from html import unescape
 
 import pytest
 
-from kanalwerk.compose import compose_article, cut_text, make_slug, slugify
+from kanalwerk.compose import SLUG_LENGTH, compose_article, cut_text, make_slug
 from kanalwerk.dates import format_date_de, format_datetime_de
 from kanalwerk.errors import ConfigError
 from kanalwerk.models import Article, Item, SiteInfo, SourceRef, StoredItem
 from kanalwerk.sanitize import html_to_text
+from kanalwerk.slug import slugify
 
 SITE = SiteInfo(
     title="KI-Nachrichten auf Deutsch",
@@ -173,7 +174,8 @@ def test_entry_id_is_deterministic_and_independent_of_translation() -> None:
 def test_slug_rules() -> None:
     assert slugify("Größere Übermaße für Äpfel & Öl") == "groessere-uebermasse-fuer-aepfel-oel"
     assert slugify("Café naïve — señor") == "cafe-naive-senor"
-    long = slugify("Ein sehr langer Titel " * 10)
+    assert slugify("U\u0308ber GROẞE Straße") == "ueber-grosse-strasse"  # decomposed Ü, capital ß
+    long = slugify("Ein sehr langer Titel " * 10, SLUG_LENGTH)
     assert len(long) <= 60
     assert not long.endswith("-")
     assert set(long.split("-")) == {"ein", "sehr", "langer", "titel"}  # whole words only

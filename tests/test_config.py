@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from kanalwerk.config import (
     load_config,
     parse_duration,
     parse_size,
-    slugify,
 )
 from kanalwerk.errors import ConfigError
 
@@ -231,9 +231,23 @@ def test_sizes(text: str | int, expected: int) -> None:
     assert parse_size(text) == expected
 
 
-def test_slug() -> None:
-    assert slugify("Zwei Minuten Über KI – ÄÖÜ ß") == "zwei-minuten-ueber-ki-aeoeue-ss"
-    assert slugify("  Café & Crème!  ") == "cafe-creme"
+@pytest.mark.parametrize(
+    ("name", "channel_id"),
+    [
+        ("Zwei Minuten Über KI – ÄÖÜ ß", "zwei-minuten-ueber-ki-aeoeue-ss"),
+        ("  Café & Crème!  ", "cafe-creme"),
+        ("Straße der Ökonomie", "strasse-der-oekonomie"),
+        ("Größere Übermaße für Äpfel & Öl", "groessere-uebermasse-fuer-aepfel-oel"),
+        ("Heise Online: Künstliche Intelligenz – Ein sehr langer Kanalname " * 2, None),
+    ],
+)
+def test_channel_id_from_german_name(name: str, channel_id: str | None) -> None:
+    channel = ChannelConfig(name=name, url="https://example.org/feed")
+    if channel_id is None:  # ids are not cut like article slugs: a cut could make two equal
+        assert channel.id == "-".join(re.findall(r"[a-z0-9]+", name.lower().replace("ü", "ue")))
+        assert len(channel.id) > 60
+    else:
+        assert channel.id == channel_id
 
 
 @pytest.mark.parametrize(
@@ -249,6 +263,12 @@ def test_slug() -> None:
         ("@CNBC", None, "@CNBC"),
         ("https://www.youtube.com/@CNBC", None, "@CNBC"),
         ("https://m.youtube.com/@CNBC/videos", None, "@CNBC"),
+        ("https://www.youtube.com/@%E3%81%82%E3%81%84%E3%81%86", None, "@あいう"),
+        (
+            "https://www.youtube.com/feeds/videos.xml?channel_id=UCvJJ_dzjViJCoLf5uKUTwoA",
+            "UCvJJ_dzjViJCoLf5uKUTwoA",
+            None,
+        ),
     ],
 )
 def test_youtube_forms(youtube: str, channel_id: str | None, handle: str | None) -> None:

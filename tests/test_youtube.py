@@ -82,6 +82,8 @@ def test_is_short() -> None:
         ("https://www.youtube.com/@CNBC", (None, "@CNBC")),
         ("https://m.youtube.com/@simon.willison/videos", (None, "@simon.willison")),
         ("youtube.com/@CNBC", (None, "@CNBC")),
+        ("https://music.youtube.com/@CNBC", (None, "@CNBC")),
+        ("https://www.youtube.com/@%E3%81%82%E3%81%84%E3%81%86/videos", (None, "@あいう")),
     ],
 )
 def test_parse_channel_ref(ref: str, expected: tuple[str | None, str | None]) -> None:
@@ -92,9 +94,9 @@ def test_parse_channel_ref(ref: str, expected: tuple[str | None, str | None]) ->
     ("ref", "message"),
     [
         ("", "empty"),
-        ("CNBC", "not a YouTube channel reference"),
-        ("https://vimeo.com/@CNBC", "not a YouTube channel reference"),
-        ("https://www.youtube.com/watch?v=WEBiebbeNCA", "not a YouTube channel reference"),
+        ("CNBC", "did you mean '@CNBC'"),
+        ("https://vimeo.com/@CNBC", "is not a YouTube channel"),
+        ("https://www.youtube.com/watch?v=WEBiebbeNCA", "is not a YouTube channel"),
         ("https://www.youtube.com/user/cnbc", "legacy YouTube URL"),
         ("https://www.youtube.com/c/CNBC", "legacy YouTube URL"),
         ("@a", "not a valid YouTube handle"),

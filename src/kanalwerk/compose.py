@@ -8,8 +8,6 @@ channel id), so composing again yields the same entry id.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
@@ -22,6 +20,7 @@ from kanalwerk.sanitize import (
     sanitize_html,
     strip_control_chars,
 )
+from kanalwerk.slug import slugify
 
 SUMMARY_LENGTH = 280
 SLUG_LENGTH = 60
@@ -50,27 +49,9 @@ def make_entry_id(site: SiteInfo, channel_id: str, guid: str, first_seen: dateti
     return f"tag:{site.host},{day}:{channel}/{guid_hash(guid)[:16]}"
 
 
-_TRANSLITERATION = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"}
-)
-_NON_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(title: str, max_length: int = SLUG_LENGTH) -> str:
-    """ASCII slug: German umlauts transliterated, other accents dropped, cut at a word."""
-    text = unicodedata.normalize("NFC", title).translate(_TRANSLITERATION)
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _NON_SLUG.sub("-", ascii_text.lower()).strip("-")
-    if len(slug) > max_length:
-        cut = slug[: max_length + 1]
-        slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:max_length]
-        slug = slug.strip("-")
-    return slug
-
-
 def make_slug(title: str, guid: str) -> str:
     """Title slug plus six hex digits of the guid hash, so equal titles don't collide."""
-    return f"{slugify(title) or 'beitrag'}-{guid_hash(guid)[:6]}"
+    return f"{slugify(title, SLUG_LENGTH) or 'beitrag'}-{guid_hash(guid)[:6]}"
 
 
 def cut_text(text: str, limit: int = SUMMARY_LENGTH) -> str:

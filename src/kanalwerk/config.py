@@ -10,11 +10,10 @@ from __future__ import annotations
 import difflib
 import re
 import types
-import unicodedata
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -33,6 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from kanalwerk.errors import ConfigError
+from kanalwerk.slug import slugify
+from kanalwerk.sources.youtube import feed_url_for_channel_id, parse_channel_ref
 
 Engine = Literal["local", "deepl", "libretranslate", "openai"]
 ENGINES: tuple[str, ...] = get_args(Engine)
@@ -107,47 +108,6 @@ BudgetKey = Annotated[str, AfterValidator(_budget_key)]  # an engine name or '*'
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_at_least_a_minute)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-_UMLAUTS = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
-)
-
-
-def slugify(name: str) -> str:
-    """'Zwei Minuten Über KI' -> 'zwei-minuten-ueber-ki'."""
-    text = unicodedata.normalize("NFKD", name.translate(_UMLAUTS))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-_CHANNEL_ID = re.compile(r"UC[A-Za-z0-9_-]{22}")
-_HANDLE = re.compile(r"@[\w.-]{3,30}")
-_YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com"}
-
-
-def parse_youtube(value: str) -> tuple[str | None, str | None]:
-    """Channel id, channel URL or handle -> (channel id, handle); exactly one is set."""
-    text = value.strip()
-    if _CHANNEL_ID.fullmatch(text):
-        return text, None
-    if _HANDLE.fullmatch(text):
-        return None, text
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.hostname in _YOUTUBE_HOSTS:
-        segments = [unquote(s) for s in parts.path.split("/") if s]
-        if len(segments) >= 2 and segments[0] == "channel" and _CHANNEL_ID.fullmatch(segments[1]):
-            return segments[1], None
-        if segments and _HANDLE.fullmatch(segments[0]):
-            return None, segments[0]
-        if segments == ["feeds", "videos.xml"]:
-            ids = parse_qs(parts.query).get("channel_id", [])
-            if ids and _CHANNEL_ID.fullmatch(ids[0]):
-                return ids[0], None
-    hint = f" (did you mean '@{text}'?)" if re.fullmatch(r"[\w.-]{3,30}", text) else ""
-    raise _fail(
-        f"{_show(value)} is not a YouTube channel{hint}; use a channel id (UC…, 24 characters),"
-        " a channel URL (https://www.youtube.com/channel/UC…) or a handle (@name)"
-    )
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -332,7 +292,7 @@ class ChannelConfig(_Model):
     @classmethod
     def _youtube(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_youtube(value)
+            _youtube_ref(value)
         return value
 
     @model_validator(mode="after")
@@ -345,21 +305,27 @@ class ChannelConfig(_Model):
 
     @property
     def youtube_channel_id(self) -> str | None:
-        return parse_youtube(self.youtube)[0] if self.youtube else None
+        return _youtube_ref(self.youtube)[0] if self.youtube else None
 
     @property
     def youtube_handle(self) -> str | None:
         """'@CNBC' when the channel is given by handle; the feed URL is then found at run time."""
-        return parse_youtube(self.youtube)[1] if self.youtube else None
+        return _youtube_ref(self.youtube)[1] if self.youtube else None
 
     @property
     def feed_url(self) -> str | None:
         if self.url is not None:
             return self.url
         channel_id = self.youtube_channel_id
-        if channel_id is None:
-            return None
-        return f"https://www.youtube.com/feeds/videos.xml?channel_id={channel_id}"
+        return None if channel_id is None else feed_url_for_channel_id(channel_id)
+
+
+def _youtube_ref(value: str) -> tuple[str | None, str | None]:
+    """(channel id, handle) of a `youtube:` value, as a validation error if it is none."""
+    try:
+        return parse_channel_ref(value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 class Config(_Model):

@@ -8,7 +8,7 @@ channel page.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 
@@ -89,8 +89,9 @@ def parse_channel_ref(ref: str) -> tuple[str | None, str | None]:
         text = "https://" + text
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or (parts.hostname or "") not in _YOUTUBE_HOSTS:
-        raise ValueError(f"not a YouTube channel reference: {ref!r}; {_HELP}")
-    segments = [s for s in parts.path.split("/") if s]
+        hint = f" (did you mean '@{text}'?)" if _HANDLE_RE.fullmatch(text) else ""
+        raise ValueError(f"{ref!r} is not a YouTube channel{hint}; {_HELP}")
+    segments = [unquote(s) for s in parts.path.split("/") if s]
     if segments and segments[0].startswith("@"):
         return None, _checked_handle(segments[0], ref)
     if len(segments) >= 2 and segments[0] == "channel" and CHANNEL_ID_RE.fullmatch(segments[1]):
@@ -103,7 +104,7 @@ def parse_channel_ref(ref: str) -> tuple[str | None, str | None]:
             f"legacy YouTube URL {ref!r} cannot be resolved; open the channel page and copy "
             "its @handle or its https://www.youtube.com/channel/UC… address instead"
         )
-    raise ValueError(f"not a YouTube channel reference: {ref!r}; {_HELP}")
+    raise ValueError(f"{ref!r} is not a YouTube channel; {_HELP}")
 
 
 async def resolve_handle(
