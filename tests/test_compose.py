@@ -9,18 +9,19 @@ from html import unescape
 import pytest
 
 from kanalwerk.compose import SLUG_LENGTH, compose_article, cut_text, make_slug
+from kanalwerk.config import SiteConfig
 from kanalwerk.dates import format_date_de, format_datetime_de
 from kanalwerk.errors import ConfigError
-from kanalwerk.models import Article, Item, SiteInfo, SourceRef, StoredItem
+from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.slug import slugify
 
-SITE = SiteInfo(
+SITE = SiteConfig(
     title="KI-Nachrichten auf Deutsch",
     subtitle="Ausgewählte Beiträge, übersetzt",
     base_url="https://example.org/",
     author="Redaktion",
-)
+).info()
 NOW = datetime(2025, 2, 1, 12, 0, tzinfo=UTC)
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -461,6 +463,37 @@ def test_several_problems_one_per_line_in_file_order(tmp_path: Path) -> None:
     timeout, engine = line_of(text, "timeout"), line_of(text, "google")
     assert f":{engine}: translator.engine: found 'google'; expected 'local'" in lines[0]
     assert f":{timeout}: fetch.timeout: found 'soon'; expected a number" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("store", "expected"),
+    [
+        ("sqlite:///k.db?timeout=20", "sqlite:///{base}/k.db?timeout=20"),
+        ("sqlite+pysqlite:///data/k.db", "sqlite+pysqlite:///{base}/data/k.db"),
+        ("SQLite:///k.db", "SQLite:///{base}/k.db"),
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("sqlite:///file:k.db?mode=ro&uri=true", "sqlite:///file:k.db?mode=ro&uri=true"),
+        ("postgresql+psycopg://u:pw@db:5432/k", "postgresql+psycopg://u:pw@db:5432/k"),
+    ],
+)
+def test_store_urls(tmp_path: Path, store: str, expected: str) -> None:
+    config = load_config(write(tmp_path, MINIMAL + f"store: '{store}'\n"))
+    assert config.store == expected.format(base=tmp_path.resolve())
+
+
+@pytest.mark.parametrize("store", ["kanalwerk.db", "sqlite:/k.db", "://k.db", "postgresql://h:x/d"])
+def test_store_url_errors(tmp_path: Path, store: str) -> None:
+    text = MINIMAL + f"store: '{store}'\n"
+    assert f":{line_of(text, 'store')}: store: is not a database URL" in error(tmp_path, text)
+
+
+def test_reading_the_config_needs_no_database_library() -> None:
+    code = (
+        "import sys, kanalwerk.config; print(sorted(m for m in sys.modules if 'sqlalchemy' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_store_password_never_echoed(tmp_path: Path) -> None:

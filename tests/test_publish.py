@@ -12,8 +12,9 @@ import pytest
 from lxml import etree, html
 
 from kanalwerk.compose import compose_article
+from kanalwerk.config import SiteConfig
 from kanalwerk.errors import PublishError
-from kanalwerk.models import Article, Item, SiteInfo, SourceRef, StoredItem
+from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish import files as files_module
 from kanalwerk.publish.atom import render_atom
@@ -23,12 +24,12 @@ from kanalwerk.publish.site import render_article, render_index
 ATOM = "http://www.w3.org/2005/Atom"
 NS = {"a": ATOM}
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-SITE = SiteInfo(
+SITE = SiteConfig(
     title="KI-Nachrichten auf Deutsch",
     subtitle="Ausgewählte Beiträge",
     base_url="https://example.org/blog/",
     author="Redaktion",
-)
+).info()
 FEED_URL = SITE.base_url + "feed.atom"
 BOX_START = '<div class="quelle" role="note">'
 

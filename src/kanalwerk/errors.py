@@ -65,3 +65,11 @@ class TranslationDeferred(TranslationError):
 
 class PublishError(KanalwerkError):
     """Output files could not be written."""
+
+
+class DuplicateKey(ConfigError):
+    """A mapping in the config file names a key twice (YAML would keep the last silently)."""
+
+    def __init__(self, path: tuple[object, ...], line: int, first: int) -> None:
+        super().__init__(f"duplicate key (first at line {first})")
+        self.path, self.line, self.first = path, line, first

@@ -139,20 +139,18 @@ class Article:
 
 @dataclass(frozen=True)
 class SiteInfo:
-    """What the site says about itself; `base_url` is absolute and ends with `/`."""
+    """What the site says about itself; `base_url` is absolute and ends with `/`.
+
+    Built by `SiteConfig.info()`, where the defaults live.
+    """
 
     title: str
     subtitle: str | None
     base_url: str
     author: str
-    attribution_heading: str = "Hinweis zur Quelle"
-    attribution_text: str = (
-        "Dieser Beitrag wurde automatisch erstellt und übersetzt. "
-        "Er basiert auf dem folgenden Original:"
-    )
-    attribution_untranslated_text: str = (
-        "Dieser Beitrag wurde automatisch erstellt. Er basiert auf dem folgenden Original:"
-    )
+    attribution_heading: str
+    attribution_text: str  # the box's text for a translated article
+    attribution_untranslated_text: str  # … and for one published in its own language
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)

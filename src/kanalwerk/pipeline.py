@@ -102,19 +102,6 @@ class TranslateReport:
     errors: tuple[str, ...] = field(default=())
 
 
-def site_info(config: Config) -> SiteInfo:
-    site = config.site
-    return SiteInfo(
-        title=site.title,
-        subtitle=site.subtitle,
-        base_url=site.base_url,
-        author=site.author,
-        attribution_heading=site.attribution.heading,
-        attribution_text=site.attribution.text,
-        attribution_untranslated_text=site.attribution.untranslated_text,
-    )
-
-
 def fetch_settings(config: Config) -> FetchSettings:
     f = config.fetch
     return FetchSettings(
@@ -379,7 +366,7 @@ def translate_pending(
     pending = store.pending_items(max_attempts, limit=limit)
     if not pending:
         return TranslateReport()
-    site = site_info(config)
+    site = config.site.info()
     translator: Translator | None = None
     writer: ArticleWriter | None = None
 
@@ -566,7 +553,7 @@ OUTPUT_LAYOUT_VERSION = "1"
 
 def publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
     """Write the feed and pages when articles or site settings changed since last time."""
-    site = site_info(config)
+    site = config.site.info()
     articles = store.articles()
     fingerprint = _publish_fingerprint(config, articles_count=len(articles))
     feed_file = Path(config.output) / "feed.atom"

@@ -1,0 +1,372 @@
+"""The config's shape: pydantic models with their defaults and value parsers.
+
+This is the only place defaults live; stages get them from here, never declare their own.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from kanalwerk.config.messages import fail, show
+from kanalwerk.models import SiteInfo
+from kanalwerk.slug import slugify
+from kanalwerk.sources.youtube import feed_url_for_channel_id, parse_channel_ref
+
+# `backend[+driver]://rest`, the form SQLAlchemy accepts; SQLite keeps its path in `rest`.
+_DATABASE_URL = re.compile(
+    r"(?P<scheme>(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+[\w.-]+)?)://(?P<rest>.*)", re.S
+)
+
+Engine = Literal["local", "deepl", "libretranslate", "openai"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+DURATION_HINT = "use e.g. 30m, 1h, 90s"
+
+
+# --- value parsers -------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?", re.I)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?", re.I)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 1024, "mib": 1024**2}
+_SIZE_UNITS["gib"] = 1024**3
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30s', '15m', '1h30m', '2d' or whole seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return timedelta(seconds=int(text))
+        match = _DURATION.fullmatch(text)
+        if text and match:
+            d, h, m, s = (int(g or 0) for g in match.groups())
+            return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    raise fail(f"{show(value)} is not a duration; {DURATION_HINT}")
+
+
+def parse_size(value: Any) -> int:
+    """Bytes as an integer or '512KB', '10MB' (decimal) / '8MiB' (binary)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (match := _SIZE.fullmatch(value.strip())):
+        number, unit = match.groups()
+        return int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
+    raise fail(f"{show(value)} is not a size; use e.g. 10MB, 512KB or a number of bytes")
+
+
+def _at_least_a_minute(value: timedelta) -> timedelta:
+    if value < timedelta(minutes=1):
+        raise fail(f"{_format_duration(value)} is too short; the minimum interval is 1m")
+    return value
+
+
+def _format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(f"{show(value)} is not an http(s) URL; use e.g. https://example.org/feed")
+    return value.strip()
+
+
+def _budget_key(value: str) -> str:
+    if value not in (*ENGINES, "*"):
+        raise fail(f"{show(value)} is not an engine; use {', '.join(ENGINES)} or '*' (all)")
+    return value
+
+
+BudgetKey = Annotated[str, AfterValidator(_budget_key)]  # an engine name or '*' for every engine
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_at_least_a_minute)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    """Folder relative paths are resolved against: the config file's, else the working dir."""
+    base = info.context.get("base") if isinstance(info.context, dict) else None
+    if isinstance(base, Path):
+        return base
+    path = info.data.get("path") if isinstance(info.data, dict) else None
+    return path.parent if isinstance(path, Path) else Path.cwd()
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AttributionConfig(_Model):
+    heading: str = "Hinweis zur Quelle"
+    text: str = (
+        "Dieser Beitrag wurde automatisch erstellt und übersetzt. "
+        "Er basiert auf dem folgenden Original:"
+    )
+    untranslated_text: str = (
+        "Dieser Beitrag wurde automatisch erstellt. Er basiert auf dem folgenden Original:"
+    )
+
+
+class SiteConfig(_Model):
+    title: str
+    subtitle: str | None = None
+    base_url: HttpUrl
+    author: str
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+
+    @field_validator("base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def info(self) -> SiteInfo:
+        """What composing and publishing need to know about the site."""
+        return SiteInfo(
+            title=self.title,
+            subtitle=self.subtitle,
+            base_url=self.base_url,
+            author=self.author,
+            attribution_heading=self.attribution.heading,
+            attribution_text=self.attribution.text,
+            attribution_untranslated_text=self.attribution.untranslated_text,
+        )
+
+
+class ScheduleConfig(_Model):
+    interval: Interval = timedelta(minutes=30)
+    jitter: Duration = timedelta(minutes=2)
+
+
+class FetchConfig(_Model):
+    timeout: float = Field(default=30.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    max_bytes: Annotated[int, BeforeValidator(parse_size), Field(ge=1)] = 10_000_000
+    max_connections: int = Field(default=8, ge=1)
+    max_per_host: int = Field(default=2, ge=1)
+    user_agent: str | None = None
+    allow_private_addresses: bool = False  # may a public feed redirect to a private address?
+
+
+class BudgetConfig(_Model):
+    daily_characters: int | None = Field(default=None, ge=0)
+    daily_tokens: int | None = Field(default=None, ge=0)
+
+
+class OpenAIConfig(_Model):
+    base_url: HttpUrl = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str | None = "OPENAI_API_KEY"
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    timeout: float = Field(default=120.0, gt=0)
+    max_batch_chars: int = Field(default=6000, ge=1)
+    max_retries: int = Field(default=4, ge=0)
+    prompt: str | None = None
+    price_per_million_input: float | None = Field(default=None, ge=0)
+    price_per_million_output: float | None = Field(default=None, ge=0)
+    # Article mode (translator.mode: article).
+    article_prompt: str | None = None
+    article_temperature: float = Field(default=0.4, ge=0, le=2)
+    article_max_source_chars: int = Field(default=24000, ge=500)
+    article_max_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("article_prompt")
+    @classmethod
+    def _article_prompt(cls, value: str | None) -> str | None:
+        """Catch an empty prompt and one copied from `prompt:`, whose placeholders differ."""
+        if value is None:
+            return None
+        if not value.strip():
+            raise fail("is empty; write a prompt or remove the key to use the built-in one")
+        wrong = [p for p in ("{source_lang}", "{target_lang}") if p in value]
+        if wrong:
+            raise fail(
+                f"{' and '.join(wrong)} {'are' if len(wrong) > 1 else 'is'} not filled in "
+                "article mode; use {channel}, {title}, {kind} (Video/Beitrag) and {glossary}"
+            )
+        return value
+
+
+class DeepLConfig(_Model):
+    api_key_env: str = "DEEPL_API_KEY"
+    formality: Literal["default", "more", "less", "prefer_more", "prefer_less"] | None = None
+    glossary_id: str | None = None
+    base_url: HttpUrl | None = None
+
+
+class LibreTranslateConfig(_Model):
+    url: HttpUrl = "http://127.0.0.1:5000"
+    api_key_env: str | None = None
+
+
+class LocalConfig(_Model):
+    package_index_url: HttpUrl = (
+        "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
+    )
+    data_dir: Path | None = None
+    threads: int = Field(default=0, ge=0)
+    beam_size: int = Field(default=2, ge=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, _base_dir(info))
+
+
+class TranslatorConfig(_Model):
+    engine: Engine = "local"
+    fallback: list[Engine] = []
+    mode: Literal["translate", "article"] = "translate"
+    source_language: str = "auto"
+    target_language: Literal["de"] = "de"
+    glossary: dict[str, str] = {}
+    budget: dict[BudgetKey, BudgetConfig] = {}
+    max_attempts: int = Field(default=5, ge=1)
+    openai: OpenAIConfig = Field(default_factory=OpenAIConfig)
+    deepl: DeepLConfig = Field(default_factory=DeepLConfig)
+    libretranslate: LibreTranslateConfig = Field(default_factory=LibreTranslateConfig)
+    local: LocalConfig = Field(default_factory=LocalConfig)
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _single_budget(cls, value: Any) -> Any:
+        """`budget: {daily_characters: …}` is one budget for every engine, stored under '*'."""
+        if isinstance(value, dict) and value and not set(value) & {*ENGINES, "*"}:
+            return {"*": value}
+        return value
+
+    def budget_for(self, engine: str) -> BudgetConfig:
+        """The engine's own daily caps, else the `*` default, else none."""
+        return self.budget.get(engine) or self.budget.get("*") or BudgetConfig()
+
+
+class ChannelConfig(_Model):
+    name: str = Field(min_length=1)
+    url: HttpUrl | None = None
+    youtube: str | None = None
+    id: str = ""
+    interval: Interval | None = None
+    enabled: bool = True
+    language: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("id") is None and isinstance(data.get("name"), str):
+            slug = slugify(data["name"])
+            if not slug:
+                raise fail(f"cannot make an id from name {data['name']!r}; add an id: key")
+            return {**data, "id": slug}
+        return data
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
+            raise fail(f"{value!r} is not a valid id; use lower-case letters, digits and '-'")
+        return value
+
+    @field_validator("youtube")
+    @classmethod
+    def _youtube(cls, value: str | None) -> str | None:
+        if value is not None:
+            _youtube_ref(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChannelConfig:
+        if self.url is not None and self.youtube is not None:
+            raise fail("has both url: and youtube:; keep only one")
+        if self.url is None and self.youtube is None:
+            raise fail("needs url: (a feed URL) or youtube: (channel id, channel URL or @handle)")
+        return self
+
+    @property
+    def youtube_channel_id(self) -> str | None:
+        return _youtube_ref(self.youtube)[0] if self.youtube else None
+
+    @property
+    def youtube_handle(self) -> str | None:
+        """'@CNBC' when the channel is given by handle; the feed URL is then found at run time."""
+        return _youtube_ref(self.youtube)[1] if self.youtube else None
+
+    @property
+    def feed_url(self) -> str | None:
+        if self.url is not None:
+            return self.url
+        channel_id = self.youtube_channel_id
+        return None if channel_id is None else feed_url_for_channel_id(channel_id)
+
+
+def _youtube_ref(value: str) -> tuple[str | None, str | None]:
+    """(channel id, handle) of a `youtube:` value, as a validation error if it is none."""
+    try:
+        return parse_channel_ref(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+class Config(_Model):
+    path: Path
+    site: SiteConfig
+    output: Path = Field(default=Path("output/"), validate_default=True)
+    store: str = Field(default="sqlite:///kanalwerk.db", validate_default=True)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    translator: TranslatorConfig = Field(default_factory=TranslatorConfig)
+    channels: list[ChannelConfig] = Field(min_length=1)
+
+    @field_validator("output")
+    @classmethod
+    def _absolute_output(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, _base_dir(info))
+
+    @field_validator("store")
+    @classmethod
+    def _absolute_sqlite(cls, value: str, info: ValidationInfo) -> str:
+        """A relative SQLite path is relative to the config file, not the working folder."""
+        match = _DATABASE_URL.fullmatch(value)
+        try:
+            urlsplit(value).port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            match = None
+        if match is None:
+            raise fail(
+                "is not a database URL; use e.g. sqlite:///kanalwerk.db or postgresql://user@host/db"
+            )
+        if match["backend"].lower() != "sqlite" or not match["rest"].startswith("/"):
+            return value
+        database, query = match["rest"][1:], ""
+        if "?" in database:
+            database, query = database.split("?", 1)
+            query = "?" + query
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return value
+        absolute = _resolve(Path(database), _base_dir(info))
+        return f"{match['scheme']}:///{absolute}{query}"
