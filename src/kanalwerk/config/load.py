@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import ValidationError
 
 from kanalwerk.config.lines import KeyPath, LineLoader, syntax_error
 from kanalwerk.config.messages import describe, dotted, show
-from kanalwerk.config.models import Config
+from kanalwerk.config.models import ChannelConfig, Config
 from kanalwerk.errors import ConfigError, DuplicateKey
+from kanalwerk.sources.youtube import parse_channel_ref
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def load_config(path: Path) -> Config:
@@ -59,6 +63,7 @@ def load_config(path: Path) -> Config:
         problems = sorted(describe(err, loader.lines, Config) for err in errors)
         raise ConfigError("\n".join(f"{name}:{line}: {text}" for line, text in problems)) from None
     _check_unique_ids(config, name, loader.lines)
+    _check_unique_feeds(config, name, loader.lines)
     return config
 
 
@@ -73,3 +78,53 @@ def _check_unique_ids(config: Config, name: str, lines: dict[KeyPath, int]) -> N
                 f"'{other.name}' and '{channel.name}'; give one of them another id:"
             )
         first[channel.id] = index
+
+
+def _check_unique_feeds(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
+    """One feed under two names would store, translate and publish every item twice."""
+    first: dict[str, int] = {}
+    for index, channel in enumerate(config.channels):
+        key = _feed_identity(channel)
+        if key in first:
+            earlier = first[key]
+            other = config.channels[earlier]
+            here, there = _source_line(lines, index), _source_line(lines, earlier)
+            raise ConfigError(
+                f"{name}:{here[1]}: channels[{index}].{here[0]}: '{channel.name}' is the same "
+                f"feed as '{other.name}' (line {there[1]}); keep one of them, or every item "
+                "is published twice"
+            )
+        first[key] = index
+
+
+def _source_line(lines: dict[KeyPath, int], index: int) -> tuple[str, int]:
+    """The key (url or youtube) that names channel `index`'s feed and its line."""
+    for key in ("url", "youtube"):
+        if ("channels", index, key) in lines:
+            return key, lines[("channels", index, key)]
+    return "url", lines.get(("channels", index), 1)
+
+
+def _feed_identity(channel: ChannelConfig) -> str:
+    """What makes two channels the same feed, however it is written.
+
+    YouTube channels compare by channel id or by handle (handles ignore case), also when
+    one is given as its feed URL. Other URLs compare with scheme and host in lower case,
+    without a default port, fragment or trailing slash; path and query keep their case.
+    """
+    reference = channel.youtube or channel.url or ""
+    try:
+        channel_id, handle = parse_channel_ref(reference)
+    except ValueError:
+        channel_id, handle = None, None
+    if channel_id is not None:
+        return f"youtube:{channel_id}"
+    if handle is not None:
+        return f"youtube:{handle.lower()}"
+    parts = urlsplit(reference.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
