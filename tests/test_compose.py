@@ -13,6 +13,7 @@ from kanalwerk.config import SiteConfig
 from kanalwerk.dates import format_date_de, format_datetime_de
 from kanalwerk.errors import ConfigError
 from kanalwerk.models import Article, Item, SourceRef, StoredItem
+from kanalwerk.parse import parse_feed
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.slug import slugify
 
@@ -250,3 +251,12 @@ def test_german_dates() -> None:
     # Summer time: UTC+2.
     assert format_datetime_de(datetime(2025, 7, 1, 10, 0)) == "1. Juli 2025, 12:00 Uhr"
     assert format_date_de(datetime(2025, 12, 24, 12, tzinfo=UTC)) == "24. Dezember 2025"
+
+
+def test_untitled_article_reads_like_an_untitled_item() -> None:
+    """An item without any title gets the placeholder parse gives untitled feed entries."""
+    feed = b"""<rss version="2.0"><channel><title>Blog</title>
+<item><guid>1</guid><link>https://example.org/1</link></item></channel></rss>"""
+    untitled = parse_feed(feed, url="https://example.org/feed.xml").items[0]
+    assert compose(stored_item(title=untitled.title), title_de=" ").title == untitled.title
+    assert compose(stored_item(title=""), title_de="").title == untitled.title

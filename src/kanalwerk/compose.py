@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
-from kanalwerk.models import Article, SiteInfo, SourceRef, StoredItem, source_name
+from kanalwerk.models import UNTITLED, Article, SiteInfo, SourceRef, StoredItem, source_name
 from kanalwerk.sanitize import (
     collapse_whitespace,
     html_to_text,
@@ -24,7 +24,6 @@ from kanalwerk.slug import slugify
 
 SUMMARY_LENGTH = 280
 SLUG_LENGTH = 60
-UNTITLED = "Ohne Titel"
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 

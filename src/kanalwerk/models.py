@@ -49,6 +49,9 @@ class FetchResult:
         return self.error is None
 
 
+UNTITLED = "(ohne Titel)"  # the title of an entry that has none, shown to readers
+
+
 @dataclass(frozen=True)
 class Item:
     """One feed entry, normalised. `guid` is stable across polls."""

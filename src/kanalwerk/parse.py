@@ -25,11 +25,10 @@ from urllib.parse import urljoin
 import feedparser
 
 from kanalwerk.errors import ParseError
-from kanalwerk.models import Item, ParsedFeed
+from kanalwerk.models import UNTITLED, Item, ParsedFeed
 
 __all__ = ["UNTITLED", "html_to_text", "parse_feed", "text_to_html"]
 
-UNTITLED = "(ohne Titel)"
 TITLE_FROM_SUMMARY_CHARS = 80
 WARNING_MAX_CHARS = 200
 
