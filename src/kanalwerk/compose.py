@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
+from kanalwerk.dates import utc_seconds
 from kanalwerk.models import UNTITLED, Article, SiteInfo, SourceRef, StoredItem, source_name
 from kanalwerk.sanitize import (
     collapse_whitespace,
@@ -31,19 +32,12 @@ def guid_hash(guid: str) -> str:
     return hashlib.sha256(guid.encode("utf-8")).hexdigest()
 
 
-def _utc(dt: datetime) -> datetime:
-    """Aware UTC without microseconds (naive values are UTC by convention)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=0)
-
-
 def make_entry_id(site: SiteInfo, channel_id: str, guid: str, first_seen: datetime) -> str:
     """RFC 4151 tag URI: `tag:<host>,<first-seen date>:<channel id>/<guid hash>`.
 
     Only values that never change go in, so the id survives retranslation and retitling.
     """
-    day = _utc(first_seen).date().isoformat()
+    day = utc_seconds(first_seen).date().isoformat()
     channel = quote(channel_id, safe="-._~!$&'()*+,;=:@")
     return f"tag:{site.host},{day}:{channel}/{guid_hash(guid)[:16]}"
 
@@ -144,9 +138,9 @@ def compose_article(
     # Headings are left out of a generated teaser: the first one often repeats the title.
     summary = teaser or cut_text(html_to_text(body, skip=HEADINGS) or html_to_text(body))
 
-    limit = _utc(now or datetime.now(UTC))
-    published = min(_utc(item.published or stored.first_seen), limit)
-    updated = min(max(_utc(item.updated) if item.updated else published, published), limit)
+    limit = utc_seconds(now or datetime.now(UTC))
+    published = min(utc_seconds(item.published or stored.first_seen), limit)
+    updated = min(max(utc_seconds(item.updated) if item.updated else published, published), limit)
 
     return Article(
         item_id=stored.id,

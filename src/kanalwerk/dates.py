@@ -1,4 +1,4 @@
-"""German date formatting that does not depend on the system locale.
+"""Dates: the one naive-to-UTC rule, and German formatting independent of the locale.
 
 `locale.setlocale` is process-wide and the German locale is often not installed on servers,
 so month names live here and times are shown in Berlin time via `zoneinfo`.
@@ -37,11 +37,18 @@ def display_zone() -> tzinfo:
         return UTC
 
 
+def as_utc(dt: datetime) -> datetime:
+    """Aware UTC; a naive datetime is taken as UTC, the convention of every stage model."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def utc_seconds(dt: datetime) -> datetime:
+    """`as_utc` without microseconds, as feeds and entry ids carry times."""
+    return as_utc(dt).replace(microsecond=0)
+
+
 def _local(dt: datetime) -> datetime:
-    """Naive datetimes are taken as UTC, the convention of every stage model."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(display_zone())
+    return as_utc(dt).astimezone(display_zone())
 
 
 def format_date_de(dt: datetime) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from kanalwerk.dates import as_utc
 from kanalwerk.errors import ParseError
 from kanalwerk.models import UNTITLED, Item, ParsedFeed
 
@@ -396,9 +397,7 @@ def _parse_iso(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 # --- shared helpers -----------------------------------------------------------

@@ -17,6 +17,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from kanalwerk import __version__
+from kanalwerk.dates import utc_seconds
 from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
 from kanalwerk.sanitize import http_url, strip_control_chars
 
@@ -79,19 +80,13 @@ def _text(value: str) -> str:
     return strip_control_chars(value)
 
 
-def _utc(dt: datetime) -> datetime:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=0)
-
-
 def _iso(dt: datetime) -> str:
-    return _utc(dt).isoformat()
+    return utc_seconds(dt).isoformat()
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:
     """Newest published first; entry id breaks ties so the order is stable."""
-    return sorted(articles, key=lambda a: (_utc(a.published), a.entry_id), reverse=True)
+    return sorted(articles, key=lambda a: (utc_seconds(a.published), a.entry_id), reverse=True)
 
 
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:")
@@ -137,15 +132,15 @@ def render_atom(
     fg.link(href=feed_url, rel="self", type=ATOM_TYPE)
     fg.language("de")  # sets xml:lang on <feed>
     fg.generator("kanalwerk", version=__version__)
-    newest = max((_utc(a.updated) for a in chosen), default=EMPTY_FEED_UPDATED)
-    fg.updated(_utc(updated) if updated is not None else newest)
+    newest = max((utc_seconds(a.updated) for a in chosen), default=EMPTY_FEED_UPDATED)
+    fg.updated(utc_seconds(updated) if updated is not None else newest)
 
     for article in chosen:
         fe = fg.add_entry(order="append")
         fe.id(article.entry_id)
         fe.title(_text(article.title))
-        fe.published(_utc(article.published))
-        fe.updated(_utc(article.updated))
+        fe.published(utc_seconds(article.published))
+        fe.updated(utc_seconds(article.updated))
         fe.author({"name": _text(site.author)})
         fe.summary(_text(article.summary), type="text")
         fe.content(_text(article.content_html), type="html")

@@ -8,22 +8,20 @@ sanitized by `compose`, but it may have come back from the store, and re-checkin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from kanalwerk.dates import format_date_de, format_datetime_de
+from kanalwerk.dates import format_date_de, format_datetime_de, utc_seconds
 from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.atom import newest_first
 from kanalwerk.sanitize import http_url, sanitize_html
 
 
 def _iso(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat()
+    return utc_seconds(dt).isoformat()
 
 
 def _sanitized(html: str) -> Markup:
