@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from kanalwerk.cli import main
 from kanalwerk.errors import StoreError
 from kanalwerk.models import Article, FetchResult, Item, ParsedFeed, SourceRef, Usage
 from kanalwerk.store import ChannelStatus, FetchRecord, Store, migrations, open_store, schema
@@ -169,9 +171,56 @@ def test_open_errors_name_the_url(tmp_path: Path) -> None:
 
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="not a database") as caught:
+    with pytest.raises(StoreError, match="not an SQLite database") as caught:
         Store.open(sqlite_url(garbage))
     assert str(garbage) in str(caught.value)
+
+
+def test_empty_database_file_is_refused_not_recreated(db_path: Path) -> None:
+    """A 0-byte file is a lost database: starting afresh would publish everything again."""
+    db_path.touch()
+    with pytest.raises(StoreError) as caught:
+        Store.open(sqlite_url(db_path))
+    message = str(caught.value)
+    assert str(db_path) in message
+    assert "empty" in message and "backup" in message and "delete" in message
+    assert db_path.stat().st_size == 0  # nothing was created in it
+
+
+def test_run_once_on_an_empty_database_file_says_what_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "site: {title: T, base_url: 'https://example.org/', author: A}\n"
+        "store: sqlite:///kanalwerk.db\n"
+        "channels: [{name: Blog, url: 'http://127.0.0.1:9/feed.xml'}]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "kanalwerk.db").touch()
+    result = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'kanalwerk.db'} is empty (0 bytes)" in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "kanalwerk.db").stat().st_size == 0
+
+
+def test_database_of_another_program_is_refused_and_left_alone(db_path: Path) -> None:
+    raw(db_path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    raw(db_path, "INSERT INTO notes (text) VALUES ('mine')")
+    with pytest.raises(StoreError) as caught:
+        Store.open(sqlite_url(db_path))
+    message = str(caught.value)
+    assert str(db_path) in message and "not kanalwerk's" in message and "notes" in message
+    tables = raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert tables == [("notes",)]
+
+
+def test_file_that_is_not_sqlite_is_refused_and_left_alone(db_path: Path) -> None:
+    db_path.write_text("site:\n  title: Oops, this is feeds.yaml\n", encoding="utf-8")
+    before = db_path.read_bytes()
+    with pytest.raises(StoreError) as caught:
+        Store.open(sqlite_url(db_path))
+    assert str(db_path) in str(caught.value) and "not an SQLite database" in str(caught.value)
+    assert db_path.read_bytes() == before
 
 
 def test_open_error_hides_postgres_password() -> None:

@@ -89,14 +89,56 @@ def _insert_for(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql.Ins
     return sqlite.insert(table)
 
 
-def _prepare_sqlite_path(url: sa.URL) -> None:
-    """Create the database file's folder, so a fresh install just works."""
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    """The database file of an SQLite URL; None for other backends, memory and file: URIs."""
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the folder of a new database; refuse an existing file that is not a database.
+
+    A new store starts only where no file is. An empty file is most often a database lost
+    to a failed copy or a full disk: starting over in it would translate and publish every
+    item again, under new entry ids that readers see as duplicates.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
         return
-    if database.startswith("file:"):
-        return
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not header:
+        raise StoreError(
+            f"the database file {path} is empty (0 bytes), so kanalwerk's store was lost; "
+            "restore it from a backup, or delete the file to start a new store (every item "
+            "is then translated and published again)"
+        )
+    if header != _SQLITE_HEADER:
+        raise StoreError(
+            f"{path} is not an SQLite database; point `store:` in feeds.yaml at kanalwerk's "
+            "database, or at a file that does not exist yet to start a new store"
+        )
+
+
+def _check_ours(conn: Connection, display: str) -> None:
+    """Refuse a database file whose tables are another program's: migrating would mix them.
+
+    A database without tables is one whose first opening was cut short; it is set up.
+    """
+    tables = sorted(sa.inspect(conn).get_table_names())
+    if tables and db.schema_version.name not in tables:
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreError(
+            f"the database {display} is not kanalwerk's (it holds the tables {shown}); "
+            "point `store:` in feeds.yaml at kanalwerk's database, or at a file that does "
+            "not exist yet to start a new store"
+        )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -223,7 +265,9 @@ class Store:
         display = mask_url(url)
         try:
             parsed = sa.make_url(url)
-            _prepare_sqlite_path(parsed)
+            sqlite_file = _sqlite_file(parsed)
+            if sqlite_file is not None:
+                _prepare_sqlite_file(sqlite_file)
             engine = sa.create_engine(parsed, future=True)
         except ImportError as exc:
             raise StoreError(
@@ -244,6 +288,9 @@ class Store:
             _configure_sqlite(engine)
         store = cls(engine, display)
         try:
+            if sqlite_file is not None:
+                with engine.connect() as conn:
+                    _check_ours(conn, display)
             migrations.upgrade(store._writer, display)
         except StoreError:
             store.close()
