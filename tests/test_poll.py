@@ -10,7 +10,7 @@ import pytest
 from kanalwerk import pipeline
 from kanalwerk.config import load_config
 from kanalwerk.models import FetchResult
-from kanalwerk.store import Store
+from kanalwerk.store import FetchRecord, Store
 from tests.cli import run_cli
 from tests.servers import LocalServer, Request, Resource, Response
 
@@ -58,7 +58,9 @@ def test_retry_after_pauses_the_channel_and_is_capped(
         assert len(server.requests_to("/good.xml")) == 2
 
         # A pause ends: the channel is polled again; an absurd Retry-After is capped.
-        store.record_fetch(FetchResult("busy", server.url("/busy.xml"), "", 503, error="x"))
+        store.record_fetches(
+            [FetchRecord(FetchResult("busy", server.url("/busy.xml"), "", 503, error="x"))]
+        )
         retry_after[0] = str(365 * 24 * 3600)
         pipeline.poll(config, store)
         assert len(server.requests_to("/busy.xml")) == 2

@@ -73,3 +73,7 @@ class DuplicateKey(ConfigError):
     def __init__(self, path: tuple[object, ...], line: int, first: int) -> None:
         super().__init__(f"duplicate key (first at line {first})")
         self.path, self.line, self.first = path, line, first
+
+
+class NotInStore(StoreError):
+    """The store holds no channel or item with the id a caller named."""

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from kanalwerk.errors import StoreError
+from kanalwerk.errors import NotInStore, StoreError
 from kanalwerk.models import (
     Article,
     FetchResult,
@@ -343,10 +343,6 @@ class Store:
         if self._closed:
             raise StoreError(f"store {self._url} is closed")
 
-    def schema_version(self) -> int:
-        with self._read() as conn:
-            return migrations.current_version(conn)
-
     # --- channels -------------------------------------------------------------------
 
     def sync_channels(self, channels: Sequence[tuple[str, str, str | None]]) -> None:
@@ -418,11 +414,7 @@ class Store:
         )
         with self._write() as conn:
             if conn.execute(stmt).rowcount == 0:
-                raise KeyError(f"unknown channel {channel_id!r}")
-
-    def fetch_state(self, channel_id: str) -> FetchState | None:
-        """What the next poll needs; `None` if the channel is unknown or has no URL yet."""
-        return self.fetch_states([channel_id]).get(channel_id)
+                raise NotInStore(f"unknown channel {channel_id!r}")
 
     def fetch_states(self, channel_ids: Sequence[str]) -> dict[str, FetchState]:
         """What the next polls need, in one query; channels without a URL are left out."""
@@ -447,20 +439,6 @@ class Store:
             )
             for row in rows
         }
-
-    def record_fetch(
-        self,
-        result: FetchResult,
-        feed: ParsedFeed | None = None,
-        error: str | None = None,
-        retry_after_until: datetime | None = None,
-    ) -> None:
-        """Remember a poll's outcome.
-
-        Errors keep the old validators, so the next poll downloads again and retries.
-        A 304 may carry fresh validators; absent ones keep the stored values.
-        """
-        self.record_fetches([FetchRecord(result, feed, error, retry_after_until)])
 
     def record_fetches(self, records: Sequence[FetchRecord]) -> None:
         """Several polls' outcomes in one transaction: an all-304 poll of a thousand
@@ -520,17 +498,6 @@ class Store:
             for row in rows
         ]
 
-    def channel_source(self, channel_id: str) -> tuple[str | None, str | None, str | None]:
-        """(feed_title, feed_link, feed_id) of the channel's feed; all `None` if unknown."""
-        stmt = sa.select(
-            db.channels.c.feed_title, db.channels.c.feed_link, db.channels.c.feed_id
-        ).where(db.channels.c.id == channel_id)
-        with self._read() as conn:
-            row = conn.execute(stmt).first()
-        if row is None:
-            return (None, None, None)
-        return (row.feed_title, row.feed_link, row.feed_id)
-
     # --- items ----------------------------------------------------------------------
 
     def add_items(
@@ -574,12 +541,6 @@ class Store:
                 _write_fetches(conn, [fetched], now)
         return [inserted[guid] for guid in unique if guid in inserted]
 
-    def has_items(self, channel_id: str) -> bool:
-        """Whether the channel ever stored an item (decides first-run backfill)."""
-        stmt = sa.select(db.items.c.id).where(db.items.c.channel_id == channel_id).limit(1)
-        with self._read() as conn:
-            return conn.execute(stmt).first() is not None
-
     def _stored_items_query(self) -> sa.Select[Any]:
         return sa.select(db.items, *_source_columns).join(
             db.channels, db.items.c.channel_id == db.channels.c.id
@@ -595,15 +556,6 @@ class Store:
         )
         with self._read() as conn:
             return [_stored_item(row) for row in conn.execute(stmt)]
-
-    def get_item(self, item_id: int) -> StoredItem:
-        """The item with this id; `KeyError` if there is none."""
-        stmt = self._stored_items_query().where(db.items.c.id == item_id)
-        with self._read() as conn:
-            row = conn.execute(stmt).first()
-        if row is None:
-            raise KeyError(f"unknown item {item_id}")
-        return _stored_item(row)
 
     def mark_attempt_failed(self, item_id: int, error: str, max_attempts: int) -> str:
         """Count a failed translation; the item gives up ("failed") after `max_attempts`."""
@@ -625,7 +577,7 @@ class Store:
         with self._write() as conn:
             state = conn.execute(stmt).scalar_one_or_none()
         if state is None:
-            raise KeyError(f"unknown item {item_id}")
+            raise NotInStore(f"unknown item {item_id}")
         return str(state)
 
     # --- articles -------------------------------------------------------------------
@@ -860,14 +812,9 @@ class Store:
             conn.execute(stmt)
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store at `url`; same as `Store.open`."""
-    return Store.open(url)
-
-
 @dataclass(frozen=True)
 class FetchRecord:
-    """One poll outcome to remember: see `Store.record_fetch`."""
+    """One poll outcome to remember: see `Store.record_fetches`."""
 
     result: FetchResult
     feed: ParsedFeed | None = None
@@ -963,4 +910,6 @@ def _write_fetches(conn: Connection, records: Sequence[FetchRecord], now: dateti
             conn.execute(sa.select(db.channels.c.id).where(db.channels.c.id.in_(ids))).scalars()
         )
         missing = sorted(set(ids) - known)
-        raise KeyError(f"unknown channel {missing[0]!r}" if missing else "channel updated twice")
+        if missing:
+            raise NotInStore(f"unknown channel {missing[0]!r}")
+        raise StoreError("a channel's fetch was recorded twice in one batch")
