@@ -10,7 +10,8 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from datetime import UTC
+
+from kanalwerk.dates import as_utc
 
 __all__ = ["HONOURED_STATUSES", "MAX_SECONDS", "parse_retry_after"]
 
@@ -40,7 +41,5 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
-    return min(max(0.0, when.timestamp() - current), MAX_SECONDS)
+    return min(max(0.0, as_utc(when).timestamp() - current), MAX_SECONDS)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from kanalwerk.dates import as_utc
 from kanalwerk.errors import EngineResting, TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 
@@ -56,8 +57,7 @@ def load_suspensions(store: MetaStore, now: datetime) -> dict[str, Suspension]:
             reason = str(entry.get("reason", ""))
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
+        until = as_utc(until)
         if until > now:
             found[name] = Suspension(until, reason)
     return found
