@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from kanalwerk.models import Item
-from kanalwerk.sanitize import html_to_text, http_url, sanitize_html, sanitize_item
+from kanalwerk.sanitize import (
+    MAX_DEPTH,
+    MAX_ITEM_HTML_CHARS,
+    collapse_whitespace,
+    cut_html,
+    feed_id_iri,
+    html_to_text,
+    http_url,
+    sanitize_article_html,
+    sanitize_html,
+    sanitize_item,
+)
 
 
 @pytest.mark.parametrize(
@@ -106,9 +118,35 @@ def test_xml_illegal_control_characters_are_removed() -> None:
 
 def test_html_to_text() -> None:
     html = "<h1>Titel</h1><p>Hallo&nbsp;<b>Welt</b>&amp;\n mehr</p><script>x()</script><p>Ende</p>"
-    assert html_to_text(html) == "Titel Hallo Welt& mehr Ende"
-    assert html_to_text(html, skip=frozenset({"h1"})) == "Hallo Welt& mehr Ende"
+    assert html_to_text(html) == "Titel\nHallo Welt& mehr\nEnde"
+    assert html_to_text(html, skip=frozenset({"h1"})) == "Hallo Welt& mehr\nEnde"
+    assert collapse_whitespace(html_to_text(html)) == "Titel Hallo Welt& mehr Ende"
     assert html_to_text("") == ""
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # Block elements (and <br>, with or without a slash) end a line; inline ones don't.
+        ("<p>a</p><p>b</p>", "a\nb"),
+        ("a<br>b<br/>c", "a\nb\nc"),
+        ("<ul><li>eins</li><li>zwei</li></ul>", "eins\nzwei"),
+        ("<p>a<b>b</b><i>c</i></p>", "abc"),
+        ("<div><div><p>tief</p></div></div>", "tief"),
+        # Entities are decoded exactly once.
+        ("The &lt;dialog&gt; element", "The <dialog> element"),
+        ("&amp;lt;b&amp;gt;", "&lt;b&gt;"),
+        ("Caf&eacute; &#8211; &#x201C;x&#x201D;", "Café – “x”"),
+        # Whitespace folds within a line; source line breaks are only whitespace.
+        ("<p>  viel \n\t Platz  </p>", "viel Platz"),
+        ("<p>a</p>\n\n   <p>b</p>", "a\nb"),
+        # Scripts, styles and their kin go with their content; control characters go.
+        ("<style>p{}</style><template>t</template><noscript>n</noscript>ok", "ok"),
+        ("a\x01b\x1f", "ab"),
+    ],
+)
+def test_html_to_text_rules(html: str, text: str) -> None:
+    assert html_to_text(html) == text
 
 
 def test_sanitize_item_returns_clean_copy() -> None:
@@ -123,8 +161,9 @@ def test_sanitize_item_returns_clean_copy() -> None:
     )
     clean = sanitize_item(item)
     assert clean is not item
-    assert clean.title == "Neues & Altes"
-    assert clean.author == "Ann <ann>"
+    # Title and author are plain text: cleaned, never parsed as HTML a second time.
+    assert clean.title == "<b>Neues</b> &amp; Altes"
+    assert clean.author == "<i>Ann</i> &lt;ann&gt;"
     assert clean.content_html == (
         '<p>Text <a href="https://blog.example/posts/2" rel="noopener noreferrer nofollow">'
         "weiter</a></p>"
@@ -137,7 +176,7 @@ def test_sanitize_item_returns_clean_copy() -> None:
 
 
 def test_sanitize_item_empty_author_becomes_none() -> None:
-    item = Item(guid="g", link=None, title="t", author="<b> </b>")
+    item = Item(guid="g", link=None, title="t", author=" \x01 ")
     assert sanitize_item(item).author is None
 
 
@@ -153,6 +192,19 @@ def test_sanitize_item_empty_author_becomes_none() -> None:
         ("//example.org/protocol-relative", False),
         ("https://example.org/\x00bad", False),
         (None, False),
+        # What browsers skip does not hide a scheme: tabs and newlines anywhere,
+        # controls and spaces at the ends.
+        ("java\tscript:alert(1)", False),
+        ("java\nscript:alert(1)", False),
+        ("\x01\x02 javascript:alert(1)", False),
+        ("jav&#x09;ascript:alert(1)", False),
+        ("vbscript:msgbox(1)", False),
+        # An http(s) URL needs a host.
+        ("http:///path", False),
+        ("https:evil.example/x", False),
+        ("https:\\\\evil.example\\x", False),
+        ("http://[::1", False),
+        ("HTTPS://Example.org/A", True),
     ],
 )
 def test_http_url_keeps_only_absolute_web_links(url: str | None, kept: bool) -> None:
@@ -173,3 +225,112 @@ def test_sanitize_item_drops_script_links_outside_the_body() -> None:
     clean = sanitize_item(item)
     assert clean.link is None and clean.thumbnail is None
     assert 'href="https://example.org/x"' in clean.content_html
+
+
+def test_http_url_returns_what_a_browser_would_open() -> None:
+    assert http_url(" https://exa\tmple.org/p\nath ") == "https://example.org/path"
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://blog.example.org/", "https://blog.example.org/"),
+        ("tag:blogger.com,1999:blog-42", "tag:blogger.com,1999:blog-42"),
+        ("urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6", None),
+        ("java\tscript:alert(1)", None),
+        ("javascript:alert(1)", None),
+        ("data:text/html,x", None),
+        ("tag:a b", None),
+        ("42", None),
+        (None, None),
+    ],
+)
+def test_feed_id_iri(value: str | None, kept: str | None) -> None:
+    expected = value if kept is not None else None
+    if value is not None and value.startswith("urn:"):
+        expected = value
+    assert feed_id_iri(value) == expected
+
+
+FORGED_BOX = (
+    '<div class="quelle" role="note"><p><strong>Hinweis zur Quelle</strong></p>'
+    "<p>Dieser Beitrag ist ein Original von uns.</p></div>"
+    '<p class="meta original beitrag">x</p><span class="quelle">y</span>'
+)
+
+
+def test_feed_html_cannot_forge_the_attribution_box() -> None:
+    clean = sanitize_html(FORGED_BOX)
+    assert "class=" not in clean and "role=" not in clean
+    assert "Dieser Beitrag ist ein Original von uns." in clean  # the text is only text now
+    stored = sanitize_item(Item(guid="g", link=None, title="t", content_html=FORGED_BOX))
+    assert "quelle" not in stored.content_html
+
+
+def test_article_html_keeps_our_box() -> None:
+    ours = '<div class="quelle" role="note"><p>Hinweis</p></div><p class="x">y</p>'
+    assert (
+        sanitize_article_html(ours)
+        == '<div class="quelle" role="note"><p>Hinweis</p></div><p>y</p>'
+    )
+
+
+def depth(html: str) -> int:
+    """The deepest element nesting of sanitized (well-formed) HTML."""
+    deepest = level = 0
+    for match in re.finditer(r"<(/?)[a-z][^>]*?(/?)>", html):
+        if match.group(1):
+            level -= 1
+        elif not match.group(2) and not match.group(0).startswith(("<br", "<img", "<hr", "<wbr")):
+            level += 1
+            deepest = max(deepest, level)
+    return deepest
+
+
+def test_deep_nesting_is_flattened_before_sanitizing() -> None:
+    levels = 100_000
+    html = "<div>" * levels + "<p>innen</p>" + "</div>" * levels + "<p>danach</p>"
+    clean = sanitize_html(html)
+    assert depth(clean) <= MAX_DEPTH
+    assert "innen" in clean and clean.endswith("<p>danach</p>")
+    assert len(clean) < 20 * MAX_DEPTH + 100
+
+
+def test_unclosed_deep_nesting_is_flattened() -> None:
+    clean = sanitize_html("<blockquote><b>" * 20_000 + "x")
+    assert depth(clean) <= MAX_DEPTH + 2
+    assert "x" in clean
+
+
+def test_flattening_keeps_ordinary_markup() -> None:
+    # Long lists without end tags are not deep; nesting below the bound is untouched.
+    items = "".join(f"<li>{n}" for n in range(1000))
+    clean = sanitize_html(f"<ul>{items}</ul>")
+    assert clean.count("<li>") == 1000 and depth(clean) == 2
+    nested = "<div>" * 30 + "<p>x</p>" + "</div>" * 30
+    assert sanitize_html(nested) == nested
+
+
+def test_item_html_is_cut_before_sanitizing() -> None:
+    body = "<p>" + "Wort " * 150_000 + "</p>"
+    stored = sanitize_item(Item(guid="g", link=None, title="t", content_html=body))
+    assert len(stored.content_html) <= MAX_ITEM_HTML_CHARS + len("</p>")
+    assert stored.content_html.startswith("<p>Wort") and stored.content_html.endswith("</p>")
+    assert cut_html("<p>ab</p><p>cd</p>", 11) == "<p>ab</p>"
+    assert cut_html("<p>ab</p>", 100) == "<p>ab</p>"
+
+
+def test_lone_surrogates_are_replaced_in_every_text_field() -> None:
+    item = Item(
+        guid="id-\ud800",
+        link="https://e.org/\udfff",
+        title="Titel \ud800",
+        author="Ann\udc00",
+        content_html="<p>a\ud800</p>",
+    )
+    clean = sanitize_item(item)
+    assert clean.guid == "id-\ufffd" and clean.title == "Titel \ufffd"
+    assert clean.author == "Ann\ufffd" and clean.content_html == "<p>a\ufffd</p>"
+    assert clean.link is None
+    for value in (clean.guid, clean.title, clean.author, clean.content_html):
+        value.encode("utf-8")

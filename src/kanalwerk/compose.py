@@ -18,6 +18,7 @@ from kanalwerk.sanitize import (
     collapse_whitespace,
     html_to_text,
     http_url,
+    sanitize_article_html,
     sanitize_html,
     strip_control_chars,
 )
@@ -127,7 +128,7 @@ def compose_article(
     source = stored.source
     base = source.link or item.link
     body = sanitize_html(body_html_de, base_url=base)
-    content = sanitize_html(
+    content = sanitize_article_html(
         attribution_box(source, site, translated=translated) + _video_preview(stored) + body,
         base_url=base,
     )

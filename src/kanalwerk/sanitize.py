@@ -1,7 +1,12 @@
-"""Allow-list HTML sanitizing with nh3, and HTML → plain text.
+"""Allow-list HTML sanitizing with nh3, safe links, and HTML → plain text.
 
 Every piece of feed HTML is untrusted. It passes through `sanitize_html` before it is stored
 and again before it is published, so a mistake in one stage cannot put script on our pages.
+Feed HTML keeps no `class` or `role` at all: only our own article HTML
+(`sanitize_article_html`) may carry the attribution box's class, so a feed cannot forge it.
+
+nh3's time grows with the square of nesting depth, so markup is bounded first: nesting
+deeper than `MAX_DEPTH` is flattened (the text stays, the extra tags go).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -42,10 +48,10 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "td": {"colspan", "rowspan"},
 }
 
-# The attribution box (`compose`) is a `<div class="quelle" role="note">`; these keep it intact
-# through the final sanitizing pass without allowing arbitrary classes or roles.
-ALLOWED_CLASSES: dict[str, set[str]] = {"div": {"quelle"}}
-ALLOWED_ATTRIBUTE_VALUES: dict[str, dict[str, set[str]]] = {"div": {"role": {"note"}}}
+# The attribution box (`compose`) is a `<div class="quelle" role="note">`. Only our own
+# article HTML may keep it; feed HTML keeps no class and no role at all.
+ARTICLE_CLASSES: dict[str, set[str]] = {"div": {"quelle"}}
+ARTICLE_ATTRIBUTE_VALUES: dict[str, dict[str, set[str]]] = {"div": {"role": {"note"}}}
 
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
@@ -53,43 +59,103 @@ DROPPED_WITH_CONTENT: frozenset[str] = frozenset(
     {"script", "style", "template", "iframe", "object", "embed", "noscript", "svg", "math"}
 )
 
-# Characters XML 1.0 forbids (C0 controls except tab/newline/CR, surrogates, U+FFFE/U+FFFF).
+MAX_DEPTH = 64
+"""Deepest element nesting kept; real articles stay far below, hostile ones go to 100,000."""
+
+MAX_ITEM_HTML_CHARS = 500_000
+"""An item body longer than this is cut before sanitizing (see `bound_item_html`)."""
+
+# Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF); lone
+# surrogates are replaced instead, so text stays encodable without losing its place.
 # nh3 passes some of them through; lxml refuses them when the feed is written.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def strip_control_chars(text: str) -> str:
-    """Remove characters that are not allowed in XML 1.0 documents."""
-    return _XML_ILLEGAL.sub("", text)
+    """`text` fit for XML 1.0 and UTF-8: illegal controls removed, lone surrogates → U+FFFD."""
+    return _XML_ILLEGAL.sub("", _SURROGATE.sub("\ufffd", text))
 
 
-def _is_absolute_http(url: str | None) -> bool:
-    if not url:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def collapse_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+def clean_text(text: str) -> str:
+    """Plain text (a title, a name) made safe to store: no HTML parsing, whitespace folded.
+
+    Plain text is never parsed as HTML again: `The <dialog> element` stays as it is and
+    is escaped where it is written out.
+    """
+    return collapse_whitespace(strip_control_chars(text))
+
+
+# --- links --------------------------------------------------------------------------
+
+# What a browser's URL parser (WHATWG) ignores: leading and trailing C0 controls and
+# spaces, and tabs and newlines anywhere. `java\tscript:` is `javascript:` to a browser.
+_EDGE_JUNK = "".join(chr(c) for c in range(0x21))
+_TAB_NEWLINE = re.compile("[\t\n\r]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_INNER_JUNK = re.compile("[\x00-\x20\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _browser_view(url: str) -> str:
+    return _TAB_NEWLINE.sub("", url.strip(_EDGE_JUNK))
 
 
 def http_url(url: str | None) -> str | None:
-    """`url` if it is an absolute http(s) URL, else None.
+    """`url` as a browser reads it if that is an absolute http(s) URL with a host, else None.
 
     For links that are not inside sanitized HTML (an item's link, a feed's home page, a
-    thumbnail): autoescaping stops markup, not a `javascript:` or `data:` scheme.
+    thumbnail, `atom:source`): autoescaping stops markup, not a `javascript:` or `data:`
+    scheme. The scheme is read after the characters browsers skip, never by prefix.
     """
     if url is None:
         return None
-    url = url.strip()
-    return url if _is_absolute_http(url) and not _XML_ILLEGAL.search(url) else None
+    view = _browser_view(url)
+    scheme = _SCHEME.match(view)
+    if scheme is None or scheme.group(1).lower() not in ("http", "https"):
+        return None
+    if _INNER_JUNK.search(view) or "\\" in view:
+        return None
+    try:
+        host = urlsplit(view).hostname
+    except ValueError:  # e.g. an invalid IPv6 literal
+        return None
+    return view if host else None
+
+
+_ID_SCHEMES = frozenset({"tag", "urn"})
+
+
+def feed_id_iri(value: str | None) -> str | None:
+    """A feed's id if it is an IRI fit for `atom:source/id`: http(s) with a host, `tag:` or `urn:`.
+
+    An id is only text, but some readers turn it into a link, so anything else is dropped.
+    """
+    if value is None:
+        return None
+    if (web := http_url(value)) is not None:
+        return web
+    view = _browser_view(value)
+    scheme = _SCHEME.match(view)
+    if scheme is None or scheme.group(1).lower() not in _ID_SCHEMES or _INNER_JUNK.search(view):
+        return None
+    return view
+
+
+# --- HTML ---------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=256)
-def _cleaner(base_url: str | None) -> nh3.Cleaner:
+def _cleaner(base_url: str | None, *, article: bool) -> nh3.Cleaner:
     # Cached: building a Cleaner costs as much as cleaning a long post, and the base is
     # usually the feed's own URL, shared by all its items.
     # Without a usable base, relative URLs would point into *our* site once published,
     # so they are dropped instead of passed through.
     relative: nh3.UrlRelative = (
-        ("rewrite_with_base", base_url) if base_url and _is_absolute_http(base_url) else "deny"
+        ("rewrite_with_base", base_url) if base_url and http_url(base_url) else "deny"
     )
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
@@ -97,38 +163,123 @@ def _cleaner(base_url: str | None) -> nh3.Cleaner:
         attributes=ALLOWED_ATTRIBUTES,
         link_rel=LINK_REL,
         url_schemes=set(URL_SCHEMES),
-        allowed_classes=ALLOWED_CLASSES,
-        tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
+        allowed_classes=ARTICLE_CLASSES if article else {},
+        tag_attribute_values=ARTICLE_ATTRIBUTE_VALUES if article else {},
         url_relative=relative,
         strip_comments=True,
     )
 
 
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
-    """Reduce `html` to the article allow-list.
+    """Reduce untrusted `html` (a feed's, an engine's) to the article allow-list.
 
-    Scripts, styles and embeds vanish with their content, event handlers and `style=` go,
-    links keep only http/https/mailto, and relative URLs are resolved against `base_url`
-    (the original item's link). Without an absolute `base_url` relative URLs are removed.
+    Scripts, styles and embeds vanish with their content, event handlers, `style=`,
+    `class=` and `role=` go, links keep only http/https/mailto, nesting deeper than
+    `MAX_DEPTH` is flattened, and relative URLs are resolved against `base_url` (the
+    original item's link). Without an absolute `base_url` relative URLs are removed.
     """
+    return _sanitize(html, base_url, article=False)
+
+
+def sanitize_article_html(html: str, *, base_url: str | None = None) -> str:
+    """Like `sanitize_html`, for our own article HTML: keeps the attribution box's class.
+
+    Only for HTML that `compose` built around a body that went through `sanitize_html`.
+    """
+    return _sanitize(html, base_url, article=True)
+
+
+def _sanitize(html: str, base_url: str | None, *, article: bool) -> str:
     if not html:
         return ""
-    return strip_control_chars(_cleaner(base_url).clean(html)).strip()
+    bounded = flatten_deep_nesting(strip_control_chars(html))
+    return strip_control_chars(_cleaner(base_url, article=article).clean(bounded)).strip()
 
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+     "track", "wbr"}
+)  # fmt: skip
+# An opening tag of the key's kind ends an open element of these kinds (HTML's optional
+# end tags), so long lists without `</li>` do not count as deep nesting.
+_ENDS_OPEN = {
+    "li": frozenset({"li"}),
+    "dt": frozenset({"dt", "dd"}),
+    "dd": frozenset({"dt", "dd"}),
+    "tr": frozenset({"tr", "td", "th"}),
+    "td": frozenset({"td", "th"}),
+    "th": frozenset({"td", "th"}),
+    "p": frozenset({"p"}),
+    "option": frozenset({"option"}),
+}
+
+
+def flatten_deep_nesting(html: str, max_depth: int = MAX_DEPTH) -> str:
+    """`html` with every tag that would nest deeper than `max_depth` removed (text kept).
+
+    A linear scan of the tags, not a full HTML parse: it only has to bound the depth the
+    sanitizer sees, so a cheap approximation of the tree is enough.
+    """
+    if html.count("<") <= max_depth:
+        return html
+    out: list[str] = []
+    stack: list[str] = []
+    dropped: Counter[str] = Counter()
+    pos = 0
+    for match in _TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        keep = True
+        if closing:
+            if dropped[name]:
+                dropped[name] -= 1
+                keep = False
+            elif name in stack:
+                while stack.pop() != name:
+                    pass
+        elif name not in _VOID and not match.group(0).endswith("/>"):
+            ends = _ENDS_OPEN.get(name)
+            while ends and stack and stack[-1] in ends:
+                stack.pop()
+            if len(stack) >= max_depth:
+                dropped[name] += 1
+                keep = False
+            else:
+                stack.append(name)
+        if not keep:
+            out.append(html[pos : match.start()])
+            pos = match.end()
+    out.append(html[pos:])
+    return "".join(out)
+
+
+def cut_html(html: str, limit: int = MAX_ITEM_HTML_CHARS) -> str:
+    """At most `limit` characters of `html`, cut before a tag rather than inside one."""
+    if len(html) <= limit:
+        return html
+    cut = html[:limit]
+    tag_start = cut.rfind("<")
+    if tag_start > cut.rfind(">"):
+        cut = cut[:tag_start]
+    return cut
+
+
+# --- HTML → text --------------------------------------------------------------------
 
 _BLOCK_TAGS = frozenset(
     {
         "p", "div", "br", "hr", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre",
         "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "td", "th", "caption",
         "figure", "figcaption", "section", "article", "aside", "header", "footer",
-        "details", "summary", "main", "nav",
+        "details", "summary", "main", "nav", "address", "fieldset", "form", "legend",
     }
 )  # fmt: skip
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
+_LINE_BREAK = "\n"
 
 
 class _TextExtractor(HTMLParser):
-    """Collects text nodes; block boundaries become spaces so words don't run together."""
+    """Collects text nodes; block boundaries become line breaks."""
 
     def __init__(self, skip: frozenset[str]) -> None:
         super().__init__(convert_charrefs=True)
@@ -140,51 +291,69 @@ class _TextExtractor(HTMLParser):
         if tag in self._skip:
             self._skipping += 1
         elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_LINE_BREAK)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_LINE_BREAK)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._skip:
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_LINE_BREAK)
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
-            self.parts.append(data)
-
-
-def collapse_whitespace(text: str) -> str:
-    return " ".join(text.split())
+            # Line breaks in the source are only whitespace; ours come from the tags.
+            self.parts.append(" ".join(data.split(_LINE_BREAK)))
 
 
 def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
-    """Visible text of an HTML fragment: tags stripped, entities decoded, whitespace collapsed.
+    """Visible text of an HTML fragment, one line per block.
 
-    Elements named in `skip` are left out with their content (e.g. headings for a teaser).
+    The rules: tags are dropped; `script`, `style` and the like go with their content,
+    and so do the elements named in `skip` (e.g. headings for a teaser); each block
+    element (`p`, `div`, `li`, `h1`…, `br`…) ends a line; entities are decoded exactly
+    once (`&amp;lt;` gives `&lt;`); whitespace within a line is folded to single spaces
+    and empty lines are dropped. `collapse_whitespace` turns the result into one line.
     """
     if not html:
         return ""
     parser = _TextExtractor(skip)
     parser.feed(html)
     parser.close()
-    return collapse_whitespace(strip_control_chars("".join(parser.parts)))
+    lines = strip_control_chars("".join(parser.parts)).split(_LINE_BREAK)
+    return _LINE_BREAK.join(line for line in map(collapse_whitespace, lines) if line)
+
+
+# --- items --------------------------------------------------------------------------
+
+
+def _optional_text(value: str | None) -> str | None:
+    return clean_text(value) or None if value else None
 
 
 def sanitize_item(item: Item) -> Item:
-    """A copy of `item` safe to store: sanitized HTML bodies, plain-text title and author."""
+    """A copy of `item` safe to store: bounded, sanitized HTML bodies; clean plain text.
+
+    The title and author are plain text already (the parser made them so) and are only
+    cleaned, never parsed as HTML again. The guid is kept as given, made encodable.
+    """
     link = http_url(item.link)
     base = http_url(item.base_url) or link
-    author = html_to_text(item.author) if item.author else ""
+    media = item.media_description
     return dataclasses.replace(
         item,
+        guid=strip_control_chars(item.guid),
         link=link,
         thumbnail=http_url(item.thumbnail),
-        title=html_to_text(item.title),
-        author=author or None,
-        content_html=sanitize_html(item.content_html, base_url=base),
-        summary_html=sanitize_html(item.summary_html, base_url=base),
+        title=clean_text(item.title),
+        author=_optional_text(item.author),
+        content_html=sanitize_html(cut_html(item.content_html), base_url=base),
+        summary_html=sanitize_html(cut_html(item.summary_html), base_url=base),
+        language=_optional_text(item.language),
+        video_id=_optional_text(item.video_id),
+        yt_channel_id=_optional_text(item.yt_channel_id),
+        media_description=strip_control_chars(media) if media is not None else None,
     )

@@ -19,7 +19,7 @@ from feedgen.util import xml_elem
 from kanalwerk import __version__
 from kanalwerk.dates import utc_seconds
 from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
-from kanalwerk.sanitize import http_url, strip_control_chars
+from kanalwerk.sanitize import feed_id_iri, http_url, strip_control_chars
 
 FEED_LIMIT = 50
 ATOM_TYPE = "application/atom+xml"
@@ -89,17 +89,11 @@ def newest_first(articles: Sequence[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (utc_seconds(a.published), a.entry_id), reverse=True)
 
 
-_SCRIPT_SCHEMES = ("javascript:", "vbscript:", "data:")
-
-
 def _source(ref: SourceRef, updated: datetime) -> _Source:
     # The original feed's own <updated> is not kept; the original entry's date is the
     # closest known value.
-    feed_id = ref.feed_id
-    if feed_id and feed_id.strip().lower().startswith(_SCRIPT_SCHEMES):
-        feed_id = None  # an id is only text, but some readers turn it into a link
     return _Source(
-        id=feed_id or ref.feed_url,
+        id=feed_id_iri(ref.feed_id) or ref.feed_url,
         title=ref.feed_title or source_name(ref) or ref.feed_url,
         self_href=ref.feed_url,
         alternate_href=http_url(ref.feed_link),

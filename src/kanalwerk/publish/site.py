@@ -17,7 +17,7 @@ from markupsafe import Markup
 from kanalwerk.dates import format_date_de, format_datetime_de, utc_seconds
 from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.atom import newest_first
-from kanalwerk.sanitize import http_url, sanitize_html
+from kanalwerk.sanitize import http_url, sanitize_article_html
 
 
 def _iso(dt: datetime) -> str:
@@ -25,7 +25,7 @@ def _iso(dt: datetime) -> str:
 
 
 def _sanitized(html: str) -> Markup:
-    return Markup(sanitize_html(html))  # nh3 output is safe by construction
+    return Markup(sanitize_article_html(html))  # nh3 output is safe by construction
 
 
 @lru_cache(maxsize=1)
