@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+import kanalwerk.parse as parse_module
 from kanalwerk.errors import ParseError
 from kanalwerk.models import Item, ParsedFeed
-from kanalwerk.parse import UNTITLED, html_to_text, parse_feed, text_to_html
-from kanalwerk.sanitize import sanitize_item
+from kanalwerk.parse import UNTITLED, parse_feed, text_to_html
+from kanalwerk.sanitize import html_to_text, sanitize_item
 
 DATA = Path(__file__).parent / "data"
 PREFIX = 120
@@ -109,7 +110,9 @@ def test_golden(name: str) -> None:
 
 
 def test_every_fixture_has_a_golden_file_or_is_a_known_non_feed() -> None:
-    fixtures = {p.name for p in DATA.iterdir() if not p.name.endswith(".expected.json")}
+    fixtures = {
+        p.name for p in DATA.iterdir() if p.is_file() and not p.name.endswith(".expected.json")
+    }
     assert fixtures == set(CASES) | NOT_FEEDS
     for name in CASES:
         assert golden_path(name).is_file(), f"run `python -m tests.test_parse` for {name}"
@@ -458,7 +461,147 @@ def test_text_to_html_linkifies_and_trims_punctuation() -> None:
 
 
 def test_html_to_text_drops_scripts() -> None:
-    assert html_to_text("<p>Hi <b>there</b></p><script>x()</script><p>you</p>") == "Hi there you"
+    assert html_to_text("<p>Hi <b>there</b></p><script>x()</script><p>you</p>") == "Hi there\nyou"
+
+
+# --- identity does not depend on where the feed was fetched -------------------
+
+
+def test_relative_guid_is_kept_as_given_and_resolved_only_as_link() -> None:
+    body = _rss(
+        "<item><title>A</title><guid>12345</guid></item>"
+        "<item><title>B</title><guid isPermaLink='false'>./b</guid><link>b.html</link></item>"
+        "<item><title>C</title><guid>https://example.org/c</guid></item>"
+    )
+    old = parse_feed(body, url="https://example.org/a/feed.xml").items
+    moved = parse_feed(body, url="https://example.org/b/c/feed.xml").items
+    assert [i.guid for i in old] == ["12345", "./b", "https://example.org/c"]
+    assert [i.guid for i in moved] == [i.guid for i in old]
+    # The permalink guid still serves as the link, resolved against where the feed is.
+    assert old[0].link == "https://example.org/a/12345"
+    assert moved[0].link == "https://example.org/b/c/12345"
+    assert moved[1].link == "https://example.org/b/c/b.html"
+
+
+def test_relative_atom_id_is_kept_as_given() -> None:
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>feed-1</id>'
+        b"<entry><title>E</title><id>entry/7</id><updated>2025-01-27T10:00:00Z</updated>"
+        b'<link href="/posts/7"/></entry></feed>'
+    )
+    feed = parse_feed(body, url="https://example.org/x/atom.xml")
+    assert feed.feed_id == "feed-1"
+    (item,) = feed.items
+    assert item.guid == "entry/7"
+    assert item.link == "https://example.org/posts/7"
+
+
+def test_escaped_markup_in_a_plain_text_title_survives_sanitizing() -> None:
+    body = _rss("<item><title>The &lt;dialog&gt; element</title><guid>1</guid></item>")
+    (item,) = parse_feed(body, url="https://example.org/feed").items
+    assert item.title == "The <dialog> element"
+    assert sanitize_item(item).title == "The <dialog> element"
+
+
+# --- hostile bodies stay with their feed or item ------------------------------
+
+
+def test_character_references_to_lone_surrogates_are_replaced() -> None:
+    body = _rss(
+        "<item><title>Titel &#55296; und &#xDFFF;</title><guid>id-&#55296;</guid></item>"
+        "<item><title>Zu groß &#1114112; &#99999999999999999999;</title><guid>2</guid></item>"
+        "<item><title>Gut &#8211; &#x1F600;</title><guid>3</guid></item>"
+    )
+    first, second, third = (
+        sanitize_item(i) for i in parse_feed(body, url="https://example.org/feed").items
+    )
+    assert first.title == "Titel \ufffd und \ufffd"
+    assert first.guid == "id-\ufffd"
+    assert second.title == "Zu groß \ufffd \ufffd"
+    assert third.title == "Gut – \U0001f600"
+
+
+def test_json_lone_surrogates_are_replaced_when_sanitized() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [{"id": "a\ud800", "title": "T\udfff", "content_text": "x"}],
+        }
+    ).encode()
+    (item,) = parse_feed(body, url="https://example.org/feed.json").items
+    clean = sanitize_item(item)
+    assert (clean.guid, clean.title) == ("a\ufffd", "T\ufffd")
+
+
+def _json_feed(*items: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "items": list(items)}
+    ).encode()
+
+
+def test_json_impossible_dates_are_dropped() -> None:
+    body = _json_feed(
+        {"id": "1", "title": "A", "date_published": "0001-01-01T00:00:00+01:00"},
+        {"id": "2", "title": "B", "date_modified": "9999-12-31T23:59:59-01:00"},
+        {"id": "3", "title": "C", "date_published": "2025-01-27T10:00:00+01:00"},
+    )
+    a, b, c = parse_feed(body, url="https://example.org/feed.json").items
+    assert a.published is None and b.updated is None
+    assert c.published == datetime(2025, 1, 27, 9, 0, tzinfo=UTC)
+
+
+def test_json_huge_number_is_kept_as_its_digits() -> None:
+    digits = "7" * 5000
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": '
+        + digits.encode()
+        + b', "title": "Zahl", "content_text": "x"}]}'
+    )
+    (item,) = parse_feed(body, url="https://example.org/feed.json").items
+    assert item.guid == digits
+
+
+def test_json_nested_too_deeply_is_a_parse_error() -> None:
+    depth = 100_000
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * depth
+    body += b"]" * depth + b"}"
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_feed(body, url="https://example.org/feed.json")
+
+
+def test_bad_urls_are_dropped_not_fatal() -> None:
+    body = _json_feed({"id": "1", "title": "A", "url": "http://[::1"})
+    (item,) = parse_feed(body, url="https://example.org/feed.json").items
+    assert item.link is None
+    rss = _rss("<item><title>B</title><guid>http://[::1</guid></item>")
+    (item,) = parse_feed(rss, url="https://example.org/feed").items
+    assert item.guid == "http://[::1" and sanitize_item(item).link is None
+
+
+def test_an_item_that_cannot_be_read_is_skipped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = parse_module._json_item
+
+    def flaky(raw: dict[str, Any], **kwargs: Any) -> Item:
+        if raw.get("id") == "bad":
+            raise ValueError("kaputt")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(parse_module, "_json_item", flaky)
+    body = _json_feed({"id": "ok", "title": "A"}, {"id": "bad", "title": "B"})
+    feed = parse_feed(body, url="https://example.org/feed.json")
+    assert [i.guid for i in feed.items] == ["ok"]
+    assert feed.warning == "1 item(s) skipped, unreadable: ValueError: kaputt"
+
+
+def test_any_unexpected_failure_becomes_a_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise AttributeError("'NoneType' object has no attribute 'x'")
+
+    monkeypatch.setattr(parse_module.feedparser, "parse", broken)
+    with pytest.raises(ParseError, match="not a feed kanalwerk can read: AttributeError"):
+        parse_feed(_rss(""), url="https://example.org/feed")
 
 
 if __name__ == "__main__":

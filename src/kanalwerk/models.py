@@ -85,6 +85,7 @@ class ParsedFeed:
     language: str | None
     items: tuple[Item, ...]
     warning: str | None = None
+    notes: tuple[str, ...] = ()  # worth a line in the log, e.g. an item cut to size
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,26 @@ import json
 import re
 import time
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.mixin
 
 from kanalwerk.dates import as_utc
 from kanalwerk.errors import ParseError
 from kanalwerk.models import UNTITLED, Item, ParsedFeed
+from kanalwerk.sanitize import collapse_whitespace, html_to_text
 
-__all__ = ["UNTITLED", "html_to_text", "parse_feed", "text_to_html"]
+__all__ = ["UNTITLED", "parse_feed", "text_to_html"]
+
+# feedparser resolves <guid> and <atom:id> against the feed's URL as if they were links,
+# so an item's identity would change whenever the feed moves. Ids are kept as given (a
+# test pins this); a permalink guid is resolved here, and only for use as the link.
+_Mixin = feedparser.mixin._FeedParserMixin
+_Mixin.can_be_relative_uri = frozenset(_Mixin.can_be_relative_uri) - {"id"}
 
 TITLE_FROM_SUMMARY_CHARS = 80
 WARNING_MAX_CHARS = 200
@@ -37,11 +44,16 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?'\")]}"
 _PARAGRAPH_SPLIT_RE = re.compile(r"\n[ \t]*\n\s*")
-_WS_RE = re.compile(r"\s+")
 _HTML_SNIFF_RE = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S)
 _LINK_TAG_RE = re.compile(r"<link\b([^>]*)>", re.IGNORECASE)
 _ATTR_RE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+# Numeric character references no XML or Unicode text can hold (surrogates, beyond
+# U+10FFFF, absurdly long): feedparser's lenient parser crashes on them.
+_CHAR_REF_RE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_REPLACEMENT_REF = b"&#xFFFD;"
+#: JSON numbers longer than this stay digit strings (Python refuses ints over 4300 digits).
+JSON_INT_DIGITS = 100
 
 
 def parse_feed(content: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
@@ -54,22 +66,72 @@ def parse_feed(content: bytes, *, url: str, headers: Mapping[str, str] | None = 
     entries is returned with `warning` set.
     """
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-    if _looks_like_json(content, hdrs.get("content-type", "")):
-        return _parse_json_feed(content, url=url, headers=hdrs)
-    return _parse_xml_feed(content, url=url, headers=hdrs)
+    try:
+        if _looks_like_json(content, hdrs.get("content-type", "")):
+            return _parse_json_feed(content, url=url, headers=hdrs)
+        return _parse_xml_feed(content, url=url, headers=hdrs)
+    except ParseError:
+        raise
+    except Exception as exc:  # one hostile body must not stop other channels
+        raise ParseError(f"not a feed kanalwerk can read: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    return _shorten(f"{type(exc).__name__}: {exc}", WARNING_MAX_CHARS)
+
+
+def _convert_all(
+    raws: Iterable[Any], convert: Callable[[Any], Item]
+) -> tuple[tuple[Item, ...], str | None]:
+    """Each entry as an Item; an entry that cannot be read is skipped, and said so."""
+    items: list[Item] = []
+    skipped: list[str] = []
+    for raw in raws:
+        try:
+            items.append(convert(raw))
+        except Exception as exc:  # one bad entry must not cost the others
+            skipped.append(_describe(exc))
+    if not skipped:
+        return tuple(items), None
+    return tuple(items), _shorten(
+        f"{len(skipped)} item(s) skipped, unreadable: {skipped[0]}", WARNING_MAX_CHARS
+    )
+
+
+def _join_warnings(*warnings: str | None) -> str | None:
+    return "; ".join(w for w in warnings if w) or None
+
+
+def _repair_char_refs(content: bytes) -> bytes:
+    """Character references to impossible code points become U+FFFD."""
+    if b"&#" not in content:
+        return content
+
+    def repair(match: re.Match[bytes]) -> bytes:
+        hex_digits, digits = match.group(1), match.group(2)
+        if len(hex_digits or digits) > 8:
+            return _REPLACEMENT_REF
+        code = int(hex_digits, 16) if hex_digits else int(digits)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return _REPLACEMENT_REF
+        return match.group(0)
+
+    return _CHAR_REF_RE.sub(repair, content)
 
 
 # --- XML feeds (feedparser) ---------------------------------------------------
 
 
 def _parse_xml_feed(content: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
-    headers["content-location"] = urljoin(url, headers.get("content-location", ""))
+    headers["content-location"] = _join(url, headers.get("content-location", "")) or url
     # Without a Content-Type feedparser assumes Latin-1 and flags the feed; a body with no
     # HTTP context is plain XML, whose declaration (or UTF-8) decides the charset.
     headers.setdefault("content-type", "application/xml")
     # A file-like object: feedparser treats a bytes/str argument as a path or URL first.
     d = feedparser.parse(
-        io.BytesIO(content),
+        io.BytesIO(_repair_char_refs(content)),
         response_headers=headers,
         # Both passes re-parse every HTML body and cost feedparser about two thirds of
         # its time; the sanitizer does both jobs in the one parse it needs anyway.
@@ -84,19 +146,24 @@ def _parse_xml_feed(content: bytes, *, url: str, headers: dict[str, str]) -> Par
     feed = d.feed
     feed_language = _clean(_get(feed, "language")) or _clean(headers.get("content-language"))
     feed_author = _author(feed)
-    items = tuple(_entry_to_item(e, feed_language, feed_author) for e in entries)
+    base = headers["content-location"]
+    items, skipped = _convert_all(
+        entries, lambda e: _entry_to_item(e, base, feed_language, feed_author)
+    )
     return ParsedFeed(
         title=_text_field(feed, "title"),
-        link=_alternate_link(feed),
+        link=_alternate_link(feed, base),
         feed_url=url,
         feed_id=_clean(_get(feed, "id")) or _clean(_get(feed, "link")),
         language=feed_language,
         items=items,
-        warning=_bozo_warning(exc) if d.bozo else None,
+        warning=_join_warnings(_bozo_warning(exc) if d.bozo else None, skipped),
     )
 
 
-def _entry_to_item(entry: Any, feed_language: str | None, feed_author: str | None) -> Item:
+def _entry_to_item(
+    entry: Any, feed_base: str, feed_language: str | None, feed_author: str | None
+) -> Item:
     published = _to_datetime(_get(entry, "published_parsed"))
     updated = _to_datetime(_get(entry, "updated_parsed"))
     video_id = _clean(_get(entry, "yt_videoid"))
@@ -110,7 +177,8 @@ def _entry_to_item(entry: Any, feed_language: str | None, feed_author: str | Non
         media_description = html.unescape(raw).strip() if _is_html_detail(entry) else raw.strip()
         content_html = summary_html = text_to_html(media_description)
     title = _text_field(entry, "title") or _title_from(summary_html or content_html)
-    link = _alternate_link(entry)
+    base_url = _content_base(entry)
+    link = _alternate_link(entry, base_url or feed_base)
     return Item(
         guid=_guid(_clean(_get(entry, "id")), link, title, _date_key(entry), content_html),
         link=link,
@@ -125,7 +193,7 @@ def _entry_to_item(entry: Any, feed_language: str | None, feed_author: str | Non
         yt_channel_id=_youtube_channel_id(_get(entry, "yt_channelid")),
         thumbnail=_thumbnail(entry),
         media_description=media_description,
-        base_url=_content_base(entry),
+        base_url=base_url,
     )
 
 
@@ -164,11 +232,11 @@ def _text_field(obj: Any, key: str) -> str | None:
         return None
     if _detail_type(obj, key + "_detail") in _HTML_TYPES:
         value = html_to_text(value)
-    return _WS_RE.sub(" ", value).strip() or None
+    return collapse_whitespace(value) or None
 
 
 def _title_from(body_html: str) -> str:
-    text = html_to_text(body_html)
+    text = collapse_whitespace(html_to_text(body_html))
     if not text:
         return UNTITLED
     if len(text) <= TITLE_FROM_SUMMARY_CHARS:
@@ -177,7 +245,7 @@ def _title_from(body_html: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def _alternate_link(obj: Any) -> str | None:
+def _alternate_link(obj: Any, base: str) -> str | None:
     links = [link for link in _get(obj, "links") or () if _get(link, "href")]
     alternates = [link for link in links if _get(link, "rel", "alternate") == "alternate"]
     for link in alternates:
@@ -185,7 +253,10 @@ def _alternate_link(obj: Any) -> str | None:
             return _clean(_get(link, "href"))
     if alternates:
         return _clean(_get(alternates[0], "href"))
-    return _clean(_get(obj, "link"))
+    # Without <link>, feedparser takes a permalink <guid> as the link, unresolved
+    # since ids are kept as given: resolve it here, for use as a link only.
+    link = _clean(_get(obj, "link"))
+    return _join(base, link) if link else None
 
 
 def _author(obj: Any) -> str | None:
@@ -289,7 +360,7 @@ def _discover_feed_links(content: bytes, url: str) -> list[str]:
         attrs = _attributes(match.group(1))
         rels = attrs.get("rel", "").lower().split()
         if "alternate" in rels and attrs.get("type", "").lower() in _FEED_TYPES:
-            href = urljoin(url, html.unescape(attrs.get("href", "")))
+            href = _join(url, html.unescape(attrs.get("href", "")))
             if href and href not in found:
                 found.append(href)
     return found
@@ -314,9 +385,11 @@ def _looks_like_json(content: bytes, content_type: str) -> bool:
 def _parse_json_feed(content: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
     try:
-        data = json.loads(content.decode("utf-8-sig"))
+        data = json.loads(content.decode("utf-8-sig"), parse_int=_json_int)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"not a feed: invalid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise ParseError("not a feed: the JSON is nested too deeply") from exc
     version = data.get("version") if isinstance(data, dict) else None
     if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
         raise ParseError("not a feed: JSON without a JSON Feed version (https://jsonfeed.org/)")
@@ -325,10 +398,13 @@ def _parse_json_feed(content: bytes, *, url: str, headers: Mapping[str, str]) ->
     language = _json_str(data.get("language")) or _clean(headers.get("content-language"))
     feed_author = _json_author(data)
     raw_items = data.get("items")
-    items = tuple(
-        _json_item(raw, base=base, language=language, feed_author=feed_author)
-        for raw in (raw_items if isinstance(raw_items, list) else [])
-        if isinstance(raw, dict)
+    items, skipped = _convert_all(
+        (
+            raw
+            for raw in (raw_items if isinstance(raw_items, list) else [])
+            if isinstance(raw, dict)
+        ),
+        lambda raw: _json_item(raw, base=base, language=language, feed_author=feed_author),
     )
     return ParsedFeed(
         title=_json_str(data.get("title")),
@@ -337,8 +413,15 @@ def _parse_json_feed(content: bytes, *, url: str, headers: Mapping[str, str]) ->
         feed_id=home or _json_url(data.get("feed_url"), url),
         language=language,
         items=items,
-        warning=None if isinstance(raw_items, list) else "JSON Feed without an items list",
+        warning=_join_warnings(
+            None if isinstance(raw_items, list) else "JSON Feed without an items list", skipped
+        ),
     )
+
+
+def _json_int(digits: str) -> int | str:
+    """An integer, or its digits as given when it is too long to be a useful number."""
+    return int(digits) if len(digits) <= JSON_INT_DIGITS else digits
 
 
 def _json_item(
@@ -354,7 +437,7 @@ def _json_item(
     published = _parse_iso(raw.get("date_published"))
     updated = _parse_iso(raw.get("date_modified"))
     title = _json_str(raw.get("title"))
-    title = _WS_RE.sub(" ", title).strip() if title else _title_from(summary_html or content_html)
+    title = collapse_whitespace(title) if title else _title_from(summary_html or content_html)
     raw_id = raw.get("id")
     guid = _clean(str(raw_id)) if isinstance(raw_id, str | int) else None
     date_key = str(raw.get("date_published") or raw.get("date_modified") or "")
@@ -387,20 +470,27 @@ def _json_str(value: Any) -> str | None:
 
 def _json_url(value: Any, base: str) -> str | None:
     text = _json_str(value)
-    return urljoin(base, text) if text else None
+    return _join(base, text) if text else None
 
 
 def _parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except (ValueError, OverflowError):  # impossible dates (year 0, year 1 east of UTC)
         return None
-    return as_utc(parsed)
 
 
 # --- shared helpers -----------------------------------------------------------
+
+
+def _join(base: str, reference: str) -> str | None:
+    """`reference` resolved against `base`; None when it is no URL at all (`http://[::1`)."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return None
 
 
 def _guid(entry_id: str | None, link: str | None, title: str, date_key: str, content: str) -> str:
@@ -466,39 +556,3 @@ def _trim_url(url: str) -> str:
             break
         url = url[:-1]
     return url
-
-
-class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "template"})
-    _BLOCK = re.compile(
-        r"p|br|div|li|[uo]l|h[1-6]|t[rdh]|blockquote|pre|fig(?:ure|caption)|section|article|hr"
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif self._BLOCK.fullmatch(tag):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif self._BLOCK.fullmatch(tag):
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment on one line (scripts and styles dropped)."""
-    parser = _TextExtractor()
-    parser.feed(fragment)
-    parser.close()
-    return _WS_RE.sub(" ", "".join(parser.parts)).strip()

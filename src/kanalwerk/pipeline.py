@@ -74,6 +74,7 @@ class ChannelOutcome:
     error: str | None = None
     warning: str | None = None
     waiting_until: datetime | None = None  # skipped: the server's Retry-After has not passed
+    notes: tuple[str, ...] = ()  # logged as warnings, e.g. an item cut to size
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,9 @@ async def _fetch_parse_store(
 ) -> list[ChannelOutcome]:
     """Parse each body as soon as it arrives, on other cores when a pool is given.
 
-    feedparser is CPU-bound; on the event loop it would serialise with fetching.
+    Parsing and sanitizing never run on the event loop: feedparser and nh3 are CPU-bound,
+    and there one huge item would stall every other channel's fetch into a timeout.
+    Without a process pool they run in a thread (nh3 releases the GIL).
     """
     loop = asyncio.get_running_loop()
     outcomes: list[ChannelOutcome] = []
@@ -243,11 +246,7 @@ async def _fetch_parse_store(
     async def handle(result: FetchResult) -> None:
         parsed: ParseOutcome | None = None
         if result.ok and result.content is not None:
-            executor = pool.get()
-            if executor is None:
-                parsed = parse_and_sanitize(result)
-            else:
-                parsed = await loop.run_in_executor(executor, parse_and_sanitize, result)
+            parsed = await _parse_off_loop(loop, pool.get(), result)
         outcome, record = _store_result(store, channels[result.channel_id], result, parsed)
         if record is not None:
             pending.append(record)
@@ -262,6 +261,16 @@ async def _fetch_parse_store(
     finally:
         store.record_fetches(pending)
     return outcomes
+
+
+async def _parse_off_loop(
+    loop: asyncio.AbstractEventLoop, executor: Executor | None, result: FetchResult
+) -> ParseOutcome:
+    """`parse_and_sanitize` in `executor` (default: a thread); never raises."""
+    try:
+        return await loop.run_in_executor(executor, parse_and_sanitize, result)
+    except Exception as exc:  # e.g. a worker process died on this body
+        return ParseError(f"parsing failed: {type(exc).__name__}: {exc}")
 
 
 def _store_result(
@@ -288,7 +297,12 @@ def _store_result(
     # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
     new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
     outcome = ChannelOutcome(
-        channel.id, channel.name, result.status, new_items=len(new_ids), warning=parsed.warning
+        channel.id,
+        channel.name,
+        result.status,
+        new_items=len(new_ids),
+        warning=parsed.warning,
+        notes=parsed.notes,
     )
     return outcome, None
 
@@ -317,6 +331,8 @@ def _log_outcome(o: ChannelOutcome) -> None:
     else:
         if o.warning:
             log.warning("%s: feed is malformed but usable: %s", o.name, o.warning)
+        for note in o.notes:
+            log.warning("%s: %s", o.name, note)
         log.info("%s: %d new item(s) (%s)", o.name, o.new_items, status)
 
 
