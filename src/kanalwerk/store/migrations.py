@@ -134,7 +134,48 @@ def _m0001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (_m0001_initial,)
+def _m0002_resolved_guid_bases(conn: Connection) -> None:
+    """Remember where guids stored so far may have been resolved against.
+
+    Up to here a relative `<guid>12345</guid>` was stored resolved against the feed's URL
+    (`https://host/a/12345`). Guids are now kept as given, so the next poll of such a feed
+    brings `12345`; `store.guids` recognises the old item by resolving it against the
+    channel's URLs recorded here, as they were before any later redirect moves them.
+    Only items up to `last_item_id` can carry a resolved guid.
+    """
+    md = sa.MetaData()
+    sa.Table("channels", md, sa.Column("id", sa.Text, primary_key=True))
+    bases = sa.Table(
+        "resolved_guid_bases",
+        md,
+        sa.Column(
+            "channel_id",
+            sa.Text,
+            sa.ForeignKey("channels.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("base_url", sa.Text, primary_key=True),
+        sa.Column("last_item_id", sa.Integer, nullable=False),
+    )
+    bases.create(conn)
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.id, c.url, c.configured_url, max(i.id) AS last_item_id "
+            "FROM channels c JOIN items i ON i.channel_id = c.id "
+            "GROUP BY c.id, c.url, c.configured_url"
+        )
+    ).all()
+    values = [
+        {"channel_id": row.id, "base_url": url, "last_item_id": row.last_item_id}
+        for row in rows
+        for url in dict.fromkeys((row.url, row.configured_url))
+        if url
+    ]
+    if values:
+        conn.execute(sa.insert(bases), values)
+
+
+MIGRATIONS: Sequence[Migration] = (_m0001_initial, _m0002_resolved_guid_bases)
 
 
 def latest_version() -> int:

@@ -132,6 +132,21 @@ articles = sa.Table(
     sa.Index("ix_articles_published", "published"),
 )
 
+# Where guids of items stored before schema version 2 may have been resolved against
+# (see migration 2 and `store.guids`).
+resolved_guid_bases = sa.Table(
+    "resolved_guid_bases",
+    metadata,
+    sa.Column(
+        "channel_id",
+        sa.Text,
+        sa.ForeignKey("channels.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("base_url", sa.Text, primary_key=True),
+    sa.Column("last_item_id", sa.Integer, nullable=False),
+)
+
 translation_cache = sa.Table(
     "translation_cache",
     metadata,

@@ -34,6 +34,7 @@ from kanalwerk.models import (
 )
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
+from kanalwerk.store.guids import adopt_resolved_guids
 
 _WRITE = "kanalwerk_write"  # execution option: this transaction will write
 _CHUNK = 500  # ids per IN (...) list, well below every backend's parameter limit
@@ -536,6 +537,7 @@ class Store:
             .returning(db.items.c.id, db.items.c.guid)
         )
         with self._write() as conn:
+            adopt_resolved_guids(conn, channel_id, unique)
             inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
             if fetched is not None:
                 _write_fetches(conn, [fetched], now)
