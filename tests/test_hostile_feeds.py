@@ -1,0 +1,242 @@
+"""Feeds that move, lie or attack, run through `kanalwerk run --once` next to a healthy one.
+
+Loopback servers serve the feeds (fixtures in tests/data/hostile; the bodies nested
+100,000 deep are built here) and speak the OpenAI contract for the translations.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from kanalwerk.sanitize import MAX_DEPTH
+from tests.cli import run_cli
+from tests.fake_openai import FakeOpenAI
+from tests.servers import LocalServer, Request, Resource, Response
+
+DATA = Path(__file__).parent / "data"
+HOSTILE = DATA / "hostile"
+ATOM = "{http://www.w3.org/2005/Atom}"
+API_KEY = "sk-hostile-feeds-4711"
+RSS = "application/rss+xml; charset=utf-8"
+
+
+@dataclass
+class Blog:
+    folder: Path
+    feeds: LocalServer
+    api: FakeOpenAI
+
+    def configure(self, channels: dict[str, str]) -> Path:
+        """feeds.yaml with one channel per name → path on the feed server."""
+        lines = [
+            "site: {title: Testblog, base_url: 'https://blog.example.de/', author: Redaktion}",
+            "output: site/",
+            "store: sqlite:///data/kanalwerk.db",
+            "translator:",
+            "  engine: openai",
+            "  openai:",
+            f"    base_url: {self.api.base_url}",
+            "    model: test-model",
+            "    api_key_env: KW_TEST_KEY",
+            "channels:",
+        ]
+        for name, path in channels.items():
+            lines.append(f"  - {{name: '{name}', url: '{self.feeds.url(path)}'}}")
+        config = self.folder / "feeds.yaml"
+        config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return config
+
+    def run(self, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(config, *(args or ("run", "--once")), env={"KW_TEST_KEY": API_KEY})
+
+    def entries(self) -> list[etree._Element]:
+        root = etree.parse(str(self.folder / "site" / "feed.atom")).getroot()
+        return root.findall(f"{ATOM}entry")
+
+    def entry(self, title_part: str) -> etree._Element:
+        (found,) = [e for e in self.entries() if title_part in (e.findtext(f"{ATOM}title") or "")]
+        return found
+
+
+@pytest.fixture
+def blog(tmp_path: Path) -> Iterator[Blog]:
+    feeds = LocalServer().start()
+    api_server = LocalServer().start()
+    try:
+        yield Blog(tmp_path, feeds, FakeOpenAI(api_server, api_key=API_KEY))
+    finally:
+        feeds.stop()
+        api_server.stop()
+
+
+def serve(blog: Blog, path: str, fixture: Path | bytes, content_type: str = RSS) -> None:
+    body = fixture if isinstance(fixture, bytes) else fixture.read_bytes()
+    blog.feeds.routes[path] = Resource(body, content_type)
+
+
+def status_of(output: str, name: str) -> list[str]:
+    """The lines `kanalwerk status` prints for channel `name`."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}: "))
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        block.append(line)
+    return block
+
+
+# --- bug 1: a permanent redirect must not duplicate articles ----------------------
+
+
+def test_a_permanent_redirect_does_not_duplicate_articles(blog: Blog) -> None:
+    body = (HOSTILE / "relative_guids.rss").read_bytes()
+    serve(blog, "/a/feed.xml", body)
+    config = blog.configure({"Relative": "/a/feed.xml"})
+    first = blog.run(config)
+    assert first.returncode == 0, first.stderr
+    ids = sorted(e.findtext(f"{ATOM}id") for e in blog.entries())
+    assert len(ids) == 3
+    translations = blog.api.requests
+
+    def moved(_request: Request) -> Response:
+        return Response(301, b"", {"Location": blog.feeds.url("/b/c/feed.xml")})
+
+    blog.feeds.routes["/a/feed.xml"] = moved
+    # A changed body, so neither validators nor the content hash can skip the parse.
+    serve(blog, "/b/c/feed.xml", body.replace(b"Relative Guids<", b"Relative Guids (new home)<"))
+    second = blog.run(config)
+    assert second.returncode == 0, second.stderr
+    assert len(blog.feeds.requests_to("/b/c/feed.xml")) == 1
+    assert sorted(e.findtext(f"{ATOM}id") for e in blog.entries()) == ids
+    assert blog.api.requests == translations
+    # The article keeps the link it was first published with.
+    first_post = blog.entry("First post")
+    via = [el.get("href") for el in first_post.findall(f"{ATOM}link") if el.get("rel") == "via"]
+    assert via == [blog.feeds.url("/a/12345")]
+
+
+# --- bug 3: escaped markup in a plain-text title ------------------------------------
+
+
+def test_escaped_markup_in_a_title_is_published_escaped(blog: Blog) -> None:
+    serve(blog, "/web.rss", HOSTILE / "escaped_title.rss")
+    config = blog.configure({"Web Platform": "/web.rss"})
+    result = blog.run(config)
+    assert result.returncode == 0, result.stderr
+    (entry,) = blog.entries()
+    assert entry.findtext(f"{ATOM}title") == "DE: The <dialog> element"
+    feed_text = (blog.folder / "site" / "feed.atom").read_text(encoding="utf-8")
+    assert "DE: The &lt;dialog&gt; element" in feed_text
+    (page,) = (blog.folder / "site" / "artikel").glob("*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "DE: The &lt;dialog&gt; element" in html
+    assert "<dialog" not in html
+
+
+# --- bug 5: bodies that crashed the whole run ---------------------------------------
+
+
+def deep_json(levels: int = 100_000) -> bytes:
+    return (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Deep", "items": '
+        + b"[" * levels
+        + b"]" * levels
+        + b"}"
+    )
+
+
+def test_broken_feeds_stay_with_their_channel(blog: Blog) -> None:
+    serve(blog, "/healthy.rss", DATA / "wordpress.rss")
+    serve(blog, "/surrogate.rss", HOSTILE / "surrogate.rss")
+    serve(blog, "/year-one.json", HOSTILE / "year_one.json", "application/feed+json")
+    serve(blog, "/number.json", HOSTILE / "huge_number.json", "application/feed+json")
+    serve(blog, "/deep.json", deep_json(), "application/feed+json")
+    config = blog.configure(
+        {
+            "Gesund": "/healthy.rss",
+            "Surrogat": "/surrogate.rss",
+            "Jahr eins": "/year-one.json",
+            "Riesenzahl": "/number.json",
+            "Tief verschachtelt": "/deep.json",
+        }
+    )
+    result = blog.run(config)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    titles = [e.findtext(f"{ATOM}title") or "" for e in blog.entries()]
+    assert len(titles) == 6, titles  # 3 healthy + one from each repairable feed
+    assert "DE: Kaputt \ufffd im Titel" in titles  # the surrogate replaced
+    assert "DE: Published before the calendar began" in titles  # the date dropped
+    assert "DE: A very long id" in titles  # the number kept as digits
+
+    shown = blog.run(config, "status")
+    assert shown.returncode == 0, shown.stderr
+    deep = status_of(shown.stdout, "Tief verschachtelt")
+    assert "HTTP 200" in deep[0]
+    assert deep[1].startswith("  error: not a feed: the JSON is nested too deeply")
+    for name in ("Gesund", "Surrogat", "Jahr eins", "Riesenzahl"):
+        assert not any("error:" in line for line in status_of(shown.stdout, name)), name
+
+
+# --- bug 6: a deeply nested item does not hold up the others -------------------------
+
+
+def depth(html: str) -> int:
+    deepest = level = 0
+    for match in re.finditer(r"<(/?)([a-z0-9]+)[^>]*?(/?)>", html):
+        if match.group(2) in ("br", "img", "hr", "wbr"):
+            continue
+        level += -1 if match.group(1) else 1
+        deepest = max(deepest, level)
+    return deepest
+
+
+def test_a_deeply_nested_item_is_bounded_and_the_others_are_fetched(blog: Blog) -> None:
+    levels = 100_000
+    nested = "<div>" * levels + "<p>Kern</p>" + "</div>" * levels
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Deep</title>'
+        "<link>https://deep.example.org/</link><description>d</description>"
+        "<item><title>Deep item</title><guid>https://deep.example.org/1</guid>"
+        f"<description><![CDATA[{nested}]]></description></item></channel></rss>"
+    ).encode()
+    assert len(body) > 1_000_000
+    serve(blog, "/deep.rss", body)
+    serve(blog, "/healthy.rss", DATA / "wordpress.rss")
+    config = blog.configure({"Tief": "/deep.rss", "Gesund": "/healthy.rss"})
+    result = blog.run(config)
+    assert result.returncode == 0, result.stderr
+    assert "Tief: item 'Deep item' has 1,100,011 characters of HTML" in result.stderr
+    entries = blog.entries()
+    assert len(entries) == 4  # the healthy channel's three, in the same cycle
+    content = blog.entry("Deep item").findtext(f"{ATOM}content") or ""
+    assert depth(content) <= MAX_DEPTH + 2  # the attribution box adds its own levels
+    assert len(content) < 10_000
+
+
+# --- bug 7: forged attribution box, script scheme in an id --------------------------
+
+
+def test_feed_html_cannot_forge_the_box_or_smuggle_a_script_id(blog: Blog) -> None:
+    serve(blog, "/forger.atom", HOSTILE / "forged_box.atom", "application/atom+xml")
+    config = blog.configure({"Forger": "/forger.atom"})
+    result = blog.run(config)
+    assert result.returncode == 0, result.stderr
+    (entry,) = blog.entries()
+    content = entry.findtext(f"{ATOM}content") or ""
+    assert content.count('class="quelle"') == 1
+    assert content.startswith('<div class="quelle" role="note">')
+    assert 'class="meta"' not in content
+    source_id = entry.findtext(f"{ATOM}source/{ATOM}id") or ""
+    assert "script" not in source_id.replace("\t", "").lower()
+    assert source_id == blog.feeds.url("/forger.atom")
+    (page,) = (blog.folder / "site" / "artikel").glob("*.html")
+    assert page.read_text(encoding="utf-8").count('class="quelle"') == 1
