@@ -9,13 +9,17 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from kanalwerk import pipeline
+from kanalwerk.config import load_config
 from kanalwerk.sanitize import MAX_DEPTH
+from kanalwerk.store import Store
 from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Request, Resource, Response
@@ -240,3 +244,19 @@ def test_feed_html_cannot_forge_the_box_or_smuggle_a_script_id(blog: Blog) -> No
     assert source_id == blog.feeds.url("/forger.atom")
     (page,) = (blog.folder / "site" / "artikel").glob("*.html")
     assert page.read_text(encoding="utf-8").count('class="quelle"') == 1
+
+
+# --- a parse worker that fails is the channel's error, not the run's ---------------
+
+
+def test_a_parse_executor_that_fails_becomes_each_channels_error(blog: Blog) -> None:
+    serve(blog, "/healthy.rss", DATA / "wordpress.rss")
+    config = load_config(blog.configure({"Gesund": "/healthy.rss"}))
+    dead = ThreadPoolExecutor(max_workers=1)
+    dead.shutdown()  # as a process pool whose worker died: it takes no more work
+    with Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        (outcome,) = pipeline.poll(config, store, executor=dead).outcomes
+        assert outcome.error is not None and outcome.error.startswith("parsing failed: ")
+        (status,) = store.channel_statuses()
+    assert status.name == "Gesund" and status.last_error == outcome.error
