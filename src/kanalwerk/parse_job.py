@@ -42,7 +42,7 @@ def parse_and_sanitize(result: FetchResult) -> ParseOutcome:
     except ParseError as exc:
         return exc
     except Exception as exc:  # one hostile body must not stop other channels
-        return ParseError(f"not a feed kanalwerk can read: {type(exc).__name__}: {exc}"[:300])
+        return ParseError(f"sanitizing the feed failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def _too_long(item: Item) -> bool:
