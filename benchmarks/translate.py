@@ -55,7 +55,12 @@ from kanalwerk.translate.base import (
     Translator,
     TranslatorWrapper,
 )
-from kanalwerk.translate.factory import TranslatorHolder, build_translator
+from kanalwerk.translate.factory import (
+    ArticleWriterHolder,
+    TranslatorHolder,
+    build_article_writer,
+    build_translator,
+)
 from kanalwerk.translate.local import LocalTranslator, plan
 from kanalwerk.translate.packages import install_from_file
 
@@ -447,7 +452,9 @@ def translate_run(label: str, config: Config, store: Store, api: Any, server: An
     today = datetime.now(UTC).date()
     meter_before = store.usage_for(today, "openai").characters
     holder = TranslatorHolder(build_translator, store)
+    writers = ArticleWriterHolder(build_article_writer, store)
     holder.update(config)
+    writers.update(config)
     recording: list[Recording] = []
 
     def get_translator() -> Translator:
@@ -457,9 +464,10 @@ def translate_run(label: str, config: Config, store: Store, api: Any, server: An
 
     t0 = time.perf_counter()
     try:
-        report = pipeline.translate_pending(config, store, get_translator)
+        report = pipeline.translate_pending(config, store, get_translator, writers.get)
     finally:
         holder.close()
+        writers.close()
     wall = time.perf_counter() - t0
     if report.failed or report.pending:
         raise SystemExit(f"{label}: {report.failed} failed, {report.pending} pending: {report}")

@@ -11,7 +11,12 @@ from pathlib import Path
 from kanalwerk import pipeline
 from kanalwerk.config import Config
 from kanalwerk.store import Store
-from kanalwerk.translate.factory import TranslatorHolder, build_translator
+from kanalwerk.translate.factory import (
+    ArticleWriterHolder,
+    TranslatorHolder,
+    build_article_writer,
+    build_translator,
+)
 
 
 def command(config: Path, *args: str) -> list[str]:
@@ -40,12 +45,15 @@ def run_cli(
 
 
 def run_cycle(config: Config) -> pipeline.CycleReport:
-    """One poll, translate and publish cycle in process, with the translator the command builds."""
+    """One poll, translate and publish cycle in process, with the engines the command builds."""
     with Store.open(config.store) as store:
         pipeline.sync_channels(config, store)
-        holder = TranslatorHolder(build_translator, store)
-        holder.update(config)
+        translators = TranslatorHolder(build_translator, store)
+        writers = ArticleWriterHolder(build_article_writer, store)
+        translators.update(config)
+        writers.update(config)
         try:
-            return pipeline.run_cycle(config, store, holder.get)
+            return pipeline.run_cycle(config, store, translators.get, writers.get)
         finally:
-            holder.close()
+            translators.close()
+            writers.close()

@@ -6,7 +6,9 @@ JSON-mode rule that the messages must mention JSON, a `chat.completion` object w
 segment of the user message's `{"segments": [...]}` with `translate` (default: a
 "DE: " prefix, which keeps placeholders).
 
-Knobs: `faults` is a queue of scripted failures, one used per request; `max_segments`
+Knobs: `faults` is a queue of scripted failures, one used per request; `content`
+(segments → the answer's raw text, or None for the usual JSON) answers as a model that
+ignored the contract would, say one misled by the text it was given; `max_segments`
 makes every answer for more segments than that come back truncated; `requests`,
 `bodies`, `headers` and `usage_total` record what happened.
 
@@ -151,6 +153,7 @@ class FakeOpenAI:
         self.articles: deque[dict[str, Any] | str] = deque()
         self.faults: deque[Fault] = deque()
         self.max_segments: int | None = None
+        self.content: Callable[[list[str]], str | None] = lambda _segments: None
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.usage_total = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -232,7 +235,9 @@ class FakeOpenAI:
                 translations = translations[:-1] if len(translations) > 1 else [*translations] * 2
             elif kind == "drop_placeholders":
                 translations = [_PLACEHOLDER.sub("", t) for t in translations]
-            content = json.dumps({"translations": translations}, ensure_ascii=False)
+            content = self.content(segments) or json.dumps(
+                {"translations": translations}, ensure_ascii=False
+            )
             if kind == "fenced":
                 content = f"```json\n{content}\n```"
             elif kind == "not_json":

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import ArticleInvalid, Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.article import (
-    ArticleInvalid,
     ArticleRequest,
     OpenAIArticleWriter,
     cost_usd,
@@ -192,7 +191,7 @@ def test_fenced_answer_is_accepted(fake: FakeOpenAI, writer: OpenAIArticleWriter
     assert fake.requests == 1
 
 
-def test_second_invalid_answer_raises_non_retryable(
+def test_second_invalid_answer_is_the_items_fault(
     fake: FakeOpenAI, writer: OpenAIArticleWriter
 ) -> None:
     invented = article(
@@ -203,7 +202,7 @@ def test_second_invalid_answer_raises_non_retryable(
         writer.write(req())
     error = caught.value
     assert isinstance(error, TranslationError)
-    assert not error.retryable
+    assert error.blame is Blame.ITEM
     assert "invented link" in error.reason
     assert "https://evil.example/x" in str(error)
     assert "after 2 attempts" in str(error)
@@ -216,7 +215,7 @@ def test_truncated_answer_is_invalid_at_once(fake: FakeOpenAI, writer: OpenAIArt
     fake.fail_next(Fault.truncated())
     with pytest.raises(ArticleInvalid) as caught:
         writer.write(req())
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ITEM
     assert "answer truncated; raise max tokens or shorten the source" in str(caught.value)
     assert fake.requests == 1
     assert caught.value.usage.requests == 1
@@ -262,7 +261,7 @@ def test_401_is_final_and_never_shows_the_key(
     finally:
         w.close()
     assert not isinstance(caught.value, ArticleInvalid)
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert caught.value.status == 401
     assert "$KANALWERK_ARTICLE_KEY" in str(caught.value)
     assert wrong not in str(caught.value) and "abcdef123456" not in str(caught.value)
@@ -276,7 +275,7 @@ def test_from_env_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch) -> N
         OpenAIArticleWriter.from_env(
             "KANALWERK_MISSING_ARTICLE_KEY", base_url="http://127.0.0.1:9", model="m"
         )
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
 
 
 def test_429_then_success_honours_retry_after(
@@ -295,7 +294,7 @@ def test_402_is_final(fake: FakeOpenAI, writer: OpenAIArticleWriter) -> None:
     fake.fail_next(Fault.http(402, "Insufficient Balance", error_type="unknown_error"))
     with pytest.raises(TranslationError, match="insufficient balance") as caught:
         writer.write(req())
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
 
 
 def test_cache_hit_makes_no_request(fake: FakeOpenAI, sleeps: Sleeps) -> None:
@@ -463,7 +462,7 @@ def test_validate_rejects_with_a_precise_reason(data: object, reason: str) -> No
     with pytest.raises(ArticleInvalid) as caught:
         validate_article(data, source_html=SOURCE_HTML)
     assert reason in caught.value.reason
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ITEM
 
 
 def test_validate_lists_every_disallowed_tag() -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, BudgetExhausted, TranslationError
 from kanalwerk.models import Article, StoredItem, Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
-from kanalwerk.translate.meter import BudgetExhausted, MeteredTranslator
+from kanalwerk.translate.meter import MeteredTranslator
 from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI
@@ -370,7 +370,7 @@ def test_oversized_request_fails_alone_but_a_zero_budget_suspends(tmp_path: Path
         with pytest.raises(TranslationError) as oversized:
             meter.translate(TranslationRequest(("eleven char",), "en"))
         assert not isinstance(oversized.value, BudgetExhausted)
-        assert not oversized.value.retryable and engine.sent == []
+        assert oversized.value.blame is Blame.ITEM and engine.sent == []
         assert meter.translate(TranslationRequest(("ten chars!",), "en")).texts == ("ten chars!",)
         with pytest.raises(BudgetExhausted) as spent:
             meter.translate(TranslationRequest(("x",), "en"))

@@ -5,16 +5,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.dates import next_utc_midnight
+from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.deepl import (
     FREE_URL,
     PRO_URL,
     DeepLTranslator,
     DeepLUsage,
-    QuotaExceeded,
     default_base_url,
-    next_utc_midnight,
 )
 from tests.fake_deepl import MAX_BODY_BYTES, MAX_TEXTS, FakeDeepL
 from tests.servers import LocalServer, Response
@@ -142,7 +141,7 @@ def test_single_text_over_the_limit_is_refused_before_sending(
 ) -> None:
     with pytest.raises(TranslationError, match="128 KiB") as info:
         deepl.translate(req("x" * (MAX_BODY_BYTES + 1)))
-    assert info.value.retryable is False
+    assert info.value.blame is Blame.ITEM
     assert fake.calls == []
 
 
@@ -162,7 +161,7 @@ def test_413_for_a_single_text_is_final(deepl: DeepLTranslator, fake: FakeDeepL)
     fake.fail_next(413, times=5)
     with pytest.raises(TranslationError) as info:
         deepl.translate(req("one"))
-    assert (info.value.retryable, info.value.status) == (False, 413)
+    assert (info.value.blame, info.value.status) == (Blame.ITEM, 413)
     assert len(fake.calls) == 1
 
 
@@ -184,14 +183,14 @@ def test_5xx_and_529_are_retried(
     assert len(sleeps) == 2 and len(fake.calls) == 3
 
 
-def test_lasting_5xx_ends_in_a_retryable_error(fake: FakeDeepL, sleeps: list[float]) -> None:
+def test_lasting_5xx_ends_in_a_transient_error(fake: FakeDeepL, sleeps: list[float]) -> None:
     fake.fail_next(503, times=10)
     with (
         DeepLTranslator(KEY, base_url=fake.url, sleep=sleeps.append, max_retries=2) as t,
         pytest.raises(TranslationError) as info,
     ):
         t.translate(req("Hi"))
-    assert info.value.retryable is True
+    assert info.value.blame is Blame.TRANSIENT
     assert len(fake.calls) == 3
 
 
@@ -202,7 +201,7 @@ def test_456_raises_quota_exceeded_until_next_utc_midnight(
     with pytest.raises(QuotaExceeded) as info:
         deepl.translate(req("Hi"))
     assert isinstance(info.value, TranslationError)
-    assert (info.value.retryable, info.value.status) == (True, 456)
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 456)
     assert info.value.until == datetime(2025, 1, 28, tzinfo=UTC)
     assert sleeps == [] and len(fake.calls) == 1
 
@@ -238,7 +237,7 @@ def test_403_names_the_variable_never_the_key(
     ):
         t.translate(req("Hi"))
     message = str(info.value)
-    assert (info.value.retryable, info.value.status) == (False, 403)
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 403)
     assert "$DEEPL_API_KEY" in message and "Authorization failed" in message
     assert wrong not in message
     assert sleeps == [] and len(fake.server.requests_to("/v2/translate")) == 1
@@ -264,13 +263,13 @@ def test_from_env_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KANALWERK_TEST_DEEPL", raising=False)
     with pytest.raises(TranslationError, match="KANALWERK_TEST_DEEPL") as info:
         DeepLTranslator.from_env("KANALWERK_TEST_DEEPL")
-    assert info.value.retryable is False
+    assert info.value.blame is Blame.ENGINE
 
 
 def test_400_shows_deepls_message(deepl: DeepLTranslator, fake: FakeDeepL) -> None:
     with pytest.raises(TranslationError, match="'target_lang' not supported") as info:
         deepl.translate(req("Hi", target_lang="xx"))
-    assert (info.value.retryable, info.value.status) == (False, 400)
+    assert (info.value.blame, info.value.status) == (Blame.ITEM, 400)
     assert len(fake.calls) == 1
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kanalwerk.config import ChannelConfig, Config, SiteConfig, TranslatorConfig
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
@@ -139,7 +139,7 @@ def test_a_lost_or_repeated_term_never_yields_text(answer: Callable[[str], str])
     wrapped = GlossaryTranslator(inner)
     with pytest.raises(TranslationError, match="glossary term 'DeepSeek'") as caught:
         wrapped.translate(req("DeepSeek does machine learning.", "Fine.", glossary=ML))
-    assert caught.value.retryable is False  # item-specific: the rest of the queue goes on
+    assert caught.value.blame is Blame.ITEM  # item-specific: the rest of the queue goes on
     assert "translator.glossary" in str(caught.value)
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.libretranslate import LibreTranslateTranslator
 from tests.fake_libretranslate import FakeLibreTranslate
@@ -76,7 +76,7 @@ def test_invalid_key_is_a_final_403_without_the_key(
         pytest.raises(TranslationError, match="Invalid API key") as info,
     ):
         t.translate(req("Hi"))
-    assert (info.value.retryable, info.value.status) == (False, 403)
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 403)
     assert "bad-secret" not in str(info.value)
     assert sleeps == [] and len(fake.calls) == 1
 
@@ -88,7 +88,7 @@ def test_missing_key_is_a_final_400_with_the_servers_message(server: LocalServer
         pytest.raises(TranslationError, match="server operator") as info,
     ):
         t.translate(req("Hi"))
-    assert (info.value.retryable, info.value.status) == (False, 400)
+    assert (info.value.blame, info.value.status) == (Blame.ITEM, 400)
 
 
 def test_unsupported_language_is_a_final_400(
@@ -96,7 +96,7 @@ def test_unsupported_language_is_a_final_400(
 ) -> None:
     with pytest.raises(TranslationError, match="xx is not supported") as info:
         libre.translate(req("Hi", source_lang="xx"))
-    assert info.value.retryable is False and len(fake.calls) == 1
+    assert info.value.blame is Blame.ITEM and len(fake.calls) == 1
 
 
 def test_429_then_200(
@@ -115,7 +115,7 @@ def test_500_is_retried_then_gives_up_retryably(fake: FakeLibreTranslate) -> Non
         fake.fail_next(500, times=2, message="Cannot translate text: model crashed")
         with pytest.raises(TranslationError) as info:
             t.translate(req("Hi"))
-    assert info.value.retryable is True
+    assert info.value.blame is Blame.TRANSIENT
     assert len(fake.calls) == 4 and len(sleeps) == 2
 
 
@@ -153,7 +153,7 @@ def test_check_languages_without_german(server: LocalServer) -> None:
     with LibreTranslateTranslator(fake.url) as t:
         with pytest.raises(TranslationError, match="cannot translate into 'de'") as info:
             t.check_languages()
-        assert info.value.retryable is False
+        assert info.value.blame is Blame.ENGINE
         with pytest.raises(TranslationError, match=r"'en' into 'de' \(targets: fr\)"):
             t.check_languages("en")
         with pytest.raises(TranslationError, match="source language 'ja'"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.translate import local
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.local import LocalTranslator, local_translator
@@ -178,7 +178,7 @@ def test_other_source_language(installed: dict[str, InstalledPackage]) -> None:
     assert fixed.translate(_request("The model.", source="auto")).model == "argos-en_de-1.0"
     with pytest.raises(TranslationError, match="en→de, not fr→de") as caught:
         fixed.translate(_request("Le modèle.", source="fr"))
-    assert caught.value.retryable is False
+    assert isinstance(caught.value, TranslationDeferred)
     same = fixed.translate(_request("Schon  deutsch.", "", source="de"))
     assert same.texts == ("Schon  deutsch.", "") and same.usage.requests == 0
 
@@ -247,7 +247,7 @@ def test_broken_model_fails_clearly(models: TinyModels, tmp_path: Path) -> None:
     engine = LocalTranslator([read_package(package.path)], threads=1)
     with pytest.raises(TranslationError, match="could not load the en→de model") as caught:
         engine.translate(_request("The model."))
-    assert caught.value.retryable is False
+    assert caught.value.blame is Blame.ENGINE
     assert "kanalwerk models install" in str(caught.value)
 
 
@@ -300,4 +300,4 @@ def test_factory_error_names_the_fix(server: LocalServer, tmp_path: Path) -> Non
     server.routes["/index.json"] = Resource(b"[]", "application/json")
     with pytest.raises(TranslationError, match="kanalwerk models install FILE") as caught:
         local_translator("en", index_url=server.url("/index.json"), data_dir=tmp_path)
-    assert caught.value.retryable is False
+    assert caught.value.blame is Blame.ENGINE

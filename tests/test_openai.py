@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, RetryLater, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.openai import OpenAITranslator, parse_translations
-from kanalwerk.translate.retry import RetryLater, parse_retry_after, send_with_retries
+from kanalwerk.translate.retry import parse_retry_after, send_with_retries
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.servers import LocalServer, Request, Response
 
@@ -149,7 +149,7 @@ def test_retry_after_too_long_gives_up_with_a_time(
     fake.fail_next(Fault.rate_limited(retry_after="3600"))
     with pytest.raises(RetryLater) as caught:
         engine.translate(req("Hello"))
-    assert caught.value.retryable
+    assert caught.value.blame is Blame.TRANSIENT
     assert caught.value.status == 429
     assert "try again after" in str(caught.value)
     assert caught.value.until.timestamp() == pytest.approx(time.time() + 3600, abs=30)
@@ -168,7 +168,7 @@ def test_500_twice_then_success_backs_off(
     assert 1.0 <= sleeps[1] <= 2.0  # doubled
 
 
-def test_persistent_5xx_becomes_retryable_error(fake: FakeOpenAI, sleeps: Sleeps) -> None:
+def test_persistent_5xx_becomes_transient_error(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     translator = OpenAITranslator(
         base_url=fake.base_url, model="m", api_key=KEY, max_retries=2, sleep=sleeps
     )
@@ -178,7 +178,7 @@ def test_persistent_5xx_becomes_retryable_error(fake: FakeOpenAI, sleeps: Sleeps
             translator.translate(req("Hello"))
     finally:
         translator.close()
-    assert caught.value.retryable
+    assert caught.value.blame is Blame.TRANSIENT
     assert caught.value.status == 502
     assert "The server had an error" in str(caught.value)
     assert fake.requests == 3
@@ -199,7 +199,7 @@ def test_401_is_final_names_the_variable_and_hides_the_key(
     finally:
         translator.close()
     message = str(caught.value)
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert caught.value.status == 401
     assert "$KANALWERK_TEST_KEY" in message
     assert "Incorrect API key provided" in message
@@ -213,7 +213,7 @@ def test_400_is_final_with_the_api_message(fake: FakeOpenAI, engine: OpenAITrans
     fake.fail_next(Fault.http(400, "Invalid value for 'temperature'", code="invalid_value"))
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("Hello"))
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ITEM
     assert caught.value.status == 400
     assert "Invalid value for 'temperature'" in str(caught.value)
     assert fake.requests == 1
@@ -225,7 +225,7 @@ def test_402_and_insufficient_quota_are_final(
     fake.fail_next(Fault.http(402, "Insufficient Balance", error_type="unknown_error"))
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("Hello"))
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert "insufficient balance" in str(caught.value)
 
     fake.fail_next(
@@ -235,7 +235,7 @@ def test_402_and_insufficient_quota_are_final(
     )
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("Hello"))
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert caught.value.status == 402
     assert "You exceeded your current quota" in str(caught.value)
     assert fake.requests == 2  # no retries for a spent quota
@@ -251,7 +251,7 @@ def test_404_hints_at_base_url_and_model(fake: FakeOpenAI, sleeps: Sleeps) -> No
             translator.translate(req("Hello"))
     finally:
         translator.close()
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert caught.value.status == 404
     assert "check base_url" in str(caught.value)
     assert "model" in str(caught.value)
@@ -281,7 +281,7 @@ def test_single_truncated_text_is_a_final_error(fake: FakeOpenAI, engine: OpenAI
     fake.fail_next(Fault.truncated())
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("A very long segment"))
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ITEM
     assert "exceeds the model's output limit" in str(caught.value)
     assert fake.requests == 1
 
@@ -307,13 +307,13 @@ def test_wrong_length_twice_splits_in_halves(fake: FakeOpenAI, engine: OpenAITra
     assert result.usage.requests == 4
 
 
-def test_single_text_still_bad_is_a_retryable_error(
+def test_single_text_still_bad_is_the_items_error(
     fake: FakeOpenAI, engine: OpenAITranslator
 ) -> None:
     fake.fail_next(Fault.wrong_length(), Fault.wrong_length())
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("Only one"))
-    assert caught.value.retryable
+    assert caught.value.blame is Blame.ITEM
     assert "2 translations for 1 segments" in str(caught.value)
     assert fake.requests == 2
 
@@ -359,7 +359,7 @@ def test_from_env_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("KANALWERK_MISSING_KEY", raising=False)
     with pytest.raises(TranslationError) as caught:
         OpenAITranslator.from_env("KANALWERK_MISSING_KEY", base_url="http://127.0.0.1:9", model="m")
-    assert not caught.value.retryable
+    assert caught.value.blame is Blame.ENGINE
     assert "KANALWERK_MISSING_KEY" in str(caught.value)
 
 
@@ -393,11 +393,11 @@ def test_timeouts_are_retried_then_reported(server: LocalServer, sleeps: Sleeps)
             translator.translate(req("Hello"))
     finally:
         translator.close()
-    assert caught.value.retryable
+    assert caught.value.blame is Blame.TRANSIENT
     assert len(sleeps) == 1
 
 
-def test_connection_refused_is_retryable(sleeps: Sleeps) -> None:
+def test_connection_refused_is_transient(sleeps: Sleeps) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -409,7 +409,7 @@ def test_connection_refused_is_retryable(sleeps: Sleeps) -> None:
             translator.translate(req("Hello"))
     finally:
         translator.close()
-    assert caught.value.retryable
+    assert caught.value.blame is Blame.TRANSIENT
     assert len(sleeps) == 2
     assert KEY not in str(caught.value)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.translate import packages
 from kanalwerk.translate.packages import (
     InstalledPackage,
@@ -117,7 +117,7 @@ def test_zip_slip_is_rejected(models: TinyModels, tmp_path: Path, evil: str) -> 
     data = tmp_path / "data"
     with pytest.raises(TranslationError, match=r"unsafe|absolute|one top folder") as caught:
         install_from_file(bad, data)
-    assert caught.value.retryable is False
+    assert caught.value.blame is Blame.ENGINE
     assert not list(tmp_path.rglob("evil.txt"))
     assert _entries(data) == []
 
@@ -377,7 +377,7 @@ def test_load_index_failures(server: LocalServer, tmp_path: Path) -> None:
         TranslationError, match=r"could not load .*HTTP 404.*KANALWERK_PACKAGE_INDEX"
     ) as e:
         load_index(server.url("/missing.json"))
-    assert e.value.retryable is False
+    assert e.value.blame is Blame.ENGINE
     with pytest.raises(TranslationError, match="not valid"):
         load_index(server.url("/broken.json"))
     with pytest.raises(TranslationError, match="not valid"):
@@ -448,7 +448,7 @@ def test_ensure_package_without_offer(
     _serve(server, models)
     with pytest.raises(TranslationError, match="no model translates ja into de") as caught:
         ensure_package("ja", "de", index_url=server.url("/index.json"), data_dir=tmp_path)
-    assert caught.value.retryable is False
+    assert caught.value.blame is Blame.ENGINE
     assert _entries(tmp_path) == []
 
 
@@ -472,7 +472,7 @@ def test_truncated_download_is_rejected(
     assert f"expected {len(body)}" in message  # the short read itself is named
     assert "could not download the en→de model from http://127.0.0.1" in message
     assert "kanalwerk models install FILE" in message
-    assert caught.value.retryable is False
+    assert caught.value.blame is Blame.ENGINE
     assert _entries(tmp_path) == []
 
 

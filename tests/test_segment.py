@@ -229,3 +229,13 @@ def test_placeholder_ok() -> None:
     assert not placeholder_ok(source, "Lies </x1>das<x1> und <x2/>")
     assert not placeholder_ok(source, "Lies <x1>das</x1> und <x3/>")
     assert placeholder_ok("plain", "schlicht")
+
+
+@pytest.mark.parametrize("tag", ["div", "span", "blockquote"])
+def test_thousands_of_nested_elements_keep_their_text(tag: str) -> None:
+    markup = f"<{tag}>" * 5000 + "<p>Deep words.</p>" + f"</{tag}>" * 5000 + "<p>After.</p>"
+    doc = segment_html(markup)  # once a RecursionError
+    assert any("Deep words." in text for text in doc.texts)
+    assert doc.texts[-1] == "After."
+    rendered = doc.render([text.replace("Deep words.", "Tiefe Wörter.") for text in doc.texts])
+    assert "Tiefe Wörter." in rendered and rendered.endswith("<p>After.</p>")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.chain import (
@@ -24,7 +24,6 @@ from kanalwerk.translate.chain import (
     Suspension,
     load_suspensions,
 )
-from kanalwerk.translate.deepl import QuotaExceeded
 from tests.cli import run_cli
 from tests.fake_deepl import FakeDeepL
 from tests.fake_libretranslate import FakeLibreTranslate
@@ -96,7 +95,7 @@ def test_quota_suspension_survives_a_restart(store: Store) -> None:
 
 
 def test_broken_engines_are_not_remembered_across_restarts(store: Store) -> None:
-    bad_key = Engine("deepl", TranslationError("bad key", retryable=False, status=403))
+    bad_key = Engine("deepl", TranslationError("bad key", blame=Blame.ENGINE, status=403))
     chain(store, bad_key, Engine("libretranslate"), NOW).translate(REQUEST)
     fixed = Engine("deepl")
     assert chain(store, fixed, Engine("libretranslate"), NOW).translate(REQUEST).engine == "deepl"

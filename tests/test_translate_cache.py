@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
@@ -54,7 +54,7 @@ class Recording:
     def translate(self, request: TranslationRequest) -> Translation:
         self.requests.append(request)
         if self.fail_on_call == len(self.requests):
-            raise TranslationError("engine down", retryable=True)
+            raise TranslationError("engine down", blame=Blame.TRANSIENT)
         texts = tuple(f"DE:{t}" for t in request.texts)
         return Translation(
             texts,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,12 @@ from kanalwerk.errors import KanalwerkError
 from kanalwerk.store import Store
 from kanalwerk.translate.article import cost_usd
 from kanalwerk.translate.chain import load_suspensions
-from kanalwerk.translate.factory import TranslatorHolder, build_translator
+from kanalwerk.translate.factory import (
+    ArticleWriterHolder,
+    TranslatorHolder,
+    build_article_writer,
+    build_translator,
+)
 
 log = logging.getLogger("kanalwerk")
 
@@ -72,11 +76,14 @@ def run(config_path: Path, once: bool) -> None:
             if once:
                 pipeline.sync_channels(config, store)
                 translators = TranslatorHolder(build_translator, store)
+                writers = ArticleWriterHolder(build_article_writer, store)
                 translators.update(config)
+                writers.update(config)
                 try:
-                    report = pipeline.run_cycle(config, store, translators.get)
+                    report = pipeline.run_cycle(config, store, translators.get, writers.get)
                 finally:
                     translators.close()
+                    writers.close()
                 _summarise(report)
                 if report.poll.outcomes and report.poll.succeeded == 0:
                     raise click.ClickException("no channel could be fetched; see the log above")
@@ -213,11 +220,12 @@ def _deepl_account_line(config: Config) -> str | None:
     """DeepL's own count for the billing period, when a DeepL key is set; never raises."""
     from kanalwerk.translate.deepl import DeepLTranslator
     from kanalwerk.translate.factory import user_agent
+    from kanalwerk.translate.keys import key_from_env
 
     deepl = config.translator.deepl
     if "deepl" not in (config.translator.engine, *config.translator.fallback):
         return None
-    if not os.environ.get(deepl.api_key_env, "").strip():
+    if key_from_env(deepl.api_key_env) is None:
         return None
     try:
         with DeepLTranslator.from_env(

@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk import pipeline
 from kanalwerk.config import ChannelConfig, Config, load_config
-from kanalwerk.errors import ConfigError, KanalwerkError
+from kanalwerk.errors import AlreadyRunning, ConfigError, KanalwerkError
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleWriter
 from kanalwerk.translate.base import Translator
@@ -34,10 +34,6 @@ from kanalwerk.translate.factory import ArticleWriterHolder, TranslatorHolder, b
 log = logging.getLogger(__name__)
 
 CONFIG_WATCH_SECONDS = 2
-
-
-class AlreadyRunning(KanalwerkError):
-    """Another kanalwerk process holds the lock for this store."""
 
 
 @contextlib.contextmanager

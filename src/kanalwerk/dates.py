@@ -6,7 +6,7 @@ so month names live here and times are shown in Berlin time via `zoneinfo`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,3 +61,9 @@ def format_datetime_de(dt: datetime) -> str:
     """`27. Januar 2025, 14:05 Uhr`."""
     local = _local(dt)
     return f"{format_date_de(local)}, {local.hour:02d}:{local.minute:02d} Uhr"
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    """The start of the next UTC day: when daily budgets and DeepL's quota pause end."""
+    day = now.astimezone(UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

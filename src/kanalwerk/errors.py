@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models imports this module
+    from kanalwerk.models import Usage
 
 
 class KanalwerkError(Exception):
@@ -25,29 +30,72 @@ class StoreError(KanalwerkError):
     """The store could not be opened or migrated."""
 
 
-class TranslationError(KanalwerkError):
-    """A translation engine failed; the item stays pending for a later cycle.
+class Blame(Enum):
+    """Whose failure a translation error is; decided where the error is raised.
 
-    `retryable` says whether a later attempt can succeed without the user acting
-    (timeouts, 429, 5xx) or not (bad key, no credit, bad request).
+    - `ITEM`: this item caused it (a bad answer for its text, a request too large):
+      an attempt counts against the item, the queue goes on with the next one.
+    - `ENGINE`: the engine is unusable (bad key, no credit, spent quota): it is not
+      asked again this run (or until `until`); items wait, no attempt counted.
+    - `TRANSIENT`: an outage, a timeout, a rate limit: the translate step ends for this
+      cycle; items wait, no attempt counted.
     """
 
-    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
+    ITEM = "item"
+    ENGINE = "engine"
+    TRANSIENT = "transient"
+
+
+class TranslationError(KanalwerkError):
+    """A translation engine failed; `blame` says whose failure it is (see `Blame`).
+
+    `until`, when set, is when the engine may be asked again: whatever the blame, the
+    fallback chain suspends the engine until then. `status` is the HTTP status, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        blame: Blame,
+        until: datetime | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message)
-        self.retryable = retryable
+        self.blame = blame
+        self.until = until
         self.status = status
 
 
-class EngineResting(TranslationError):
-    """The engine may not be asked again before `until` (a spent quota or daily budget).
-
-    Expected, not a fault: the fallback chain suspends the engine until then and items
-    wait or go to the next engine.
-    """
+class RetryLater(TranslationError):
+    """The server asked us to wait (`Retry-After`) longer than a cycle should block."""
 
     def __init__(self, message: str, *, until: datetime, status: int | None = None):
-        super().__init__(message, retryable=True, status=status)
-        self.until = until
+        super().__init__(message, blame=Blame.TRANSIENT, until=until, status=status)
+
+
+class QuotaExceeded(TranslationError):
+    """The engine's account quota is spent (DeepL's 456) until `until`."""
+
+    def __init__(self, message: str, *, until: datetime, status: int | None = None):
+        super().__init__(message, blame=Blame.ENGINE, until=until, status=status)
+
+
+class BudgetExhausted(TranslationError):
+    """The engine's daily budget in `feeds.yaml` is reached; it rests until `until`."""
+
+    def __init__(self, message: str, *, until: datetime):
+        super().__init__(message, blame=Blame.ENGINE, until=until)
+
+
+class EnginesResting(TranslationError):
+    """Every engine of the chain is suspended (budget, quota, Retry-After) until `until`.
+
+    Expected, not a fault: items wait.
+    """
+
+    def __init__(self, message: str, *, until: datetime):
+        super().__init__(message, blame=Blame.ENGINE, until=until)
 
 
 class TranslationDeferred(TranslationError):
@@ -56,11 +104,29 @@ class TranslationDeferred(TranslationError):
     Say the item is French and no French model is installed or offered. The item stays
     queued without counting a failed attempt, and the cycle goes on with the next item:
     other items (English ones) may well be translatable. The message says what is
-    missing and how to fix it. Not `retryable`: it heals only when the user acts.
+    missing and how to fix it. It heals only when the user acts.
     """
 
     def __init__(self, message: str):
-        super().__init__(message, retryable=False)
+        super().__init__(message, blame=Blame.TRANSIENT)
+
+
+class ArticleInvalid(TranslationError):
+    """The model's article broke the rules; `reason` says how. The item is translated instead.
+
+    `usage` is what the failed attempts cost, so the caller can still account for it.
+    """
+
+    def __init__(self, reason: str, *, message: str | None = None, usage: Usage | None = None):
+        from kanalwerk.models import Usage  # models imports this module
+
+        super().__init__(message or reason, blame=Blame.ITEM)
+        self.reason = reason
+        self.usage = usage or Usage()
+
+
+class AlreadyRunning(KanalwerkError):
+    """Another kanalwerk process holds the lock for this store."""
 
 
 class PublishError(KanalwerkError):

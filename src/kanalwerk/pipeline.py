@@ -27,7 +27,8 @@ from kanalwerk import __version__
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import (
-    EngineResting,
+    ArticleInvalid,
+    Blame,
     KanalwerkError,
     ParseError,
     TranslationDeferred,
@@ -41,14 +42,13 @@ from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import FetchRecord, Store
 from kanalwerk.translate.article import (
-    ArticleInvalid,
     ArticleRequest,
     ArticleWriter,
     article_engine,
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
-from kanalwerk.translate.factory import build_article_writer, user_agent
+from kanalwerk.translate.factory import user_agent
 from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
 
@@ -59,9 +59,6 @@ PARSE_POOL_THRESHOLD = 16
 
 #: Outcomes without new items are written to the store this many at a time.
 RECORD_BATCH = 200
-
-#: Statuses that mean the engine itself is unusable right now, not this one item.
-ENGINE_LEVEL_STATUSES = frozenset({401, 402, 403, 456})
 
 
 @dataclass(frozen=True)
@@ -365,18 +362,19 @@ def translate_pending(
     config: Config,
     store: Store,
     get_translator: Callable[[], Translator],
+    get_writer: Callable[[], ArticleWriter],
     *,
     limit: int | None = None,
-    get_writer: Callable[[], ArticleWriter] | None = None,
 ) -> TranslateReport:
-    """Turn stored items into German articles; failures leave items queued for later.
+    """Turn stored items into German articles; what a failure costs is its `Blame`.
 
-    `get_translator` is called only when there is something to translate, so an engine
-    that needs setup (a model download, a language check) costs nothing on quiet cycles.
-    In article mode `get_writer` (default: a writer built from the config for this call
-    and closed at its end) is asked first, and `get_translator` only for the fallback.
-    An item no engine can take now (`TranslationDeferred`, say no model for its language)
-    waits without counting an attempt; each such reason is logged once per call.
+    `get_translator` and `get_writer` (article mode) are called only when an item needs
+    them, so an engine that needs setup costs nothing on quiet cycles; the caller owns
+    and closes what they return. An `ITEM` failure, or any unexpected exception while
+    one item is handled, counts an attempt against that item and the cycle goes on; an
+    `ENGINE` or `TRANSIENT` one ends the step with the items queued. An item no engine
+    can take now (`TranslationDeferred`) waits without counting an attempt; each such
+    reason is logged once per call.
     """
     max_attempts = config.translator.max_attempts
     pending = store.pending_items(max_attempts, limit=limit)
@@ -396,10 +394,10 @@ def translate_pending(
         nonlocal writer
         if writer is None:
             try:
-                writer = get_writer() if get_writer else build_article_writer(config, store)
+                writer = get_writer()
             except TranslationError as exc:
                 # A missing key is no fault of the item: keep the queue as it is.
-                raise TranslationError(f"article mode: {exc}", retryable=True) from exc
+                raise TranslationError(f"article mode: {exc}", blame=Blame.ENGINE) from exc
         return writer
 
     writing = article_writer if config.translator.mode == "article" else None
@@ -414,35 +412,42 @@ def translate_pending(
                 deferred[str(exc)] = deferred.get(str(exc), 0) + 1
                 continue
             except TranslationError as exc:
-                if exc.retryable or (exc.status in ENGINE_LEVEL_STATUSES):
+                level = logging.WARNING
+                if exc.blame is not Blame.ITEM:
                     reason = f"translation engine unavailable: {exc}"
                     waiting = len(pending) - position + sum(deferred.values())
-                    # A spent budget or quota is expected, not a fault: a warning then.
-                    level = logging.WARNING if isinstance(exc, EngineResting) else logging.ERROR
+                    # A pause the engine named (budget, quota, Retry-After) is expected.
+                    level = logging.WARNING if exc.until is not None else logging.ERROR
                     log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
                     return TranslateReport(translated, failed, waiting, reason, tuple(errors))
-                state = store.mark_attempt_failed(stored.id, str(exc), max_attempts)
-                failed += 1
-                errors.append(f"{stored.source.channel_name}: {stored.item.title}: {exc}")
-                log.warning(
-                    "%s: could not translate %r (%s); item is %s",
+                error = str(exc)
+            except Exception as exc:  # a bug shown by one item must not stall the queue
+                name, title = stored.source.channel_name, stored.item.title
+                log.debug("%s: %r failed", name, title, exc_info=True)
+                level = logging.ERROR
+                error = f"unexpected {type(exc).__name__}: {exc} (run with -v for details)"
+            else:
+                store.save_article(article)
+                translated += 1
+                log.info(
+                    "%s: translated %r → %r",
                     stored.source.channel_name,
                     stored.item.title,
-                    exc,
-                    "given up" if state == "failed" else "queued again",
+                    article.title,
                 )
                 continue
-            store.save_article(article)
-            translated += 1
-            log.info(
-                "%s: translated %r → %r",
+            state = store.mark_attempt_failed(stored.id, error, max_attempts)
+            failed += 1
+            errors.append(f"{stored.source.channel_name}: {stored.item.title}: {error}")
+            log.log(
+                level,
+                "%s: could not translate %r (%s); item is %s",
                 stored.source.channel_name,
                 stored.item.title,
-                article.title,
+                error,
+                "given up" if state == "failed" else "queued again",
             )
     finally:
-        if writer is not None and get_writer is None:
-            writer.close()
         for reason, count in deferred.items():
             log.warning("%d item(s) wait: %s", count, reason)
     return TranslateReport(translated, failed, sum(deferred.values()), None, tuple(errors))
@@ -491,7 +496,8 @@ def _translate_item(
     result = engine().translate(request)
     if len(result.texts) != len(texts):
         raise TranslationError(
-            f"{result.engine} returned {len(result.texts)} texts for {len(texts)}", retryable=True
+            f"{result.engine} returned {len(result.texts)} texts for {len(texts)}",
+            blame=Blame.ITEM,
         )
     title_de = html_to_text(result.texts[0]).strip() or item.title
     body_de = body.render(result.texts[1:])
@@ -622,9 +628,10 @@ def run_cycle(
     config: Config,
     store: Store,
     get_translator: Callable[[], Translator],
+    get_writer: Callable[[], ArticleWriter],
     channels: Sequence[ChannelConfig] | None = None,
 ) -> CycleReport:
     polled = poll(config, store, channels)
-    translated = translate_pending(config, store, get_translator)
+    translated = translate_pending(config, store, get_translator, get_writer)
     published = publish_site(config, store)
     return CycleReport(polled, translated, published)

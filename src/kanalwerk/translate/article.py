@@ -4,7 +4,7 @@ Instead of translating segment by segment, the model reads the whole source as t
 (transcript or description of a video, the full content of a post) and answers with a JSON
 object `{"title", "teaser", "body_html"}`. Models embellish, so every answer is checked
 strictly — tags, links, language — and a faulty one is sent back once with the reason.
-A second faulty answer raises `ArticleInvalid` (not retryable): the caller then falls back
+A second faulty answer raises `ArticleInvalid` (the item's fault): the caller then falls back
 to a plain translation instead of publishing something the source does not say.
 """
 
@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from typing import Any, Protocol, Unpack
 from urllib.parse import urlsplit, urlunsplit
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import ArticleInvalid
 from kanalwerk.models import Usage
 from kanalwerk.sanitize import collapse_whitespace, html_to_text, sanitize_html
 from kanalwerk.translate.cache import TranslationCache
@@ -29,7 +29,7 @@ from kanalwerk.translate.meter import Meter
 from kanalwerk.translate.openai import (
     ChatClient,
     ChatSettings,
-    api_key_from_env,
+    api_key,
     decode_json_answer,
 )
 
@@ -91,18 +91,6 @@ _TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
 _BARE_URL = re.compile(r"""https?://[^\s<>"'()\[\]{}]+""")
 _QUOTES = {'"': '"', "„": "“", "“": "”", "«": "»", "»": "«", "'": "'", "‚": "‘"}
 _ATTRIBUTION = re.compile(r"hinweis zur quelle", re.IGNORECASE)
-
-
-class ArticleInvalid(TranslationError):
-    """The model's article broke the rules; `reason` says how. Not retryable: translate instead.
-
-    `usage` is what the failed attempts cost, so the caller can still account for it.
-    """
-
-    def __init__(self, reason: str, *, message: str | None = None, usage: Usage | None = None):
-        super().__init__(message or reason, retryable=False)
-        self.reason = reason
-        self.usage = usage or Usage()
 
 
 @dataclass(frozen=True)
@@ -523,8 +511,7 @@ class OpenAIArticleWriter:
     @classmethod
     def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAIArticleWriter:
         """Build with the key from the environment variable `api_key_env` (None: no key)."""
-        key = api_key_from_env(api_key_env, kw.get("base_url"))
-        return cls(api_key=key, api_key_env=api_key_env, **kw)
+        return cls(api_key=api_key(api_key_env, kw.get("base_url")), api_key_env=api_key_env, **kw)
 
     @property
     def engine(self) -> str:

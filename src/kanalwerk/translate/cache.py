@@ -6,7 +6,8 @@ model is the one that really translates the request's languages (a local pivot s
 `argos-fr_en-1.0+en_de-1.0`), so results name it and a new model version translates anew.
 Misses are sent in chunks that each fit one request of the engine, and each chunk is
 stored as soon as it comes back, so a crash or an engine failure half-way through an
-item loses nothing already paid for.
+item loses nothing already paid for. An answer that is no translation (empty, the
+source unchanged, absurdly long; see `translate.answers`) is never stored.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
+from kanalwerk.translate.answers import check_answers
 from kanalwerk.translate.base import (
     Translation,
     TranslationRequest,
@@ -206,20 +209,14 @@ class CachingTranslator(TranslatorWrapper):
         miss_texts = list(misses.values())
         for chunk in batched(miss_texts, self._chunk_items, self._chunk_chars):
             texts = tuple(miss_texts[i] for i in chunk)
-            result = self._inner.translate(
-                TranslationRequest(
-                    texts=texts,
-                    source_lang=request.source_lang,
-                    target_lang=request.target_lang,
-                    fmt=request.fmt,
-                    glossary=request.glossary,
-                )
-            )
+            sent = replace(request, texts=texts)
+            result = self._inner.translate(sent)
             if len(result.texts) != len(texts):
                 raise TranslationError(
                     f"{engine} returned {len(result.texts)} translations for {len(texts)} texts",
-                    retryable=True,
+                    blame=Blame.ITEM,
                 )
+            check_answers(engine, sent, result.texts)
             entries = {miss_hashes[i]: out for i, out in zip(chunk, result.texts, strict=True)}
             self._cache.put(*key, entries)
             known.update(entries)

@@ -1,8 +1,8 @@
-"""Fallback chain: try engines in order, skipping any that is out of budget or quota.
+"""Fallback chain: try engines in order, skipping any that is suspended or broken.
 
-An engine that reports an exhausted quota or budget is suspended until the time it
-names (the next UTC day), so later items go straight to the next engine instead of
-asking again. Suspensions are kept in the store, so a restarted daemon does not ask a
+An engine whose error names a time (`until`: a spent quota or budget, a long
+`Retry-After`) is suspended until then, so later items go straight to the next engine
+instead of asking again. Suspensions are kept in the store, so a restarted daemon does not ask a
 spent engine again either, and `kanalwerk status` can show them.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from kanalwerk.dates import as_utc
-from kanalwerk.errors import EngineResting, TranslationDeferred, TranslationError
+from kanalwerk.errors import Blame, EnginesResting, TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 
 log = logging.getLogger(__name__)
@@ -127,28 +127,30 @@ class ChainTranslator:
     def translate(self, request: TranslationRequest) -> Translation:
         """First engine that answers wins.
 
-        The final error is retryable unless every engine rejected this very request
-        (say, a 400 for its content): an outage, a bad key or a spent quota must leave
-        the item queued, not count against it. When an engine cannot take the request
-        now (`TranslationDeferred`: no model for its language) and no other engine
+        What each failure means was decided where it was raised (`Blame`, `until`):
+        any error with `until` suspends its engine until then, an `ENGINE` one stops
+        asking that engine for this run. The final error is the item's (`ITEM`) only
+        when every engine rejected this very request; an outage, a bad key or a spent
+        quota leaves the item queued. When an engine cannot take the request now
+        (`TranslationDeferred`: no model for its language) and no other engine
         translated it, the error is a `TranslationDeferred` too: the item waits while
         the rest of the queue goes on.
         """
         failures: list[str] = []
         deferred: list[str] = []
-        resting: list[datetime] = []  # engines out of budget or quota, and until when
-        item_specific = True
+        resting: list[datetime] = []  # engines suspended, and until when
+        blames: list[Blame] = []
         now = self._clock()
         for name, factory in self._factories:
             suspension = self._suspensions.get(name)
             if suspension is not None and suspension.until > now:
                 failures.append(f"{name}: suspended until {suspension.until:%Y-%m-%d %H:%M} UTC")
                 resting.append(suspension.until)
-                item_specific = False
+                blames.append(Blame.ENGINE)
                 continue
             if name in self._broken:
                 failures.append(f"{name}: {self._broken[name]}")
-                item_specific = False
+                blames.append(Blame.ENGINE)
                 continue
             try:
                 engine = self._engine(name, factory)
@@ -157,7 +159,7 @@ class ChainTranslator:
                 self._broken[name] = str(exc)
                 log.error("%s", _labelled(name, exc))
                 failures.append(_labelled(name, exc))
-                item_specific = False
+                blames.append(Blame.ENGINE)
                 continue
             try:
                 result = engine.translate(request)
@@ -167,22 +169,10 @@ class ChainTranslator:
                 failures.append(_labelled(name, exc))
                 continue
             except TranslationError as exc:
-                until = exc.until if isinstance(exc, EngineResting) else None
-                if until is not None:
-                    self._suspend(name, until, str(exc))
-                    resting.append(until)
-                    others = [n for n, _ in self._factories if n != name]
-                    then = "the next engine is used" if others else "items wait"
-                    log.warning(
-                        "%s; %s until %s UTC", _labelled(name, exc), then, f"{until:%Y-%m-%d %H:%M}"
-                    )
-                elif exc.status in (401, 402, 403):
-                    self._broken[name] = str(exc)
-                    log.error("%s", _labelled(name, exc))
-                else:
-                    log.warning("failed: %s", _labelled(name, exc))
-                if exc.retryable or until is not None or exc.status in (401, 402, 403):
-                    item_specific = False
+                self._note_failure(name, exc)
+                if exc.until is not None:
+                    resting.append(exc.until)
+                blames.append(exc.blame)
                 failures.append(_labelled(name, exc))
                 continue
             self._last = engine
@@ -198,13 +188,28 @@ class ChainTranslator:
             )
         if len(resting) == len(self._factories):
             raise EnginesResting(
-                "every translation engine is out of budget or quota: " + "; ".join(failures),
+                "every translation engine is out of budget or quota or asked to wait: "
+                + "; ".join(failures),
                 until=min(resting),
             )
         raise TranslationError(
-            "every translation engine failed: " + "; ".join(failures),
-            retryable=not item_specific,
+            "every translation engine failed: " + "; ".join(failures), blame=_overall(blames)
         )
+
+    def _note_failure(self, name: str, exc: TranslationError) -> None:
+        """Suspend an engine whose error says until when, stop asking a broken one."""
+        if exc.until is not None:
+            self._suspend(name, exc.until, str(exc))
+            others = [n for n, _ in self._factories if n != name]
+            then = "the next engine is used" if others else "items wait"
+            log.warning(
+                "%s; %s until %s UTC", _labelled(name, exc), then, f"{exc.until:%Y-%m-%d %H:%M}"
+            )
+        elif exc.blame is Blame.ENGINE:
+            self._broken[name] = str(exc)
+            log.error("%s", _labelled(name, exc))
+        else:
+            log.warning("failed: %s", _labelled(name, exc))
 
     def close(self) -> None:
         for engine in self._built.values():
@@ -212,8 +217,11 @@ class ChainTranslator:
         self._built.clear()
 
 
-class EnginesResting(EngineResting):
-    """Every engine is suspended (budget or quota spent): expected, items wait until `until`."""
+def _overall(blames: Sequence[Blame]) -> Blame:
+    """The item's fault only if every engine blamed it; an outage before an engine fault."""
+    if all(blame is Blame.ITEM for blame in blames):
+        return Blame.ITEM
+    return Blame.TRANSIENT if Blame.TRANSIENT in blames else Blame.ENGINE
 
 
 def _labelled(name: str, exc: Exception) -> str:

@@ -23,29 +23,28 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 import httpx
 
-from kanalwerk.errors import EngineResting, TranslationError
+from kanalwerk.dates import next_utc_midnight
+from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
-from kanalwerk.translate.retry import RetryPolicy, response_json
+from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy, response_json
 
 FREE_URL = "https://api-free.deepl.com"
 PRO_URL = "https://api.deepl.com"
 #: Documented limits of `/v2/translate`: texts per request and request body size.
 MAX_TEXTS = 50
 MAX_BODY_BYTES = 128 * 1024
-#: 529 is DeepL's "too many requests" under high load; all 5xx are transient.
-RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
 QUOTA_STATUS = 456
 KEEP_TAG = "keep"
 
@@ -60,22 +59,6 @@ _KEEP_MARKS = re.compile(rf"</?{KEEP_TAG}\s*>")
 def default_base_url(api_key: str) -> str:
     """DeepL API Free keys end in ":fx" and only work on the free host."""
     return FREE_URL if api_key.endswith(":fx") else PRO_URL
-
-
-def next_utc_midnight(now: datetime) -> datetime:
-    day = now.astimezone(UTC).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-class QuotaExceeded(EngineResting):
-    """DeepL answered 456: the character quota is spent.
-
-    Retryable, but not soon: the chain suspends this engine until `until` (the next
-    UTC midnight) and falls back to the next one.
-    """
-
-    def __init__(self, message: str, *, until: datetime):
-        super().__init__(message, until=until, status=QUOTA_STATUS)
 
 
 @dataclass(frozen=True)
@@ -137,7 +120,7 @@ class DeepLTranslator:
         key_env: str | None = None,
     ):
         if not api_key:
-            raise TranslationError("DeepL needs an API key", retryable=False)
+            raise TranslationError("DeepL needs an API key", blame=Blame.ENGINE)
         self._key = api_key
         self._key_source = f"${key_env}" if key_env else "the configured DeepL API key"
         self.base_url = (base_url or default_base_url(api_key)).rstrip("/")
@@ -157,13 +140,7 @@ class DeepLTranslator:
     @classmethod
     def from_env(cls, api_key_env: str, **kwargs: Any) -> DeepLTranslator:
         """Read the key from the environment; the error names the variable, never a value."""
-        key = os.environ.get(api_key_env, "").strip()
-        if not key:
-            raise TranslationError(
-                f"DeepL needs an API key: set the environment variable {api_key_env}",
-                retryable=False,
-            )
-        return cls(key, key_env=api_key_env, **kwargs)
+        return cls(require_key(api_key_env, "DeepL"), key_env=api_key_env, **kwargs)
 
     @property
     def engine(self) -> str:
@@ -251,7 +228,7 @@ class DeepLTranslator:
                 raise TranslationError(
                     f"a text of {len(payloads[batch[0]])} characters exceeds DeepL's request "
                     f"limit of {MAX_BODY_BYTES // 1024} KiB; segment it into smaller parts",
-                    retryable=False,
+                    blame=Blame.ITEM,
                 )
             else:
                 half = len(batch) // 2
@@ -266,7 +243,7 @@ class DeepLTranslator:
                 raise TranslationError(
                     f"DeepL refused a single text of {len(texts[0])} characters as too large "
                     "(HTTP 413); segment it into smaller parts",
-                    retryable=False,
+                    blame=Blame.ITEM,
                     status=413,
                 )
             half = len(texts) // 2
@@ -279,13 +256,15 @@ class DeepLTranslator:
         if not isinstance(items, list) or len(items) != len(texts):
             got = len(items) if isinstance(items, list) else "no"
             raise TranslationError(
-                f"DeepL returned {got} translations for {len(texts)} texts", retryable=True
+                f"DeepL returned {got} translations for {len(texts)} texts", blame=Blame.ITEM
             )
         result: list[str] = []
         for item in items:
             text = item.get("text") if isinstance(item, dict) else None
             if not isinstance(text, str):
-                raise TranslationError("DeepL returned a translation without text")
+                raise TranslationError(
+                    "DeepL returned a translation without text", blame=Blame.ITEM
+                )
             result.append(text)
         return result, Usage(requests=1, characters=sum(len(t) for t in texts))
 
@@ -299,7 +278,9 @@ class DeepLTranslator:
         try:
             return DeepLUsage(int(data["character_count"]), int(data["character_limit"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise TranslationError("DeepL /v2/usage answered without character counts") from exc
+            raise TranslationError(
+                "DeepL /v2/usage answered without character counts", blame=Blame.TRANSIENT
+            ) from exc
 
     # -- HTTP --------------------------------------------------------------------
 
@@ -315,13 +296,13 @@ class DeepLTranslator:
         status = response.status_code
         if 200 <= status < 300:
             return
-        detail = self._redact(_error_message(response))
+        detail = error_detail(_error_message(response), self._key)
         suffix = f": {detail}" if detail else ""
         if status == 403:
             raise TranslationError(
                 f"DeepL rejected the key in {self._key_source} (HTTP 403{suffix}); check the "
                 "key, and that keys ending in ':fx' (API Free) use api-free.deepl.com",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         if status == QUOTA_STATUS:
@@ -330,29 +311,27 @@ class DeepLTranslator:
                 f"DeepL character quota exceeded (HTTP 456{suffix}); pausing DeepL until "
                 f"{until:%Y-%m-%d %H:%M} UTC",
                 until=until,
+                status=status,
             )
         if status in RETRY_STATUSES:
             raise TranslationError(
                 f"DeepL is unavailable (HTTP {status}{suffix}); will try again later",
-                retryable=True,
+                blame=Blame.TRANSIENT,
                 status=status,
             )
         if status == 400:
             raise TranslationError(
-                f"DeepL rejected the request (HTTP 400{suffix})", retryable=False, status=status
+                f"DeepL rejected the request (HTTP 400{suffix})", blame=Blame.ITEM, status=status
             )
         if status == 404:
             raise TranslationError(
                 f"DeepL answered 404 at {self.base_url}; check translator.deepl.base_url{suffix}",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         raise TranslationError(
-            f"DeepL answered HTTP {status}{suffix}", retryable=False, status=status
+            f"DeepL answered HTTP {status}{suffix}", blame=Blame.ITEM, status=status
         )
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
 
 
 def _body(texts: Sequence[str], params: dict[str, Any]) -> bytes:
@@ -365,7 +344,7 @@ def _error_message(response: httpx.Response) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text.strip()[:200]
+        return response.text
     if not isinstance(data, dict):
         return ""
     parts = [str(data[k]) for k in ("message", "detail") if data.get(k)]

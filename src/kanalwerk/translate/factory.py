@@ -12,7 +12,7 @@ from typing import Generic, Protocol, TypeVar
 
 from kanalwerk import __version__
 from kanalwerk.config import Config
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.fetch import default_user_agent
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleWriter, OpenAIArticleWriter
@@ -85,7 +85,7 @@ def build_engine(name: str, config: Config) -> Translator:
         return engine
     raise TranslationError(
         f"translator engine {name!r} is not available in this version of kanalwerk",
-        retryable=False,
+        blame=Blame.ENGINE,
     )
 
 

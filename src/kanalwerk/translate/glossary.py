@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import (
     Translation,
@@ -119,7 +119,7 @@ class GlossaryTranslator(TranslatorWrapper):
     """A `Translator` that keeps or maps glossary terms exactly through placeholders.
 
     If the engine drops or repeats a term's placeholder, the request fails with a
-    non-retryable `TranslationError` instead of returning text: a term missing or
+    `TranslationError` blamed on the item instead of returning text: a term missing or
     doubled changes what the article says, and nothing here can know where a lost term
     belonged. The item stays queued (a later attempt or a fallback engine may do
     better) and nothing broken is published. A placeholder the engine wrote as an empty
@@ -152,7 +152,7 @@ class GlossaryTranslator(TranslatorWrapper):
                 raise TranslationError(
                     f"{result.engine} returned {len(result.texts)} translations for "
                     f"{len(sent)} texts",
-                    retryable=True,
+                    blame=Blame.ITEM,
                 )
             for i, text in zip(todo, result.texts, strict=True):
                 out[i] = text
@@ -249,7 +249,7 @@ class GlossaryTranslator(TranslatorWrapper):
                     "is not used and the item is tried again later. If this keeps "
                     "happening, use another engine or remove the term from "
                     "translator.glossary",
-                    retryable=False,
+                    blame=Blame.ITEM,
                 )
         return restored
 

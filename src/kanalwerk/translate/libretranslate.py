@@ -8,19 +8,17 @@ tags, which is what the segmenter's `<x1>…</x1>` placeholders need.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
-from kanalwerk.translate.retry import RetryPolicy, response_json
-
-RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
+from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy, response_json
 
 
 def _lang(code: str) -> str:
@@ -63,14 +61,7 @@ class LibreTranslateTranslator:
         cls, url: str, api_key_env: str | None = None, **kwargs: Any
     ) -> LibreTranslateTranslator:
         """Read the optional key from the environment; a named but unset variable is an error."""
-        key: str | None = None
-        if api_key_env:
-            key = os.environ.get(api_key_env, "").strip()
-            if not key:
-                raise TranslationError(
-                    f"LibreTranslate needs an API key: set the environment variable {api_key_env}",
-                    retryable=False,
-                )
+        key = require_key(api_key_env, "LibreTranslate") if api_key_env else None
         return cls(url, api_key=key, **kwargs)
 
     @property
@@ -107,7 +98,7 @@ class LibreTranslateTranslator:
         if not isinstance(data, list):
             raise TranslationError(
                 f"LibreTranslate at {self.url} answered /languages without a language list",
-                retryable=False,
+                blame=Blame.ENGINE,
             )
         targets: dict[str, set[str]] = {}
         for entry in data:
@@ -121,20 +112,20 @@ class LibreTranslateTranslator:
                 raise TranslationError(
                     f"LibreTranslate at {self.url} cannot translate into {target!r}: no "
                     f"language lists it as a target; {hint}",
-                    retryable=False,
+                    blame=Blame.ENGINE,
                 )
             return
         if source not in targets:
             raise TranslationError(
                 f"LibreTranslate at {self.url} does not know source language {source!r} "
                 f"(it has {', '.join(sorted(targets)) or 'none'}); {hint}",
-                retryable=False,
+                blame=Blame.ENGINE,
             )
         if target not in targets[source]:
             raise TranslationError(
                 f"LibreTranslate at {self.url} cannot translate {source!r} into {target!r} "
                 f"(targets: {', '.join(sorted(targets[source])) or 'none'}); {hint}",
-                retryable=False,
+                blame=Blame.ENGINE,
             )
 
     def translate(self, request: TranslationRequest) -> Translation:
@@ -165,10 +156,13 @@ class LibreTranslateTranslator:
         if isinstance(result, str):  # the server answers a lone `q` string in kind
             result = [result]
         if not isinstance(result, list) or not all(isinstance(t, str) for t in result):
-            raise TranslationError("LibreTranslate answered without translatedText")
+            raise TranslationError(
+                "LibreTranslate answered without translatedText", blame=Blame.ITEM
+            )
         if len(result) != len(texts):
             raise TranslationError(
-                f"LibreTranslate returned {len(result)} translations for {len(texts)} texts"
+                f"LibreTranslate returned {len(result)} translations for {len(texts)} texts",
+                blame=Blame.ITEM,
             )
         return result
 
@@ -190,26 +184,26 @@ class LibreTranslateTranslator:
             raise TranslationError(
                 f"LibreTranslate at {self.url} refused access (HTTP 403{suffix}); check the "
                 "API key, or ask the server operator for one",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         if status in RETRY_STATUSES:
             raise TranslationError(
                 f"LibreTranslate at {self.url} is unavailable (HTTP {status}{suffix}); "
                 "will try again later",
-                retryable=True,
+                blame=Blame.TRANSIENT,
                 status=status,
             )
         if status == 400:
             raise TranslationError(
                 f"LibreTranslate rejected the request (HTTP 400{suffix})",
-                retryable=False,
+                blame=Blame.ITEM,
                 status=status,
             )
         raise TranslationError(
             f"LibreTranslate at {self.url} answered HTTP {status}{suffix}; check "
             "translator.libretranslate.url",
-            retryable=False,
+            blame=Blame.ENGINE,
             status=status,
         )
 
@@ -219,5 +213,5 @@ def _error_message(response: httpx.Response, secret: str | None) -> str:
         data = response.json()
         message = str(data.get("error", "")) if isinstance(data, dict) else ""
     except ValueError:
-        message = response.text.strip()[:200]
-    return message.replace(secret, "***") if secret else message
+        message = response.text
+    return error_detail(message, secret)

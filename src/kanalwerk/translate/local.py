@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kanalwerk.errors import TranslationDeferred, TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.packages import InstalledPackage, Progress, ensure_package
@@ -133,7 +133,7 @@ class _PackageModel:
             raise TranslationError(
                 "the local engine needs the ctranslate2 and sentencepiece packages; "
                 "install them with `pip install ctranslate2 sentencepiece`",
-                retryable=False,
+                blame=Blame.ENGINE,
             ) from exc
         try:
             self.translator: Any = ctranslate2.Translator(
@@ -150,7 +150,7 @@ class _PackageModel:
             raise TranslationError(
                 f"could not load the {package.pair} model in {package.path} ({exc}); "
                 "reinstall it with `kanalwerk models install FILE`",
-                retryable=False,
+                blame=Blame.ENGINE,
             ) from exc
         self.package = package
 
@@ -174,7 +174,8 @@ class _PackageModel:
             )
         except (RuntimeError, ValueError) as exc:
             raise TranslationError(
-                f"the local {self.package.pair} model failed: {exc}", retryable=True
+                f"the local {self.package.pair} model failed on this text: {exc}",
+                blame=Blame.ITEM,
             ) from exc
         out: list[str] = []
         for result in results:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Protocol
 
-from kanalwerk.errors import EngineResting, TranslationError
+from kanalwerk.dates import next_utc_midnight
+from kanalwerk.errors import Blame, BudgetExhausted, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import (
     Translation,
@@ -29,14 +30,6 @@ class UsageStore(Protocol):
     ) -> None: ...
 
     def usage_for(self, day: date, engine: str | None = None) -> Usage: ...
-
-
-class BudgetExhausted(EngineResting):
-    """The engine's daily cap is reached; it is skipped until `until` (next UTC midnight)."""
-
-
-def next_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 class Meter:
@@ -78,14 +71,14 @@ class Meter:
                 f"{engine}: daily budget of {self.daily_characters:,} characters reached "
                 f"({spent.characters:,} used, {characters:,} more needed{needed_for}); "
                 "skipped until tomorrow",
-                until=next_midnight(now),
+                until=next_utc_midnight(now),
             )
         tokens = spent.prompt_tokens + spent.completion_tokens
         if self.daily_tokens is not None and tokens >= self.daily_tokens:
             raise BudgetExhausted(
                 f"{engine}: daily budget of {self.daily_tokens:,} tokens reached "
                 f"({tokens:,} used); skipped until tomorrow",
-                until=next_midnight(now),
+                until=next_utc_midnight(now),
             )
 
     def record(
@@ -116,7 +109,7 @@ class MeteredTranslator(TranslatorWrapper):
 
         A request larger than the whole daily budget fits on no day: suspending the
         engine for it would stop everything queued behind it, every day. It fails as
-        this item's own error instead (not retryable), so the chain tries the next
+        this item's own error instead (`Blame.ITEM`), so the chain tries the next
         engine and, without one, the item counts an attempt while the rest goes on.
         A budget of 0 switches the engine off: it is suspended as for a spent budget.
         """
@@ -127,7 +120,7 @@ class MeteredTranslator(TranslatorWrapper):
                 f"{self.engine}: this request has {wanted:,} characters, more than the daily "
                 f"budget of {limit:,}; raise translator.budget for "
                 f"{self.engine} in feeds.yaml or add a fallback engine",
-                retryable=False,
+                blame=Blame.ITEM,
             )
         self._meter.check(self.engine, wanted, now)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,17 +21,17 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
-from kanalwerk.translate.retry import RetryPolicy
+from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy
 from kanalwerk.translate.segment import placeholder_ok
 
 log = logging.getLogger(__name__)
 
 #: Most texts per request: long JSON arrays make models skip or merge entries.
 MAX_ITEMS = 40
-RETRY_STATUSES = frozenset({408, 409, 429, *range(500, 600)})
 
 DEFAULT_SYSTEM_PROMPT = """\
 You are a professional translator for a German-language news blog. Translate each string \
@@ -65,7 +64,6 @@ LANGUAGE_NAMES = {
 
 _FENCE = re.compile(r"^\s*```[A-Za-z]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{3,}")
 
 
 def language_name(code: str) -> str:
@@ -127,21 +125,6 @@ def parse_translations(content: str | None, expected: int) -> list[str] | str:
     return items
 
 
-def api_key_from_env(api_key_env: str | None, base_url: object = None) -> str | None:
-    """The API key from the environment variable `api_key_env`; no variable means no key."""
-    if not api_key_env:
-        return None
-    key = os.environ.get(api_key_env, "").strip() or None
-    if key is None:
-        raise TranslationError(
-            f"the environment variable {api_key_env} is not set; put the API key for "
-            f"{base_url or 'the OpenAI-compatible API'} there, or set "
-            "translator.openai.api_key_env to null for a server without keys",
-            retryable=False,
-        )
-    return key
-
-
 class ChatSettings(TypedDict, total=False):
     """`ChatClient`'s optional settings, passed on as they are by translator and article writer."""
 
@@ -153,6 +136,17 @@ class ChatSettings(TypedDict, total=False):
     transport: httpx.BaseTransport | None
     base_delay: float
     max_delay: float
+
+
+def api_key(api_key_env: str | None, base_url: object = None) -> str | None:
+    """The key for an OpenAI-compatible API; no variable named means a server without keys."""
+    if not api_key_env:
+        return None
+    hint = (
+        f" (the key for {base_url or 'the OpenAI-compatible API'}), or set "
+        "translator.openai.api_key_env to null for a server without keys"
+    )
+    return require_key(api_key_env, "openai", hint)
 
 
 @dataclass(frozen=True)
@@ -263,7 +257,7 @@ class ChatClient:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise TranslationError(
                 f"{self.label} answered without a chat completion; check base_url",
-                retryable=True,
+                blame=Blame.TRANSIENT,
             ) from exc
         return ChatReply(
             content if isinstance(content, str) else None,
@@ -277,7 +271,9 @@ class ChatClient:
         status = response.status_code
         if 200 <= status < 300:
             return
-        detail = self._redact(_error_field(response, "message") or response.reason_phrase)
+        detail = error_detail(
+            _error_field(response, "message") or response.reason_phrase, self._key
+        )
         said = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
         if status == 401:
             where = (
@@ -289,46 +285,41 @@ class ChatClient:
             )
             raise TranslationError(
                 f"{self.label} rejected the API key ({said}); {where}",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         if status == 402 or _is_out_of_credit(response):
             raise TranslationError(
                 f"{self.label}: insufficient balance or quota ({said}); top up the account "
                 "or configure a fallback engine",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=402,
             )
         if status == 403:
             raise TranslationError(
                 f"{self.label} refused access ({said}); check that the key may use this model",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         if status == 404:
             raise TranslationError(
                 f"{self.label} answered {said}; check base_url (it must be the part before "
                 "/chat/completions, e.g. https://api.openai.com/v1) and model",
-                retryable=False,
+                blame=Blame.ENGINE,
                 status=status,
             )
         if status in RETRY_STATUSES:
             raise TranslationError(
                 f"{self.label} is unavailable ({said}) after {self._retry.max_retries + 1} "
                 "attempt(s); will try again later",
-                retryable=True,
+                blame=Blame.TRANSIENT,
                 status=status,
             )
         raise TranslationError(
             f"{self.label} rejected the request ({said}); check the translator.openai settings",
-            retryable=False,
+            blame=Blame.ITEM,
             status=status,
         )
-
-    def _redact(self, text: str) -> str:
-        if self._key:
-            text = text.replace(self._key, "***")
-        return _KEY_LIKE.sub("sk-***", text)[:300]
 
 
 @dataclass(frozen=True)
@@ -364,8 +355,7 @@ class OpenAITranslator:
     @classmethod
     def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAITranslator:
         """Build with the key from the environment variable `api_key_env` (None: no key)."""
-        key = api_key_from_env(api_key_env, kw.get("base_url"))
-        return cls(api_key=key, api_key_env=api_key_env, **kw)
+        return cls(api_key=api_key(api_key_env, kw.get("base_url")), api_key_env=api_key_env, **kw)
 
     @property
     def engine(self) -> str:
@@ -430,10 +420,10 @@ class OpenAITranslator:
                     f"{self._label}: a segment of {len(texts[0]):,} characters exceeds the "
                     f"model's output limit ({answer.problem}); use a model with a larger "
                     "output limit or shorten the article",
-                    retryable=False,
+                    blame=Blame.ITEM,
                 )
             raise TranslationError(
-                f"{self._label} gave no usable translation: {answer.problem}", retryable=True
+                f"{self._label} gave no usable translation: {answer.problem}", blame=Blame.ITEM
             )
         middle = len(texts) // 2
         log.info("%s: splitting a batch of %d segments", self._label, len(texts))
@@ -493,7 +483,7 @@ def _error_field(response: httpx.Response, name: str) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text.strip()[:200] if name == "message" else ""
+        return response.text if name == "message" else ""
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         value = error.get(name)

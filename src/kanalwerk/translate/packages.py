@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, TranslationError
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def load_index(url: str, *, client: httpx.Client | None = None) -> list[PackageI
                     raise TranslationError(
                         f"could not load the model index from {url} "
                         f"(HTTP {response.status_code}); {hint}",
-                        retryable=False,
+                        blame=Blame.ENGINE,
                     )
                 body = response.content
             finally:
@@ -211,11 +211,11 @@ def load_index(url: str, *, client: httpx.Client | None = None) -> list[PackageI
         return parse_index(json.loads(body))
     except (OSError, httpx.HTTPError) as exc:
         raise TranslationError(
-            f"could not load the model index from {url} ({exc}); {hint}", retryable=False
+            f"could not load the model index from {url} ({exc}); {hint}", blame=Blame.ENGINE
         ) from exc
     except ValueError as exc:  # includes JSONDecodeError and UnicodeDecodeError
         raise TranslationError(
-            f"the model index at {url} is not valid ({exc}); {hint}", retryable=False
+            f"the model index at {url} is not valid ({exc}); {hint}", blame=Blame.ENGINE
         ) from exc
 
 
@@ -224,7 +224,7 @@ def load_index(url: str, *, client: httpx.Client | None = None) -> list[PackageI
 
 def _bad_package(where: str, problem: str) -> TranslationError:
     return TranslationError(
-        f"{where} is not a usable Argos model package: {problem}", retryable=False
+        f"{where} is not a usable Argos model package: {problem}", blame=Blame.ENGINE
     )
 
 
@@ -520,7 +520,7 @@ def download_and_install(
     if not links:
         raise TranslationError(
             f"the index offers no http(s) link for the {info.pair} model; {_HINT}",
-            retryable=False,
+            blame=Blame.ENGINE,
         )
     root = packages_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -548,7 +548,7 @@ def download_and_install(
     raise TranslationError(
         f"could not download the {info.pair} model from {links[0]} ({'; '.join(failures)}); "
         + _HINT,
-        retryable=False,
+        blame=Blame.ENGINE,
     )
 
 
@@ -617,7 +617,9 @@ def ensure_package(
     key = (url, str(packages_dir(data_dir)), from_code, to_code)
     known = memory.get(key)
     if known is not None:
-        raise TranslationError(str(known), retryable=known.retryable, status=known.status)
+        raise TranslationError(
+            str(known), blame=known.blame, until=known.until, status=known.status
+        )
     try:
         return _fetch_route(from_code, to_code, url, data_dir, progress, client)
     except TranslationError as exc:
@@ -651,7 +653,7 @@ def _fetch_route(
         raise TranslationError(
             f"no model translates {from_code} into {to_code}, directly or through English, "
             f"in the index at {url}; {_HINT}",
-            retryable=False,
+            blame=Blame.ENGINE,
         )
     for leg in missing:
         log.info("downloading the %s model %s", offered[leg].pair, offered[leg].version)

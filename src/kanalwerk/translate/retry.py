@@ -3,7 +3,7 @@
 Shared by the engines so they all treat rate limits and outages alike: transient
 statuses and transport errors are retried with jittered backoff, `Retry-After` is
 honoured, and a server that asks for a longer pause than we are willing to wait inside
-one cycle gets a retryable error naming when to try again, so the item simply stays
+one cycle gets a `RetryLater` naming when to try again, so the item simply stays
 queued for a later cycle. `RetryPolicy` keeps one engine's settings for all its requests.
 """
 
@@ -19,12 +19,14 @@ from typing import Any
 
 import httpx
 
-from kanalwerk.errors import TranslationError
+from kanalwerk.errors import Blame, RetryLater, TranslationError
 from kanalwerk.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: Statuses worth another try, for every engine: 529 is DeepL's "too many requests"
+#: under high load, and any 5xx may heal.
+RETRY_STATUSES: frozenset[int] = frozenset({408, 409, 429, *range(500, 600)})
 
 #: Transport failures worth another try; others (bad scheme, local protocol misuse) won't heal.
 _TRANSIENT = (
@@ -33,18 +35,6 @@ _TRANSIENT = (
     httpx.RemoteProtocolError,
     httpx.ProxyError,
 )
-
-
-class RetryLater(TranslationError):
-    """The server asked us to wait longer than a cycle should block.
-
-    `until` is when the server said it will accept requests again; the fallback chain
-    suspends the engine until then.
-    """
-
-    def __init__(self, message: str, *, until: datetime, status: int | None = None):
-        super().__init__(message, retryable=True, status=status)
-        self.until = until
 
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
@@ -58,7 +48,7 @@ def send_with_retries(
     request_factory: Callable[[], httpx.Request],
     *,
     max_retries: int,
-    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES,
+    retry_statuses: frozenset[int] = RETRY_STATUSES,
     base_delay: float = 1.0,
     max_delay: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -71,7 +61,7 @@ def send_with_retries(
     Returns the first response whose status is not in `retry_statuses` (the caller
     interprets it), or the last transient one when retries are used up. `give_up` lets
     a caller return a transient-looking response at once (a 429 that really means "no
-    credit"). Transport errors that persist become a retryable `TranslationError`;
+    credit"). Transport errors that persist become a transient `TranslationError`;
     a `Retry-After` longer than `max_delay` becomes a `RetryLater` without waiting.
     `describe` names the call in messages, so it must not contain secrets.
     """
@@ -85,7 +75,7 @@ def send_with_retries(
                 raise TranslationError(
                     f"{describe}: {_transport_problem(exc)} after {attempt + 1} attempt(s); "
                     "will try again later",
-                    retryable=True,
+                    blame=Blame.TRANSIENT,
                 ) from exc
             delay = backoff_delay(attempt, base_delay, max_delay)
             log.warning(
@@ -99,7 +89,7 @@ def send_with_retries(
         except httpx.TransportError as exc:
             raise TranslationError(
                 f"{describe}: {_transport_problem(exc)}; check the configured URL",
-                retryable=False,
+                blame=Blame.ENGINE,
             ) from exc
         else:
             status = response.status_code
@@ -135,7 +125,7 @@ class RetryPolicy:
     """One engine's retry settings, so that each of its requests is sent alike."""
 
     max_retries: int
-    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+    retry_statuses: frozenset[int] = RETRY_STATUSES
     base_delay: float = 1.0
     max_delay: float = 60.0
     sleep: Callable[[float], None] = time.sleep
@@ -167,7 +157,7 @@ def response_json(response: httpx.Response, what: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise TranslationError(f"{what} answered with invalid JSON") from exc
+        raise TranslationError(f"{what} answered with invalid JSON", blame=Blame.TRANSIENT) from exc
 
 
 def _transport_problem(exc: httpx.TransportError) -> str:

@@ -65,6 +65,8 @@ _PLACEHOLDER = re.compile(r"<\s*(/?)\s*x(\d+)\s*(/?)\s*>", re.IGNORECASE)
 _STRAY_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _NO_IMAGE_LOSS_EXEMPT = frozenset({"br", "wbr"})
+#: Deepest element kept; real articles nest a dozen levels, hostile ones thousands.
+MAX_DEPTH = 64
 
 
 # --- a tiny DOM -------------------------------------------------------------------------
@@ -81,31 +83,48 @@ class _Element:
     attrs: list[tuple[str, str | None]]
     children: list[_Element | _Text] = field(default_factory=list)
     parent: _Element | None = field(default=None, repr=False)
+    depth: int = 0
 
 
 _Node = _Element | _Text
 
 
 class _TreeBuilder(HTMLParser):
-    """Builds a forgiving tree: stray end tags are ignored, unclosed elements closed."""
+    """Builds a forgiving tree: stray end tags are ignored, unclosed elements closed.
+
+    Elements nested deeper than `MAX_DEPTH` are left out (their text is kept), so the
+    recursive walks below stay far from Python's recursion limit whatever a feed holds.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.root = _Element("#root", [])
         self._open = self.root
+        self._too_deep: list[str] = []  # open tags left out, innermost last
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._open.depth >= MAX_DEPTH:
+            if tag not in VOID_TAGS:
+                self._too_deep.append(tag)
+            return
         self._imply_end(tag)
-        element = _Element(tag, attrs, parent=self._open)
+        element = _Element(tag, attrs, parent=self._open, depth=self._open.depth + 1)
         self._open.children.append(element)
         if tag not in VOID_TAGS:
             self._open = element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._open.depth >= MAX_DEPTH:
+            return
         self._imply_end(tag)
-        self._open.children.append(_Element(tag, attrs, parent=self._open))
+        element = _Element(tag, attrs, parent=self._open, depth=self._open.depth + 1)
+        self._open.children.append(element)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in self._too_deep:
+            innermost = len(self._too_deep) - 1 - self._too_deep[::-1].index(tag)
+            del self._too_deep[innermost:]
+            return
         node: _Element | None = self._open
         while node is not None and node is not self.root:
             if node.tag == tag:

@@ -1,0 +1,194 @@
+"""One error model: what a `TranslationError` carries decides what happens next.
+
+Whatever raised it, an error with `until` suspends its engine until then, and `blame`
+says whether the engine is asked again. These tests go over every subclass, so a new
+error class cannot slip past the chain the way `RetryLater` once did. Error bodies
+that echo an API key never leak a part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kanalwerk.errors import (
+    ArticleInvalid,
+    Blame,
+    BudgetExhausted,
+    EnginesResting,
+    QuotaExceeded,
+    RetryLater,
+    TranslationDeferred,
+    TranslationError,
+)
+from kanalwerk.store import Store
+from kanalwerk.translate.base import Translation, TranslationRequest, Translator
+from kanalwerk.translate.chain import ChainTranslator, load_suspensions
+from kanalwerk.translate.deepl import DeepLTranslator
+from kanalwerk.translate.keys import MAX_DETAIL_CHARS
+from kanalwerk.translate.libretranslate import LibreTranslateTranslator
+from kanalwerk.translate.openai import OpenAITranslator
+from tests.servers import LocalServer, Request, Response
+
+NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+LATER = NOW + timedelta(hours=2)
+
+#: Every error class that can name a time, built with `until` (the base class with
+#: each blame).
+WITH_UNTIL: list[Callable[[datetime], TranslationError]] = [
+    *(
+        (lambda until, blame=blame: TranslationError("x", blame=blame, until=until))
+        for blame in Blame
+    ),
+    lambda until: RetryLater("HTTP 429, wait", until=until, status=429),
+    lambda until: QuotaExceeded("quota spent", until=until, status=456),
+    lambda until: BudgetExhausted("budget spent", until=until),
+    lambda until: EnginesResting("all resting", until=until),
+]
+#: Error classes that never name a time, and why.
+WITHOUT_UNTIL = {
+    TranslationDeferred: "waits for the user (a model to install), not for a time",
+    ArticleInvalid: "the article writer's verdict on one answer; never reaches the chain",
+}
+
+
+def subclasses(cls: type[TranslationError]) -> set[type[TranslationError]]:
+    found = {cls}
+    for sub in cls.__subclasses__():
+        found |= subclasses(sub)
+    return found
+
+
+class Raising:
+    """An engine that fails every request with `error`, counting the calls."""
+
+    def __init__(self, name: str, error: TranslationError) -> None:
+        self.engine, self.model, self.error, self.calls = name, None, error, 0
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        self.calls += 1
+        raise self.error
+
+    def close(self) -> None:
+        pass
+
+
+class Answering:
+    engine, model = "second", None
+
+    def translate(self, request: TranslationRequest) -> Translation:
+        return Translation(tuple("DE: " + t for t in request.texts), self.engine, self.model)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
+        yield opened
+
+
+def chain_over(first: Translator, store: Store) -> ChainTranslator:
+    second = Answering()
+    return ChainTranslator(
+        [("first", lambda: first), ("second", lambda: second)], clock=lambda: NOW, store=store
+    )
+
+
+def test_every_error_class_is_classified() -> None:
+    with_until = {type(make(LATER)) for make in WITH_UNTIL}
+    assert subclasses(TranslationError) == with_until | set(WITHOUT_UNTIL)
+
+
+@pytest.mark.parametrize("make", WITH_UNTIL)
+def test_any_error_with_until_suspends_the_engine(
+    make: Callable[[datetime], TranslationError], store: Store
+) -> None:
+    error = make(LATER)
+    first = Raising("first", error)
+    chain = chain_over(first, store)
+
+    for n in range(3):
+        assert chain.translate(TranslationRequest((f"text {n}",), "en")).engine == "second"
+
+    assert first.calls == 1
+    assert chain.suspended() == {"first": LATER}
+    assert load_suspensions(store, NOW)["first"].until == LATER
+
+
+@pytest.mark.parametrize(
+    ("blame", "calls"), [(Blame.ENGINE, 1), (Blame.TRANSIENT, 3), (Blame.ITEM, 3)]
+)
+def test_without_until_only_engine_blame_stops_asking(
+    blame: Blame, calls: int, store: Store
+) -> None:
+    first = Raising("first", TranslationError("x", blame=blame))
+    chain = chain_over(first, store)
+    for n in range(3):
+        chain.translate(TranslationRequest((f"text {n}",), "en"))
+    assert first.calls == calls
+    assert chain.suspended() == {}
+
+
+@pytest.mark.parametrize(
+    ("blames", "overall"),
+    [
+        ((Blame.ITEM, Blame.ITEM), Blame.ITEM),
+        ((Blame.ITEM, Blame.TRANSIENT), Blame.TRANSIENT),
+        ((Blame.ITEM, Blame.ENGINE), Blame.ENGINE),
+        ((Blame.ENGINE, Blame.TRANSIENT), Blame.TRANSIENT),
+    ],
+)
+def test_the_chain_blames_the_item_only_when_every_engine_did(
+    blames: tuple[Blame, Blame], overall: Blame
+) -> None:
+    a, b = (
+        Raising(name, TranslationError(name, blame=x)) for name, x in zip("ab", blames, strict=True)
+    )
+    chain = ChainTranslator([("a", lambda: a), ("b", lambda: b)], clock=lambda: NOW)
+    with pytest.raises(TranslationError) as caught:
+        chain.translate(TranslationRequest(("text",), "en"))
+    assert caught.value.blame is overall and caught.value.until is None
+
+
+# --- keys in error bodies ------------------------------------------------------------
+
+KEY = "Zq9-kanalwerk-secret-7d1e5c"
+
+
+def echo_key_at_the_cut(request: Request) -> Response:
+    """A plain-text 400 that quotes the key so that a cut at the limit splits it."""
+    said = "x" * (MAX_DETAIL_CHARS - 10 - len(" bad key ")) + " bad key "
+    assert len(said) + 10 == MAX_DETAIL_CHARS  # the cut falls after the key's 10th character
+    return Response(400, f"{said}{KEY} rejected".encode(), {"Content-Type": "text/plain"})
+
+
+def engines(server: LocalServer) -> dict[str, Callable[[], Translator]]:
+    return {
+        "openai": lambda: OpenAITranslator(
+            base_url=server.url("/v1"), model="m", api_key=KEY, max_retries=0
+        ),
+        "deepl": lambda: DeepLTranslator(KEY, base_url=server.base_url, max_retries=0),
+        "libretranslate": lambda: LibreTranslateTranslator(
+            server.base_url, api_key=KEY, max_retries=0
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["openai", "deepl", "libretranslate"])
+def test_no_part_of_an_echoed_key_reaches_the_message(server: LocalServer, name: str) -> None:
+    for path in ("/v1/chat/completions", "/v2/translate", "/translate"):
+        server.routes[path] = echo_key_at_the_cut
+    engine = engines(server)[name]()
+    try:
+        with pytest.raises(TranslationError) as caught:
+            engine.translate(TranslationRequest(("Hello there",), "en"))
+    finally:
+        engine.close()
+    message = str(caught.value)
+    assert "400" in message and "bad key" in message
+    assert KEY[:4] not in message  # once the first 10 characters leaked
