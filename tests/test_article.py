@@ -1,22 +1,23 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import ArticleInvalid, Blame, TranslationError
 from kanalwerk.models import Usage
-from kanalwerk.translate.article import (
-    ArticleRequest,
-    OpenAIArticleWriter,
-    cost_usd,
-    source_text,
-    truncate_source,
-    validate_article,
-)
-from kanalwerk.translate.cache import MemoryCache
+from kanalwerk.store import Store
+from kanalwerk.translate.article.base import ArticleRequest, cost_usd
+from kanalwerk.translate.article.prompt import source_text, truncate_source
+from kanalwerk.translate.article.validate import validate_article
+from kanalwerk.translate.article.writer import OpenAIArticleWriter
+from kanalwerk.translate.cache import StoreCache
 from tests.fake_openai import FakeOpenAI, Fault, default_article
 from tests.servers import LocalServer
 
@@ -90,7 +91,7 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 def writer(fake: FakeOpenAI, sleeps: Sleeps) -> Iterator[OpenAIArticleWriter]:
     w = OpenAIArticleWriter(
-        base_url=fake.base_url, model="deepseek-chat", api_key=KEY, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="deepseek-chat"), api_key=KEY, sleep=sleeps
     )
     yield w
     w.close()
@@ -123,8 +124,7 @@ def test_valid_article_is_accepted_and_sanitized(
     assert '"body_html"' in system["content"] and "<blockquote>" in system["content"]
     source = source_text(SOURCE_HTML)
     assert source in user["content"]
-    assert "Read the paper (https://example.org/deepseek-v3/) for details." in source
-    assert "- Training cost: $5.6 million" in source
+    assert "Read the paper for details." in source and "Training cost: $5.6 million" in source
     assert "Sprache der Vorlage: Englisch" in user["content"]
     assert fake.headers[-1]["authorization"] == f"Bearer {KEY}"
     assert result.usage == Usage(
@@ -232,11 +232,8 @@ def test_context_exceeded_is_invalid(fake: FakeOpenAI, writer: OpenAIArticleWrit
 
 def test_max_tokens_is_sent_when_configured(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     w = OpenAIArticleWriter(
-        base_url=fake.base_url,
-        model="m",
+        OpenAIConfig(base_url=fake.base_url, model="m", article_max_tokens=4096),
         api_key=KEY,
-        max_tokens=4096,
-        temperature=None,
         sleep=sleeps,
     )
     try:
@@ -244,7 +241,6 @@ def test_max_tokens_is_sent_when_configured(fake: FakeOpenAI, sleeps: Sleeps) ->
     finally:
         w.close()
     assert fake.last_body["max_tokens"] == 4096
-    assert "temperature" not in fake.last_body
 
 
 def test_401_is_final_and_never_shows_the_key(
@@ -252,8 +248,9 @@ def test_401_is_final_and_never_shows_the_key(
 ) -> None:
     wrong = "sk-wrong-key-abcdef123456"
     monkeypatch.setenv("KANALWERK_ARTICLE_KEY", wrong)
-    w = OpenAIArticleWriter.from_env(
-        "KANALWERK_ARTICLE_KEY", base_url=fake.base_url, model="m", sleep=sleeps
+    w = OpenAIArticleWriter.from_config(
+        OpenAIConfig(api_key_env="KANALWERK_ARTICLE_KEY", base_url=fake.base_url, model="m"),
+        sleep=sleeps,
     )
     try:
         with pytest.raises(TranslationError) as caught:
@@ -272,8 +269,12 @@ def test_401_is_final_and_never_shows_the_key(
 def test_from_env_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KANALWERK_MISSING_ARTICLE_KEY", raising=False)
     with pytest.raises(TranslationError, match="KANALWERK_MISSING_ARTICLE_KEY") as caught:
-        OpenAIArticleWriter.from_env(
-            "KANALWERK_MISSING_ARTICLE_KEY", base_url="http://127.0.0.1:9", model="m"
+        OpenAIArticleWriter.from_config(
+            OpenAIConfig(
+                api_key_env="KANALWERK_MISSING_ARTICLE_KEY",
+                base_url="http://127.0.0.1:9",
+                model="m",
+            )
         )
     assert caught.value.blame is Blame.ENGINE
 
@@ -297,16 +298,22 @@ def test_402_is_final(fake: FakeOpenAI, writer: OpenAIArticleWriter) -> None:
     assert caught.value.blame is Blame.ENGINE
 
 
-def test_cache_hit_makes_no_request(fake: FakeOpenAI, sleeps: Sleeps) -> None:
-    cache = MemoryCache()
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
+        yield opened
+
+
+def test_cache_hit_makes_no_request(
+    fake: FakeOpenAI, sleeps: Sleeps, store: Store, tmp_path: Path
+) -> None:
+    cache = StoreCache(store)
 
     def make(template: str | None = None) -> OpenAIArticleWriter:
         return OpenAIArticleWriter(
-            base_url=fake.base_url,
-            model="deepseek-chat",
+            OpenAIConfig(base_url=fake.base_url, model="deepseek-chat", article_prompt=template),
             api_key=KEY,
             cache=cache,
-            prompt_template=template,
             sleep=sleeps,
         )
 
@@ -317,7 +324,10 @@ def test_cache_hit_makes_no_request(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     finally:
         first_writer.close()
     assert fake.requests == 1
-    [(engine, model, source, target, fmt, _hash)] = cache.entries
+    with closing(sqlite3.connect(tmp_path / "k.db")) as db:
+        query = "SELECT engine, model, source_lang, target_lang, fmt FROM translation_cache"
+        rows = list(db.execute(query))
+    [(engine, model, source, target, fmt)] = rows
     assert (engine, model, source, target, fmt) == (
         "openai",
         "deepseek-chat",
@@ -353,7 +363,9 @@ def test_cache_hit_makes_no_request(fake: FakeOpenAI, sleeps: Sleeps) -> None:
 def test_custom_prompt_template_placeholders_are_filled(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     template = "Kanal {channel}; Titel {title}; ein {kind}.{glossary} Literal {braces} bleiben."
     w = OpenAIArticleWriter(
-        base_url=fake.base_url, model="m", api_key=KEY, prompt_template=template, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="m", article_prompt=template),
+        api_key=KEY,
+        sleep=sleeps,
     )
     try:
         w.write(
@@ -378,7 +390,9 @@ def test_long_source_is_cut_at_a_paragraph_boundary(fake: FakeOpenAI, sleeps: Sl
     html = "".join(f"<p>{p}</p>" for p in paragraphs)
     limit = 500
     w = OpenAIArticleWriter(
-        base_url=fake.base_url, model="m", api_key=KEY, max_source_chars=limit, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="m", article_max_source_chars=limit),
+        api_key=KEY,
+        sleep=sleeps,
     )
     try:
         result = w.write(req(source_html=html))
@@ -388,9 +402,10 @@ def test_long_source_is_cut_at_a_paragraph_boundary(fake: FakeOpenAI, sleeps: Sl
     kept = [p for p in paragraphs if p in user]
     assert kept == paragraphs[: len(kept)]
     assert 0 < len(kept) < len(paragraphs)
-    sent = "\n\n".join(kept)
+    start, end = user.index(kept[0]), user.index(kept[-1]) + len(kept[-1])
+    sent = user[start:end]
     assert len(sent) <= limit < len(sent) + 2 + len(paragraphs[len(kept)])
-    full = "\n\n".join(paragraphs)
+    full = source_text(html)
     omitted = f"{len(full) - len(sent):,}".replace(",", ".")  # German digit grouping
     assert omitted.count(".") == 1
     assert f"gekürzt; {omitted} Zeichen fehlen" in user
@@ -406,17 +421,16 @@ def test_truncate_source_cuts_a_huge_first_paragraph_after_a_sentence() -> None:
     assert truncate_source("short", 100) == ("short", 0)
 
 
-def test_source_text_keeps_structure_and_links() -> None:
+def test_source_text_is_the_visible_text() -> None:
     html = (
         "<h2>Intro</h2><p>See <a href='https://a.example/x'>https://a.example/x</a> and "
         "<a href='https://b.example/'>this <em>page</em></a>.<br>Next line</p>"
         "<script>alert(1)</script><ol><li>one</li><li>two</li></ol>"
     )
-    assert source_text(html) == (
-        "Intro\n\nSee https://a.example/x and this page (https://b.example/).\nNext line"
-        "\n\n- one\n- two"
-    )
-    assert source_text("Plain line\n\nSecond   block") == "Plain line\n\nSecond block"
+    text = source_text(html)
+    for visible in ("Intro", "See https://a.example/x and this page.", "Next line", "one", "two"):
+        assert visible in text
+    assert "alert" not in text and "<" not in text
 
 
 # -- validate_article ---------------------------------------------------------------------

@@ -23,12 +23,8 @@ from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
-from kanalwerk.translate.article import (
-    RESPONSE_CONTRACT,
-    ArticleRequest,
-    cost_usd,
-    source_text,
-)
+from kanalwerk.translate.article.base import ArticleRequest, cost_usd
+from kanalwerk.translate.article.prompt import RESPONSE_CONTRACT, source_text
 from kanalwerk.translate.factory import build_article_writer
 from tests.cli import run_cli, run_cycle
 from tests.fake_openai import FakeOpenAI, Fault, default_article, is_article_request

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
@@ -170,7 +171,7 @@ def echo_key_at_the_cut(request: Request) -> Response:
 def engines(server: LocalServer) -> dict[str, Callable[[], Translator]]:
     return {
         "openai": lambda: OpenAITranslator(
-            base_url=server.url("/v1"), model="m", api_key=KEY, max_retries=0
+            OpenAIConfig(base_url=server.url("/v1"), model="m", max_retries=0), api_key=KEY
         ),
         "deepl": lambda: DeepLTranslator(KEY, base_url=server.base_url, max_retries=0),
         "libretranslate": lambda: LibreTranslateTranslator(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.config import ChannelConfig, Config, SiteConfig, TranslatorConfig
+from kanalwerk.config import ChannelConfig, Config, OpenAIConfig, SiteConfig, TranslatorConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
@@ -271,7 +271,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> LocalTranslator:
     package: InstalledPackage = install_from_file(
         models.en_de, tmp_path_factory.mktemp("glossary-models")
     )
-    return LocalTranslator([package], threads=1)
+    return LocalTranslator([package], threads=1, beam_size=2)
 
 
 #: Terms the tiny model's vocabulary cannot produce by chance (ß, ü, digits after a dash).
@@ -339,7 +339,7 @@ def test_deepl_maps_terms_and_keeps_its_own_ignore_tags(api: LocalServer) -> Non
 
 def test_openai_sees_the_target_term_and_cannot_change_it(api: LocalServer) -> None:
     fake = FakeOpenAI(api, translate=lambda t: pseudo_translate(t, markup=True))
-    engine = OpenAITranslator(base_url=fake.base_url, model="m", api_key=fake.api_key)
+    engine = OpenAITranslator(OpenAIConfig(base_url=fake.base_url, model="m"), api_key=fake.api_key)
     try:
         result = with_glossary("openai", engine).translate(
             req("DeepSeek does <x1>machine learning</x1>.", glossary=ML)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kanalwerk.config import LocalConfig
 from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.translate import local
 from kanalwerk.translate.base import TranslationRequest, Translator
@@ -40,7 +41,7 @@ def installed(
 
 @pytest.fixture
 def engine(installed: dict[str, InstalledPackage]) -> LocalTranslator:
-    return LocalTranslator([installed["en_de"]], threads=1)
+    return LocalTranslator([installed["en_de"]], threads=1, beam_size=2)
 
 
 def _request(*texts: str, fmt: str = "text", source: str = "en") -> TranslationRequest:
@@ -136,7 +137,7 @@ def test_placeholder_pieces_are_translated_separately(engine: LocalTranslator) -
 
 def test_target_prefix_is_applied_and_removed(installed: dict[str, InstalledPackage]) -> None:
     package = installed["en_de_prefixed"]
-    engine = LocalTranslator([package], threads=1)
+    engine = LocalTranslator([package], threads=1, beam_size=2)
     texts = ("The new model is big.", "Today they read the news!")
     out = engine.translate(_request(*texts)).texts
     raw = engine._model(package)
@@ -150,15 +151,15 @@ def test_target_prefix_is_applied_and_removed(installed: dict[str, InstalledPack
 
 def test_pivot_through_english(installed: dict[str, InstalledPackage]) -> None:
     fr_en, en_de = installed["fr_en"], installed["en_de"]
-    pivot = LocalTranslator([fr_en, en_de], threads=1)
+    pivot = LocalTranslator([fr_en, en_de], threads=1, beam_size=2)
     assert pivot.model == "argos-fr_en-1.0+en_de-1.0"
     texts = ("Le nouveau modèle est grand.", "", "Bonjour")
     result = pivot.translate(_request(*texts, source="fr"))
     assert len(result.texts) == 3 and result.texts[1] == ""
     assert result.usage.requests == 2  # one batch per leg
     # the pivot is the composition of the two legs, sentence by sentence
-    first = LocalTranslator([fr_en], threads=1)
-    second = LocalTranslator([en_de], threads=1)
+    first = LocalTranslator([fr_en], threads=1, beam_size=2)
+    second = LocalTranslator([en_de], threads=1, beam_size=2)
     for text, out in zip(texts, result.texts, strict=True):
         if not text:
             continue
@@ -168,13 +169,13 @@ def test_pivot_through_english(installed: dict[str, InstalledPackage]) -> None:
 
 def test_route_must_connect(installed: dict[str, InstalledPackage]) -> None:
     with pytest.raises(ValueError, match="route"):
-        LocalTranslator([installed["en_de"], installed["fr_en"]])
+        LocalTranslator([installed["en_de"], installed["fr_en"]], threads=1, beam_size=2)
     with pytest.raises(ValueError, match="route"):
-        LocalTranslator([])
+        LocalTranslator([], threads=1, beam_size=2)
 
 
 def test_other_source_language(installed: dict[str, InstalledPackage]) -> None:
-    fixed = LocalTranslator([installed["en_de"]], threads=1)
+    fixed = LocalTranslator([installed["en_de"]], threads=1, beam_size=2)
     assert fixed.translate(_request("The model.", source="auto")).model == "argos-en_de-1.0"
     with pytest.raises(TranslationError, match="en→de, not fr→de") as caught:
         fixed.translate(_request("Le modèle.", source="fr"))
@@ -188,7 +189,7 @@ def test_other_source_language(installed: dict[str, InstalledPackage]) -> None:
         asked.append((from_code, to_code))
         return [installed["fr_en"], installed["en_de"]]
 
-    flexible = LocalTranslator([installed["en_de"]], threads=1, resolve=resolve)
+    flexible = LocalTranslator([installed["en_de"]], threads=1, beam_size=2, resolve=resolve)
     result = flexible.translate(_request("Le modèle.", source="fr"))
     flexible.translate(_request("Le chat.", source="fr"))
     assert result.model == "argos-fr_en-1.0+en_de-1.0" and result.usage.requests == 2
@@ -197,10 +198,12 @@ def test_other_source_language(installed: dict[str, InstalledPackage]) -> None:
 
 
 def test_threads_setting(installed: dict[str, InstalledPackage]) -> None:
-    assert LocalTranslator([installed["en_de"]], threads=0).threads == (os.cpu_count() or 1)
-    assert LocalTranslator([installed["en_de"]], threads=3).threads == 3
+    assert LocalTranslator([installed["en_de"]], threads=0, beam_size=2).threads == (
+        os.cpu_count() or 1
+    )
+    assert LocalTranslator([installed["en_de"]], threads=3, beam_size=2).threads == 3
     with pytest.raises(ValueError):
-        LocalTranslator([installed["en_de"]], threads=-1)
+        LocalTranslator([installed["en_de"]], threads=-1, beam_size=2)
 
 
 _COUNT_THREADS = """
@@ -209,7 +212,7 @@ from pathlib import Path
 from kanalwerk.translate.base import TranslationRequest
 from kanalwerk.translate.local import LocalTranslator
 from kanalwerk.translate.packages import read_package
-engine = LocalTranslator([read_package(Path(sys.argv[1]))], threads=int(sys.argv[2]))
+engine = LocalTranslator([read_package(Path(sys.argv[1]))], threads=int(sys.argv[2]), beam_size=2)
 engine.translate(TranslationRequest(("The new model is big and open today.",) * 32, "en"))
 print(len(os.listdir("/proc/self/task")))
 """
@@ -244,7 +247,7 @@ def test_close_releases_and_reloads(engine: LocalTranslator) -> None:
 def test_broken_model_fails_clearly(models: TinyModels, tmp_path: Path) -> None:
     package = install_from_file(models.en_de, tmp_path)
     (package.model_dir / "model.bin").write_bytes(b"garbage")
-    engine = LocalTranslator([read_package(package.path)], threads=1)
+    engine = LocalTranslator([read_package(package.path)], threads=1, beam_size=2)
     with pytest.raises(TranslationError, match="could not load the en→de model") as caught:
         engine.translate(_request("The model."))
     assert caught.value.blame is Blame.ENGINE
@@ -277,13 +280,11 @@ def test_factory_installs_on_first_use(
         )
     server.routes["/index.json"] = Resource(json.dumps(entries).encode(), "application/json")
     seen: list[int] = []
+    settings = LocalConfig(
+        package_index_url=server.url("/index.json"), data_dir=tmp_path, threads=1, beam_size=1
+    )
     engine = local_translator(
-        "auto",
-        index_url=server.url("/index.json"),
-        data_dir=tmp_path,
-        threads=1,
-        beam_size=1,
-        progress=lambda done, total: seen.append(done),
+        settings, "auto", "de", progress=lambda done, total: seen.append(done)
     )
     assert engine.model == "argos-en_de-1.0" and engine.beam_size == 1
     assert seen and seen[-1] == models.en_de.stat().st_size
@@ -299,5 +300,7 @@ def test_factory_installs_on_first_use(
 def test_factory_error_names_the_fix(server: LocalServer, tmp_path: Path) -> None:
     server.routes["/index.json"] = Resource(b"[]", "application/json")
     with pytest.raises(TranslationError, match="kanalwerk models install FILE") as caught:
-        local_translator("en", index_url=server.url("/index.json"), data_dir=tmp_path)
+        local_translator(
+            LocalConfig(package_index_url=server.url("/index.json"), data_dir=tmp_path), "en", "de"
+        )
     assert caught.value.blame is Blame.ENGINE

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import Blame, RetryLater, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import TranslationRequest, Translator
@@ -38,7 +39,7 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 def engine(fake: FakeOpenAI, sleeps: Sleeps) -> Iterator[OpenAITranslator]:
     translator = OpenAITranslator(
-        base_url=fake.base_url, model="deepseek-chat", api_key=KEY, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="deepseek-chat"), api_key=KEY, sleep=sleeps
     )
     yield translator
     translator.close()
@@ -87,7 +88,7 @@ def test_base_url_with_or_without_trailing_slash(
     fake: FakeOpenAI, sleeps: Sleeps, suffix: str
 ) -> None:
     with_slash = OpenAITranslator(
-        base_url=fake.base_url + suffix, model="m", api_key=KEY, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url + suffix, model="m"), api_key=KEY, sleep=sleeps
     )
     try:
         assert with_slash.translate(req("Hi there")).texts == ("DE: Hi there",)
@@ -104,7 +105,9 @@ def test_empty_request_sends_nothing(fake: FakeOpenAI, engine: OpenAITranslator)
 
 def test_batches_by_characters_and_items(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     small = OpenAITranslator(
-        base_url=fake.base_url, model="m", api_key=KEY, max_batch_chars=50, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="m", max_batch_chars=50),
+        api_key=KEY,
+        sleep=sleeps,
     )
     try:
         texts = tuple(f"sentence number {i:03d}!" for i in range(6))  # 21 chars each
@@ -170,7 +173,7 @@ def test_500_twice_then_success_backs_off(
 
 def test_persistent_5xx_becomes_transient_error(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     translator = OpenAITranslator(
-        base_url=fake.base_url, model="m", api_key=KEY, max_retries=2, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="m", max_retries=2), api_key=KEY, sleep=sleeps
     )
     fake.fail_next(*[Fault.server_error(502)] * 5)
     try:
@@ -190,8 +193,9 @@ def test_401_is_final_names_the_variable_and_hides_the_key(
 ) -> None:
     wrong = "sk-wrong-key-abcdef123456"
     monkeypatch.setenv("KANALWERK_TEST_KEY", wrong)
-    translator = OpenAITranslator.from_env(
-        "KANALWERK_TEST_KEY", base_url=fake.base_url, model="m", sleep=sleeps
+    translator = OpenAITranslator.from_config(
+        OpenAIConfig(api_key_env="KANALWERK_TEST_KEY", base_url=fake.base_url, model="m"),
+        sleep=sleeps,
     )
     try:
         with pytest.raises(TranslationError) as caught:
@@ -244,7 +248,7 @@ def test_402_and_insufficient_quota_are_final(
 
 def test_404_hints_at_base_url_and_model(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     translator = OpenAITranslator(
-        base_url=fake.server.url("/wrong"), model="m", api_key=KEY, sleep=sleeps
+        OpenAIConfig(base_url=fake.server.url("/wrong"), model="m"), api_key=KEY, sleep=sleeps
     )
     try:
         with pytest.raises(TranslationError) as caught:
@@ -335,8 +339,8 @@ def test_lost_placeholders_are_asked_for_again(fake: FakeOpenAI, engine: OpenAIT
 
 def test_no_authorization_header_without_key(server: LocalServer, sleeps: Sleeps) -> None:
     fake = FakeOpenAI(server, api_key=None)
-    translator = OpenAITranslator.from_env(
-        None, base_url=fake.base_url, model="llama3", sleep=sleeps
+    translator = OpenAITranslator.from_config(
+        OpenAIConfig(api_key_env=None, base_url=fake.base_url, model="llama3"), sleep=sleeps
     )
     try:
         assert translator.translate(req("Hi")).texts == ("DE: Hi",)
@@ -347,7 +351,11 @@ def test_no_authorization_header_without_key(server: LocalServer, sleeps: Sleeps
 
 def test_missing_key_without_env_hint_on_401(server: LocalServer, sleeps: Sleeps) -> None:
     fake = FakeOpenAI(server, api_key=KEY)
-    translator = OpenAITranslator(base_url=fake.base_url, model="m", api_key=None, sleep=sleeps)
+    translator = OpenAITranslator(
+        OpenAIConfig(base_url=fake.base_url, model="m", api_key_env=None),
+        api_key=None,
+        sleep=sleeps,
+    )
     try:
         with pytest.raises(TranslationError, match="no API key is configured"):
             translator.translate(req("Hi"))
@@ -358,7 +366,11 @@ def test_missing_key_without_env_hint_on_401(server: LocalServer, sleeps: Sleeps
 def test_from_env_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KANALWERK_MISSING_KEY", raising=False)
     with pytest.raises(TranslationError) as caught:
-        OpenAITranslator.from_env("KANALWERK_MISSING_KEY", base_url="http://127.0.0.1:9", model="m")
+        OpenAITranslator.from_config(
+            OpenAIConfig(
+                api_key_env="KANALWERK_MISSING_KEY", base_url="http://127.0.0.1:9", model="m"
+            )
+        )
     assert caught.value.blame is Blame.ENGINE
     assert "KANALWERK_MISSING_KEY" in str(caught.value)
 
@@ -366,7 +378,7 @@ def test_from_env_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) ->
 def test_custom_prompt_fields_are_filled(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     prompt = "Übersetze von {source_lang} nach {target_lang}. {glossary} Literal {braces} stay."
     translator = OpenAITranslator(
-        base_url=fake.base_url, model="m", api_key=KEY, system_prompt=prompt, sleep=sleeps
+        OpenAIConfig(base_url=fake.base_url, model="m", prompt=prompt), api_key=KEY, sleep=sleeps
     )
     try:
         translator.translate(req("Hello", glossary=(("agent", "Agent"),)))
@@ -386,7 +398,9 @@ def test_timeouts_are_retried_then_reported(server: LocalServer, sleeps: Sleeps)
 
     server.routes["/v1/chat/completions"] = slow
     translator = OpenAITranslator(
-        base_url=server.url("/v1"), model="m", api_key=KEY, timeout=0.1, max_retries=1, sleep=sleeps
+        OpenAIConfig(base_url=server.url("/v1"), model="m", timeout=0.1, max_retries=1),
+        api_key=KEY,
+        sleep=sleeps,
     )
     try:
         with pytest.raises(TranslationError, match="timed out") as caught:
@@ -402,7 +416,9 @@ def test_connection_refused_is_transient(sleeps: Sleeps) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     translator = OpenAITranslator(
-        base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key=KEY, max_retries=2, sleep=sleeps
+        OpenAIConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=2),
+        api_key=KEY,
+        sleep=sleeps,
     )
     try:
         with pytest.raises(TranslationError) as caught:

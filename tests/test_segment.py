@@ -9,7 +9,6 @@ from kanalwerk.sanitize import sanitize_html
 from kanalwerk.translate.segment import (
     placeholder_ok,
     segment_html,
-    segment_text,
 )
 
 VOID = {"br", "img", "hr", "wbr"}
@@ -208,15 +207,6 @@ def test_empty_inline_elements_are_void_placeholders() -> None:
     seg = segment_html('<p><a id="top"></a>Start here</p>')
     assert seg.texts == ("<x1/>Start here",)
     assert seg.render(["Hier beginnen"]) == '<p>Hier beginnen <a id="top"></a></p>'
-
-
-def test_segment_text_for_titles() -> None:
-    seg = segment_text("  DeepSeek releases R2  ")
-    assert seg.texts == ("DeepSeek releases R2",)
-    assert seg.render(["  DeepSeek veröffentlicht R2\n"]) == "DeepSeek veröffentlicht R2"
-    nothing = segment_text("2024")
-    assert nothing.texts == ()
-    assert nothing.render([]) == "2024"
 
 
 def test_placeholder_ok() -> None:

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 from kanalwerk.translate.cache import (
     CachingTranslator,
-    MemoryCache,
     RequestLimits,
     StoreCache,
     text_hash,
@@ -67,13 +69,47 @@ class Recording:
         self.closed = True
 
 
+class Caches:
+    """Real store-backed caches, each on a fresh database file, and their rows to look at."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._stores: dict[int, tuple[Store, Path]] = {}
+
+    def new(self) -> StoreCache:
+        path = self._folder / f"cache-{len(self._stores)}.db"
+        store = Store.open(f"sqlite:///{path}")
+        cache = StoreCache(store)
+        self._stores[id(cache)] = (store, path)
+        return cache
+
+    def rows(self, cache: StoreCache) -> list[tuple[str, str, str, str, str, str]]:
+        """(engine, model, source, target, format, hash) of every entry in `cache`."""
+        with closing(sqlite3.connect(self._stores[id(cache)][1])) as db:
+            query = "SELECT engine, model, source_lang, target_lang, fmt, text_hash"
+            return list(db.execute(query + " FROM translation_cache"))
+
+    def close(self) -> None:
+        for store, _ in self._stores.values():
+            store.close()
+
+
+@pytest.fixture
+def caches(tmp_path: Path) -> Iterator[Caches]:
+    made = Caches(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 def req(*texts: str, glossary: tuple[tuple[str, str], ...] = ()) -> TranslationRequest:
     return TranslationRequest(texts, "en", "de", "html", glossary)
 
 
-def test_second_identical_call_is_answered_from_the_cache() -> None:
+def test_second_identical_call_is_answered_from_the_cache(caches: Caches) -> None:
     inner = Recording()
-    cached = CachingTranslator(inner, MemoryCache())
+    cached = CachingTranslator(inner, caches.new())
     assert isinstance(cached, Translator)
     first = cached.translate(req("Hello", "World"))
     second = cached.translate(req("Hello", "World"))
@@ -84,17 +120,17 @@ def test_second_identical_call_is_answered_from_the_cache() -> None:
     assert (second.engine, second.model) == ("rec", "v1")
 
 
-def test_duplicates_in_one_batch_are_sent_once() -> None:
+def test_duplicates_in_one_batch_are_sent_once(caches: Caches) -> None:
     inner = Recording()
-    result = CachingTranslator(inner, MemoryCache()).translate(req("A b", "C d", "A b", "A b"))
+    result = CachingTranslator(inner, caches.new()).translate(req("A b", "C d", "A b", "A b"))
     assert result.texts == ("DE:A b", "DE:C d", "DE:A b", "DE:A b")
     assert [r.texts for r in inner.requests] == [("A b", "C d")]
     assert result.usage.characters == 6
 
 
-def test_partial_hits_send_only_misses() -> None:
+def test_partial_hits_send_only_misses(caches: Caches) -> None:
     inner = Recording()
-    cached = CachingTranslator(inner, MemoryCache())
+    cached = CachingTranslator(inner, caches.new())
     cached.translate(req("one", "two"))
     result = cached.translate(req("two", "three", "one", "four"))
     assert result.texts == ("DE:two", "DE:three", "DE:one", "DE:four")
@@ -104,9 +140,9 @@ def test_partial_hits_send_only_misses() -> None:
     assert result.usage == Usage(requests=1, characters=9)
 
 
-def test_glossary_change_invalidates() -> None:
+def test_glossary_change_invalidates(caches: Caches) -> None:
     inner = Recording()
-    cached = CachingTranslator(inner, MemoryCache())
+    cached = CachingTranslator(inner, caches.new())
     cached.translate(req("Agent mode", glossary=(("Agent", "Agent"),)))
     cached.translate(req("Agent mode", glossary=(("Agent", "Agent"),)))
     assert len(inner.requests) == 1
@@ -119,8 +155,8 @@ def test_glossary_change_invalidates() -> None:
     assert text_hash("x", (("a", "b"),)) != text_hash("x", (("a", "c"),))
 
 
-def test_key_includes_engine_model_languages_and_format() -> None:
-    cache = MemoryCache()
+def test_key_includes_engine_model_languages_and_format(caches: Caches) -> None:
+    cache = caches.new()
     CachingTranslator(Recording("rec", "v1"), cache).translate(req("Hello"))
     for inner, request in [
         (Recording("rec", "v2"), req("Hello")),
@@ -132,23 +168,23 @@ def test_key_includes_engine_model_languages_and_format() -> None:
         assert len(inner.requests) == 1
 
 
-def test_empty_and_blank_texts_make_no_call() -> None:
+def test_empty_and_blank_texts_make_no_call(caches: Caches) -> None:
     inner = Recording()
-    cached = CachingTranslator(inner, MemoryCache())
+    cached = CachingTranslator(inner, caches.new())
     assert cached.translate(req()).texts == ()
     assert cached.translate(req("", "  \n")).texts == ("", "  \n")
     assert inner.requests == []
 
 
-def test_each_chunk_is_stored_before_the_next_is_sent() -> None:
+def test_each_chunk_is_stored_before_the_next_is_sent(caches: Caches) -> None:
     inner = Recording()
     inner.fail_on_call = 3
-    cache = MemoryCache()
+    cache = caches.new()
     cached = CachingTranslator(inner, cache, chunk_items=2, chunk_chars=1000)
     texts = tuple(f"text {i}" for i in range(6))
     with pytest.raises(TranslationError, match="engine down"):
         cached.translate(req(*texts))
-    assert len(cache.entries) == 4  # the two chunks that succeeded are kept
+    assert len(caches.rows(cache)) == 4  # the two chunks that succeeded are kept
 
     inner.fail_on_call = None
     result = cached.translate(req(*texts))
@@ -157,21 +193,21 @@ def test_each_chunk_is_stored_before_the_next_is_sent() -> None:
     assert result.usage.requests == 1
 
 
-def test_wrong_number_of_results_is_an_error_and_not_cached() -> None:
+def test_wrong_number_of_results_is_an_error_and_not_cached(caches: Caches) -> None:
     class Short(Recording):
         def translate(self, request: TranslationRequest) -> Translation:
             full = super().translate(request)
             return Translation(full.texts[:-1], full.engine, full.model, full.usage)
 
-    cache = MemoryCache()
+    cache = caches.new()
     with pytest.raises(TranslationError, match="returned 1 translations for 2"):
         CachingTranslator(Short(), cache).translate(req("a x", "b y"))
-    assert cache.entries == {}
+    assert caches.rows(cache) == []
 
 
-def test_close_closes_the_engine() -> None:
+def test_close_closes_the_engine(caches: Caches) -> None:
     inner = Recording()
-    CachingTranslator(inner, MemoryCache()).close()
+    CachingTranslator(inner, caches.new()).close()
     assert inner.closed
 
 
@@ -195,7 +231,9 @@ def test_segmented_article_through_cache_and_openai_engine(
 ) -> None:
     fake = FakeOpenAI(server, api_key="sk-e2e")
     engine = OpenAITranslator(
-        base_url=fake.base_url, model="deepseek-chat", api_key="sk-e2e", sleep=lambda s: None
+        OpenAIConfig(base_url=fake.base_url, model="deepseek-chat"),
+        api_key="sk-e2e",
+        sleep=lambda s: None,
     )
     cached = CachingTranslator(engine, StoreCache(store))
     doc = (
@@ -246,28 +284,28 @@ class Limited(Recording):
         return self._limits[1]
 
 
-def test_misses_are_chunked_by_the_engines_request_limits() -> None:
+def test_misses_are_chunked_by_the_engines_request_limits(caches: Caches) -> None:
     by_count = Limited(3, None)
     assert isinstance(by_count, RequestLimits)
     texts = tuple(f"text {i}" for i in range(8))
-    CachingTranslator(by_count, MemoryCache()).translate(req(*texts))
+    CachingTranslator(by_count, caches.new()).translate(req(*texts))
     assert [len(r.texts) for r in by_count.requests] == [3, 3, 2]
     # Characters: a chunk fills at most 90 % of the limit (room for glossary tags).
     by_chars = Limited(50, 100)
-    CachingTranslator(by_chars, MemoryCache()).translate(req(*(f"{i:02d}" * 10 for i in range(6))))
+    CachingTranslator(by_chars, caches.new()).translate(req(*(f"{i:02d}" * 10 for i in range(6))))
     assert [len(r.texts) for r in by_chars.requests] == [4, 2]
     # The cache's own, smaller chunk size still applies.
     small = Limited(50, None)
-    CachingTranslator(small, MemoryCache(), chunk_items=2).translate(req(*texts[:5]))
+    CachingTranslator(small, caches.new(), chunk_items=2).translate(req(*texts[:5]))
     assert [len(r.texts) for r in small.requests] == [2, 2, 1]
 
 
-def test_limits_come_from_the_raw_engine_under_wrappers() -> None:
+def test_limits_come_from_the_raw_engine_under_wrappers(caches: Caches) -> None:
     raw = Limited(4, None)
     wrapped = with_glossary("libretranslate", raw)
     assert not isinstance(wrapped, RequestLimits)
     texts = tuple(f"AI text {i}" for i in range(10))
-    cached = CachingTranslator(wrapped, MemoryCache(), engine=raw)
+    cached = CachingTranslator(wrapped, caches.new(), engine=raw)
     result = cached.translate(req(*texts, glossary=(("AI", "KI"),)))
     assert [len(r.texts) for r in raw.requests] == [4, 4, 2]
     assert result.texts == tuple(f"DE:KI text {i}" for i in range(10))
@@ -287,7 +325,9 @@ class Api:
 def _openai(server: LocalServer) -> Translator:
     fake = FakeOpenAI(server, api_key="sk-chunks")
     return OpenAITranslator(
-        base_url=fake.base_url, model="m", api_key="sk-chunks", max_retries=0, sleep=lambda s: None
+        OpenAIConfig(base_url=fake.base_url, model="m", max_retries=0),
+        api_key="sk-chunks",
+        sleep=lambda s: None,
     )
 
 
@@ -315,7 +355,9 @@ APIS = [
 
 
 @pytest.mark.parametrize("api", APIS, ids=[a.name for a in APIS])
-def test_a_failing_request_loses_no_answered_one(server: LocalServer, api: Api) -> None:
+def test_a_failing_request_loses_no_answered_one(
+    server: LocalServer, api: Api, caches: Caches
+) -> None:
     """Each engine request is one cache chunk: what was answered is cached at once."""
     engine = api.build(server)
     inner = server.routes[api.path]
@@ -336,13 +378,13 @@ def test_a_failing_request_loses_no_answered_one(server: LocalServer, api: Api) 
 
     server.routes[api.path] = gate
     texts = tuple(f"Paragraph {n} explains step {n} of the report." for n in range(120))
-    cache = MemoryCache()
+    cache = caches.new()
     cached = CachingTranslator(engine, cache)
     try:
         with pytest.raises(TranslationError):
             cached.translate(req(*texts))
         assert [len(t) for t in answered] == [api.per_request]
-        assert len(cache.entries) == api.per_request  # the answered request, kept
+        assert len(caches.rows(cache)) == api.per_request  # the answered request, kept
         result = cached.translate(req(*texts))
     finally:
         cached.close()
@@ -368,15 +410,15 @@ class PerLanguage(Recording):
         return Translation(result.texts, result.engine, model, result.usage)
 
 
-def test_cache_keeps_and_returns_the_model_used() -> None:
+def test_cache_keeps_and_returns_the_model_used(caches: Caches) -> None:
     inner = PerLanguage()
-    cache = MemoryCache()
+    cache = caches.new()
     cached = CachingTranslator(inner, cache)
     french = TranslationRequest(("Bonjour",), "fr", "de", "html")
     assert cached.translate(french).model == "via-fr-de"
     again = cached.translate(french)
     assert (again.model, again.usage, len(inner.requests)) == ("via-fr-de", Usage(), 1)
-    assert {key[1] for key in cache.entries} == {"via-fr-de"}
+    assert {row[1] for row in caches.rows(cache)} == {"via-fr-de"}
     assert cached.translate(req("Hello")).model == "via-en-de"
 
 
@@ -391,23 +433,26 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InstalledPacka
 
 
 def test_local_engine_translates_one_model_batch_per_chunk(
-    routes: dict[str, InstalledPackage],
+    routes: dict[str, InstalledPackage], caches: Caches
 ) -> None:
     """It declares no request limits: a whole call is one batch, so chunks keep their size."""
-    engine = LocalTranslator([routes["en_de"]], threads=1)
+    engine = LocalTranslator([routes["en_de"]], threads=1, beam_size=2)
     assert not isinstance(engine, RequestLimits)
     texts = tuple(f"The model {n} is big." for n in range(60))
-    result = CachingTranslator(engine, MemoryCache()).translate(req(*texts))
+    result = CachingTranslator(engine, caches.new()).translate(req(*texts))
     assert len(result.texts) == 60 and result.usage.requests == 2  # 50, then 10
 
 
 def test_pivoted_local_translation_is_labelled_with_both_models(
-    routes: dict[str, InstalledPackage],
+    routes: dict[str, InstalledPackage], caches: Caches
 ) -> None:
     engine = LocalTranslator(
-        [routes["en_de"]], threads=1, resolve=lambda f, t: [routes["fr_en"], routes["en_de"]]
+        [routes["en_de"]],
+        threads=1,
+        beam_size=2,
+        resolve=lambda f, t: [routes["fr_en"], routes["en_de"]],
     )
-    cached = CachingTranslator(engine, MemoryCache())
+    cached = CachingTranslator(engine, caches.new())
     french = TranslationRequest(("Le modèle est grand.",), "fr", "de", "text")
     first, second = cached.translate(french), cached.translate(french)
     assert first.model == second.model == "argos-fr_en-1.0+en_de-1.0"

@@ -41,7 +41,7 @@ from kanalwerk.publish import PublishResult, publish
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import FetchRecord, Store
-from kanalwerk.translate.article import (
+from kanalwerk.translate.article.base import (
     ArticleRequest,
     ArticleWriter,
     article_engine,

@@ -195,6 +195,7 @@ class OpenAIConfig(_Model):
     article_temperature: float = Field(default=0.4, ge=0, le=2)
     article_max_source_chars: int = Field(default=24000, ge=500)
     article_max_tokens: int | None = Field(default=None, ge=1)
+    article_timeout: float = Field(default=180.0, gt=0)  # a whole article takes longer
 
     @field_validator("article_prompt")
     @classmethod

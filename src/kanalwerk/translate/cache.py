@@ -91,41 +91,6 @@ class StoreCache:
         self.put = store.cache_put
 
 
-class MemoryCache:
-    """`TranslationCache` in a dict, for tests and one-off runs."""
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str | None, str, str, str, str], str] = {}
-
-    def get(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        hashes: Sequence[str],
-    ) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for h in hashes:
-            value = self.entries.get((engine, model, source_lang, target_lang, fmt, h))
-            if value is not None:
-                found[h] = value
-        return found
-
-    def put(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        entries: Mapping[str, str],
-    ) -> None:
-        for h, value in entries.items():
-            self.entries[(engine, model, source_lang, target_lang, fmt, h)] = value
-
-
 def text_hash(text: str, glossary: Sequence[tuple[str, str]] = ()) -> str:
     """Cache key of one source text under a glossary (order of glossary terms is irrelevant)."""
     payload = json.dumps(

@@ -15,7 +15,8 @@ from kanalwerk.config import Config
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.fetch import default_user_agent
 from kanalwerk.store import Store
-from kanalwerk.translate.article import ArticleWriter, OpenAIArticleWriter
+from kanalwerk.translate.article.base import ArticleWriter
+from kanalwerk.translate.article.writer import OpenAIArticleWriter
 from kanalwerk.translate.base import Translator
 from kanalwerk.translate.cache import CachingTranslator, StoreCache
 from kanalwerk.translate.chain import ChainTranslator
@@ -35,30 +36,15 @@ def build_engine(name: str, config: Config) -> Translator:
     if name == "openai":
         from kanalwerk.translate.openai import OpenAITranslator
 
-        o = tc.openai
-        return OpenAITranslator.from_env(
-            o.api_key_env,
-            base_url=o.base_url,
-            model=o.model,
-            temperature=o.temperature,
-            timeout=o.timeout,
-            max_batch_chars=o.max_batch_chars,
-            max_retries=o.max_retries,
-            system_prompt=o.prompt,
-            user_agent=agent,
-        )
+        return OpenAITranslator.from_config(tc.openai, user_agent=agent)
     if name == "local":
         from kanalwerk.progress import download_progress
         from kanalwerk.translate.local import local_translator
 
-        lc = tc.local
         return local_translator(
+            tc.local,
             tc.source_language,
-            target_lang=tc.target_language,
-            index_url=str(lc.package_index_url),
-            data_dir=lc.data_dir,
-            threads=lc.threads,
-            beam_size=lc.beam_size,
+            tc.target_language,
             progress=download_progress("downloading translation model"),
         )
     if name == "deepl":
@@ -129,22 +115,10 @@ def build_article_writer(config: Config, store: Store) -> ArticleWriter:
     articles are cached in the store, and usage counts against the openai budget.
     """
     tc = config.translator
-    o = tc.openai
     budget = tc.budget_for("openai")
     meter = Meter(store, daily_characters=budget.daily_characters, daily_tokens=budget.daily_tokens)
-    return OpenAIArticleWriter.from_env(
-        o.api_key_env,
-        base_url=o.base_url,
-        model=o.model,
-        temperature=o.article_temperature,
-        timeout=o.timeout,
-        max_retries=o.max_retries,
-        prompt_template=o.article_prompt,
-        max_source_chars=o.article_max_source_chars,
-        max_tokens=o.article_max_tokens,
-        user_agent=user_agent(config),
-        cache=StoreCache(store),
-        meter=meter,
+    return OpenAIArticleWriter.from_config(
+        tc.openai, cache=StoreCache(store), meter=meter, user_agent=user_agent(config)
     )
 
 

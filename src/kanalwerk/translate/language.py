@@ -70,10 +70,6 @@ def item_text(title: str, body_html: str) -> str:
     return f"{title}\n{html_to_text(body_html)}"
 
 
-def detect_html_language(title: str, body_html: str) -> str | None:
-    return detect_language(item_text(title, body_html))
-
-
 def normalise_language(code: str | None) -> str | None:
     """`en-US`, `en_us`, `EN` → `en`; empty or not a language code ("English") → None."""
     if not code:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kanalwerk.config import LocalConfig
 from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest
@@ -198,8 +199,8 @@ class LocalTranslator:
         self,
         route: Sequence[InstalledPackage],
         *,
-        threads: int = 0,
-        beam_size: int = 2,
+        threads: int,
+        beam_size: int,
         max_batch_size: int = 32,
         compute_type: str = "default",
         resolve: Resolver | None = None,
@@ -316,14 +317,7 @@ class LocalTranslator:
 
 
 def local_translator(
-    source_lang: str = "auto",
-    *,
-    target_lang: str = "de",
-    index_url: str | None = None,
-    data_dir: Path | None = None,
-    threads: int = 0,
-    beam_size: int = 2,
-    progress: Progress | None = None,
+    settings: LocalConfig, source_lang: str, target_lang: str, *, progress: Progress | None = None
 ) -> LocalTranslator:
     """The engine for `feeds.yaml`: installs the route's packages on first use.
 
@@ -331,6 +325,7 @@ def local_translator(
     source languages met later are installed when their first item arrives.
     """
     source = "en" if source_lang in ("", "auto") else source_lang.lower()
+    index_url, data_dir = str(settings.package_index_url), settings.data_dir
 
     def resolve(from_code: str, to_code: str) -> list[InstalledPackage]:
         return ensure_package(from_code, to_code, index_url=index_url, data_dir=data_dir)
@@ -338,4 +333,6 @@ def local_translator(
     route = ensure_package(
         source, target_lang, index_url=index_url, data_dir=data_dir, progress=progress
     )
-    return LocalTranslator(route, threads=threads, beam_size=beam_size, resolve=resolve)
+    return LocalTranslator(
+        route, threads=settings.threads, beam_size=settings.beam_size, resolve=resolve
+    )

@@ -21,6 +21,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
+from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
@@ -126,11 +127,8 @@ def parse_translations(content: str | None, expected: int) -> list[str] | str:
 
 
 class ChatSettings(TypedDict, total=False):
-    """`ChatClient`'s optional settings, passed on as they are by translator and article writer."""
+    """How `ChatClient` talks HTTP, beyond `feeds.yaml`: passed on by translator and writer."""
 
-    api_key_env: str | None
-    timeout: float
-    max_retries: int
     user_agent: str
     sleep: Callable[[float], None]
     transport: httpx.BaseTransport | None
@@ -138,15 +136,15 @@ class ChatSettings(TypedDict, total=False):
     max_delay: float
 
 
-def api_key(api_key_env: str | None, base_url: object = None) -> str | None:
+def api_key(settings: OpenAIConfig) -> str | None:
     """The key for an OpenAI-compatible API; no variable named means a server without keys."""
-    if not api_key_env:
+    if not settings.api_key_env:
         return None
     hint = (
-        f" (the key for {base_url or 'the OpenAI-compatible API'}), or set "
-        "translator.openai.api_key_env to null for a server without keys"
+        f" (the key for {settings.base_url}), or set translator.openai.api_key_env to null "
+        "for a server without keys"
     )
-    return require_key(api_key_env, "openai", hint)
+    return require_key(settings.api_key_env, "openai", hint)
 
 
 @dataclass(frozen=True)
@@ -170,25 +168,23 @@ class ChatClient:
 
     def __init__(
         self,
+        settings: OpenAIConfig,
         *,
-        base_url: str,
-        model: str,
         api_key: str | None,
-        api_key_env: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 4,
+        timeout: float,
         user_agent: str = "kanalwerk",
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
     ):
-        url = httpx.URL(str(base_url).rstrip("/") + "/")
+        url = httpx.URL(str(settings.base_url).rstrip("/") + "/")
         self._base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
-        self._model = model
+        self._model = settings.model
         self._key = api_key or None
-        self._key_env = api_key_env
-        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
+        self._key_env = settings.api_key_env
+        retries = settings.max_retries
+        self._retry = RetryPolicy(retries, RETRY_STATUSES, base_delay, max_delay, sleep)
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
@@ -216,16 +212,16 @@ class ChatClient:
         messages: Sequence[Mapping[str, str]],
         *,
         characters: int,
-        temperature: float | None = None,
+        temperature: float,
         max_tokens: int | None = None,
-        json_mode: bool = True,
     ) -> ChatReply:
-        """One completion; `characters` is how much source text it carries, for usage."""
-        body: dict[str, Any] = {"model": self._model, "messages": [dict(m) for m in messages]}
-        if json_mode:
-            body["response_format"] = {"type": "json_object"}
-        if temperature is not None:
-            body["temperature"] = temperature
+        """One completion in JSON mode; `characters` is how much source text it carries."""
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [dict(m) for m in messages],
+            "response_format": {"type": "json_object"},
+            "temperature": temperature,
+        }
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -334,28 +330,18 @@ class OpenAITranslator:
     """`Translator` over `POST {base_url}/chat/completions`."""
 
     def __init__(
-        self,
-        *,
-        base_url: str,
-        model: str,
-        api_key: str | None,
-        temperature: float | None = 0.2,
-        max_batch_chars: int = 6000,
-        system_prompt: str | None = None,
-        fix_placeholders: bool = True,
-        **chat: Unpack[ChatSettings],
+        self, settings: OpenAIConfig, *, api_key: str | None, **chat: Unpack[ChatSettings]
     ):
-        self._chat = ChatClient(base_url=base_url, model=model, api_key=api_key, **chat)
-        self._model = model
-        self._temperature = temperature
-        self._max_batch_chars = max_batch_chars
-        self._template = system_prompt or DEFAULT_SYSTEM_PROMPT
-        self._fix_placeholders = fix_placeholders
+        self._chat = ChatClient(settings, api_key=api_key, timeout=settings.timeout, **chat)
+        self._model = settings.model
+        self._temperature = settings.temperature
+        self._max_batch_chars = settings.max_batch_chars
+        self._template = settings.prompt or DEFAULT_SYSTEM_PROMPT
 
     @classmethod
-    def from_env(cls, api_key_env: str | None, **kw: Any) -> OpenAITranslator:
-        """Build with the key from the environment variable `api_key_env` (None: no key)."""
-        return cls(api_key=api_key(api_key_env, kw.get("base_url")), api_key_env=api_key_env, **kw)
+    def from_config(cls, settings: OpenAIConfig, **chat: Unpack[ChatSettings]) -> OpenAITranslator:
+        """Built with the key from the environment variable `settings` names."""
+        return cls(settings, api_key=api_key(settings), **chat)
 
     @property
     def engine(self) -> str:
@@ -389,7 +375,7 @@ class OpenAITranslator:
         for batch in batched(request.texts, max_items=MAX_ITEMS, max_chars=self._max_batch_chars):
             texts = [request.texts[i] for i in batch]
             translated, used = self._solve(texts, system)
-            if request.fmt == "html" and self._fix_placeholders:
+            if request.fmt == "html":
                 translated, more = self._repair(texts, translated, system)
                 used = used + more
             out.extend(translated)

@@ -240,7 +240,6 @@ class _Slot:
     lead: str
     trail: str
     placeholders: tuple[tuple[int, _Placeholder], ...]
-    markup: bool
 
 
 @dataclass(frozen=True)
@@ -259,21 +258,14 @@ class Segmented:
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
-            elif part.markup:
-                out.append(part.lead + _restore(next(pending), part) + part.trail)
             else:
-                out.append(part.lead + _strip(next(pending)) + part.trail)
+                out.append(part.lead + _restore(next(pending), part) + part.trail)
         return "".join(out)
 
 
-def _strip(text: str) -> str:
-    return text.strip()
-
-
-def _translatable(text: str, markup: bool) -> bool:
+def _translatable(text: str) -> bool:
     """True when the text has words to translate (not just numbers, symbols or a URL)."""
-    if markup:
-        text = html.unescape(_PLACEHOLDER.sub(" ", text))
+    text = html.unescape(_PLACEHOLDER.sub(" ", text))
     return any(ch.isalpha() for ch in _URL.sub(" ", text))
 
 
@@ -332,13 +324,11 @@ class _Segmenter:
         trail = _TRAILING_WS.search(text)
         assert lead is not None and trail is not None
         core = text[lead.end() : trail.start()] if lead.end() < len(text) else ""
-        if not _translatable(core, markup=True):
+        if not _translatable(core):
             self._literal("".join(_serialize(node) for node in run))
             return
         self.texts.append(_WS_RUN.sub(" ", core))
-        self.parts.append(
-            _Slot(lead.group(0), trail.group(0), tuple(builder.placeholders), markup=True)
-        )
+        self.parts.append(_Slot(lead.group(0), trail.group(0), tuple(builder.placeholders)))
 
     def block(self, element: _Element) -> None:
         run: list[_Node] = []
@@ -368,13 +358,6 @@ def segment_html(markup: str) -> Segmented:
     segmenter = _Segmenter()
     segmenter.block(_parse(markup))
     return Segmented(tuple(segmenter.texts), tuple(segmenter.parts))
-
-
-def segment_text(text: str) -> Segmented:
-    """Plain text (a title) as one segment; nothing to send if it has no words."""
-    if not _translatable(text, markup=False):
-        return Segmented((), (text,))
-    return Segmented((text.strip(),), (_Slot("", "", (), markup=False),))
 
 
 # --- restoring ------------------------------------------------------------------------

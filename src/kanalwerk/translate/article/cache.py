@@ -1,0 +1,60 @@
+"""Finished articles in the translation cache, keyed by everything that shapes them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from kanalwerk.models import Usage
+from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle
+from kanalwerk.translate.cache import TranslationCache
+
+#: Bump to invalidate every cached article (e.g. when validation becomes stricter).
+KEY_VERSION = "1"
+CACHE_FORMAT = "article"
+
+
+def article_key(template: str, request: ArticleRequest, max_source_chars: int) -> str:
+    """Cache key of a finished article: everything that shapes what the model is asked."""
+    payload = json.dumps(
+        [
+            KEY_VERSION,
+            template,
+            request.title,
+            request.source_html,
+            request.source_lang,
+            request.channel_name,
+            request.link,
+            request.is_video,
+            sorted([source, target] for source, target in request.glossary),
+            max_source_chars,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def cached_article(
+    cache: TranslationCache, engine: str, model: str | None, request: ArticleRequest, key: str
+) -> WrittenArticle | None:
+    """The article stored under `key`, costing nothing; None when absent or unreadable."""
+    found = cache.get(engine, model, request.source_lang, "de", CACHE_FORMAT, [key])
+    try:
+        data = json.loads(found[key])
+        title, teaser, body = (data[name] for name in ("title", "teaser", "body_html"))
+    except (KeyError, ValueError, TypeError):
+        return None  # absent or unreadable: write it afresh
+    if not all(isinstance(value, str) and value for value in (title, teaser, body)):
+        return None
+    return WrittenArticle(title, teaser, body, engine, model, Usage())
+
+
+def store_article(
+    cache: TranslationCache, request: ArticleRequest, key: str, article: WrittenArticle
+) -> None:
+    value = json.dumps(
+        {"title": article.title, "teaser": article.teaser, "body_html": article.body_html},
+        ensure_ascii=False,
+    )
+    cache.put(article.engine, article.model, request.source_lang, "de", CACHE_FORMAT, {key: value})

@@ -1,0 +1,144 @@
+"""The article writer: an OpenAI-compatible model writes a German article, checked strictly.
+
+A faulty answer is sent back once with the reason; a second one raises `ArticleInvalid`
+(the item's fault), and the caller translates the item instead. A cached article costs
+nothing and is returned even when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Unpack
+
+from kanalwerk.config import OpenAIConfig
+from kanalwerk.errors import ArticleInvalid
+from kanalwerk.models import Usage
+from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle
+from kanalwerk.translate.article.cache import article_key, cached_article, store_article
+from kanalwerk.translate.article.prompt import (
+    DEFAULT_ARTICLE_PROMPT,
+    correction,
+    render_article_prompt,
+    source_message,
+)
+from kanalwerk.translate.article.validate import validate_article
+from kanalwerk.translate.cache import TranslationCache
+from kanalwerk.translate.meter import Meter
+from kanalwerk.translate.openai import ChatClient, ChatSettings, api_key, decode_json_answer
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIArticleWriter:
+    """Writes German articles through `POST {base_url}/chat/completions` in JSON mode."""
+
+    def __init__(
+        self,
+        settings: OpenAIConfig,
+        *,
+        api_key: str | None,
+        cache: TranslationCache | None = None,
+        meter: Meter | None = None,
+        **chat: Unpack[ChatSettings],
+    ):
+        timeout = settings.article_timeout  # writing a whole article takes longer
+        self._chat = ChatClient(settings, api_key=api_key, timeout=timeout, **chat)
+        self._model = settings.model
+        self._temperature = settings.article_temperature
+        self._template = settings.article_prompt or DEFAULT_ARTICLE_PROMPT
+        self._max_source_chars = settings.article_max_source_chars
+        self._max_tokens = settings.article_max_tokens
+        self._cache = cache
+        self._meter = meter
+
+    @classmethod
+    def from_config(
+        cls,
+        settings: OpenAIConfig,
+        *,
+        cache: TranslationCache | None = None,
+        meter: Meter | None = None,
+        **chat: Unpack[ChatSettings],
+    ) -> OpenAIArticleWriter:
+        """Built with the key from the environment variable `settings` names."""
+        return cls(settings, api_key=api_key(settings), cache=cache, meter=meter, **chat)
+
+    @property
+    def engine(self) -> str:
+        return "openai"
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    def close(self) -> None:
+        self._chat.close()
+
+    def write(self, request: ArticleRequest) -> WrittenArticle:
+        """The German article for `request`; `TranslationError` (or `ArticleInvalid`) if none.
+
+        A cached article costs nothing and is returned even when the budget is spent.
+        """
+        key = article_key(self._template, request, self._max_source_chars)
+        if self._cache is not None:
+            cached = cached_article(self._cache, self.engine, self._model, request, key)
+            if cached is not None:
+                return cached
+        user, characters = source_message(request, self._max_source_chars)
+        if self._meter is not None:
+            self._meter.check(self.engine, characters, needed_for=" for an article")
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": render_article_prompt(self._template, request)},
+            {"role": "user", "content": user},
+        ]
+        usage = Usage()
+        for attempt in (1, 2):
+            reply = self._chat.complete(
+                messages,
+                characters=characters,
+                temperature=self._temperature,
+                max_tokens=self._max_tokens,
+            )
+            usage = usage + reply.usage
+            if self._meter is not None:
+                self._meter.record(self.engine, self._model, reply.usage)
+            if reply.context_exceeded:
+                raise self._invalid(
+                    "the source exceeds the model's context; lower max_source_chars", usage
+                )
+            if reply.finish_reason == "length":
+                raise self._invalid(
+                    "answer truncated; raise max tokens or shorten the source", usage
+                )
+            try:
+                if reply.content is None:
+                    raise ArticleInvalid("the answer has no content")
+                try:
+                    data = decode_json_answer(reply.content)
+                except ValueError as exc:
+                    raise ArticleInvalid("the answer is not JSON") from exc
+                title, teaser, body = validate_article(
+                    data, source_html=request.source_html, link=request.link
+                )
+            except ArticleInvalid as exc:
+                if attempt == 2:
+                    raise self._invalid(exc.reason, usage, after=attempt) from exc
+                log.warning("%s: unusable article (%s); asking again", self._chat.label, exc.reason)
+                messages += [
+                    {"role": "assistant", "content": reply.content or ""},
+                    {"role": "user", "content": correction(exc.reason)},
+                ]
+                continue
+            written = WrittenArticle(title, teaser, body, self.engine, self._model, usage)
+            if self._cache is not None:
+                store_article(self._cache, request, key, written)
+            return written
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _invalid(self, reason: str, usage: Usage, *, after: int = 0) -> ArticleInvalid:
+        attempts = f" after {after} attempts" if after else ""
+        return ArticleInvalid(
+            reason,
+            message=f"{self._chat.label} wrote no usable article{attempts}: {reason}",
+            usage=usage,
+        )
