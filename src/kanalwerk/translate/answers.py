@@ -4,8 +4,9 @@ Engines answer HTTP 200 with things that are no translation: an empty string, th
 source unchanged, or pages of text for one sentence (a model that wandered off). Such
 an answer is never cached (a cache entry is kept for good) and never published: it is
 a failure like any other. One bad text is the item's (`Blame.ITEM`: the item counts an
-attempt, the queue goes on); every text of a request bad is the engine's
-(`Blame.ENGINE`: a misconfigured engine must not use up every item's attempts).
+attempt, the queue goes on). Every text of a request bad says little about the item and
+much about the engine (misconfigured, or having a bad moment): `Blame.TRANSIENT`, so the
+items wait for the next cycle instead of using up their attempts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MAX_GROWTH = 3
 LENGTH_SLACK = 200
 #: A text left unchanged is suspicious only with this many words: names, product
 #: names and short labels ("GPT-4o", "Sam Altman") stay the same in German.
-MIN_WORDS_UNCHANGED = 5
+MIN_WORDS_UNCHANGED = 6
 
 _TAG = re.compile(r"<[^<>]*>")
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -75,5 +76,5 @@ def check_answers(engine: str, request: TranslationRequest, answers: Sequence[st
         f"{engine}: no translation for {len(bad)} of {len(request.texts)} text(s) "
         f"({found}: {shown!r}); nothing of it is used"
         + ("; check the engine's settings" if every else ""),
-        blame=Blame.ENGINE if every else Blame.ITEM,
+        blame=Blame.TRANSIENT if every else Blame.ITEM,
     )
