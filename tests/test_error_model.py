@@ -162,8 +162,11 @@ KEY = "Zq9-kanalwerk-secret-7d1e5c"
 
 
 def echo_key_at_the_cut(request: Request) -> Response:
-    """A plain-text 400 that quotes the key so that a cut at the limit splits it."""
-    said = "x" * (MAX_DETAIL_CHARS - 10 - len(" bad key ")) + " bad key "
+    """A plain-text 400 that quotes the key so that a cut at the limit splits it.
+
+    It starts with an escape sequence that would clear a terminal.
+    """
+    said = "\x1b[2J" + "x" * (MAX_DETAIL_CHARS - 14 - len(" bad key ")) + " bad key "
     assert len(said) + 10 == MAX_DETAIL_CHARS  # the cut falls after the key's 10th character
     return Response(400, f"{said}{KEY} rejected".encode(), {"Content-Type": "text/plain"})
 
@@ -193,3 +196,4 @@ def test_no_part_of_an_echoed_key_reaches_the_message(server: LocalServer, name:
     message = str(caught.value)
     assert "400" in message and "bad key" in message
     assert KEY[:4] not in message  # once the first 10 characters leaked
+    assert "\x1b" not in message

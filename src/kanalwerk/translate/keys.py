@@ -11,6 +11,7 @@ import os
 import re
 
 from kanalwerk.errors import Blame, TranslationError
+from kanalwerk.logs import printable
 
 #: Most characters of a server's error message kept in a log line or `items.last_error`.
 MAX_DETAIL_CHARS = 200
@@ -41,8 +42,12 @@ def require_key(variable: str, engine: str, hint: str = "") -> str:
 
 
 def error_detail(text: str, key: str | None) -> str:
-    """A server's error text fit for logs: `key` and key-like tokens masked, then cut."""
+    """A server's error text fit for logs and `items.last_error`.
+
+    `key` and key-like tokens are masked, control characters escaped, and only then is
+    the text cut to `MAX_DETAIL_CHARS`.
+    """
     if key:
         text = text.replace(key, "***")
-    text = _KEY_LIKE.sub("sk-***", text).strip()
+    text = printable(_KEY_LIKE.sub("sk-***", text).strip())
     return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "…"
