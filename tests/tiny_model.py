@@ -2,7 +2,8 @@
 
 It is a real CTranslate2 Transformer (2 layers, d_model 32, int8) with a real
 SentencePiece model trained on generated sentences, zipped as a real `.argosmodel`.
-Its output is gibberish, so tests check structure, never wording. Nothing is downloaded.
+It answers every sentence with the same two words, so tests check structure, never
+wording. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,27 +84,39 @@ def build_ct2_model(
     ffn: int = 64,
     layers: int = 2,
     heads: int = 2,
-    eos_bias: float = 6.0,
 ) -> Path:
-    """A Transformer with random weights; `eos_bias` makes it stop after a few tokens."""
+    """A Transformer whose encoder is random and whose decoder always writes two words.
+
+    The decoder's layers add nothing (zero weights), so each step sees only the token
+    before it: the start token (or the target prefix) leads to a first word piece, that
+    one to a second, that one to `</s>`. Every sentence thus comes out as the same two
+    words, picked by `seed`: a short answer with letters, as from a real model, and
+    never the source unchanged.
+    """
     rng = np.random.default_rng(seed)
     size = len(vocabulary)
+    words = [i for i, piece in enumerate(vocabulary) if re.fullmatch("▁[A-Za-z]{3,}", piece)]
+    first, second = (int(i) for i in rng.choice(words, size=2, replace=False))
+    starts = [vocabulary.index(token) for token in ("<s>", PREFIX_TOKEN) if token in vocabulary]
 
     def weight(*shape: int, scale: float = 0.3) -> np.ndarray:
         return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def zeros(*shape: int) -> np.ndarray:
+        return np.zeros(shape, np.float32)
 
     def norm(spec: object) -> None:
         spec.gamma = np.ones(d_model, np.float32)  # type: ignore[attr-defined]
         spec.beta = np.zeros(d_model, np.float32)  # type: ignore[attr-defined]
 
-    def linear(spec: object, out: int, inp: int) -> None:
-        spec.weight = weight(out, inp)  # type: ignore[attr-defined]
-        spec.bias = weight(out, scale=0.05)  # type: ignore[attr-defined]
+    def linear(spec: object, out: int, inp: int, *, silent: bool = False) -> None:
+        spec.weight = zeros(out, inp) if silent else weight(out, inp)  # type: ignore[attr-defined]
+        spec.bias = zeros(out) if silent else weight(out, scale=0.05)  # type: ignore[attr-defined]
 
-    def ffn_block(spec: object) -> None:
+    def ffn_block(spec: object, *, silent: bool = False) -> None:
         norm(spec.layer_norm)  # type: ignore[attr-defined]
         linear(spec.linear_0, ffn, d_model)  # type: ignore[attr-defined]
-        linear(spec.linear_1, d_model, ffn)  # type: ignore[attr-defined]
+        linear(spec.linear_1, d_model, ffn, silent=silent)  # type: ignore[attr-defined]
 
     spec = transformer_spec.TransformerSpec.from_config((layers, layers), heads)
     encoder, decoder = spec.encoder, spec.decoder
@@ -113,21 +127,27 @@ def build_ct2_model(
         linear(layer.self_attention.linear[0], 3 * d_model, d_model)  # fused q, k, v
         linear(layer.self_attention.linear[1], d_model, d_model)
         ffn_block(layer.ffn)
-    decoder.embeddings.weight = weight(size, d_model, scale=1.0)
+    # Decoder: token embeddings along three axes, layers that leave them as they are.
+    embeddings = weight(size, d_model, scale=0.01)
+    for axis, tokens in enumerate((starts, [first], [second])):
+        for token in tokens:
+            embeddings[token, axis] = 20.0
+    decoder.embeddings.weight = embeddings
     norm(decoder.layer_norm)
     for layer in decoder.layer:
         norm(layer.self_attention.layer_norm)
         linear(layer.self_attention.linear[0], 3 * d_model, d_model)
-        linear(layer.self_attention.linear[1], d_model, d_model)
+        linear(layer.self_attention.linear[1], d_model, d_model, silent=True)
         norm(layer.attention.layer_norm)
         linear(layer.attention.linear[0], d_model, d_model)  # query
         linear(layer.attention.linear[1], 2 * d_model, d_model)  # fused k, v from the encoder
-        linear(layer.attention.linear[2], d_model, d_model)
-        ffn_block(layer.ffn)
-    decoder.projection.weight = weight(size, d_model, scale=0.5)
-    bias = np.zeros(size, np.float32)
-    bias[vocabulary.index("</s>")] = eos_bias
-    decoder.projection.bias = bias
+        linear(layer.attention.linear[2], d_model, d_model, silent=True)
+        ffn_block(layer.ffn, silent=True)
+    projection = zeros(size, d_model)
+    for axis, token in enumerate((first, second, vocabulary.index("</s>"))):
+        projection[token, axis] = 5.0  # the token after the one along `axis`
+    decoder.projection.weight = projection
+    decoder.projection.bias = zeros(size)
     spec.register_source_vocabulary(vocabulary)
     spec.register_target_vocabulary(vocabulary)
     _SpecConverter(spec).convert(str(output_dir), quantization="int8", force=True)
