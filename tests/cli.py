@@ -1,14 +1,24 @@
-"""Running kanalwerk as `kanalwerk run --once` does: as a command, or one cycle in process."""
+"""Running kanalwerk as `kanalwerk run --once` does: as a command, or one cycle in process.
+
+`run_cli` drives the command in this process with click's `CliRunner`, which is what
+most tests need and costs no interpreter start. `run_process` starts a real process: for
+the daemon, signals, killing mid-run and the console script itself.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from kanalwerk import pipeline
+from kanalwerk.cli import main
 from kanalwerk.config import Config
 from kanalwerk.store import Store
 from kanalwerk.translate.factory import (
@@ -31,6 +41,24 @@ def environment(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
 
 
 def run_cli(
+    config: Path, *args: str, env: Mapping[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`kanalwerk ARGS --config CONFIG` in this process, in the config's folder.
+
+    The answer looks like a finished process's: exit status, stdout, and stderr with
+    the log, error messages and, as Python would print it, any uncaught traceback.
+    """
+    with contextlib.chdir(config.parent):
+        result = CliRunner().invoke(main, [*args, "--config", str(config)], env=env)
+    stderr = result.stderr
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(
+        command(config, *args), result.exit_code, result.stdout, stderr
+    )
+
+
+def run_process(
     config: Path, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """`kanalwerk ARGS --config CONFIG` in a fresh process in the config's folder."""

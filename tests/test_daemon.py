@@ -27,7 +27,7 @@ from kanalwerk.translate.factory import (
     build_article_writer,
     build_translator,
 )
-from tests.cli import command, environment, run_cli
+from tests.cli import command, environment, run_process
 from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
 from tests.test_article_mode import POSTS, rss
@@ -86,7 +86,7 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
         assert wait_for(lambda: entry_count(feed_file) == 9), log_file.read_text()
 
         # A second daemon on the same config is refused.
-        second = run_cli(config, "run", timeout=60)
+        second = run_process(config, "run", timeout=60)
         assert second.returncode != 0
         assert "already running" in second.stderr
 

@@ -2,13 +2,15 @@
 
 One server serves three feed fixtures (YouTube, WordPress RSS 2.0, Atom blog) with
 ETag/Last-Modified; another speaks the OpenAI chat-completions contract. The CLI runs
-as a user would run it, in a subprocess, and the published files are checked.
+with a user's arguments, in process, and the published files are checked; one test
+starts the installed console script itself.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.cli import run_cli
+from tests.cli import environment, run_cli
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Resource
 
@@ -278,3 +280,33 @@ def test_check_reports_config_errors_with_line(setup: Setup) -> None:
     assert result.returncode != 0
     expected = r"feeds\.yaml:\d+: translator\.engien: unknown key; did you mean 'engine'"
     assert re.search(expected, result.stderr)
+
+
+def test_the_installed_command_runs_a_cycle(setup: Setup) -> None:
+    script = Path(sys.executable).with_name("kanalwerk")
+    result = subprocess.run(
+        [str(script), "run", "--once", "--config", str(setup.config)],
+        cwd=setup.folder,
+        env=environment({"KW_TEST_KEY": API_KEY}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3/3 channel(s) fetched" in result.stderr
+    assert len(entries(setup.output / "feed.atom")) == 9
+
+
+def test_help_imports_no_stage_of_the_pipeline() -> None:
+    """`kanalwerk --help` answers at once: the commands import their stages when they run."""
+    shown = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kanalwerk", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0 and "run" in shown.stdout
+    imported = {line.split("|")[-1].strip() for line in shown.stderr.splitlines()}
+    assert "kanalwerk.cli" in imported
+    heavy = {"kanalwerk.pipeline", "kanalwerk.config", "kanalwerk.store", "sqlalchemy", "httpx"}
+    assert not heavy & imported

@@ -21,7 +21,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def kanalwerk(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(folder / "feeds.yaml", *args, env=env, timeout=180)
+    return run_cli(folder / "feeds.yaml", *args, env=env)
 
 
 def test_local_engine_downloads_model_on_first_use_and_publishes(

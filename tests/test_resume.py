@@ -1,10 +1,10 @@
 """A run cut short mid-batch resumes where it stopped and never pays twice for a text.
 
-`kanalwerk run --once` runs as a subprocess against a loopback translation API wrapped
-in a `Gate`: the gate lets a number of requests through and then either holds the next
-one while the test kills the process, or answers every further request with a server
-error. A second run must send only texts that were never answered, and every item must
-end up with exactly one article.
+`kanalwerk run --once` runs against a loopback translation API wrapped in a `Gate`: the
+gate lets a number of requests through and then either holds the next one while the
+test kills the process (a real one, started for that), or answers every further request
+with a server error (the command then runs in process). A second run must send only
+texts that were never answered, and every item must end up with exactly one article.
 """
 
 from __future__ import annotations

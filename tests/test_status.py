@@ -1,7 +1,7 @@
 """Engine state: suspensions survive a restart, and `kanalwerk status` shows usage and limits.
 
 The chain is driven in-process against a real SQLite store; `kanalwerk run --once` and
-`kanalwerk status` run as subprocesses against a loopback DeepL and LibreTranslate.
+`kanalwerk status` run in process against a loopback DeepL and LibreTranslate.
 """
 
 from __future__ import annotations

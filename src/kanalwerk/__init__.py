@@ -1,10 +1,20 @@
 """kanalwerk: turn chosen channels' feeds into a German-language blog."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("kanalwerk")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0"
+from __future__ import annotations
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> str:
+    """`__version__`, read from the installed metadata only when asked for.
+
+    `importlib.metadata` costs more to import than the rest of `kanalwerk --help`.
+    """
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kanalwerk")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0.0.0"

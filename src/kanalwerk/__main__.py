@@ -1,3 +1,6 @@
-from kanalwerk.cli import main
+"""`python -m kanalwerk`, the same as the `kanalwerk` command."""
 
-main()
+from kanalwerk.console import main
+
+if __name__ == "__main__":
+    main()

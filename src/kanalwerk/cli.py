@@ -1,26 +1,28 @@
-"""The command line: `kanalwerk run`, `check`, `status`, `publish`."""
+"""The command line: `kanalwerk run`, `check`, `status`, `publish`, `models`.
+
+Each command imports what it needs when it runs: the pipeline pulls in the store,
+HTTP clients and config models, which `--help` or a typo should not wait for.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from kanalwerk import __version__, logs, pipeline
-from kanalwerk.config import Config, load_config
+from kanalwerk import logs
 from kanalwerk.errors import KanalwerkError
-from kanalwerk.store import Store
-from kanalwerk.translate.article import cost_usd
-from kanalwerk.translate.chain import load_suspensions
-from kanalwerk.translate.factory import (
-    ArticleWriterHolder,
-    TranslatorHolder,
-    build_article_writer,
-    build_translator,
-)
+
+if TYPE_CHECKING:
+    from kanalwerk import pipeline
+    from kanalwerk.config import Config
+    from kanalwerk.store import Store
 
 log = logging.getLogger("kanalwerk")
 
@@ -34,29 +36,56 @@ config_option = click.option(
 )
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logs.install(level, sys.stderr)  # control characters from servers shown escaped
-    # httpx logs every request at INFO; that is noise at our default level.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.INFO)  # its DEBUG is per socket event
-    logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.INFO)
+def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
+    """Log to this command's stderr; return the function that undoes it.
+
+    Undoing matters when the command runs inside another program (tests drive it in
+    process): its handler and levels must not outlive the command.
+    """
+    levels = {
+        "": logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO),
+        # httpx logs every request at INFO; that is noise at our default level.
+        "httpx": logging.WARNING,
+        "httpcore": logging.INFO,  # its DEBUG is per socket event
+        "apscheduler": logging.INFO if verbose else logging.WARNING,
+    }
+    before = {name: logging.getLogger(name).level for name in levels}
+    handler = logs.install(levels[""], sys.stderr)  # control characters shown escaped
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+    def undo() -> None:
+        logging.getLogger().removeHandler(handler)
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+
+    return undo
 
 
-def _load(config_path: Path) -> Config:
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """A deliberate error reaches the user as its message, never as a traceback."""
     try:
-        return load_config(config_path)
+        yield
     except KanalwerkError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
+def _load(config_path: Path) -> Config:
+    from kanalwerk.config import load_config
+
+    with _user_errors():
+        return load_config(config_path)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kanalwerk")
+@click.version_option(package_name="kanalwerk", prog_name="kanalwerk")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-def main(verbose: int, quiet: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Turn chosen channels' feeds into a German-language blog with an Atom feed."""
-    _setup_logging(verbose, quiet)
+    ctx.call_on_close(_setup_logging(verbose, quiet))
 
 
 @main.command()
@@ -68,29 +97,34 @@ def run(config_path: Path, once: bool) -> None:
     Without --once this runs until Ctrl-C, polling each channel on its interval and
     picking up edits to the config file without a restart.
     """
+    from kanalwerk import pipeline
     from kanalwerk.daemon import Daemon, lock_path_for, single_instance
+    from kanalwerk.store import Store
+    from kanalwerk.translate.factory import (
+        ArticleWriterHolder,
+        TranslatorHolder,
+        build_article_writer,
+        build_translator,
+    )
 
     config = _load(config_path)
-    try:
-        with single_instance(lock_path_for(config)), Store.open(config.store) as store:
-            if once:
-                pipeline.sync_channels(config, store)
-                translators = TranslatorHolder(build_translator, store)
-                writers = ArticleWriterHolder(build_article_writer, store)
-                translators.update(config)
-                writers.update(config)
-                try:
-                    report = pipeline.run_cycle(config, store, translators.get, writers.get)
-                finally:
-                    translators.close()
-                    writers.close()
-                _summarise(report)
-                if report.poll.outcomes and report.poll.succeeded == 0:
-                    raise click.ClickException("no channel could be fetched; see the log above")
-                return
-            Daemon(config, store, build_translator).run()
-    except KanalwerkError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _user_errors(), single_instance(lock_path_for(config)), Store.open(config.store) as store:
+        if once:
+            pipeline.sync_channels(config, store)
+            translators = TranslatorHolder(build_translator, store)
+            writers = ArticleWriterHolder(build_article_writer, store)
+            translators.update(config)
+            writers.update(config)
+            try:
+                report = pipeline.run_cycle(config, store, translators.get, writers.get)
+            finally:
+                translators.close()
+                writers.close()
+            _summarise(report)
+            if report.poll.outcomes and report.poll.succeeded == 0:
+                raise click.ClickException("no channel could be fetched; see the log above")
+            return
+        Daemon(config, store, build_translator).run()
 
 
 def _summarise(report: pipeline.CycleReport) -> None:
@@ -132,16 +166,16 @@ def status(config_path: Path) -> None:
     (quota or budget spent); openai also in article mode, with today's cost in USD when
     its prices are configured; with a DeepL key set, DeepL's own count for the period.
     """
+    from kanalwerk import pipeline
+    from kanalwerk.store import Store
+
     config = _load(config_path)
     now = datetime.now(UTC)
-    try:
-        with Store.open(config.store) as store:
-            pipeline.sync_channels(config, store)
-            rows = store.channel_statuses()
-            usage = store.usage_for(now.date())
-            engines = _engine_lines(config, store, now)
-    except KanalwerkError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _user_errors(), Store.open(config.store) as store:
+        pipeline.sync_channels(config, store)
+        rows = store.channel_statuses()
+        usage = store.usage_for(now.date())
+        engines = _engine_lines(config, store, now)
     for row in rows:
         when = (
             row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "never"
@@ -182,6 +216,9 @@ def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
     In article mode the article writer's usage is recorded under "openai", so openai is
     listed even when it is not in the translation chain.
     """
+    from kanalwerk.translate.article import cost_usd
+    from kanalwerk.translate.chain import load_suspensions
+
     tc = config.translator
     suspensions = load_suspensions(store, now)
     chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
@@ -250,12 +287,12 @@ def _deepl_account_line(config: Config) -> str | None:
 @config_option
 def publish_cmd(config_path: Path) -> None:
     """Re-render the feed and the site from the store, without polling."""
+    from kanalwerk import pipeline
+    from kanalwerk.store import Store
+
     config = _load(config_path)
-    try:
-        with Store.open(config.store) as store:
-            result = pipeline.publish_site(config, store, force=True)
-    except KanalwerkError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _user_errors(), Store.open(config.store) as store:
+        result = pipeline.publish_site(config, store, force=True)
     assert result is not None
     click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")
 
@@ -290,10 +327,8 @@ def models_list(config_path: Path, available: bool) -> None:
     if not installed:
         click.echo("  (none)")
     if available:
-        try:
+        with _user_errors():
             offered = packages.load_index(index_url)
-        except KanalwerkError as exc:
-            raise click.ClickException(str(exc)) from exc
         click.echo(f"available from {index_url}:")
         for info in sorted(offered, key=lambda i: (i.from_code, i.to_code)):
             click.echo(f"  {info.pair}  {info.version}")
@@ -310,7 +345,7 @@ def models_install(config_path: Path, source: Path | None, from_code: str, to_co
     from kanalwerk.translate import packages
 
     index_url, data_dir = _local_settings(config_path)
-    try:
+    with _user_errors():
         if source is not None:
             installed = [packages.install_from_file(source, data_dir)]
         else:
@@ -321,8 +356,6 @@ def models_install(config_path: Path, source: Path | None, from_code: str, to_co
                 data_dir=data_dir,
                 progress=download_progress(f"{from_code}→{to_code}"),
             )
-    except KanalwerkError as exc:
-        raise click.ClickException(str(exc)) from exc
     for pkg in installed:
         click.echo(f"installed {pkg.pair} {pkg.version} in {pkg.path}")
 

@@ -49,8 +49,8 @@ class _Handler(logging.StreamHandler[TextIO]):
     """Ours, so that setting up again replaces it instead of adding a second one."""
 
 
-def install(level: int, stream: TextIO) -> None:
-    """Log to `stream` at `level` through the terminal-safe formatter."""
+def install(level: int, stream: TextIO) -> logging.Handler:
+    """Log to `stream` at `level` through the terminal-safe formatter; return the handler."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
@@ -58,3 +58,4 @@ def install(level: int, stream: TextIO) -> None:
     handler.setFormatter(TerminalSafeFormatter(FORMAT, DATE_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+    return handler
