@@ -51,8 +51,8 @@ def run_cli(
     with contextlib.chdir(config.parent):
         result = CliRunner().invoke(main, [*args, "--config", str(config)], env=env)
     stderr = result.stderr
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(*result.exc_info))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
     return subprocess.CompletedProcess(
         command(config, *args), result.exit_code, result.stdout, stderr
     )
