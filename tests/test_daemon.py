@@ -20,6 +20,7 @@ from lxml import etree
 from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.daemon import Daemon
+from kanalwerk.lock import lock_path, single_instance
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleRequest, ArticleWriter, WrittenArticle
 from kanalwerk.translate.factory import (
@@ -27,7 +28,7 @@ from kanalwerk.translate.factory import (
     build_article_writer,
     build_translator,
 )
-from tests.cli import command, environment, run_process
+from tests.cli import command, environment, run_cli, run_process
 from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
 from tests.test_article_mode import POSTS, rss
@@ -110,6 +111,48 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
             raise
     assert returncode == 0, log_file.read_text()
     assert "Traceback" not in log_file.read_text()
+
+
+def test_two_configs_on_one_store_do_not_run_at_once(
+    tmp_path: Path, servers: tuple[LocalServer, FakeOpenAI]
+) -> None:
+    """The lock belongs to the store: a second config on it is refused, another store is not."""
+    feeds, api = servers
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    first = write_config(tmp_path / "a", feeds, api)
+    database = tmp_path / "a" / "data" / "kanalwerk.db"
+    second_folder = tmp_path / "b"
+    second = write_config(second_folder, feeds, api)
+    second.write_text(
+        second.read_text(encoding="utf-8").replace(
+            "sqlite:///data/kanalwerk.db", f"sqlite:///{database}"
+        ),
+        encoding="utf-8",
+    )
+    with single_instance(load_config(first).store):
+        refused = run_cli(second, "run", "--once", env={"KW_TEST_KEY": API_KEY})
+        assert refused.returncode == 1
+        assert "already running" in refused.stderr
+        assert str(database) in refused.stderr  # names the store, so the user finds the other
+        assert not (second_folder / "site").exists()
+        assert api.requests == 0
+
+        third = write_config(tmp_path / "c", feeds, api)  # a store of its own
+        assert run_cli(third, "run", "--once", env={"KW_TEST_KEY": API_KEY}).returncode == 0
+
+
+def test_lock_follows_the_database_not_how_its_url_is_written(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "k.db"
+    (tmp_path / "link").symlink_to(tmp_path / "data", target_is_directory=True)
+    assert lock_path(f"sqlite:///{database}") == tmp_path / "data" / "k.db.lock"
+    assert lock_path(f"sqlite:///{tmp_path / 'link' / 'k.db'}") == lock_path(
+        f"sqlite:///{database}"
+    )
+    server = lock_path("postgresql://writer:secret@db.example:5432/kanalwerk")
+    assert server == lock_path("postgresql://reader:other@db.example:5432/kanalwerk")
+    assert server != lock_path("postgresql://writer:secret@db.example:5432/elsewhere")
+    assert "secret" not in str(server)
 
 
 # --- article mode: one writer across rounds ------------------------------------------------

@@ -98,7 +98,8 @@ def run(config_path: Path, once: bool) -> None:
     picking up edits to the config file without a restart.
     """
     from kanalwerk import pipeline
-    from kanalwerk.daemon import Daemon, lock_path_for, single_instance
+    from kanalwerk.daemon import Daemon
+    from kanalwerk.lock import single_instance
     from kanalwerk.store import Store
     from kanalwerk.translate.factory import (
         ArticleWriterHolder,
@@ -108,7 +109,7 @@ def run(config_path: Path, once: bool) -> None:
     )
 
     config = _load(config_path)
-    with _user_errors(), single_instance(lock_path_for(config)), Store.open(config.store) as store:
+    with _user_errors(), single_instance(config.store), Store.open(config.store) as store:
         if once:
             pipeline.sync_channels(config, store)
             translators = TranslatorHolder(build_translator, store)

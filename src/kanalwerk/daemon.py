@@ -7,17 +7,14 @@ so two jobs never work on the same queue at once.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -25,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk import pipeline
 from kanalwerk.config import ChannelConfig, Config, load_config
-from kanalwerk.errors import AlreadyRunning, ConfigError, KanalwerkError
+from kanalwerk.errors import ConfigError, KanalwerkError
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleWriter
 from kanalwerk.translate.base import Translator
@@ -34,32 +31,6 @@ from kanalwerk.translate.factory import ArticleWriterHolder, TranslatorHolder, b
 log = logging.getLogger(__name__)
 
 CONFIG_WATCH_SECONDS = 2
-
-
-@contextlib.contextmanager
-def single_instance(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock so two daemons never share one store and output folder."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise AlreadyRunning(
-                f"another kanalwerk is already running with {lock_path}; stop it first"
-            ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
-def lock_path_for(config: Config) -> Path:
-    """One lock per config file: two daemons on one config would share store and output."""
-    return config.path.parent / f".{config.path.name}.lock"
 
 
 class Daemon:

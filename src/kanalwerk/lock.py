@@ -1,0 +1,64 @@
+"""One kanalwerk at a time per store: a lock file held for the whole run.
+
+The store is what two runs must not share (they would poll, pay for and publish the
+same items twice), so the lock follows the store, not the config file: two config
+files naming one database are refused just like one config started twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy as sa
+
+from kanalwerk.errors import AlreadyRunning
+
+
+def lock_path(store_url: str) -> Path:
+    """`<database>.lock` beside a SQLite file; else one per server and database.
+
+    A database on a server has no folder of ours, so its lock lives in the temp folder
+    under a name made from the URL (without user and password); it guards this machine.
+    """
+    url = sa.make_url(store_url)
+    database = url.database or ""
+    plain_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if url.get_backend_name() == "sqlite" and plain_file:
+        file = Path(database).resolve()
+        return file.with_name(f"{file.name}.lock")
+    where = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{database}"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"kanalwerk-{digest}.lock"
+
+
+@contextlib.contextmanager
+def single_instance(store_url: str) -> Iterator[None]:
+    """Hold the store's lock for the block; raise `AlreadyRunning` if another run has it."""
+    from kanalwerk.store.store import mask_url
+
+    path = lock_path(store_url)
+    store = mask_url(store_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise AlreadyRunning(
+                f"another kanalwerk is already running on the store {store} (lock {path}); "
+                "stop it first, or give this config a store of its own"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
