@@ -1,8 +1,8 @@
 """The German article: attribution box first, then the translated body.
 
 Pure functions only; the pipeline feeds in a stored item plus its translation and gets an
-`Article` back. Identifiers are derived from values that never change (guid, first-seen date,
-channel id), so composing again yields the same entry id.
+`Article` back. Identifiers are derived from values that never change (site host, channel
+id, guid), so composing again, on any day, yields the same entry id.
 """
 
 from __future__ import annotations
@@ -33,14 +33,20 @@ def guid_hash(guid: str) -> str:
     return hashlib.sha256(guid.encode("utf-8")).hexdigest()
 
 
-def make_entry_id(site: SiteInfo, channel_id: str, guid: str, first_seen: datetime) -> str:
-    """RFC 4151 tag URI: `tag:<host>,<first-seen date>:<channel id>/<guid hash>`.
+#: The date in every entry id's tag URI (RFC 4151 wants one); fixed, so the id does not
+#: depend on when an item was first seen. Ids published before used that day instead:
+#: the store keeps each article's id, so those never change either.
+ENTRY_ID_DATE = "2025"
 
-    Only values that never change go in, so the id survives retranslation and retitling.
+
+def make_entry_id(site: SiteInfo, channel_id: str, guid: str) -> str:
+    """RFC 4151 tag URI: `tag:<host>,2025:<channel id>/<guid hash>`.
+
+    Only values that never change go in, so the id survives retranslation, retitling and
+    a store rebuilt on another day.
     """
-    day = utc_seconds(first_seen).date().isoformat()
     channel = quote(channel_id, safe="-._~!$&'()*+,;=:@")
-    return f"tag:{site.host},{day}:{channel}/{guid_hash(guid)[:16]}"
+    return f"tag:{site.host},{ENTRY_ID_DATE}:{channel}/{guid_hash(guid)[:16]}"
 
 
 def make_slug(title: str, guid: str) -> str:
@@ -145,7 +151,7 @@ def compose_article(
 
     return Article(
         item_id=stored.id,
-        entry_id=make_entry_id(site, stored.channel_id, stored.guid, stored.first_seen),
+        entry_id=make_entry_id(site, stored.channel_id, stored.guid),
         slug=make_slug(title, stored.guid),
         title=title,
         summary=summary,
