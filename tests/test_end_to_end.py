@@ -206,6 +206,21 @@ def test_a_new_item_adds_exactly_one_entry(setup: Setup, data_dir: Path) -> None
     assert setup.api.requests == requests_before + 1  # one request for the one new item
 
 
+def test_a_run_restores_deleted_pages(setup: Setup) -> None:
+    assert setup.run("run", "--once").returncode == 0
+    requests = setup.api.requests
+    page = next((setup.output / "artikel").glob("*.html"))
+    lost = [page, setup.output / "index.html", setup.output / "style.css"]
+    kept = {path: path.read_bytes() for path in lost}
+    for path in lost:
+        path.unlink()
+
+    result = setup.run("run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert {path: path.read_bytes() for path in lost} == kept
+    assert setup.api.requests == requests  # restored from the store, nothing translated
+
+
 def test_untrusted_html_never_reaches_the_output(setup: Setup, data_dir: Path) -> None:
     # Links outside the HTML bodies too: the item's own link, its thumbnail, the feed's site.
     rss = (data_dir / "wordpress.rss").read_text(encoding="utf-8")

@@ -379,3 +379,24 @@ def test_publish_rejects_unsafe_slug(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="slug"):
         publish([bad], SITE, tmp_path)
     assert not (tmp_path / "feed.atom").exists()
+
+
+def test_publish_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    (out / "artikel").mkdir(parents=True)
+    left = [
+        out / ".feed.atom.k3j9x_2a.tmp",
+        out / "artikel" / ".deutscher-titel-1.html.0a1b2c3d.tmp",
+    ]
+    young = out / ".index.html.zz99yy88.tmp"  # may be a publish running right now
+    others = [out / ".feed.atom.tmp", out / "notes.tmp", out / "artikel" / ".mine.tmp"]
+    for path in [*left, young, *others]:
+        path.write_bytes(b"<half a page")
+    hour_ago = datetime.now(UTC).timestamp() - 3600
+    for path in [*left, *others]:
+        os.utime(path, (hour_ago, hour_ago))
+
+    publish([make_article(1)], SITE, out)
+    assert not any(path.exists() for path in left)
+    assert young.exists() and all(path.exists() for path in others)
+

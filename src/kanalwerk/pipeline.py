@@ -37,7 +37,7 @@ from kanalwerk.errors import (
 from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
-from kanalwerk.publish import PublishResult, publish
+from kanalwerk.publish import PublishResult, missing_files, publish
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import FetchRecord, Store
@@ -574,16 +574,18 @@ OUTPUT_LAYOUT_VERSION = "1"
 
 
 def publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
-    """Write the feed and pages when articles or site settings changed since last time."""
+    """Write the feed and pages when articles or site settings changed since last time.
+
+    A file missing from the output folder (deleted by hand, say) is written again too.
+    """
     site = config.site.info()
     articles = store.articles()
     fingerprint = _publish_fingerprint(config, articles_count=len(articles))
-    feed_file = Path(config.output) / "feed.atom"
     if (
         not force
         and store.unpublished_count() == 0
         and store.get_meta("publish_fingerprint") == fingerprint
-        and feed_file.exists()
+        and not missing_files(articles, Path(config.output))
     ):
         return None
     result = publish(articles, site, Path(config.output))

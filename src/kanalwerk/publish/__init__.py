@@ -15,13 +15,15 @@ from pathlib import Path
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.atom import newest_first, render_atom
-from kanalwerk.publish.files import write_atomic
+from kanalwerk.publish.files import remove_stale_temp_files, write_atomic
 from kanalwerk.publish.site import render_article, render_index
 
-__all__ = ["PublishResult", "publish"]
+__all__ = ["PublishResult", "missing_files", "publish"]
 
 ARTICLE_DIR = "artikel"
 FEED_FILE = "feed.atom"
+INDEX_FILE = "index.html"
+STYLE_FILE = "style.css"
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
 
 
@@ -48,24 +50,34 @@ def _unique_by_slug(articles: Sequence[Article]) -> list[Article]:
     return list(seen.values())
 
 
+def _page(output: Path, article: Article) -> Path:
+    return output / ARTICLE_DIR / f"{article.slug}.html"
+
+
+def missing_files(articles: Sequence[Article], output: Path) -> list[Path]:
+    """The files a publish of `articles` writes that are not in `output` (someone deleted them)."""
+    wanted = [output / FEED_FILE, output / INDEX_FILE, output / STYLE_FILE]
+    wanted += [_page(output, a) for a in _unique_by_slug(articles)]
+    return [path for path in wanted if not path.is_file()]
+
+
 def publish(articles: Sequence[Article], site: SiteInfo, output: Path) -> PublishResult:
     """Write the feed and the site into `output`, rewriting only files that changed."""
     feed_url = site.base_url + FEED_FILE
     pages = _unique_by_slug(articles)
     planned: list[tuple[Path, bytes]] = [
         (output / FEED_FILE, render_atom(pages, site, feed_url=feed_url)),
-        (output / "index.html", render_index(pages, site, feed_url=feed_url)),
-        (output / "style.css", _stylesheet()),
+        (output / INDEX_FILE, render_index(pages, site, feed_url=feed_url)),
+        (output / STYLE_FILE, _stylesheet()),
     ]
-    planned += [
-        (output / ARTICLE_DIR / f"{a.slug}.html", render_article(a, site, feed_url=feed_url))
-        for a in pages
-    ]
+    planned += [(_page(output, a), render_article(a, site, feed_url=feed_url)) for a in pages]
 
     written: list[Path] = []
     unchanged = 0
     try:
         (output / ARTICLE_DIR).mkdir(parents=True, exist_ok=True)
+        for folder in (output, output / ARTICLE_DIR):
+            remove_stale_temp_files(folder)
         # Article pages first, so the feed and index never link to a page not yet written.
         for path, data in planned[3:] + planned[:3]:
             if write_atomic(path, data):

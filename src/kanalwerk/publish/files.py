@@ -7,12 +7,25 @@ their mtime so caches and `If-Modified-Since` keep working.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODE = 0o644  # published files must be readable by the web server
+
+#: `write_atomic`'s temp files: `.<target name>.<8 random characters of tempfile>.tmp`.
+_TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+#: A temp file younger than this may belong to a write in progress (`kanalwerk publish`
+#: beside the daemon); ours live for one write, so an older one was left by a killed run.
+STALE_TEMP_SECONDS = 60
 
 
 def _same_content(path: Path, data: bytes) -> bool:
@@ -53,7 +66,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         mode = DEFAULT_MODE
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, delete=False
     )
     tmp_path = Path(tmp.name)
     try:
@@ -69,3 +82,25 @@ def write_atomic(path: Path, data: bytes) -> bool:
         raise
     _fsync_dir(path.parent)
     return True
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files a killed `write_atomic` left in `folder`; return them.
+
+    Only names `write_atomic` makes are touched, and only once they are stale, so a
+    user's own files and a write still in progress are safe.
+    """
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in folder.iterdir() if _TEMP_NAME.match(p.name)]
+    except FileNotFoundError:
+        return removed
+    for path in candidates:
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+    if removed:
+        log.info("removed %d temp file(s) a stopped run left in %s", len(removed), folder)
+    return removed
