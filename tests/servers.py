@@ -131,8 +131,8 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -16,7 +16,6 @@ from kanalwerk.config import SiteConfig
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
-from kanalwerk.publish import files as files_module
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.files import write_atomic
 from kanalwerk.publish.site import render_article, render_index
@@ -286,7 +285,7 @@ def test_write_atomic_cleans_up_when_replace_fails(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(files_module.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="No space"):
         write_atomic(target, b"new content")
     assert target.read_bytes() == b"old complete content"
@@ -301,7 +300,7 @@ def test_write_atomic_never_leaves_partial_target(
     def broken_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(files_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="Input/output"):
         write_atomic(target, b"x" * 100_000)
     assert not target.exists()
@@ -368,7 +367,7 @@ def test_publish_reports_write_errors(tmp_path: Path, monkeypatch: pytest.Monkey
     def broken_replace(src: object, dst: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(files_module.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(PublishError, match="Permission denied"):
         publish([make_article(1)], SITE, tmp_path / "out")
     assert not list((tmp_path / "out").rglob("*.tmp"))
@@ -399,4 +398,3 @@ def test_publish_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
     publish([make_article(1)], SITE, out)
     assert not any(path.exists() for path in left)
     assert young.exists() and all(path.exists() for path in others)
-
