@@ -1,8 +1,8 @@
 """Running kanalwerk as `kanalwerk run --once` does: as a command, or one cycle in process.
 
 `run_cli` drives the command in this process with click's `CliRunner`, which is what
-most tests need and costs no interpreter start. `run_process` starts a real process: for
-the daemon, signals, killing mid-run and the console script itself.
+most tests need and costs no interpreter start. `command` and `environment` start a
+real process: for the daemon, signals and killing mid-run.
 """
 
 from __future__ import annotations
@@ -55,20 +55,6 @@ def run_cli(
         stderr += "".join(traceback.format_exception(result.exception))
     return subprocess.CompletedProcess(
         command(config, *args), result.exit_code, result.stdout, stderr
-    )
-
-
-def run_process(
-    config: Path, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """`kanalwerk ARGS --config CONFIG` in a fresh process in the config's folder."""
-    return subprocess.run(
-        command(config, *args),
-        cwd=config.parent,
-        env=environment(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
     )
 
 

@@ -28,7 +28,7 @@ from kanalwerk.translate.factory import (
     build_article_writer,
     build_translator,
 )
-from tests.cli import command, environment, run_cli, run_process
+from tests.cli import command, environment, run_cli
 from tests.fake_openai import FakeOpenAI, is_article_request
 from tests.servers import LocalServer, Resource
 from tests.test_article_mode import POSTS, rss
@@ -86,8 +86,8 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
     try:
         assert wait_for(lambda: entry_count(feed_file) == 9), log_file.read_text()
 
-        # A second daemon on the same config is refused.
-        second = run_process(config, "run", timeout=60)
+        # A second run on the same config is refused (in process: refused, it ends at once).
+        second = run_cli(config, "run", "--once", env={"KW_TEST_KEY": API_KEY})
         assert second.returncode != 0
         assert "already running" in second.stderr
 
