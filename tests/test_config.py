@@ -144,7 +144,7 @@ def test_defaults(tmp_path: Path) -> None:
 def test_models_are_frozen(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     with pytest.raises(ValidationError):
-        config.site.title = "anders"  # type: ignore[misc]
+        config.site.title = "anders"
 
 
 def test_full_config_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
