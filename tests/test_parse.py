@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 import kanalwerk.parse as parse_module
@@ -599,7 +600,7 @@ def test_any_unexpected_failure_becomes_a_parse_error(monkeypatch: pytest.Monkey
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise AttributeError("'NoneType' object has no attribute 'x'")
 
-    monkeypatch.setattr(parse_module.feedparser, "parse", broken)
+    monkeypatch.setattr(feedparser, "parse", broken)  # the module kanalwerk.parse calls
     with pytest.raises(ParseError, match="not a feed kanalwerk can read: AttributeError"):
         parse_feed(_rss(""), url="https://example.org/feed")
 
