@@ -17,16 +17,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kanalwerk import pipeline
 from kanalwerk.cli import main
 from kanalwerk.config import Config
+from kanalwerk.pipeline import CycleReport, Pipeline
 from kanalwerk.store import Store
-from kanalwerk.translate.factory import (
-    ArticleWriterHolder,
-    TranslatorHolder,
-    build_article_writer,
-    build_translator,
-)
 
 
 def command(config: Path, *args: str) -> list[str]:
@@ -58,16 +52,7 @@ def run_cli(
     )
 
 
-def run_cycle(config: Config) -> pipeline.CycleReport:
-    """One poll, translate and publish cycle in process, with the engines the command builds."""
-    with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        translators = TranslatorHolder(build_translator, store)
-        writers = ArticleWriterHolder(build_article_writer, store)
-        translators.update(config)
-        writers.update(config)
-        try:
-            return pipeline.run_cycle(config, store, translators.get, writers.get)
-        finally:
-            translators.close()
-            writers.close()
+def run_cycle(config: Config) -> CycleReport:
+    """One poll, translate and publish cycle in process, wired as `run --once` wires it."""
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        return pipeline.run_cycle()

@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.daemon import Daemon
 from kanalwerk.lock import lock_path, single_instance
+from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleRequest, ArticleWriter, WrittenArticle
 from kanalwerk.translate.factory import (
     ArticleWriterHolder,
     build_article_writer,
-    build_translator,
 )
 from tests.cli import command, environment, run_cli
 from tests.fake_openai import FakeOpenAI, is_article_request
@@ -233,14 +232,8 @@ def article_daemon(
     feeds.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
     config = load_config(article_config(tmp_path, feeds, api, model="model-a", title="A"))
     writers = Writers()
-    with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        daemon = Daemon(config, store, build_translator, writers)
-        try:
-            yield daemon, writers, api
-        finally:  # what `Daemon.run` does on shutdown
-            daemon.translators.close()
-            daemon.writers.close()
+    with Store.open(config.store) as store, Pipeline(config, store, writer_factory=writers) as p:
+        yield Daemon(p), writers, api
 
 
 def test_daemon_keeps_one_article_writer_until_the_openai_settings_change(
@@ -260,8 +253,8 @@ def test_daemon_keeps_one_article_writer_until_the_openai_settings_change(
     # An edit outside the translator keeps the writer (and its connections).
     article_config(tmp_path, feeds, api, model="model-a", title="B")
     daemon._watch_config()
-    assert daemon.config.site.title == "B"
-    assert daemon.writers.get() is writers.built[0] and not writers.built[0].closed
+    assert daemon.pipeline.config.site.title == "B"
+    assert daemon.pipeline.writers.get() is writers.built[0] and not writers.built[0].closed
 
     # A changed model closes it; the next item is written by a new one.
     article_config(tmp_path, feeds, api, model="model-b", title="B")

@@ -20,8 +20,8 @@ from kanalwerk import logs
 from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
-    from kanalwerk import pipeline
     from kanalwerk.config import Config
+    from kanalwerk.pipeline import CycleReport, Pipeline
     from kanalwerk.store import Store
 
 log = logging.getLogger("kanalwerk")
@@ -78,6 +78,16 @@ def _load(config_path: Path) -> Config:
         return load_config(config_path)
 
 
+@contextlib.contextmanager
+def _pipeline(config: Config) -> Iterator[Pipeline]:
+    """The config's store opened and the pipeline on it; both closed at the end."""
+    from kanalwerk.pipeline import Pipeline
+    from kanalwerk.store import Store
+
+    with _user_errors(), Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        yield pipeline
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kanalwerk", prog_name="kanalwerk")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
@@ -97,38 +107,21 @@ def run(config_path: Path, once: bool) -> None:
     Without --once this runs until Ctrl-C, polling each channel on its interval and
     picking up edits to the config file without a restart.
     """
-    from kanalwerk import pipeline
     from kanalwerk.daemon import Daemon
     from kanalwerk.lock import single_instance
-    from kanalwerk.store import Store
-    from kanalwerk.translate.factory import (
-        ArticleWriterHolder,
-        TranslatorHolder,
-        build_article_writer,
-        build_translator,
-    )
 
     config = _load(config_path)
-    with _user_errors(), single_instance(config.store), Store.open(config.store) as store:
-        if once:
-            pipeline.sync_channels(config, store)
-            translators = TranslatorHolder(build_translator, store)
-            writers = ArticleWriterHolder(build_article_writer, store)
-            translators.update(config)
-            writers.update(config)
-            try:
-                report = pipeline.run_cycle(config, store, translators.get, writers.get)
-            finally:
-                translators.close()
-                writers.close()
-            _summarise(report)
-            if report.poll.outcomes and report.poll.succeeded == 0:
-                raise click.ClickException("no channel could be fetched; see the log above")
+    with _user_errors(), single_instance(config.store), _pipeline(config) as pipeline:
+        if not once:
+            Daemon(pipeline).run()
             return
-        Daemon(config, store, build_translator).run()
+        report = pipeline.run_cycle()
+    _summarise(report)
+    if report.poll.outcomes and report.poll.succeeded == 0:
+        raise click.ClickException("no channel could be fetched; see the log above")
 
 
-def _summarise(report: pipeline.CycleReport) -> None:
+def _summarise(report: CycleReport) -> None:
     poll, tr = report.poll, report.translate
     parts = [
         f"{poll.succeeded}/{len(poll.outcomes)} channel(s) fetched",
@@ -167,13 +160,10 @@ def status(config_path: Path) -> None:
     (quota or budget spent); openai also in article mode, with today's cost in USD when
     its prices are configured; with a DeepL key set, DeepL's own count for the period.
     """
-    from kanalwerk import pipeline
-    from kanalwerk.store import Store
-
     config = _load(config_path)
     now = datetime.now(UTC)
-    with _user_errors(), Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
+    with _pipeline(config) as pipeline:
+        store = pipeline.store
         rows = store.channel_statuses()
         usage = store.usage_for(now.date())
         engines = _engine_lines(config, store, now)
@@ -288,12 +278,9 @@ def _deepl_account_line(config: Config) -> str | None:
 @config_option
 def publish_cmd(config_path: Path) -> None:
     """Re-render the feed and the site from the store, without polling."""
-    from kanalwerk import pipeline
-    from kanalwerk.store import Store
-
     config = _load(config_path)
-    with _user_errors(), Store.open(config.store) as store:
-        result = pipeline.publish_site(config, store, force=True)
+    with _pipeline(config) as pipeline:
+        result = pipeline.publish(force=True)
     assert result is not None
     click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -20,13 +19,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from kanalwerk import pipeline
 from kanalwerk.config import ChannelConfig, Config, load_config
 from kanalwerk.errors import ConfigError, KanalwerkError
-from kanalwerk.store import Store
-from kanalwerk.translate.article import ArticleWriter
-from kanalwerk.translate.base import Translator
-from kanalwerk.translate.factory import ArticleWriterHolder, TranslatorHolder, build_article_writer
+from kanalwerk.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +29,13 @@ CONFIG_WATCH_SECONDS = 2
 
 
 class Daemon:
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        translator_factory: Callable[[Config, Store], Translator],
-        writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
-    ):
-        self.config = config
-        self.store = store
-        self.translators = TranslatorHolder(translator_factory, store)
-        self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
+    """Schedules `pipeline`'s stages and feeds it config edits; the caller closes it."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
         self._process_lock = threading.Lock()
         self._dirty = threading.Event()
-        self._config_mtime = _mtime(config.path)
+        self._config_mtime = _mtime(pipeline.config.path)
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -98,18 +86,19 @@ class Daemon:
         )
 
     def _channel(self, channel_id: str) -> ChannelConfig | None:
-        return next((c for c in self.config.channels if c.id == channel_id), None)
+        return next((c for c in self.pipeline.config.channels if c.id == channel_id), None)
 
     def _poll_channel(self, channel_id: str) -> None:
         channel = self._channel(channel_id)
         if channel is None or not channel.enabled:
             return
         try:
-            report = pipeline.poll(self.config, self.store, [channel])
+            report = self.pipeline.poll([channel])
         except Exception:
             log.exception("%s: poll failed unexpectedly", channel.name)
             return
-        if report.new_items or self.store.pending_items(self.config.translator.max_attempts, 1):
+        max_attempts = self.pipeline.config.translator.max_attempts
+        if report.new_items or self.pipeline.store.pending_items(max_attempts, 1):
             self._process()
 
     def _process(self) -> None:
@@ -123,14 +112,9 @@ class Daemon:
         try:
             while self._dirty.is_set():
                 self._dirty.clear()
-                config = self.config
                 try:
-                    self.translators.update(config)
-                    self.writers.update(config)
-                    pipeline.translate_pending(
-                        config, self.store, self.translators.get, get_writer=self.writers.get
-                    )
-                    pipeline.publish_site(config, self.store)
+                    self.pipeline.translate()
+                    self.pipeline.publish()
                 except KanalwerkError as exc:
                     log.error("%s", exc)
                 except Exception:
@@ -139,19 +123,19 @@ class Daemon:
             self._process_lock.release()
 
     def _watch_config(self) -> None:
-        mtime = _mtime(self.config.path)
+        current = self.pipeline.config
+        mtime = _mtime(current.path)
         if mtime == self._config_mtime:
             return
         self._config_mtime = mtime
         try:
-            config = load_config(self.config.path)
+            config = load_config(current.path)
         except ConfigError as exc:
             log.error("config edit ignored, still running the previous one:\n%s", exc)
             return
-        if config.store != self.config.store or config.output != self.config.output:
+        if config.store != current.store or config.output != current.output:
             log.warning("store and output changes take effect after a restart")
-        self.config = config
-        pipeline.sync_channels(config, self.store)
+        self.pipeline.reconfigure(config)
         self._schedule(config, first=False)
         log.info("reloaded %s: %d channel(s)", config.path, len(config.channels))
         self._process()
@@ -159,8 +143,8 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------
 
     def run(self) -> None:
-        pipeline.sync_channels(self.config, self.store)
-        self._schedule(self.config, first=True)
+        config = self.pipeline.config
+        self._schedule(config, first=True)
 
         def stop(signum: int, frame: FrameType | None) -> None:
             log.info("stopping (signal %d)", signum)
@@ -169,8 +153,8 @@ class Daemon:
         previous = signal.signal(signal.SIGTERM, stop)
         log.info(
             "kanalwerk running: %d channel(s), every %s; Ctrl-C stops",
-            sum(1 for c in self.config.channels if c.enabled),
-            self.config.schedule.interval,
+            sum(1 for c in config.channels if c.enabled),
+            config.schedule.interval,
         )
         try:
             self.scheduler.start()
@@ -180,8 +164,6 @@ class Daemon:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
             signal.signal(signal.SIGTERM, previous)
-            self.translators.close()
-            self.writers.close()
 
 
 def _mtime(path: Path) -> float | None:

@@ -1,5 +1,8 @@
 """The one place that chains the stages: poll → store → translate → compose → publish.
 
+`Pipeline` wires them with one config, store and set of engines; the command line, the
+daemon and the tests all go through it.
+
 Every step is keyed by ids in the store and safe to repeat, so a crash anywhere is
 repaired by running the cycle again: items are stored once per (channel, guid), an item
 leaves the translation queue only when its article is saved, and output files are
@@ -48,7 +51,13 @@ from kanalwerk.translate.article.base import (
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
-from kanalwerk.translate.factory import user_agent
+from kanalwerk.translate.factory import (
+    ArticleWriterHolder,
+    TranslatorHolder,
+    build_article_writer,
+    build_translator,
+    user_agent,
+)
 from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
 
@@ -626,14 +635,63 @@ class CycleReport:
     published: PublishResult | None
 
 
-def run_cycle(
-    config: Config,
-    store: Store,
-    get_translator: Callable[[], Translator],
-    get_writer: Callable[[], ArticleWriter],
-    channels: Sequence[ChannelConfig] | None = None,
-) -> CycleReport:
-    polled = poll(config, store, channels)
-    translated = translate_pending(config, store, get_translator, get_writer)
-    published = publish_site(config, store)
-    return CycleReport(polled, translated, published)
+class Pipeline:
+    """The composition root: one config, one store and the engines, wired once.
+
+    `run --once`, the daemon and the tests all drive the stages through this object, so
+    they build engines, site and fetch settings the same way. Engines are built on first
+    use and kept across cycles; after `reconfigure` they follow the new config at the
+    next `translate`, which the daemon runs under its lock, so none is closed while in
+    use. Close the pipeline (or use `with`) to close the engines.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        translator_factory: Callable[[Config, Store], Translator] = build_translator,
+        writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
+    ):
+        self.store = store
+        self.translators = TranslatorHolder(translator_factory, store)
+        self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow `config`: the store's channels at once, the engines at the next `translate`."""
+        self.config = config
+        sync_channels(config, self.store)
+
+    def poll(
+        self, channels: Sequence[ChannelConfig] | None = None, *, executor: Executor | None = None
+    ) -> PollReport:
+        """Fetch, parse and store the given (default: all enabled) channels once."""
+        return poll(self.config, self.store, channels, executor=executor)
+
+    def translate(self, *, limit: int | None = None) -> TranslateReport:
+        """Turn stored items into German articles with the configured engines."""
+        config = self.config
+        self.translators.update(config)
+        self.writers.update(config)
+        return translate_pending(
+            config, self.store, self.translators.get, self.writers.get, limit=limit
+        )
+
+    def publish(self, *, force: bool = False) -> PublishResult | None:
+        """Write the feed and site when something changed (always with `force`)."""
+        return publish_site(self.config, self.store, force=force)
+
+    def run_cycle(self, channels: Sequence[ChannelConfig] | None = None) -> CycleReport:
+        """Poll, translate and publish once: what `kanalwerk run --once` does."""
+        return CycleReport(self.poll(channels), self.translate(), self.publish())
+
+    def close(self) -> None:
+        self.translators.close()
+        self.writers.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
