@@ -111,7 +111,7 @@ class FakeLibreTranslate:
         for name, value in (("q", q), ("source", source), ("target", target)):
             if not value:
                 return _error(400, f"Invalid request: missing {name} parameter")
-        texts = q if isinstance(q, list) else [q]
+        texts: list[Any] = q if isinstance(q, list) else [q]
         if not all(isinstance(t, str) for t in texts):
             return _error(400, "Invalid request: q must be a string or a list of strings")
         if isinstance(q, list) and self.batch_limit != -1 and len(q) > self.batch_limit:

@@ -141,7 +141,7 @@ def entries(feed_file: Path) -> dict[str, etree._Element]:
     root = etree.parse(str(feed_file)).getroot()
     found = {}
     for entry in root.findall(f"{ATOM}entry"):
-        via = next(e.get("href") for e in entry.findall(f"{ATOM}link") if e.get("rel") == "via")
+        via = next(e.get("href", "") for e in entry.findall(f"{ATOM}link") if e.get("rel") == "via")
         found[via] = entry
     return found
 

@@ -212,10 +212,10 @@ def test_spent_character_limit_gives_456(fake: FakeDeepL, sleeps: list[float]) -
         t.translate(req("12345"))
         with pytest.raises(QuotaExceeded) as info:
             t.translate(req("123456"))
-    now = datetime.now(UTC)
-    assert info.value.until > now
-    assert info.value.until - now <= timedelta(days=1)
-    assert info.value.until.time().isoformat() == "00:00:00"
+    now, until = datetime.now(UTC), info.value.until
+    assert until is not None and until > now
+    assert until - now <= timedelta(days=1)
+    assert until.time().isoformat() == "00:00:00"
 
 
 def test_next_utc_midnight_converts_to_utc_first() -> None:

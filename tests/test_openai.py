@@ -12,9 +12,10 @@ import pytest
 from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import Blame, RetryLater, TranslationError
 from kanalwerk.models import Usage
+from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.openai import OpenAITranslator, parse_translations
-from kanalwerk.translate.retry import parse_retry_after, send_with_retries
+from kanalwerk.translate.retry import send_with_retries
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.servers import LocalServer, Request, Response
 
@@ -155,6 +156,7 @@ def test_retry_after_too_long_gives_up_with_a_time(
     assert caught.value.blame is Blame.TRANSIENT
     assert caught.value.status == 429
     assert "try again after" in str(caught.value)
+    assert caught.value.until is not None
     assert caught.value.until.timestamp() == pytest.approx(time.time() + 3600, abs=30)
     assert sleeps == []
     assert fake.requests == 1
