@@ -346,16 +346,16 @@ def write_config(folder: Path, paths: list[str], port: int, concurrency: int) ->
 
 
 def kanalwerk_poll(config_path: Path) -> tuple[Callable[[], int], Callable[[], None]]:
-    from kanalwerk import pipeline
     from kanalwerk.config import load_config
+    from kanalwerk.pipeline import Pipeline
     from kanalwerk.store import Store
 
     config = load_config(config_path)
     store = Store.open(config.store)
-    pipeline.sync_channels(config, store)
+    pipeline = Pipeline(config, store)
 
     def run() -> int:
-        report = pipeline.poll(config, store)
+        report = pipeline.poll()
         failed = [o for o in report.outcomes if o.error]
         if failed:
             raise SystemExit(f"{len(failed)} channel(s) failed, e.g. {failed[0].error}")

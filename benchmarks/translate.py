@@ -5,9 +5,9 @@ per-channel boilerplate (subscribe links, channel blurb, hashtags), blog posts w
 nested HTML (links, emphasis, nested lists, inline code, pre blocks, translate="no" spans,
 figures) ending in a per-blog newsletter footer, and German posts that need no
 translation. They are served as feeds on 127.0.0.1 and polled into a fresh SQLite store
-by `pipeline.poll`, as the daemon does, then
+by `Pipeline.poll`, as the daemon does, then
 
-  (a) translated by `pipeline.translate_pending` with the stack of
+  (a) translated by `Pipeline.translate` with the stack of
       `factory.build_translator` (chain → cache → meter → openai engine) against a
       loopback OpenAI-compatible server that counts what it is asked to translate;
   (b) translated again after every item is put back in the queue, with a new translator
@@ -46,8 +46,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
+from kanalwerk.pipeline import Pipeline, source_language
 from kanalwerk.store import Store
 from kanalwerk.translate.base import (
     Translation,
@@ -55,12 +55,7 @@ from kanalwerk.translate.base import (
     Translator,
     TranslatorWrapper,
 )
-from kanalwerk.translate.factory import (
-    ArticleWriterHolder,
-    TranslatorHolder,
-    build_article_writer,
-    build_translator,
-)
+from kanalwerk.translate.factory import build_translator
 from kanalwerk.translate.local import LocalTranslator, plan
 from kanalwerk.translate.packages import install_from_file
 
@@ -447,27 +442,19 @@ def write_config(folder: Path, feeds: Any, api: Any) -> Path:
 
 
 def translate_run(label: str, config: Config, store: Store, api: Any, server: Any) -> Run:
-    """One `translate_pending` as `kanalwerk run --once` does it, with a new translator."""
+    """One `Pipeline.translate` as `kanalwerk run --once` does it, with a new translator."""
     first = api.requests
     today = datetime.now(UTC).date()
     meter_before = store.usage_for(today, "openai").characters
-    holder = TranslatorHolder(build_translator, store)
-    writers = ArticleWriterHolder(build_article_writer, store)
-    holder.update(config)
-    writers.update(config)
     recording: list[Recording] = []
 
-    def get_translator() -> Translator:
-        if not recording:
-            recording.append(Recording(holder.get(), lambda: int(api.requests)))
-        return recording[0]
+    def recorded(config: Config, store: Store) -> Translator:
+        recording.append(Recording(build_translator(config, store), lambda: int(api.requests)))
+        return recording[-1]
 
     t0 = time.perf_counter()
-    try:
-        report = pipeline.translate_pending(config, store, get_translator, writers.get)
-    finally:
-        holder.close()
-        writers.close()
+    with Pipeline(config, store, translator_factory=recorded) as pipeline:
+        report = pipeline.translate()
     wall = time.perf_counter() - t0
     if report.failed or report.pending:
         raise SystemExit(f"{label}: {report.failed} failed, {report.pending} pending: {report}")
@@ -521,7 +508,7 @@ def measure_source(config: Config, store: Store) -> Source:
         items.append(
             SourceItem(
                 kind=stored.channel_id.split("-")[0],
-                german=pipeline.source_language(config, stored) == "de",
+                german=source_language(config, stored) == "de",
                 title=item.title,
                 chars=source_chars(item.title, item.content_html or item.summary_html),
             )
@@ -702,9 +689,8 @@ def main() -> None:
             folder = Path(tmp)
             config = load_config(write_config(folder, feeds, api))
             with Store.open(config.store) as store:
-                pipeline.sync_channels(config, store)
                 t0 = time.perf_counter()
-                polled = pipeline.poll(config, store)
+                polled = Pipeline(config, store).poll()
                 if polled.failed or polled.new_items != args.items:
                     raise SystemExit(f"poll stored {polled.new_items} items: {polled.outcomes}")
                 print(f"polled and stored in {time.perf_counter() - t0:.2f} s")

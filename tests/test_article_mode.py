@@ -2,7 +2,7 @@
 
 A feed server serves small RSS feeds (English posts, and a German channel); the fake
 OpenAI-compatible server writes articles or answers faults as scripted. Cycles run in
-process through `pipeline.run_cycle`, and once through the `kanalwerk` command.
+process through `Pipeline.run_cycle`, and once through the `kanalwerk` command.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from kanalwerk import pipeline
 from kanalwerk.config import load_config
+from kanalwerk.pipeline import Pipeline
 from kanalwerk.sanitize import MAX_DEPTH
 from kanalwerk.store import Store
 from tests.cli import run_cli
@@ -255,8 +255,7 @@ def test_a_parse_executor_that_fails_becomes_each_channels_error(blog: Blog) -> 
     dead = ThreadPoolExecutor(max_workers=1)
     dead.shutdown()  # as a process pool whose worker died: it takes no more work
     with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        (outcome,) = pipeline.poll(config, store, executor=dead).outcomes
+        (outcome,) = Pipeline(config, store).poll(executor=dead).outcomes
         assert outcome.error is not None and outcome.error.startswith("parsing failed: ")
         (status,) = store.channel_statuses()
     assert status.name == "Gesund" and status.last_error == outcome.error

@@ -1,6 +1,6 @@
 """Who a failure belongs to: one item, one engine, or nobody yet.
 
-Cycles run in process (`pipeline.run_cycle`) against a loopback feed, the fake
+Cycles run in process (`Pipeline.run_cycle`) against a loopback feed, the fake
 OpenAI-compatible API and the fake LibreTranslate. The rule under test: a failure
 caused by one item stays with that item (an attempt is counted, the queue goes on);
 an engine that says "wait" is suspended and not asked again; nothing that is not a
@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk import pipeline
 from kanalwerk.config import Config, load_config
 from kanalwerk.models import StoredItem
+from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.chain import load_suspensions
-from kanalwerk.translate.factory import ArticleWriterHolder, build_article_writer
 from tests.cli import run_cycle
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI, Fault
@@ -180,18 +179,20 @@ class Crashing:
         pass
 
 
+def crashing(config: Config, store: Store) -> Crashing:
+    """A translator factory for the pipeline: the crashing engine, whatever the config."""
+    return Crashing()
+
+
 def test_an_unexpected_error_is_the_items_failure(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     world.feed(POSTS)
     config = world.configure(extra="  max_attempts: 2")
-    with world.store() as store:
-        pipeline.sync_channels(config, store)
-        pipeline.poll(config, store)
-        writers = ArticleWriterHolder(build_article_writer, store)
-        writers.update(config)
-        first = pipeline.translate_pending(config, store, Crashing, writers.get)
-        second = pipeline.translate_pending(config, store, Crashing, writers.get)
+    with world.store() as store, Pipeline(config, store, translator_factory=crashing) as run:
+        run.poll()
+        first = run.translate()
+        second = run.translate()
 
     assert (first.translated, first.failed, second.failed) == (2, 1, 1)
     assert set(world.published()) == {"Solar power in winter", "Trains across the Alps"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk import pipeline
 from kanalwerk.config import load_config
 from kanalwerk.models import FetchResult
+from kanalwerk.pipeline import PARSE_POOL_THRESHOLD, Pipeline
 from kanalwerk.store import FetchRecord, Store
 from tests.cli import run_cli
 from tests.servers import LocalServer, Request, Resource, Response
@@ -39,8 +39,8 @@ def test_retry_after_pauses_the_channel_and_is_capped(
     server.routes["/busy.xml"] = busy
     config = load_config(write_config(tmp_path, server))
     with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        first = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        polling = Pipeline(config, store)
+        first = {o.channel_id: o for o in polling.poll().outcomes}
         assert first["busy"].status == 503 and first["busy"].error
         assert first["good"].new_items == 3
 
@@ -48,7 +48,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
         assert shown.returncode == 0, shown.stderr
         assert "not polled before" in shown.stdout and "(the server asked to wait)" in shown.stdout
 
-        second = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        second = {o.channel_id: o for o in polling.poll().outcomes}
         assert len(server.requests_to("/busy.xml")) == 1  # not asked again
         waiting = second["busy"].waiting_until
         assert waiting is not None
@@ -62,7 +62,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
             [FetchRecord(FetchResult("busy", server.url("/busy.xml"), "", 503, error="x"))]
         )
         retry_after[0] = str(365 * 24 * 3600)
-        pipeline.poll(config, store)
+        polling.poll()
         assert len(server.requests_to("/busy.xml")) == 2
         state = store.fetch_states(["busy"])["busy"]
         assert state.not_before is not None
@@ -72,7 +72,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
 def test_many_feeds_are_parsed_in_worker_processes_and_sanitized(
     server: LocalServer, tmp_path: Path
 ) -> None:
-    count = pipeline.PARSE_POOL_THRESHOLD + 4  # enough to start the process pool
+    count = PARSE_POOL_THRESHOLD + 4  # enough to start the process pool
     lines = [
         "site: {title: Testblog, base_url: 'https://blog.example.de/', author: Test}",
         "channels:",
@@ -90,8 +90,8 @@ def test_many_feeds_are_parsed_in_worker_processes_and_sanitized(
     (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = load_config(tmp_path / "feeds.yaml")
     with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        report = pipeline.poll(config, store)
+        polling = Pipeline(config, store)
+        report = polling.poll()
         assert report.failed == 0 and report.new_items == count
         items = store.pending_items(5)
         assert sorted(i.item.title for i in items) == sorted(f"Post {n}" for n in range(count))
@@ -106,14 +106,14 @@ def test_retry_after_is_honoured_only_on_429_and_503(server: LocalServer, tmp_pa
     server.routes["/busy.xml"] = lambda r: Response(500, b"oops", {"Retry-After": "3600"})
     config = load_config(write_config(tmp_path, server))
     with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        first = {o.channel_id: o for o in pipeline.poll(config, store).outcomes}
+        polling = Pipeline(config, store)
+        first = {o.channel_id: o for o in polling.poll().outcomes}
         assert (first["good"].status, first["busy"].status) == (404, 500)
         assert first["good"].error == "HTTP 404 Not Found"
         assert first["busy"].error == "HTTP 500 Internal Server Error"
         states = store.fetch_states(["good", "busy"])
         assert states["good"].not_before is None and states["busy"].not_before is None
-        again = pipeline.poll(config, store).outcomes
+        again = polling.poll().outcomes
         assert all(o.waiting_until is None for o in again)
         assert len(server.requests_to("/good.xml")) == len(server.requests_to("/busy.xml")) == 2
 
@@ -143,8 +143,8 @@ def test_a_permanent_redirect_into_the_local_network_is_not_stored(
     )
     config = load_config(path)
     with Store.open(config.store) as store:
-        pipeline.sync_channels(config, store)
-        (outcome,) = pipeline.poll(config, store).outcomes
+        polling = Pipeline(config, store)
+        (outcome,) = polling.poll().outcomes
         assert outcome.error is not None and "refused" in outcome.error
         assert store.fetch_states(["moved"])["moved"].url == public
         assert server.requests_to(inside) == []
