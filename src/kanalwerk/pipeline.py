@@ -122,7 +122,7 @@ def fetch_settings(config: Config) -> FetchSettings:
     )
 
 
-def sync_channels(config: Config, store: Store) -> None:
+def _sync_channels(config: Config, store: Store) -> None:
     """Make the store's channel table follow the config (new, renamed, re-pointed)."""
     store.sync_channels([(c.id, c.name, c.feed_url) for c in config.channels])
 
@@ -130,7 +130,7 @@ def sync_channels(config: Config, store: Store) -> None:
 # --- poll ---------------------------------------------------------------------------
 
 
-def poll(
+def _poll(
     config: Config,
     store: Store,
     channels: Sequence[ChannelConfig] | None = None,
@@ -367,7 +367,7 @@ def source_language(config: Config, stored: StoredItem) -> str:
     return choice.code
 
 
-def translate_pending(
+def _translate_pending(
     config: Config,
     store: Store,
     get_translator: Callable[[], Translator],
@@ -582,7 +582,7 @@ def _write_article(
 OUTPUT_LAYOUT_VERSION = "1"
 
 
-def publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
+def _publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
     """Write the feed and pages when articles or site settings changed since last time.
 
     A file missing from the output folder (deleted by hand, say) is written again too.
@@ -661,26 +661,26 @@ class Pipeline:
     def reconfigure(self, config: Config) -> None:
         """Follow `config`: the store's channels at once, the engines at the next `translate`."""
         self.config = config
-        sync_channels(config, self.store)
+        _sync_channels(config, self.store)
 
     def poll(
         self, channels: Sequence[ChannelConfig] | None = None, *, executor: Executor | None = None
     ) -> PollReport:
         """Fetch, parse and store the given (default: all enabled) channels once."""
-        return poll(self.config, self.store, channels, executor=executor)
+        return _poll(self.config, self.store, channels, executor=executor)
 
     def translate(self, *, limit: int | None = None) -> TranslateReport:
         """Turn stored items into German articles with the configured engines."""
         config = self.config
         self.translators.update(config)
         self.writers.update(config)
-        return translate_pending(
+        return _translate_pending(
             config, self.store, self.translators.get, self.writers.get, limit=limit
         )
 
     def publish(self, *, force: bool = False) -> PublishResult | None:
         """Write the feed and site when something changed (always with `force`)."""
-        return publish_site(self.config, self.store, force=force)
+        return _publish_site(self.config, self.store, force=force)
 
     def run_cycle(self, channels: Sequence[ChannelConfig] | None = None) -> CycleReport:
         """Poll, translate and publish once: what `kanalwerk run --once` does."""
