@@ -71,6 +71,27 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
+class _Commands(click.Group):
+    """Commands whose unexpected errors (bugs) reach the user as one line, not a traceback.
+
+    The traceback is logged at debug level, so `-v` shows where it happened.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise
+        except KanalwerkError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            log.debug("unexpected error", exc_info=True)
+            raise click.ClickException(
+                logs.printable(f"unexpected error: {type(exc).__name__}: {exc}")
+                + " (run with -v to see where it happened, and please report it)"
+            ) from exc
+
+
 def _load(config_path: Path) -> Config:
     from kanalwerk.config import load_config
 
@@ -88,7 +109,7 @@ def _pipeline(config: Config) -> Iterator[Pipeline]:
         yield pipeline
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kanalwerk", prog_name="kanalwerk")
 @click.option("-v", "--verbose", count=True, help="More detail in the log.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
