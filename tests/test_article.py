@@ -124,7 +124,8 @@ def test_valid_article_is_accepted_and_sanitized(
     assert '"body_html"' in system["content"] and "<blockquote>" in system["content"]
     source = source_text(SOURCE_HTML)
     assert source in user["content"]
-    assert "Read the paper for details." in source and "Training cost: $5.6 million" in source
+    assert "Read the paper (https://example.org/deepseek-v3/) for details." in source
+    assert "- Training cost: $5.6 million" in source
     assert "Sprache der Vorlage: Englisch" in user["content"]
     assert fake.headers[-1]["authorization"] == f"Bearer {KEY}"
     assert result.usage == Usage(
@@ -428,9 +429,26 @@ def test_source_text_is_the_visible_text() -> None:
         "<script>alert(1)</script><ol><li>one</li><li>two</li></ol>"
     )
     text = source_text(html)
-    for visible in ("Intro", "See https://a.example/x and this page.", "Next line", "one", "two"):
+    for visible in (
+        "Intro",
+        "See https://a.example/x and this page (https://b.example/).",
+        "Next line",
+        "- one",
+        "- two",
+    ):
         assert visible in text
     assert "alert" not in text and "<" not in text
+
+
+def test_the_model_is_shown_the_sources_link_urls(
+    fake: FakeOpenAI, writer: OpenAIArticleWriter
+) -> None:
+    """Only URLs of the source may be linked, so the model must see them with their text."""
+    writer.write(req())
+
+    user = fake.last_body["messages"][1]["content"]
+    assert "Read the paper (https://example.org/deepseek-v3/) for details." in user
+    assert "- Training cost: $5.6 million\n\n- Inference: 10 cents per million tokens" in user
 
 
 # -- validate_article ---------------------------------------------------------------------

@@ -149,6 +149,36 @@ def test_html_to_text_rules(html: str, text: str) -> None:
     assert html_to_text(html) == text
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # An http(s) link keeps its URL after the text, for a reader who must cite it.
+        (
+            '<p>Read <a href="https://e.org/paper">the paper</a>.</p>',
+            "Read the paper (https://e.org/paper).",
+        ),
+        # A link whose text is its URL, or that has no text, is shown once.
+        ('<a href="https://e.org/x">https://e.org/x</a>', "https://e.org/x"),
+        ('<a href="https://e.org/x"><img src="i.png"></a>', "https://e.org/x"),
+        # Other schemes and relative links are no URL to cite: the text stays alone.
+        ('<a href="javascript:alert(1)">hier</a> <a href="/rel">da</a>', "hier da"),
+        ('<a href="mailto:a@e.org">Mail</a>', "Mail"),
+        # List items are bullets, nested ones too.
+        ("<ul><li>eins</li><li>zwei<ol><li>drei</li></ol></li></ul>", "- eins\n- zwei\n- drei"),
+        # A link inside skipped content goes with it.
+        ('<script><a href="https://e.org/s">s</a></script>ok', "ok"),
+    ],
+)
+def test_html_to_text_with_links(html: str, text: str) -> None:
+    assert html_to_text(html, links=True) == text
+
+
+def test_html_to_text_shows_links_only_when_asked() -> None:
+    html = '<ul><li><a href="https://e.org/a">A</a></li></ul>'
+    assert html_to_text(html) == "A"
+    assert html_to_text(html, links=True) == "- A (https://e.org/a)"
+
+
 def test_sanitize_item_returns_clean_copy() -> None:
     item = Item(
         guid="g1",

@@ -279,19 +279,28 @@ _LINE_BREAK = "\n"
 
 
 class _TextExtractor(HTMLParser):
-    """Collects text nodes; block boundaries become line breaks."""
+    """Collects text nodes; block boundaries become line breaks.
 
-    def __init__(self, skip: frozenset[str]) -> None:
+    With `links`, an http(s) link's URL follows its text and list items start with "- ".
+    """
+
+    def __init__(self, skip: frozenset[str], *, links: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = _SKIP_TAGS | skip
         self._skipping = 0
+        self._links = links
+        self._open_links: list[tuple[str | None, int]] = []  # (URL, first part of its text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._skip:
             self._skipping += 1
+        elif self._links and tag == "li":
+            self.parts.append(_LINE_BREAK + "- ")
         elif tag in _BLOCK_TAGS:
             self.parts.append(_LINE_BREAK)
+        elif self._links and tag == "a" and not self._skipping:
+            self._open_links.append((http_url(dict(attrs).get("href")), len(self.parts)))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
@@ -302,6 +311,11 @@ class _TextExtractor(HTMLParser):
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append(_LINE_BREAK)
+        elif tag == "a" and self._open_links:
+            url, start = self._open_links.pop()
+            text = collapse_whitespace("".join(self.parts[start:]))
+            if url is not None and text != url:
+                self.parts.append(f" ({url})" if text else url)
 
     def handle_data(self, data: str) -> None:
         if not self._skipping:
@@ -309,7 +323,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append(" ".join(data.split(_LINE_BREAK)))
 
 
-def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
+def html_to_text(html: str, *, skip: frozenset[str] = frozenset(), links: bool = False) -> str:
     """Visible text of an HTML fragment, one line per block.
 
     The rules: tags are dropped; `script`, `style` and the like go with their content,
@@ -317,10 +331,14 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset()) -> str:
     element (`p`, `div`, `li`, `h1`…, `br`…) ends a line; entities are decoded exactly
     once (`&amp;lt;` gives `&lt;`); whitespace within a line is folded to single spaces
     and empty lines are dropped. `collapse_whitespace` turns the result into one line.
+
+    `links` is for a reader who must cite the source (the article writer): an http(s)
+    link reads "text (URL)" (the URL alone when it is the text or there is none), and
+    each list item starts with "- ".
     """
     if not html:
         return ""
-    parser = _TextExtractor(skip)
+    parser = _TextExtractor(skip, links=links)
     parser.feed(html)
     parser.close()
     lines = strip_control_chars("".join(parser.parts)).split(_LINE_BREAK)

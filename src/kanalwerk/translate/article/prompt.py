@@ -69,8 +69,11 @@ def render_article_prompt(template: str, request: ArticleRequest) -> str:
 
 
 def source_text(html: str) -> str:
-    """The source as the model reads it: its visible text, one paragraph per block."""
-    return "\n\n".join(html_to_text(html).splitlines())
+    """The source as the model reads it: its visible text, one paragraph per block.
+
+    Links keep their URLs ("text (URL)"), since the article may link only to those.
+    """
+    return "\n\n".join(html_to_text(html, links=True).splitlines())
 
 
 def truncate_source(text: str, max_chars: int) -> tuple[str, int]:
