@@ -173,6 +173,16 @@ def test_500_twice_then_success_backs_off(
     assert 1.0 <= sleeps[1] <= 2.0  # doubled
 
 
+def test_500_asking_for_an_hour_backs_off_instead_of_resting_the_engine(
+    fake: FakeOpenAI, engine: OpenAITranslator, sleeps: Sleeps
+) -> None:
+    """Retry-After means something on 429 and 503 only (RFC 9110)."""
+    fake.fail_next(Fault.http(500, "The server had an error", retry_after="3600"))
+    assert engine.translate(req("Hello")).texts == ("DE: Hello",)
+    assert fake.requests == 2
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
+
+
 def test_persistent_5xx_becomes_transient_error(fake: FakeOpenAI, sleeps: Sleeps) -> None:
     translator = OpenAITranslator(
         OpenAIConfig(base_url=fake.base_url, model="m", max_retries=2), api_key=KEY, sleep=sleeps

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from kanalwerk.errors import TranslationError
-from kanalwerk.retry_after import MAX_SECONDS, parse_retry_after
+from kanalwerk.errors import RetryLater, TranslationError
+from kanalwerk.retry_after import HONOURED_STATUSES, MAX_SECONDS, parse_retry_after
 from kanalwerk.translate.retry import send_with_retries
 from tests.servers import LocalServer, Response
 
@@ -84,4 +84,41 @@ def test_an_engine_asking_for_an_absurd_wait_rests_for_a_day(server: LocalServer
     until = getattr(caught.value, "until", None)
     assert isinstance(until, datetime)
     assert timedelta(hours=23) < until - started <= timedelta(days=1, seconds=5)
+    assert len(server.requests_to("/v1")) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 504, 408])
+def test_retry_after_on_other_statuses_is_ignored_for_backoff(
+    server: LocalServer, status: int
+) -> None:
+    """Only 429 and 503 give Retry-After a meaning: a 500 asking for an hour backs off."""
+    server.routes["/v1"] = lambda r: Response(status, b"oops", {"Retry-After": "3600"})
+    sleeps: list[float] = []
+    with httpx.Client() as client:
+        response = send_with_retries(
+            client,
+            lambda: client.build_request("POST", server.url("/v1")),
+            max_retries=2,
+            base_delay=1.0,
+            max_delay=60.0,
+            sleep=sleeps.append,
+            describe="test engine",
+        )
+    assert response.status_code == status  # the caller decides; no RetryLater for an hour
+    assert len(server.requests_to("/v1")) == 3
+    assert len(sleeps) == 2 and all(2**n / 2 <= s <= 2**n for n, s in enumerate(sleeps))
+
+
+@pytest.mark.parametrize("status", sorted(HONOURED_STATUSES))
+def test_retry_after_is_honoured_on_429_and_503(server: LocalServer, status: int) -> None:
+    server.routes["/v1"] = lambda r: Response(status, b"wait", {"Retry-After": "3600"})
+    with httpx.Client() as client, pytest.raises(RetryLater) as caught:
+        send_with_retries(
+            client,
+            lambda: client.build_request("POST", server.url("/v1")),
+            max_retries=2,
+            sleep=lambda s: None,
+            describe="test engine",
+        )
+    assert caught.value.status == status
     assert len(server.requests_to("/v1")) == 1

@@ -2,9 +2,10 @@
 
 Shared by the engines so they all treat rate limits and outages alike: transient
 statuses and transport errors are retried with jittered backoff, `Retry-After` is
-honoured, and a server that asks for a longer pause than we are willing to wait inside
-one cycle gets a `RetryLater` naming when to try again, so the item simply stays
-queued for a later cycle. `RetryPolicy` keeps one engine's settings for all its requests.
+honoured on 429 and 503 (where RFC 9110 gives it meaning; other statuses back off), and
+a server that asks for a longer pause than we are willing to wait inside one cycle gets
+a `RetryLater` naming when to try again, so the item simply stays queued for a later
+cycle. `RetryPolicy` keeps one engine's settings for all its requests.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from kanalwerk.errors import Blame, RetryLater, TranslationError
-from kanalwerk.retry_after import parse_retry_after
+from kanalwerk.retry_after import HONOURED_STATUSES, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def send_with_retries(
     interprets it), or the last transient one when retries are used up. `give_up` lets
     a caller return a transient-looking response at once (a 429 that really means "no
     credit"). Transport errors that persist become a transient `TranslationError`;
-    a `Retry-After` longer than `max_delay` becomes a `RetryLater` without waiting.
+    a `Retry-After` (on 429 or 503) longer than `max_delay` becomes a `RetryLater`
+    without waiting.
     `describe` names the call in messages, so it must not contain secrets.
     """
     attempt = 0
@@ -98,7 +100,12 @@ def send_with_retries(
             if attempt >= max_retries:
                 return response
             response.close()
-            wait = parse_retry_after(response.headers.get("Retry-After"), now=now())
+            # Retry-After means something on 429 and 503 only (RFC 9110); others back off.
+            wait = (
+                parse_retry_after(response.headers.get("Retry-After"), now=now())
+                if status in HONOURED_STATUSES
+                else None
+            )
             if wait is not None and wait > max_delay:
                 until = datetime.fromtimestamp(now() + wait, UTC)
                 raise RetryLater(
