@@ -154,6 +154,23 @@ def test_the_chain_blames_the_item_only_when_every_engine_did(
     with pytest.raises(TranslationError) as caught:
         chain.translate(TranslationRequest(("text",), "en"))
     assert caught.value.blame is overall and caught.value.until is None
+    assert caught.value.engine == "a, b"  # whose verdicts they were
+
+
+def test_the_chain_names_only_the_engines_it_asked() -> None:
+    item = Raising("b", TranslationError("no good", blame=Blame.ITEM))
+    chain = ChainTranslator(
+        [
+            ("a", lambda: Raising("a", TranslationError("x", blame=Blame.ENGINE))),
+            ("b", lambda: item),
+        ],
+        clock=lambda: NOW,
+    )
+    with pytest.raises(TranslationError):
+        chain.translate(TranslationRequest(("text",), "en"))
+    with pytest.raises(TranslationError) as caught:  # "a" is broken now, not asked again
+        chain.translate(TranslationRequest(("text",), "en"))
+    assert caught.value.blame is Blame.ENGINE and caught.value.engine == "b"
 
 
 # --- keys in error bodies ------------------------------------------------------------

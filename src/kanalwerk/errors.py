@@ -51,6 +51,9 @@ class TranslationError(KanalwerkError):
 
     `until`, when set, is when the engine may be asked again: whatever the blame, the
     fallback chain suspends the engine until then. `status` is the HTTP status, if any.
+    `engine` names the engine(s) whose verdict it is, where that is known (the chain
+    names the engines that blamed the item), so that one engine failing item after
+    item can be told from items that fail.
     """
 
     def __init__(
@@ -60,11 +63,13 @@ class TranslationError(KanalwerkError):
         blame: Blame,
         until: datetime | None = None,
         status: int | None = None,
+        engine: str | None = None,
     ):
         super().__init__(message)
         self.blame = blame
         self.until = until
         self.status = status
+        self.engine = engine
 
 
 class RetryLater(TranslationError):

@@ -60,6 +60,7 @@ from kanalwerk.translate.factory import (
 )
 from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
+from kanalwerk.translate.streak import ItemFailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -381,9 +382,10 @@ def _translate_pending(
     them, so an engine that needs setup costs nothing on quiet cycles; the caller owns
     and closes what they return. An `ITEM` failure, or any unexpected exception while
     one item is handled, counts an attempt against that item and the cycle goes on; an
-    `ENGINE` or `TRANSIENT` one ends the step with the items queued. An item no engine
-    can take now (`TranslationDeferred`) waits without counting an attempt; each such
-    reason is logged once per call.
+    `ENGINE` or `TRANSIENT` one ends the step with the items queued, and so do a few
+    `ITEM` failures in a row from one engine (`ItemFailureStreak`): that engine is
+    broken. An item no engine can take now (`TranslationDeferred`) waits without
+    counting an attempt; each such reason is logged once per call.
     """
     max_attempts = config.translator.max_attempts
     pending = store.pending_items(max_attempts, limit=limit)
@@ -413,8 +415,10 @@ def _translate_pending(
     translated = failed = 0
     errors: list[str] = []
     deferred: dict[str, int] = {}  # reason → items waiting for it
+    streak = ItemFailureStreak()
     try:
         for position, stored in enumerate(pending):
+            suspect: str | None = None  # the engine that blamed this item
             try:
                 article = _translate_item(config, stored, engine, site, writing)
             except TranslationDeferred as exc:
@@ -430,12 +434,14 @@ def _translate_pending(
                     log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
                     return TranslateReport(translated, failed, waiting, reason, tuple(errors))
                 error = str(exc)
+                suspect = exc.engine or "the translation engine"
             except Exception as exc:  # a bug shown by one item must not stall the queue
                 name, title = stored.source.channel_name, stored.item.title
                 log.debug("%s: %r failed", name, title, exc_info=True)
                 level = logging.ERROR
                 error = f"unexpected {type(exc).__name__}: {exc} (run with -v for details)"
             else:
+                streak.reset()
                 store.save_article(article)
                 translated += 1
                 log.info(
@@ -456,6 +462,17 @@ def _translate_pending(
                 error,
                 "given up" if state == "failed" else "queued again",
             )
+            if suspect is None:
+                streak.reset()
+            elif streak.failed(suspect):
+                # Garbage for item after item is the engine's failure (a wrong model?).
+                reason = (
+                    f"{suspect} failed {streak.count} items in a row; it looks broken "
+                    "(check its model and settings)"
+                )
+                waiting = len(pending) - position - 1 + sum(deferred.values())
+                log.error("%s; %d item(s) wait for the next cycle", reason, waiting)
+                return TranslateReport(translated, failed, waiting, reason, tuple(errors))
     finally:
         for reason, count in deferred.items():
             log.warning("%d item(s) wait: %s", count, reason)
@@ -507,6 +524,7 @@ def _translate_item(
         raise TranslationError(
             f"{result.engine} returned {len(result.texts)} texts for {len(texts)}",
             blame=Blame.ITEM,
+            engine=result.engine,
         )
     title_de = html_to_text(result.texts[0]).strip() or item.title
     body_de = body.render(result.texts[1:])

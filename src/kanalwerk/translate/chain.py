@@ -140,6 +140,7 @@ class ChainTranslator:
         deferred: list[str] = []
         resting: list[datetime] = []  # engines suspended, and until when
         blames: list[Blame] = []
+        asked: list[str] = []  # engines that answered with an error
         now = self._clock()
         for name, factory in self._factories:
             suspension = self._suspensions.get(name)
@@ -173,6 +174,7 @@ class ChainTranslator:
                 if exc.until is not None:
                     resting.append(exc.until)
                 blames.append(exc.blame)
+                asked.append(name)
                 failures.append(_labelled(name, exc))
                 continue
             self._last = engine
@@ -193,7 +195,9 @@ class ChainTranslator:
                 until=min(resting),
             )
         raise TranslationError(
-            "every translation engine failed: " + "; ".join(failures), blame=_overall(blames)
+            "every translation engine failed: " + "; ".join(failures),
+            blame=_overall(blames),
+            engine=", ".join(asked) or None,
         )
 
     def _note_failure(self, name: str, exc: TranslationError) -> None:
