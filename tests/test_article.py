@@ -208,8 +208,8 @@ def test_second_invalid_answer_is_the_items_fault(
     assert "https://evil.example/x" in str(error)
     assert "after 2 attempts" in str(error)
     assert fake.requests == 2
-    assert error.usage.requests == 2
-    assert error.usage.completion_tokens == fake.usage_total["completion_tokens"]
+    tokens = fake.usage_total["prompt_tokens"] + fake.usage_total["completion_tokens"]
+    assert error.spent == f"2 request(s), {tokens} tokens"
 
 
 def test_truncated_answer_is_invalid_at_once(fake: FakeOpenAI, writer: OpenAIArticleWriter) -> None:
@@ -219,7 +219,7 @@ def test_truncated_answer_is_invalid_at_once(fake: FakeOpenAI, writer: OpenAIArt
     assert caught.value.blame is Blame.ITEM
     assert "answer truncated; raise max tokens or shorten the source" in str(caught.value)
     assert fake.requests == 1
-    assert caught.value.usage.requests == 1
+    assert caught.value.spent.startswith("1 request(s), ")
 
 
 def test_context_exceeded_is_invalid(fake: FakeOpenAI, writer: OpenAIArticleWriter) -> None:

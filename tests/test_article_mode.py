@@ -257,6 +257,7 @@ def test_unusable_article_twice_falls_back_to_translation(
     assert POSTS[0][0] in warning.getMessage()
     assert "translating it instead" in warning.getMessage()
     assert 'after 2 attempts: the answer has no "teaser" field' in warning.getMessage()
+    assert "spent 2 request(s), " in warning.getMessage()
     # Failed attempts are paid for too: all three requests are counted.
     usage = today_usage(config)
     assert usage.requests == 3

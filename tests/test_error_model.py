@@ -8,12 +8,14 @@ that echo an API key never leak a part of it.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import kanalwerk.errors
 from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import (
     ArticleInvalid,
@@ -98,6 +100,18 @@ def chain_over(first: Translator, store: Store) -> ChainTranslator:
     return ChainTranslator(
         [("first", lambda: first), ("second", lambda: second)], clock=lambda: NOW, store=store
     )
+
+
+def test_errors_import_nothing_of_kanalwerk() -> None:
+    """Every module may import errors.py, so it must import none of them (not even lazily)."""
+    tree = ast.parse(Path(kanalwerk.errors.__file__).read_text(encoding="utf-8"))
+    imported = [
+        alias.name if isinstance(node, ast.Import) else node.module or ""
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert imported and not [name for name in imported if name.split(".")[0] == "kanalwerk"]
 
 
 def test_every_error_class_is_classified() -> None:

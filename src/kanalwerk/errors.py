@@ -1,13 +1,12 @@
-"""One exception root, so callers can catch everything kanalwerk raises on purpose."""
+"""One exception root, so callers can catch everything kanalwerk raises on purpose.
+
+Every module may import this one, so it imports nothing of kanalwerk.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # models imports this module
-    from kanalwerk.models import Usage
 
 
 class KanalwerkError(Exception):
@@ -119,15 +118,14 @@ class TranslationDeferred(TranslationError):
 class ArticleInvalid(TranslationError):
     """The model's article broke the rules; `reason` says how. The item is translated instead.
 
-    `usage` is what the failed attempts cost, so the caller can still account for it.
+    `spent` says what the failed attempts cost, for the log ("2 request(s), 1234 tokens");
+    the writer has recorded that usage already, where it was spent.
     """
 
-    def __init__(self, reason: str, *, message: str | None = None, usage: Usage | None = None):
-        from kanalwerk.models import Usage  # models imports this module
-
+    def __init__(self, reason: str, *, message: str | None = None, spent: str = ""):
         super().__init__(message or reason, blame=Blame.ITEM)
         self.reason = reason
-        self.usage = usage or Usage()
+        self.spent = spent
 
 
 class AlreadyRunning(KanalwerkError):

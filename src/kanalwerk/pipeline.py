@@ -570,7 +570,7 @@ def _write_article(
             stored.source.channel_name,
             item.title,
             exc,
-            describe_usage(exc.usage, *prices),
+            exc.spent,
         )
         return None
     if written.usage.requests:

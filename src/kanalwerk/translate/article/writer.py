@@ -13,7 +13,7 @@ from typing import Unpack
 from kanalwerk.config import OpenAIConfig
 from kanalwerk.errors import ArticleInvalid
 from kanalwerk.models import Usage
-from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle
+from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle, describe_usage
 from kanalwerk.translate.article.cache import article_key, cached_article, store_article
 from kanalwerk.translate.article.prompt import (
     DEFAULT_ARTICLE_PROMPT,
@@ -48,6 +48,7 @@ class OpenAIArticleWriter:
         self._template = settings.article_prompt or DEFAULT_ARTICLE_PROMPT
         self._max_source_chars = settings.article_max_source_chars
         self._max_tokens = settings.article_max_tokens
+        self._prices = (settings.price_per_million_input, settings.price_per_million_output)
         self._cache = cache
         self._meter = meter
 
@@ -140,5 +141,5 @@ class OpenAIArticleWriter:
         return ArticleInvalid(
             reason,
             message=f"{self._chat.label} wrote no usable article{attempts}: {reason}",
-            usage=usage,
+            spent=describe_usage(usage, *self._prices),
         )
