@@ -9,6 +9,7 @@ that echo an API key never leak a part of it.
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from kanalwerk.errors import (
     Blame,
     BudgetExhausted,
     EnginesResting,
+    ModelDownloadFailed,
     QuotaExceeded,
     RetryLater,
     TranslationDeferred,
@@ -55,6 +57,7 @@ WITH_UNTIL: list[Callable[[datetime], TranslationError]] = [
 WITHOUT_UNTIL = {
     TranslationDeferred: "waits for the user (a model to install), not for a time",
     ArticleInvalid: "the article writer's verdict on one answer; never reaches the chain",
+    ModelDownloadFailed: "one link of a model package; the next link is tried",
 }
 
 
@@ -112,6 +115,25 @@ def test_errors_import_nothing_of_kanalwerk() -> None:
         for alias in node.names
     ]
     assert imported and not [name for name in imported if name.split(".")[0] == "kanalwerk"]
+
+
+def test_every_exception_class_lives_in_errors_py() -> None:
+    """Found by walking the source, so a private one inside a module is found too."""
+    package = Path(kanalwerk.errors.__file__).parent
+    exceptions = {
+        name
+        for name, value in [*vars(builtins).items(), *vars(kanalwerk.errors).items()]
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    elsewhere = [
+        f"{path.relative_to(package)}: {node.name}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "errors.py" or path.parent != package
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(base).split(".")[-1] in exceptions for base in node.bases)
+    ]
+    assert elsewhere == []
 
 
 def test_every_error_class_is_classified() -> None:

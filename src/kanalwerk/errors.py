@@ -128,6 +128,16 @@ class ArticleInvalid(TranslationError):
         self.spent = spent
 
 
+class ModelDownloadFailed(TranslationError):
+    """One link of an offline model package gave no valid file (HTTP error, size, checksum).
+
+    The next link is tried; when none works, the local engine cannot run (`ENGINE`).
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, blame=Blame.ENGINE)
+
+
 class AlreadyRunning(KanalwerkError):
     """Another kanalwerk process holds the lock for this store."""
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from kanalwerk.errors import Blame, TranslationError
+from kanalwerk.errors import Blame, ModelDownloadFailed, TranslationError
 
 log = logging.getLogger(__name__)
 
@@ -465,10 +465,6 @@ def install_from_file(
 # --- download -------------------------------------------------------------------------
 
 
-class _DownloadFailed(Exception):
-    pass
-
-
 def _download(
     client: httpx.Client, url: str, root: Path, info: PackageInfo, progress: Progress | None
 ) -> Path:
@@ -480,7 +476,7 @@ def _download(
             client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response,
         ):
             if response.status_code != 200:
-                raise _DownloadFailed(f"HTTP {response.status_code}")
+                raise ModelDownloadFailed(f"HTTP {response.status_code}")
             length = response.headers.get("Content-Length", "")
             total = int(length) if length.isdigit() else info.size
             digest = hashlib.sha256()
@@ -492,17 +488,17 @@ def _download(
                 digest.update(chunk)
                 done += len(chunk)
                 if done > MAX_DOWNLOAD_BYTES:
-                    raise _DownloadFailed("the file is larger than 2 GiB")
+                    raise ModelDownloadFailed("the file is larger than 2 GiB")
                 if progress:
                     progress(done, total)
         if total is not None and done != total:
-            raise _DownloadFailed(f"got {done} of {total} bytes")
+            raise ModelDownloadFailed(f"got {done} of {total} bytes")
         if info.sha256 and digest.hexdigest() != info.sha256:
-            raise _DownloadFailed("the file does not match the index's SHA-256 checksum")
+            raise ModelDownloadFailed("the file does not match the index's SHA-256 checksum")
         return temp
     except httpx.HTTPError as exc:
         temp.unlink(missing_ok=True)
-        raise _DownloadFailed(str(exc) or type(exc).__name__) from exc
+        raise ModelDownloadFailed(str(exc) or type(exc).__name__) from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -532,7 +528,7 @@ def download_and_install(
             local = _local_path(url)
             try:
                 file = local if local is not None else _download(http, url, root, info, progress)
-            except _DownloadFailed as exc:
+            except ModelDownloadFailed as exc:
                 failures.append(f"{url}: {exc}" if len(links) > 1 else str(exc))
                 continue
             try:
