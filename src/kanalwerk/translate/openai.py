@@ -326,14 +326,39 @@ class _Answer:
     too_long: bool = False
 
 
-class OpenAITranslator:
+class ChatEngine:
+    """The "openai" engine as translator and article writer both are: one `ChatClient`."""
+
+    def __init__(
+        self,
+        settings: OpenAIConfig,
+        *,
+        api_key: str | None,
+        timeout: float,
+        **chat: Unpack[ChatSettings],
+    ):
+        self._chat = ChatClient(settings, api_key=api_key, timeout=timeout, **chat)
+        self._model = settings.model
+
+    @property
+    def engine(self) -> str:
+        return "openai"
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    def close(self) -> None:
+        self._chat.close()
+
+
+class OpenAITranslator(ChatEngine):
     """`Translator` over `POST {base_url}/chat/completions`."""
 
     def __init__(
         self, settings: OpenAIConfig, *, api_key: str | None, **chat: Unpack[ChatSettings]
     ):
-        self._chat = ChatClient(settings, api_key=api_key, timeout=settings.timeout, **chat)
-        self._model = settings.model
+        super().__init__(settings, api_key=api_key, timeout=settings.timeout, **chat)
         self._temperature = settings.temperature
         self._max_batch_chars = settings.max_batch_chars
         self._template = settings.prompt or DEFAULT_SYSTEM_PROMPT
@@ -344,14 +369,6 @@ class OpenAITranslator:
         return cls(settings, api_key=api_key(settings), **chat)
 
     @property
-    def engine(self) -> str:
-        return "openai"
-
-    @property
-    def model(self) -> str | None:
-        return self._model
-
-    @property
     def max_batch_texts(self) -> int:
         """Most texts per request; the cache sends no more at once (`RequestLimits`)."""
         return MAX_ITEMS
@@ -360,9 +377,6 @@ class OpenAITranslator:
     def max_batch_chars(self) -> int:
         """Most characters per request (`max_batch_chars` in `feeds.yaml`)."""
         return self._max_batch_chars
-
-    def close(self) -> None:
-        self._chat.close()
 
     # -- translating -------------------------------------------------------------
 

@@ -24,12 +24,12 @@ from kanalwerk.translate.article.prompt import (
 from kanalwerk.translate.article.validate import validate_article
 from kanalwerk.translate.cache import TranslationCache
 from kanalwerk.translate.meter import Meter
-from kanalwerk.translate.openai import ChatClient, ChatSettings, api_key, decode_json_answer
+from kanalwerk.translate.openai import ChatEngine, ChatSettings, api_key, decode_json_answer
 
 log = logging.getLogger(__name__)
 
 
-class OpenAIArticleWriter:
+class OpenAIArticleWriter(ChatEngine):
     """Writes German articles through `POST {base_url}/chat/completions` in JSON mode."""
 
     def __init__(
@@ -41,9 +41,8 @@ class OpenAIArticleWriter:
         meter: Meter | None = None,
         **chat: Unpack[ChatSettings],
     ):
-        timeout = settings.article_timeout  # writing a whole article takes longer
-        self._chat = ChatClient(settings, api_key=api_key, timeout=timeout, **chat)
-        self._model = settings.model
+        # Writing a whole article takes longer than translating.
+        super().__init__(settings, api_key=api_key, timeout=settings.article_timeout, **chat)
         self._temperature = settings.article_temperature
         self._template = settings.article_prompt or DEFAULT_ARTICLE_PROMPT
         self._max_source_chars = settings.article_max_source_chars
@@ -63,17 +62,6 @@ class OpenAIArticleWriter:
     ) -> OpenAIArticleWriter:
         """Built with the key from the environment variable `settings` names."""
         return cls(settings, api_key=api_key(settings), cache=cache, meter=meter, **chat)
-
-    @property
-    def engine(self) -> str:
-        return "openai"
-
-    @property
-    def model(self) -> str | None:
-        return self._model
-
-    def close(self) -> None:
-        self._chat.close()
 
     def write(self, request: ArticleRequest) -> WrittenArticle:
         """The German article for `request`; `TranslationError` (or `ArticleInvalid`) if none.
