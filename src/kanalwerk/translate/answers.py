@@ -77,4 +77,5 @@ def check_answers(engine: str, request: TranslationRequest, answers: Sequence[st
         f"({found}: {shown!r}); nothing of it is used"
         + ("; check the engine's settings" if every else ""),
         blame=Blame.TRANSIENT if every else Blame.ITEM,
+        engine=engine,
     )

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
@@ -61,34 +61,36 @@ class ModelPerLanguage(Protocol):
     def model_for(self, source_lang: str, target_lang: str) -> str | None: ...
 
 
-class TranslationCache(Protocol):
-    def get(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        hashes: Sequence[str],
-    ) -> dict[str, str]: ...
+class CacheScope(NamedTuple):
+    """What a cached text holds for: one engine and model, one language pair, one format.
 
-    def put(
-        self,
-        engine: str,
-        model: str | None,
-        source_lang: str,
-        target_lang: str,
-        fmt: str,
-        entries: Mapping[str, str],
-    ) -> None: ...
+    In the order of the store's `cache_get`/`cache_put` key arguments.
+    """
+
+    engine: str
+    model: str | None
+    source_lang: str
+    target_lang: str
+    fmt: str
+
+
+class TranslationCache(Protocol):
+    def get(self, scope: CacheScope, hashes: Sequence[str]) -> dict[str, str]: ...
+
+    def put(self, scope: CacheScope, entries: Mapping[str, str]) -> None: ...
 
 
 class StoreCache:
     """`TranslationCache` over the store's translation cache table (`Store.cache_get`/`put`)."""
 
     def __init__(self, store: Store):
-        self.get = store.cache_get
-        self.put = store.cache_put
+        self._store = store
+
+    def get(self, scope: CacheScope, hashes: Sequence[str]) -> dict[str, str]:
+        return self._store.cache_get(*scope, hashes)
+
+    def put(self, scope: CacheScope, entries: Mapping[str, str]) -> None:
+        self._store.cache_put(*scope, entries)
 
 
 def text_hash(text: str, glossary: Sequence[tuple[str, str]] = ()) -> str:
@@ -163,8 +165,8 @@ class CachingTranslator(TranslatorWrapper):
         if not wanted:
             return Translation(request.texts, engine, self._inner.model)
         model = self._model_for(request)
-        key = (engine, model, request.source_lang, request.target_lang, request.fmt)
-        known.update(self._cache.get(*key, wanted))
+        scope = CacheScope(engine, model, request.source_lang, request.target_lang, request.fmt)
+        known.update(self._cache.get(scope, wanted))
         misses: dict[str, str] = {}
         for h, text in zip(hashes, request.texts, strict=True):
             if h not in known:
@@ -180,10 +182,11 @@ class CachingTranslator(TranslatorWrapper):
                 raise TranslationError(
                     f"{engine} returned {len(result.texts)} translations for {len(texts)} texts",
                     blame=Blame.ITEM,
+                    engine=engine,
                 )
             check_answers(engine, sent, result.texts)
             entries = {miss_hashes[i]: out for i, out in zip(chunk, result.texts, strict=True)}
-            self._cache.put(*key, entries)
+            self._cache.put(scope, entries)
             known.update(entries)
             usage = usage + result.usage
         return Translation(tuple(known[h] for h in hashes), engine, model, usage)

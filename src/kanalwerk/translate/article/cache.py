@@ -7,7 +7,7 @@ import json
 
 from kanalwerk.models import Usage
 from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle
-from kanalwerk.translate.cache import TranslationCache
+from kanalwerk.translate.cache import CacheScope, TranslationCache
 
 #: Bump to invalidate every cached article (e.g. when validation becomes stricter).
 KEY_VERSION = "1"
@@ -39,7 +39,7 @@ def cached_article(
     cache: TranslationCache, engine: str, model: str | None, request: ArticleRequest, key: str
 ) -> WrittenArticle | None:
     """The article stored under `key`, costing nothing; None when absent or unreadable."""
-    found = cache.get(engine, model, request.source_lang, "de", CACHE_FORMAT, [key])
+    found = cache.get(_scope(engine, model, request), [key])
     try:
         data = json.loads(found[key])
         title, teaser, body = (data[name] for name in ("title", "teaser", "body_html"))
@@ -57,4 +57,8 @@ def store_article(
         {"title": article.title, "teaser": article.teaser, "body_html": article.body_html},
         ensure_ascii=False,
     )
-    cache.put(article.engine, article.model, request.source_lang, "de", CACHE_FORMAT, {key: value})
+    cache.put(_scope(article.engine, article.model, request), {key: value})
+
+
+def _scope(engine: str, model: str | None, request: ArticleRequest) -> CacheScope:
+    return CacheScope(engine, model, request.source_lang, "de", CACHE_FORMAT)
