@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -69,18 +70,28 @@ def test_default_now_is_the_current_time() -> None:
     assert seconds is not None and 3500 < seconds <= 3600
 
 
+def post_with_retries(
+    server: LocalServer, sleep: Callable[[float], None] = lambda s: None
+) -> httpx.Response:
+    """POST to the server's `/v1` as an engine does: up to two retries, 1 s base delay."""
+    with httpx.Client() as client:
+        return send_with_retries(
+            client,
+            lambda: client.build_request("POST", server.url("/v1")),
+            max_retries=2,
+            base_delay=1.0,
+            max_delay=60.0,
+            sleep=sleep,
+            describe="test engine",
+        )
+
+
 def test_an_engine_asking_for_an_absurd_wait_rests_for_a_day(server: LocalServer) -> None:
     """A 20-digit Retry-After used to overflow the date of the engine's rest (a traceback)."""
     server.routes["/v1"] = lambda r: Response(429, b"slow down", {"Retry-After": "9" * 20})
     started = datetime.now(UTC)
-    with httpx.Client() as client, pytest.raises(TranslationError) as caught:
-        send_with_retries(
-            client,
-            lambda: client.build_request("POST", server.url("/v1")),
-            max_retries=2,
-            sleep=lambda s: None,
-            describe="test engine",
-        )
+    with pytest.raises(TranslationError) as caught:
+        post_with_retries(server)
     until = getattr(caught.value, "until", None)
     assert isinstance(until, datetime)
     assert timedelta(hours=23) < until - started <= timedelta(days=1, seconds=5)
@@ -94,16 +105,7 @@ def test_retry_after_on_other_statuses_is_ignored_for_backoff(
     """Only 429 and 503 give Retry-After a meaning: a 500 asking for an hour backs off."""
     server.routes["/v1"] = lambda r: Response(status, b"oops", {"Retry-After": "3600"})
     sleeps: list[float] = []
-    with httpx.Client() as client:
-        response = send_with_retries(
-            client,
-            lambda: client.build_request("POST", server.url("/v1")),
-            max_retries=2,
-            base_delay=1.0,
-            max_delay=60.0,
-            sleep=sleeps.append,
-            describe="test engine",
-        )
+    response = post_with_retries(server, sleeps.append)
     assert response.status_code == status  # the caller decides; no RetryLater for an hour
     assert len(server.requests_to("/v1")) == 3
     assert len(sleeps) == 2 and all(2**n / 2 <= s <= 2**n for n, s in enumerate(sleeps))
@@ -112,13 +114,7 @@ def test_retry_after_on_other_statuses_is_ignored_for_backoff(
 @pytest.mark.parametrize("status", sorted(HONOURED_STATUSES))
 def test_retry_after_is_honoured_on_429_and_503(server: LocalServer, status: int) -> None:
     server.routes["/v1"] = lambda r: Response(status, b"wait", {"Retry-After": "3600"})
-    with httpx.Client() as client, pytest.raises(RetryLater) as caught:
-        send_with_retries(
-            client,
-            lambda: client.build_request("POST", server.url("/v1")),
-            max_retries=2,
-            sleep=lambda s: None,
-            describe="test engine",
-        )
+    with pytest.raises(RetryLater) as caught:
+        post_with_retries(server)
     assert caught.value.status == status
     assert len(server.requests_to("/v1")) == 1
