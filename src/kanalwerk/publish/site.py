@@ -7,6 +7,7 @@ sanitized by `compose`, but it may have come back from the store, and re-checkin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +19,20 @@ from kanalwerk.dates import format_date_de, format_datetime_de, utc_seconds
 from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.atom import newest_first
 from kanalwerk.sanitize import http_url, sanitize_article_html
+
+# Code points an HTML document must not contain: C0 and C1 controls other than whitespace,
+# noncharacters and surrogates ("control-character-in-input-stream" and its kin). XML allows
+# the C1 controls and most noncharacters, so `sanitize.strip_control_chars` keeps them.
+_HTML_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+
+
+def _html_document(html: str) -> bytes:
+    """A rendered page as UTF-8, without the characters HTML forbids (from any feed field)."""
+    return _HTML_FORBIDDEN.sub("", html).encode("utf-8")
 
 
 def _iso(dt: datetime) -> str:
@@ -59,7 +74,7 @@ def render_index(
         .get_template("index.html")
         .render(site=site, articles=shown, feed_url=feed_url, root="")
     )
-    return html.encode("utf-8")
+    return _html_document(html)
 
 
 def render_article(article: Article, site: SiteInfo, *, feed_url: str) -> bytes:
@@ -69,4 +84,4 @@ def render_article(article: Article, site: SiteInfo, *, feed_url: str) -> bytes:
         .get_template("article.html")
         .render(site=site, article=article, feed_url=feed_url, root="../")
     )
-    return html.encode("utf-8")
+    return _html_document(html)
