@@ -28,6 +28,7 @@ from typing import Literal
 from hypothesis import strategies as st
 
 MARK = "xssmarkq"
+XHTML = "http://www.w3.org/1999/xhtml"
 INERT = "inert"
 
 Kind = Literal["rss", "atom", "json"]
@@ -59,6 +60,9 @@ plain_text = st.one_of(
     st.sampled_from(["", " ", "DeepSeek R1", "KI-Modell übertrifft GPT", "Tom & Jerry"]),
 )
 
+# A reference past the last code point, U+10FFFF.
+HUGE_REF = "&#1114112;"
+
 # Entity and character references as they appear inside HTML (and XML) text.
 ENTITIES = (
     "&amp;",
@@ -73,7 +77,7 @@ ENTITIES = (
     "&#128512;",
     "&#0;",
     "&#x0B;",
-    "&#1114112;",
+    HUGE_REF,
     "&bogus;",
     "&amp;lt;script&amp;gt;",
     "&",
@@ -184,10 +188,16 @@ class Title:
         return self.text
 
 
+_NOT_AS_WRITTEN = str.maketrans({"<": "(", "&": "+"} | {chr(c): None for c in range(0x80, 0xA0)})
+
+
 def titles(markup: bool = True) -> st.SearchStrategy[Title]:
-    """Titles; without `markup`, plain text that has no `<` or `&` in it."""
+    """Titles; without `markup`, plain text with no `<`, `&` or C1 control in it.
+
+    (feedparser reads C1 controls as the windows-1252 characters they usually stand for.)
+    """
     if not markup:
-        return plain_text.map(lambda t: Title(t.replace("<", "(").replace("&", "+")))
+        return plain_text.map(lambda t: Title(t.translate(_NOT_AS_WRITTEN)))
     return st.one_of(
         plain_text.map(Title),
         st.builds(lambda a, b: Title(a + b), plain_text, st.sampled_from(ENTITIES)),
@@ -343,7 +353,10 @@ class GenItem:
     published: Date
     updated: Date
     permalink: bool | None  # RSS isPermaLink
-    body_type: Literal["html", "text"]  # Atom content type / JSON content_html vs content_text
+    # How the body is given: as HTML, as plain text (Atom type="text", JSON content_text; RSS
+    # has no plain bodies and puts it in <description> instead of <content:encoded>), or as
+    # inline XHTML (Atom type="xhtml"; elsewhere HTML).
+    body_type: Literal["html", "text", "xhtml"]
 
 
 def items(
@@ -359,7 +372,7 @@ def items(
         published=dates(edge_dates),
         updated=dates(edge_dates),
         permalink=st.none() | st.booleans(),
-        body_type=st.sampled_from(["html", "html", "text"]),
+        body_type=st.sampled_from(["html", "html", "text", "xhtml"]),
     )
 
 
@@ -380,6 +393,10 @@ class GenFeed:
     bom: bool = False  # JSON Feed: a UTF-8 byte order mark
     ascii_json: bool = False
     trailer: str = field(default="")  # appended after the document (changes its hash)
+    # The channel's `language:`. German items are published as they are; English ones go
+    # through the translation engine (a fake one that upper-cases text and keeps markup).
+    language: Literal["de", "en"] = "de"
+    huge_refs: bool = False  # keep references past U+10FFFF where markup is raw XML
 
     def moved(self) -> GenFeed:
         """The same feed with a different body hash: it must parse to the same items."""
@@ -417,6 +434,14 @@ class GenFeed:
             return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
         return html.escape(text, quote=False)
 
+    def _raw(self, markup: str) -> str:
+        """Markup written into the XML document as it is."""
+        if not self.raw_controls:
+            markup = "".join(c for c in markup if c not in _XML_ILLEGAL)
+        if not self.huge_refs:
+            markup = markup.replace(HUGE_REF, "&#1114111;")
+        return markup
+
     def _attr(self, text: str) -> str:
         if not self.raw_controls:
             text = "".join(c for c in text if c not in _XML_ILLEGAL)
@@ -449,9 +474,14 @@ class GenFeed:
                 out.append(f"<guid{attr}>{self._x(item.guid)}</guid>")
             if (date := item.published.rfc822()) is not None:
                 out.append(f"<pubDate>{self._x(date)}</pubDate>")
-            if item.summary is not None:
-                out.append(f"<description>{self._x(item.summary.render(MARK))}</description>")
-            out.append(f"<content:encoded>{self._x(item.body.render(MARK))}</content:encoded>")
+            body = self._x(item.body.render(MARK))
+            if item.body_type == "text":
+                out.append(f"<description>{body}</description>")
+            else:
+                if item.summary is not None:
+                    summary = self._x(item.summary.render(MARK))
+                    out.append(f"<description>{summary}</description>")
+                out.append(f"<content:encoded>{body}</content:encoded>")
             out.append("</item>")
         out += ["</channel>", "</rss>\n"]
         return "\n".join(out)
@@ -486,6 +516,10 @@ class GenFeed:
                 out.append(f'<summary type="html">{self._x(item.summary.render(MARK))}</summary>')
             if item.body_type == "html":
                 out.append(f'<content type="html">{self._x(item.body.render(MARK))}</content>')
+            elif item.body_type == "xhtml":
+                # Raw markup inside the document: not always well-formed XML, on purpose.
+                xhtml = self._raw(item.body.render(MARK))
+                out.append(f'<content type="xhtml"><div xmlns="{XHTML}">{xhtml}</div></content>')
             else:
                 out.append(f'<content type="text">{self._x(item.body.render(INERT))}</content>')
             out.append("</entry>")
@@ -500,7 +534,7 @@ class GenFeed:
                 entry["id"] = item.guid
             if item.link is not None:
                 entry["url"] = item.link
-            if item.body_type == "html":
+            if item.body_type != "text":
                 entry["content_html"] = item.body.render(MARK)
             else:
                 entry["content_text"] = item.body.render(INERT)
@@ -540,6 +574,7 @@ def feeds(
     edge_dates: bool = False,
     forged_ids: bool = False,
     markup_titles: bool = True,
+    huge_refs: bool = False,
     max_items: int = 4,
 ) -> st.SearchStrategy[GenFeed]:
     """Feeds of `kinds` with 0 to `max_items` items; the flags switch on cases of open bugs."""
@@ -558,4 +593,6 @@ def feeds(
         header_charset=st.sampled_from(["none", "match", "match", "wrong"]),
         bom=st.booleans(),
         ascii_json=st.booleans(),
+        language=st.sampled_from(["de", "de", "en"]),
+        huge_refs=st.just(huge_refs),
     )
