@@ -310,6 +310,7 @@ LINKS = st.one_of(
             f" JAVASCRIPT:{MARK}()",
             f"data:text/html,{MARK}",
             "https://example.com/ä?q=ü#frag",
+            "https://example.com/mit leerzeichen/<b>|{x}`",
             "https://",
             "mailto:someone@example.com",
         ]
@@ -320,6 +321,7 @@ LINKS = st.one_of(
 FEED_IDS = st.one_of(
     st.none(),
     st.just("urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6"),
+    st.just("urn:x-test:ein feed"),
     st.sampled_from(
         [
             f"javascript:{MARK}()",

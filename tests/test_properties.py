@@ -15,6 +15,7 @@ across a permanent redirect of the feed; a second run changes no file.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -188,8 +189,6 @@ def assert_well_formed(output: Path) -> None:
         if name.endswith((".atom", ".rss", ".xml")):
             etree.fromstring(data, _XML_PARSER)  # raises on any well-formedness error
         elif name.endswith(".json"):
-            import json
-
             json.loads(data)
         elif name.endswith(".html"):
             text = data.decode("utf-8")  # strict: no undecodable bytes
@@ -202,6 +201,20 @@ def assert_well_formed(output: Path) -> None:
             if element is not None and element.get("type") == "html" and element.text:
                 fragment = f"<!doctype html><html><body>{element.text}</body></html>"
                 etree.fromstring(fragment.encode(), _html_parser())
+        assert_iris(entry)
+
+
+# An absolute IRI (RFC 3987) as far as a reader's parser cares: a scheme, then no character
+# that no IRI may contain (space, controls, `<>"{}|\^` and the backtick).
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\x00-\x20<>\"{}|\\^`\x7f-\x9f]*")
+
+
+def assert_iris(entry: etree._Element) -> None:
+    """atom:id is an IRI and link/@href an IRI reference (RFC 4287 §4.2.6, §4.2.7.1)."""
+    ids = [entry.findtext(f"{ATOM}id"), entry.findtext(f"{ATOM}source/{ATOM}id")]
+    hrefs = [link.get("href") for link in entry.iter(f"{ATOM}link")]
+    for value in [*ids, *hrefs]:
+        assert value is None or _IRI.fullmatch(value), f"feed.atom: not an IRI: {value!r}"
 
 
 # --- what must not survive -------------------------------------------------------------
@@ -381,6 +394,20 @@ def test_pages_carry_no_characters_html_forbids(shared_server: LocalServer) -> N
             text = page.read_text(encoding="utf-8")
             assert _HTML_FORBIDDEN.search(text) is None, page.name
             assert "Preisliste" in text
+
+
+def test_feed_links_and_ids_are_written_as_iris(shared_server: LocalServer) -> None:
+    """Feeds write URLs with `<`, `{`, `|` or a backtick in them; Atom wants IRIs."""
+    feed = replace(one_item("rss"), home="https://example.com/<feed>")
+    link = "https://example.com/a{b}|c`d"
+    feed = replace(feed, items=(replace(feed.items[0], link=link),))
+    with fresh_folder() as folder:
+        site = start(shared_server, feed, Path(folder))
+        site.run()
+        (entry,) = feed_entries(site.output)
+        assert_iris(entry)
+        hrefs = {link.get("rel"): link.get("href") for link in entry.iter(f"{ATOM}link")}
+        assert hrefs["via"] == "https://example.com/a%7Bb%7D%7Cc%60d"
 
 
 # --- cases of bugs of issue 7 that were open when this file was written -----------------

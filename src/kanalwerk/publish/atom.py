@@ -7,6 +7,7 @@ feedgen objects never leave this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +60,7 @@ class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is unty
             _link_elem(entry, link)
         if self.source is not None:
             source = xml_elem("source", entry)
-            xml_elem("id", source).text = _text(self.source.id)
+            xml_elem("id", source).text = _iri(self.source.id)
             xml_elem("title", source).text = _text(self.source.title)
             xml_elem("updated", source).text = _iso(self.source.updated)
             _link_elem(source, _Link(self.source.self_href, "self", ATOM_TYPE))
@@ -69,7 +70,7 @@ class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is unty
 
 
 def _link_elem(parent: Any, link: _Link) -> None:
-    elem = xml_elem("link", parent, href=_text(link.href), rel=link.rel)
+    elem = xml_elem("link", parent, href=_iri(link.href), rel=link.rel)
     if link.type:
         elem.set("type", link.type)
     if link.title:
@@ -78,6 +79,18 @@ def _link_elem(parent: Any, link: _Link) -> None:
 
 def _text(value: str) -> str:
     return strip_control_chars(value)
+
+
+# What no IRI may contain (RFC 3987): space, controls, `<>"{}|\^` and the backtick. Feeds
+# carry such URLs (a space in a path, say); readers that check ids and hrefs refuse them.
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\x9f]')
+
+
+def _iri(value: str) -> str:
+    """`value` with the characters no IRI allows percent-encoded, for ids and hrefs."""
+    return _NOT_IN_IRI.sub(
+        lambda m: "".join(f"%{byte:02X}" for byte in m.group().encode()), _text(value)
+    )
 
 
 def _iso(dt: datetime) -> str:
