@@ -21,9 +21,9 @@ import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
-import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from lxml import etree
 
 from kanalwerk.config import Config, load_config
@@ -268,12 +268,41 @@ def assert_nothing_hostile(output: Path) -> None:
 
 # --- the properties --------------------------------------------------------------------
 #
-# Cases of bugs of issue 7 still open when this file was written are kept out of the
-# default strategies (see `feeds`' flags) and pinned below as strict expected failures.
+# The explicit examples are minimal cases the properties found, run every time: bugs 1, 3,
+# 5 and 7 of issue 7, and a character reference past U+10FFFF that stopped the run.
+
+
+def one_item(
+    kind: Kind,
+    *,
+    title: str = "Eintrag",
+    guid: str = "urn:x-test:1",
+    feed_id: str | None = None,
+    published: Date | None = None,
+    body: str = "<p>Text</p>",
+    body_type: Literal["html", "text", "xhtml"] = "html",
+) -> GenFeed:
+    """A feed of one item: what a minimal example usually needs."""
+    item = GenItem(
+        title=Title(title),
+        body=Markup((Fragment(body),)),
+        summary=None,
+        guid=guid,
+        link=None,
+        published=published or Date(None),
+        updated=Date(None),
+        permalink=None,
+        body_type=body_type,
+    )
+    return GenFeed(kind, Title("Kanal"), feed_id, None, (item,), ascii_json=True)
 
 
 @examples(12)
 @given(feed=feeds())
+@example(feed=one_item("json", published=Date(EDGE_DATES[0])))  # 0001-01-01T00:00:00+01:00
+@example(feed=one_item("rss", title="a\ud800b"))  # written as &#55296;
+@example(feed=one_item("json", guid="a\ud800b"))  # written as \ud800
+@example(feed=one_item("atom", body=f"<p>a {HUGE_REF}</p>", body_type="xhtml"))
 def test_every_output_file_is_well_formed(shared_server: LocalServer, feed: GenFeed) -> None:
     with fresh_folder() as folder:
         site = start(shared_server, feed, Path(folder))
@@ -283,6 +312,9 @@ def test_every_output_file_is_well_formed(shared_server: LocalServer, feed: GenF
 
 @examples(12)
 @given(feed=feeds())
+@example(feed=one_item("atom", feed_id=f"java\tscript:{MARK}()"))
+@example(feed=replace(one_item("rss"), home=f"java\nscript:{MARK}()"))
+@example(feed=one_item("json", feed_id=f"\x01javascript:{MARK}()"))
 def test_nothing_from_scripts_or_event_handlers_survives(
     shared_server: LocalServer, feed: GenFeed
 ) -> None:
@@ -305,31 +337,29 @@ def test_a_second_run_changes_no_file(shared_server: LocalServer, feed: GenFeed)
         assert output_files(site.output) == before
 
 
-def assert_ids_survive_a_redirect(site: Site) -> None:
-    """Run, move the feed with a 301 and run again: the same entries, once each.
-
-    That a plain second run changes no file at all is its own property.
-    """
-    site.run()
-    first = entry_ids(site.output)
-    assert len(set(first)) == len(first), first
-
-    moved = site.move()
-    outcome = site.run().poll.outcomes[0]
-    assert outcome.error or not outcome.not_modified, "the moved feed was not read again"
-    assert site.server.requests_to(moved)
-    after = entry_ids(site.output)
-    assert len(set(after)) == len(after), after
-    assert sorted(after) == sorted(first)
-
-
 @examples(8)
-@given(feed=feeds(relative_guids=False))
+@given(feed=feeds())
+@example(feed=one_item("rss", guid="12345"))
 def test_entry_ids_survive_reruns_and_a_permanent_redirect(
     shared_server: LocalServer, feed: GenFeed
 ) -> None:
+    """Run, move the feed with a 301 and run again: the same entries, once each.
+
+    That a plain second run changes no file at all is a property of its own.
+    """
     with fresh_folder() as folder:
-        assert_ids_survive_a_redirect(start(shared_server, feed, Path(folder)))
+        site = start(shared_server, feed, Path(folder))
+        site.run()
+        first = entry_ids(site.output)
+        assert len(set(first)) == len(first), first
+
+        moved = site.move()
+        outcome = site.run().poll.outcomes[0]
+        assert outcome.error or not outcome.not_modified, "the moved feed was not read again"
+        assert site.server.requests_to(moved)
+        after = entry_ids(site.output)
+        assert len(set(after)) == len(after), after
+        assert sorted(after) == sorted(first)
 
 
 def expected_titles(feed: GenFeed) -> list[str] | None:
@@ -348,7 +378,9 @@ def expected_titles(feed: GenFeed) -> list[str] | None:
 
 
 @examples(6)
-@given(feed=feeds(kinds=("atom", "json"), relative_guids=False, markup_titles=False))
+@given(feed=feeds(kinds=("atom", "json"), html_titles=False))
+@example(feed=one_item("atom", title="The <dialog> element"))
+@example(feed=one_item("json", title="Tom &amp; Jerry"))
 def test_plain_text_titles_are_published_as_written(
     shared_server: LocalServer, feed: GenFeed
 ) -> None:
@@ -408,136 +440,3 @@ def test_feed_links_and_ids_are_written_as_iris(shared_server: LocalServer) -> N
         assert_iris(entry)
         hrefs = {link.get("rel"): link.get("href") for link in entry.iter(f"{ATOM}link")}
         assert hrefs["via"] == "https://example.com/a%7Bb%7D%7Cc%60d"
-
-
-# --- cases of bugs of issue 7 that were open when this file was written -----------------
-#
-# Each is a minimal example the properties found. When a fix lands, its test passes, the
-# strict mark turns that into a failure: remove the mark and switch the case on in `feeds`.
-
-
-def one_item(
-    kind: Kind,
-    *,
-    title: str = "Eintrag",
-    guid: str = "urn:x-test:1",
-    feed_id: str | None = None,
-    published: Date | None = None,
-    body: str = "<p>Text</p>",
-) -> GenFeed:
-    item = GenItem(
-        title=Title(title),
-        body=Markup((Fragment(body),)),
-        summary=None,
-        guid=guid,
-        link=None,
-        published=published or Date(None),
-        updated=Date(None),
-        permalink=None,
-        body_type="html",
-    )
-    return GenFeed(kind, Title("Kanal"), feed_id, None, (item,), ascii_json=True)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 bug 1: a relative guid is resolved against the feed's URL, so a 301 "
-    "gives every item a new id (then: relative_guids=True in the redirect property)",
-)
-def test_relative_guids_survive_a_permanent_redirect(shared_server: LocalServer) -> None:
-    feed = one_item("rss", guid="12345")
-    with fresh_folder() as folder:
-        assert_ids_survive_a_redirect(start(shared_server, feed, Path(folder)))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 bug 3: a plain-text title is parsed as HTML a second time "
-    "(then: markup_titles=True in the title property)",
-)
-@pytest.mark.parametrize(
-    ("kind", "title"), [("rss", "The <dialog> element"), ("json", "Tom &amp; Jerry")]
-)
-def test_escaped_markup_in_titles_is_published_as_text(
-    shared_server: LocalServer, kind: Kind, title: str
-) -> None:
-    with fresh_folder() as folder:
-        site = start(shared_server, one_item(kind, title=title), Path(folder))
-        site.run()
-        assert [e.findtext(f"{ATOM}title") for e in feed_entries(site.output)] == [title]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 bug 5: a JSON Feed date at the end of datetime's range raises "
-    "OverflowError and stops the run (then: edge_dates=True in the properties)",
-)
-def test_dates_at_the_end_of_the_calendar_do_not_stop_the_run(shared_server: LocalServer) -> None:
-    feed = one_item("json", published=Date(EDGE_DATES[0]))  # 0001-01-01T00:00:00+01:00
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
-        assert_well_formed(site.output)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 bug 5: a lone surrogate in a guid or title raises UnicodeEncodeError "
-    "when the item is stored and stops the run",
-)
-@pytest.mark.parametrize(
-    "feed",
-    [one_item("rss", title="a\ud800b"), one_item("json", guid="a\ud800b")],
-    ids=["rss-title", "json-guid"],
-)
-def test_lone_surrogates_do_not_stop_the_run(shared_server: LocalServer, feed: GenFeed) -> None:
-    # The RSS feed carries it as the reference &#55296;, the JSON Feed as the escape \ud800.
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
-        assert_well_formed(site.output)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 bug 7: atom:source/id is checked by prefix, so a script IRI with a tab, "
-    "newline or control character in it passes (then: forged_ids=True in the properties)",
-)
-@pytest.mark.parametrize(
-    ("kind", "feed_id"),
-    [
-        ("atom", f"java\tscript:{MARK}()"),  # the feed's <id>
-        ("rss", f"java\nscript:{MARK}()"),  # the channel's <link>
-        ("json", f"\x01javascript:{MARK}()"),  # feed_url
-    ],
-)
-def test_script_iris_do_not_reach_the_source_id(
-    shared_server: LocalServer, kind: Kind, feed_id: str
-) -> None:
-    feed = one_item(kind, feed_id=feed_id)
-    if kind == "rss":
-        feed = replace(feed, home=feed_id)
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
-        assert_nothing_hostile(site.output)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the properties, not in issue 7 (like its bug 5: one feed stops the "
-    "run): a character reference past U+10FFFF makes feedparser's lenient parser raise "
-    "ValueError from chr() (then: huge_refs=True in the properties)",
-)
-def test_references_past_the_last_code_point_do_not_stop_the_run(
-    shared_server: LocalServer,
-) -> None:
-    body = (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Kanal</title>'
-        f"<item><guid>urn:x-test:1</guid><title>a {HUGE_REF}</title></item></channel></rss>"
-    )
-    with fresh_folder() as folder:
-        site = start(shared_server, one_item("rss"), Path(folder))
-        shared_server.routes[site.path] = Resource(body.encode())
-        site.run()
-        assert_well_formed(site.output)
