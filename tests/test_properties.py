@@ -19,6 +19,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -138,9 +140,16 @@ channels:
     return site
 
 
-def fresh_folder() -> tempfile.TemporaryDirectory[str]:
-    """A folder per example: pytest's tmp_path would be shared by all of a test's examples."""
-    return tempfile.TemporaryDirectory(prefix="kw-prop-")
+@contextmanager
+def one_cycle(server: LocalServer, feed: GenFeed) -> Iterator[Site]:
+    """`feed` served and run through one cycle in a folder of its own.
+
+    A fresh folder per example: pytest's tmp_path would be shared by all of a test's examples.
+    """
+    with tempfile.TemporaryDirectory(prefix="kw-prop-") as folder:
+        site = start(server, feed, Path(folder))
+        site.run()
+        yield site
 
 
 # --- reading the output ---------------------------------------------------------------
@@ -304,9 +313,7 @@ def one_item(
 @example(feed=one_item("json", guid="a\ud800b"))  # written as \ud800
 @example(feed=one_item("atom", body=f"<p>a {HUGE_REF}</p>", body_type="xhtml"))
 def test_every_output_file_is_well_formed(shared_server: LocalServer, feed: GenFeed) -> None:
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         assert_well_formed(site.output)
 
 
@@ -318,18 +325,14 @@ def test_every_output_file_is_well_formed(shared_server: LocalServer, feed: GenF
 def test_nothing_from_scripts_or_event_handlers_survives(
     shared_server: LocalServer, feed: GenFeed
 ) -> None:
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         assert_nothing_hostile(site.output)
 
 
 @examples(8)
 @given(feed=feeds())
 def test_a_second_run_changes_no_file(shared_server: LocalServer, feed: GenFeed) -> None:
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         before = output_files(site.output)
         site.run()
         assert output_files(site.output) == before
@@ -347,9 +350,7 @@ def test_entry_ids_survive_reruns_and_a_permanent_redirect(
 
     That a plain second run changes no file at all is a property of its own.
     """
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         first = entry_ids(site.output)
         assert len(set(first)) == len(first), first
 
@@ -384,9 +385,7 @@ def expected_titles(feed: GenFeed) -> list[str] | None:
 def test_plain_text_titles_are_published_as_written(
     shared_server: LocalServer, feed: GenFeed
 ) -> None:
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         expected = expected_titles(feed)
         if expected is not None:
             published = sorted(e.findtext(f"{ATOM}title") or "" for e in feed_entries(site.output))
@@ -417,9 +416,7 @@ def test_pages_carry_no_characters_html_forbids(shared_server: LocalServer) -> N
             ),
         ),
     )
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         pages = sorted(site.output.rglob("*.html"))
         assert len(pages) == 2
         for page in pages:
@@ -433,9 +430,7 @@ def test_feed_links_and_ids_are_written_as_iris(shared_server: LocalServer) -> N
     feed = replace(one_item("rss"), home="https://example.com/<feed>")
     link = "https://example.com/a{b}|c`d"
     feed = replace(feed, items=(replace(feed.items[0], link=link),))
-    with fresh_folder() as folder:
-        site = start(shared_server, feed, Path(folder))
-        site.run()
+    with one_cycle(shared_server, feed) as site:
         (entry,) = feed_entries(site.output)
         assert_iris(entry)
         hrefs = {link.get("rel"): link.get("href") for link in entry.iter(f"{ATOM}link")}
