@@ -303,7 +303,8 @@ LINKS = st.one_of(
             f" JAVASCRIPT:{MARK}()",
             f"data:text/html,{MARK}",
             "https://example.com/ä?q=ü#frag",
-            "https://example.com/mit leerzeichen/<b>|{x}`",
+            "https://example.com/mit leerzeichen",
+            "https://example.com/<b>|{x}`^",
             "https://",
             "mailto:someone@example.com",
         ]
