@@ -597,7 +597,7 @@ def _write_article(
 # --- publish -------------------------------------------------------------------------
 
 #: Bump when templates or feed layout change, so existing sites are re-rendered.
-OUTPUT_LAYOUT_VERSION = "1"
+OUTPUT_LAYOUT_VERSION = "2"
 
 
 def _publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
