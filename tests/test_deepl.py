@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from kanalwerk.config import DeepLConfig
 from kanalwerk.dates import next_utc_midnight
 from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.translate.base import TranslationRequest, Translator
@@ -40,7 +41,9 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def deepl(fake: FakeDeepL, sleeps: list[float]) -> Iterator[DeepLTranslator]:
-    with DeepLTranslator(KEY, base_url=fake.url, sleep=sleeps.append, clock=lambda: NOW) as t:
+    with DeepLTranslator(
+        DeepLConfig(base_url=fake.url), api_key=KEY, sleep=sleeps.append, clock=lambda: NOW
+    ) as t:
         yield t
 
 
@@ -53,9 +56,12 @@ def test_host_follows_key_suffix() -> None:
     assert default_base_url("abc:fx") == FREE_URL
     assert default_base_url("abc") == PRO_URL
     assert default_base_url("fx") == PRO_URL
-    with DeepLTranslator("abc:fx") as free, DeepLTranslator("abc") as pro:
+    with (
+        DeepLTranslator(DeepLConfig(), api_key="abc:fx") as free,
+        DeepLTranslator(DeepLConfig(), api_key="abc") as pro,
+    ):
         assert (free.base_url, pro.base_url) == (FREE_URL, PRO_URL)
-    with DeepLTranslator("abc:fx", base_url="http://127.0.0.1:9/") as custom:
+    with DeepLTranslator(DeepLConfig(base_url="http://127.0.0.1:9/"), api_key="abc:fx") as custom:
         assert custom.base_url == "http://127.0.0.1:9"
 
 
@@ -78,11 +84,13 @@ def test_translates_with_auth_header_and_upper_case_languages(
 
 def test_auto_source_is_omitted_and_options_are_sent(fake: FakeDeepL) -> None:
     with DeepLTranslator(
-        KEY,
-        base_url=fake.url,
-        formality="prefer_less",
-        model_type="quality_optimized",
-        preserve_formatting=True,
+        DeepLConfig(
+            base_url=fake.url,
+            formality="prefer_less",
+            model_type="quality_optimized",
+            preserve_formatting=True,
+        ),
+        api_key=KEY,
         user_agent="kanalwerk-test/1",
     ) as t:
         result = t.translate(req("Hi", source_lang="auto"))
@@ -186,7 +194,9 @@ def test_5xx_and_529_are_retried(
 def test_lasting_5xx_ends_in_a_transient_error(fake: FakeDeepL, sleeps: list[float]) -> None:
     fake.fail_next(503, times=10)
     with (
-        DeepLTranslator(KEY, base_url=fake.url, sleep=sleeps.append, max_retries=2) as t,
+        DeepLTranslator(
+            DeepLConfig(base_url=fake.url, max_retries=2), api_key=KEY, sleep=sleeps.append
+        ) as t,
         pytest.raises(TranslationError) as info,
     ):
         t.translate(req("Hi"))
@@ -208,7 +218,7 @@ def test_456_raises_quota_exceeded_until_next_utc_midnight(
 
 def test_spent_character_limit_gives_456(fake: FakeDeepL, sleeps: list[float]) -> None:
     fake.character_limit = 10
-    with DeepLTranslator(KEY, base_url=fake.url, sleep=sleeps.append) as t:
+    with DeepLTranslator(DeepLConfig(base_url=fake.url), api_key=KEY, sleep=sleeps.append) as t:
         t.translate(req("12345"))
         with pytest.raises(QuotaExceeded) as info:
             t.translate(req("123456"))
@@ -232,7 +242,9 @@ def test_403_names_the_variable_never_the_key(
     wrong = "ffffffff-wrong-key:fx"
     monkeypatch.setenv("DEEPL_API_KEY", wrong)
     with (
-        DeepLTranslator.from_env("DEEPL_API_KEY", base_url=fake.url, sleep=sleeps.append) as t,
+        DeepLTranslator.from_config(
+            DeepLConfig(api_key_env="DEEPL_API_KEY", base_url=fake.url), sleep=sleeps.append
+        ) as t,
         pytest.raises(TranslationError) as info,
     ):
         t.translate(req("Hi"))
@@ -245,7 +257,7 @@ def test_403_names_the_variable_never_the_key(
 
 def test_403_for_a_pro_key_on_the_free_host(fake: FakeDeepL) -> None:
     with (
-        DeepLTranslator("pro-key", base_url=fake.url) as t,
+        DeepLTranslator(DeepLConfig(base_url=fake.url), api_key="pro-key") as t,
         pytest.raises(TranslationError, match="Wrong endpoint") as info,
     ):
         t.translate(req("Hi"))
@@ -262,7 +274,7 @@ def test_a_key_echoed_by_the_server_is_redacted(deepl: DeepLTranslator, fake: Fa
 def test_from_env_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KANALWERK_TEST_DEEPL", raising=False)
     with pytest.raises(TranslationError, match="KANALWERK_TEST_DEEPL") as info:
-        DeepLTranslator.from_env("KANALWERK_TEST_DEEPL")
+        DeepLTranslator.from_config(DeepLConfig(api_key_env="KANALWERK_TEST_DEEPL"))
     assert info.value.blame is Blame.ENGINE
 
 
@@ -311,7 +323,7 @@ def test_plain_text_without_glossary_terms_stays_plain(
 
 def test_configured_glossary_id_is_used_when_the_source_is_known(fake: FakeDeepL) -> None:
     glossary = (("DeepSeek", "DeepSeek"),)
-    with DeepLTranslator(KEY, base_url=fake.url, glossary_id="g-123") as t:
+    with DeepLTranslator(DeepLConfig(base_url=fake.url, glossary_id="g-123"), api_key=KEY) as t:
         t.translate(req("DeepSeek rocks", glossary=glossary))
         t.translate(req("DeepSeek rocks", glossary=glossary, source_lang="auto"))
     known, auto = fake.calls

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import kanalwerk.errors
-from kanalwerk.config import OpenAIConfig
+from kanalwerk.config import DeepLConfig, LibreTranslateConfig, OpenAIConfig
 from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
@@ -229,9 +229,11 @@ def engines(server: LocalServer) -> dict[str, Callable[[], Translator]]:
         "openai": lambda: OpenAITranslator(
             OpenAIConfig(base_url=server.url("/v1"), model="m", max_retries=0), api_key=KEY
         ),
-        "deepl": lambda: DeepLTranslator(KEY, base_url=server.base_url, max_retries=0),
+        "deepl": lambda: DeepLTranslator(
+            DeepLConfig(base_url=server.base_url, max_retries=0), api_key=KEY
+        ),
         "libretranslate": lambda: LibreTranslateTranslator(
-            server.base_url, api_key=KEY, max_retries=0
+            LibreTranslateConfig(url=server.base_url, max_retries=0), api_key=KEY
         ),
     }
 

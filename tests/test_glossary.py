@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.config import ChannelConfig, Config, OpenAIConfig, SiteConfig, TranslatorConfig
+from kanalwerk.config import (
+    ChannelConfig,
+    Config,
+    DeepLConfig,
+    LibreTranslateConfig,
+    OpenAIConfig,
+    SiteConfig,
+    TranslatorConfig,
+)
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
@@ -261,7 +269,9 @@ def libre_fake(api: LocalServer) -> FakeLibreTranslate:
 
 @pytest.fixture
 def libre(libre_fake: FakeLibreTranslate) -> Iterator[LibreTranslateTranslator]:
-    with LibreTranslateTranslator(libre_fake.url, sleep=lambda _s: None) as engine:
+    with LibreTranslateTranslator(
+        LibreTranslateConfig(url=libre_fake.url), sleep=lambda _s: None
+    ) as engine:
         yield engine
 
 
@@ -328,7 +338,9 @@ def test_libretranslate_gets_placeholders_not_terms(
 def test_deepl_maps_terms_and_keeps_its_own_ignore_tags(api: LocalServer) -> None:
     fake = FakeDeepL(api, key="k:fx")
     glossary = (("DeepSeek", "DeepSeek"), ("AI", "KI"))
-    with DeepLTranslator("k:fx", base_url=fake.url, sleep=lambda _s: None) as deepl:
+    with DeepLTranslator(
+        DeepLConfig(base_url=fake.url), api_key="k:fx", sleep=lambda _s: None
+    ) as deepl:
         result = with_glossary("deepl", deepl).translate(
             req("DeepSeek builds <x1>AI</x1> &amp; more.", glossary=glossary)
         )

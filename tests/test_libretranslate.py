@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kanalwerk.config import LibreTranslateConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.libretranslate import LibreTranslateTranslator
@@ -29,7 +30,7 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def libre(fake: FakeLibreTranslate, sleeps: list[float]) -> Iterator[LibreTranslateTranslator]:
-    with LibreTranslateTranslator(fake.url, sleep=sleeps.append) as t:
+    with LibreTranslateTranslator(LibreTranslateConfig(url=fake.url), sleep=sleeps.append) as t:
         yield t
 
 
@@ -61,7 +62,9 @@ def test_html_format_keeps_placeholders(
 
 def test_api_key_is_sent_when_set(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, api_keys={"lt-key"})
-    with LibreTranslateTranslator(fake.url, api_key="lt-key", user_agent="kanalwerk-test/1") as t:
+    with LibreTranslateTranslator(
+        LibreTranslateConfig(url=fake.url), api_key="lt-key", user_agent="kanalwerk-test/1"
+    ) as t:
         assert t.translate(req("Hi")).texts == ("DE:HI",)
     assert fake.calls[0]["api_key"] == "lt-key"
     assert server.requests_to("/translate")[0].headers["user-agent"] == "kanalwerk-test/1"
@@ -72,7 +75,9 @@ def test_invalid_key_is_a_final_403_without_the_key(
 ) -> None:
     fake = FakeLibreTranslate(server, api_keys={"good"})
     with (
-        LibreTranslateTranslator(fake.url, api_key="bad-secret", sleep=sleeps.append) as t,
+        LibreTranslateTranslator(
+            LibreTranslateConfig(url=fake.url), api_key="bad-secret", sleep=sleeps.append
+        ) as t,
         pytest.raises(TranslationError, match="Invalid API key") as info,
     ):
         t.translate(req("Hi"))
@@ -84,7 +89,7 @@ def test_invalid_key_is_a_final_403_without_the_key(
 def test_missing_key_is_a_final_400_with_the_servers_message(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, api_keys={"good"})
     with (
-        LibreTranslateTranslator(fake.url) as t,
+        LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t,
         pytest.raises(TranslationError, match="server operator") as info,
     ):
         t.translate(req("Hi"))
@@ -110,7 +115,9 @@ def test_429_then_200(
 def test_500_is_retried_then_gives_up_retryably(fake: FakeLibreTranslate) -> None:
     sleeps: list[float] = []
     fake.fail_next(500)
-    with LibreTranslateTranslator(fake.url, sleep=sleeps.append, max_retries=1) as t:
+    with LibreTranslateTranslator(
+        LibreTranslateConfig(url=fake.url, max_retries=1), sleep=sleeps.append
+    ) as t:
         assert t.translate(req("Hi")).texts == ("DE:HI",)
         fake.fail_next(500, times=2, message="Cannot translate text: model crashed")
         with pytest.raises(TranslationError) as info:
@@ -122,13 +129,17 @@ def test_500_is_retried_then_gives_up_retryably(fake: FakeLibreTranslate) -> Non
 def test_batches_stay_within_items_and_characters(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, batch_limit=4, char_limit=25)
     texts = [f"text {i:02d}" for i in range(10)]  # 7 characters each
-    with LibreTranslateTranslator(fake.url, max_batch_items=4, max_batch_chars=25) as t:
+    with LibreTranslateTranslator(
+        LibreTranslateConfig(url=fake.url, max_batch_texts=4, max_batch_chars=25)
+    ) as t:
         result = t.translate(req(*texts))
     assert result.texts == tuple(f"DE:TEXT {i:02d}" for i in range(10))
     assert [len(c["q"]) for c in fake.calls] == [3, 3, 3, 1]
     assert result.usage.requests == 4
     with (
-        LibreTranslateTranslator(fake.url, max_batch_items=5, max_batch_chars=100) as t,
+        LibreTranslateTranslator(
+            LibreTranslateConfig(url=fake.url, max_batch_texts=5, max_batch_chars=100)
+        ) as t,
         pytest.raises(TranslationError, match="exceeds text limit"),
     ):
         t.translate(req(*texts))
@@ -136,7 +147,7 @@ def test_batches_stay_within_items_and_characters(server: LocalServer) -> None:
 
 def test_single_string_answer_is_accepted(server: LocalServer) -> None:
     server.routes["/translate"] = lambda r: Response.json({"translatedText": "Hallo"})
-    with LibreTranslateTranslator(server.base_url) as t:
+    with LibreTranslateTranslator(LibreTranslateConfig(url=server.base_url)) as t:
         assert t.translate(req("Hello")).texts == ("Hallo",)
         with pytest.raises(TranslationError, match="1 translations for 2 texts"):
             t.translate(req("Hello", "World"))
@@ -150,7 +161,7 @@ def test_check_languages_passes(libre: LibreTranslateTranslator) -> None:
 
 def test_check_languages_without_german(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, languages={"en": ("English", ("fr",)), "fr": ("French", ())})
-    with LibreTranslateTranslator(fake.url) as t:
+    with LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t:
         with pytest.raises(TranslationError, match="cannot translate into 'de'") as info:
             t.check_languages()
         assert info.value.blame is Blame.ENGINE
@@ -163,8 +174,12 @@ def test_check_languages_without_german(server: LocalServer) -> None:
 def test_from_env(monkeypatch: pytest.MonkeyPatch, fake: FakeLibreTranslate) -> None:
     monkeypatch.delenv("KANALWERK_TEST_LT", raising=False)
     with pytest.raises(TranslationError, match="KANALWERK_TEST_LT"):
-        LibreTranslateTranslator.from_env(fake.url, "KANALWERK_TEST_LT")
+        LibreTranslateTranslator.from_config(
+            LibreTranslateConfig(url=fake.url, api_key_env="KANALWERK_TEST_LT")
+        )
     monkeypatch.setenv("KANALWERK_TEST_LT", "k1")
-    with LibreTranslateTranslator.from_env(fake.url, "KANALWERK_TEST_LT") as t:
+    with LibreTranslateTranslator.from_config(
+        LibreTranslateConfig(url=fake.url, api_key_env="KANALWERK_TEST_LT")
+    ) as t:
         t.translate(req("Hi"))
     assert fake.calls[0]["api_key"] == "k1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.config import OpenAIConfig
+from kanalwerk.config import DeepLConfig, LibreTranslateConfig, OpenAIConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
@@ -333,12 +333,16 @@ def _openai(server: LocalServer) -> Translator:
 
 def _deepl(server: LocalServer) -> Translator:
     fake = FakeDeepL(server, key="chunks:fx")
-    return DeepLTranslator("chunks:fx", base_url=fake.url, max_retries=0, sleep=lambda s: None)
+    return DeepLTranslator(
+        DeepLConfig(base_url=fake.url, max_retries=0), api_key="chunks:fx", sleep=lambda s: None
+    )
 
 
 def _libre(server: LocalServer) -> Translator:
     fake = FakeLibreTranslate(server, batch_limit=25, char_limit=5000)
-    return LibreTranslateTranslator(fake.url, max_retries=0, sleep=lambda s: None)
+    return LibreTranslateTranslator(
+        LibreTranslateConfig(url=fake.url, max_retries=0), sleep=lambda s: None
+    )
 
 
 APIS = [

@@ -277,13 +277,8 @@ def _deepl_account_line(config: Config) -> str | None:
     if key_from_env(deepl.api_key_env) is None:
         return None
     try:
-        with DeepLTranslator.from_env(
-            deepl.api_key_env,
-            base_url=deepl.base_url,
-            user_agent=user_agent(config),
-            timeout=10.0,
-            max_retries=0,
-        ) as client:
+        quick = deepl.model_copy(update={"timeout": 10.0, "max_retries": 0})  # status must not hang
+        with DeepLTranslator.from_config(quick, user_agent=user_agent(config)) as client:
             usage = client.usage()
     except KanalwerkError as exc:
         return f"DeepL account: usage unavailable: {exc}"

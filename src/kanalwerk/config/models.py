@@ -219,11 +219,22 @@ class DeepLConfig(_Model):
     formality: Literal["default", "more", "less", "prefer_more", "prefer_less"] | None = None
     glossary_id: str | None = None
     base_url: HttpUrl | None = None
+    model_type: (
+        Literal["quality_optimized", "prefer_quality_optimized", "latency_optimized"] | None
+    ) = None
+    preserve_formatting: bool | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
 
 
 class LibreTranslateConfig(_Model):
     url: HttpUrl = "http://127.0.0.1:5000"
     api_key_env: str | None = None
+    timeout: float = Field(default=60.0, gt=0)  # self-hosted servers on small machines are slow
+    max_retries: int = Field(default=3, ge=0)
+    # The server's own limits (`--batch-limit`, `--char-limit`); stay under them.
+    max_batch_texts: int = Field(default=25, ge=1)
+    max_batch_chars: int = Field(default=5000, ge=1)
 
 
 class LocalConfig(_Model):

@@ -17,6 +17,10 @@ requires for glossaries) DeepL applies its own glossary. Otherwise glossary term
 must stay unchanged (source term == target term) are wrapped as `<keep>term</keep>`
 and sent with `ignore_tags: ["keep"]`, then unwrapped; plain text is sent in XML mode
 for this, escaped on the way out and unescaped on the way back.
+
+Settings: what a user may tune (timeout, retries, formality, model type) comes from
+`translator.deepl` (`DeepLConfig`, where their defaults live); what DeepL itself fixes
+(hosts, 50 texts and 128 KiB per request, the quota status) are this module's constants.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 import httpx
 
+from kanalwerk.config import DeepLConfig
 from kanalwerk.dates import next_utc_midnight
 from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.models import Usage
@@ -102,45 +107,36 @@ class DeepLTranslator:
 
     def __init__(
         self,
-        api_key: str,
+        settings: DeepLConfig,
         *,
-        base_url: str | None = None,
-        formality: str | None = None,
-        glossary_id: str | None = None,
-        model_type: str | None = None,
-        preserve_formatting: bool | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
+        api_key: str,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
-        key_env: str | None = None,
     ):
         if not api_key:
             raise TranslationError("DeepL needs an API key", blame=Blame.ENGINE)
         self._key = api_key
-        self._key_source = f"${key_env}" if key_env else "the configured DeepL API key"
-        self.base_url = (base_url or default_base_url(api_key)).rstrip("/")
-        self._formality = formality
-        self._glossary_id = glossary_id
-        self._model_type = model_type
-        self._preserve_formatting = preserve_formatting
-        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
+        self._key_env = settings.api_key_env
+        self.base_url = (settings.base_url or default_base_url(api_key)).rstrip("/")
+        self._formality = settings.formality
+        self._glossary_id = settings.glossary_id
+        self._model_type = settings.model_type
+        self._preserve_formatting = settings.preserve_formatting
+        self._retry = RetryPolicy(settings.max_retries, sleep=sleep)
         self._clock = clock
         headers = {"Authorization": f"DeepL-Auth-Key {api_key}"}
         if user_agent:
             headers["User-Agent"] = user_agent
         self._client = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.base_url, headers=headers, timeout=settings.timeout, transport=transport
         )
 
     @classmethod
-    def from_env(cls, api_key_env: str, **kwargs: Any) -> DeepLTranslator:
+    def from_config(cls, settings: DeepLConfig, **kwargs: Any) -> DeepLTranslator:
         """Read the key from the environment; the error names the variable, never a value."""
-        return cls(require_key(api_key_env, "DeepL"), key_env=api_key_env, **kwargs)
+        return cls(settings, api_key=require_key(settings.api_key_env, "DeepL"), **kwargs)
 
     @property
     def engine(self) -> str:
@@ -300,7 +296,7 @@ class DeepLTranslator:
         suffix = f": {detail}" if detail else ""
         if status == 403:
             raise TranslationError(
-                f"DeepL rejected the key in {self._key_source} (HTTP 403{suffix}); check the "
+                f"DeepL rejected the key in ${self._key_env} (HTTP 403{suffix}); check the "
                 "key, and that keys ending in ':fx' (API Free) use api-free.deepl.com",
                 blame=Blame.ENGINE,
                 status=status,

@@ -50,19 +50,11 @@ def build_engine(name: str, config: Config) -> Translator:
     if name == "deepl":
         from kanalwerk.translate.deepl import DeepLTranslator
 
-        d = tc.deepl
-        return DeepLTranslator.from_env(
-            d.api_key_env,
-            base_url=d.base_url,
-            formality=d.formality,
-            glossary_id=d.glossary_id,
-            user_agent=agent,
-        )
+        return DeepLTranslator.from_config(tc.deepl, user_agent=agent)
     if name == "libretranslate":
         from kanalwerk.translate.libretranslate import LibreTranslateTranslator
 
-        lt = tc.libretranslate
-        engine = LibreTranslateTranslator.from_env(lt.url, lt.api_key_env, user_agent=agent)
+        engine = LibreTranslateTranslator.from_config(tc.libretranslate, user_agent=agent)
         try:
             engine.check_languages(tc.source_language, tc.target_language)
         except TranslationError:

@@ -1,9 +1,11 @@
 """LibreTranslate engine: `POST /translate` with a list of texts, `GET /languages`.
 
 LibreTranslate is usually self-hosted, so its limits are the server's settings
-(`--batch-limit`, `--char-limit`); `max_batch_items` and `max_batch_chars` keep each
-request under them. With `format: "html"` the server translates text nodes and keeps
-tags, which is what the segmenter's `<x1>…</x1>` placeholders need.
+(`--batch-limit`, `--char-limit`), not the service's: they are user settings like the
+timeout and retries, `translator.libretranslate` (`LibreTranslateConfig`, where their
+defaults live), and `max_batch_texts`/`max_batch_chars` keep each request under them.
+With `format: "html"` the server translates text nodes and keeps tags, which is what
+the segmenter's `<x1>…</x1>` placeholders need.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from kanalwerk.config import LibreTranslateConfig
 from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
@@ -31,38 +34,29 @@ class LibreTranslateTranslator:
 
     def __init__(
         self,
-        url: str,
+        settings: LibreTranslateConfig,
         *,
         api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
-        max_batch_chars: int = 5000,
-        max_batch_items: int = 25,
         user_agent: str | None = None,
     ):
-        if max_batch_items < 1 or max_batch_chars < 1:
-            raise ValueError("max_batch_items and max_batch_chars must be positive")
-        self.url = url.rstrip("/")
+        self.url = settings.url.rstrip("/")
         self._api_key = api_key or None
-        self._retry = RetryPolicy(max_retries, RETRY_STATUSES, base_delay, max_delay, sleep)
-        self._max_batch_chars = max_batch_chars
-        self._max_batch_items = max_batch_items
+        self._retry = RetryPolicy(settings.max_retries, sleep=sleep)
+        self._max_batch_chars = settings.max_batch_chars
+        self._max_batch_items = settings.max_batch_texts
         headers = {"User-Agent": user_agent} if user_agent else None
         self._client = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url, headers=headers, timeout=settings.timeout, transport=transport
         )
 
     @classmethod
-    def from_env(
-        cls, url: str, api_key_env: str | None = None, **kwargs: Any
-    ) -> LibreTranslateTranslator:
+    def from_config(cls, settings: LibreTranslateConfig, **kwargs: Any) -> LibreTranslateTranslator:
         """Read the optional key from the environment; a named but unset variable is an error."""
-        key = require_key(api_key_env, "LibreTranslate") if api_key_env else None
-        return cls(url, api_key=key, **kwargs)
+        env = settings.api_key_env
+        key = require_key(env, "LibreTranslate") if env else None
+        return cls(settings, api_key=key, **kwargs)
 
     @property
     def engine(self) -> str:

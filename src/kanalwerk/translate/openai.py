@@ -132,8 +132,6 @@ class ChatSettings(TypedDict, total=False):
     user_agent: str
     sleep: Callable[[float], None]
     transport: httpx.BaseTransport | None
-    base_delay: float
-    max_delay: float
 
 
 def api_key(settings: OpenAIConfig) -> str | None:
@@ -175,16 +173,13 @@ class ChatClient:
         user_agent: str = "kanalwerk",
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
     ):
         url = httpx.URL(str(settings.base_url).rstrip("/") + "/")
         self._base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
         self._model = settings.model
         self._key = api_key or None
         self._key_env = settings.api_key_env
-        retries = settings.max_retries
-        self._retry = RetryPolicy(retries, RETRY_STATUSES, base_delay, max_delay, sleep)
+        self._retry = RetryPolicy(settings.max_retries, sleep=sleep)
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
