@@ -42,7 +42,9 @@ def test_answers_that_may_be_translations(source: str, answer: str, lang: str) -
 
 
 def test_one_bad_text_is_the_items_fault_all_bad_are_not() -> None:
-    request = TranslationRequest((SENTENCE, "A second sentence with plenty of words in it."), "en")
+    request = TranslationRequest(
+        (SENTENCE, "A second sentence with plenty of words in it."), "en", "de"
+    )
     with pytest.raises(TranslationError, match="1 of 2") as one:
         check_answers("openai", request, ("Der Satz.", ""))
     assert one.value.blame is Blame.ITEM

@@ -368,14 +368,16 @@ def test_oversized_request_fails_alone_but_a_zero_budget_suspends(tmp_path: Path
         engine = Counting()
         meter = MeteredTranslator(engine, store, daily_characters=10, clock=lambda: now)
         with pytest.raises(TranslationError) as oversized:
-            meter.translate(TranslationRequest(("eleven char",), "en"))
+            meter.translate(TranslationRequest(("eleven char",), "en", "de"))
         assert not isinstance(oversized.value, BudgetExhausted)
         assert oversized.value.blame is Blame.ITEM and engine.sent == []
-        assert meter.translate(TranslationRequest(("ten chars!",), "en")).texts == ("ten chars!",)
+        assert meter.translate(TranslationRequest(("ten chars!",), "en", "de")).texts == (
+            "ten chars!",
+        )
         with pytest.raises(BudgetExhausted) as spent:
-            meter.translate(TranslationRequest(("x",), "en"))
+            meter.translate(TranslationRequest(("x",), "en", "de"))
         assert spent.value.until == datetime(2025, 3, 5, tzinfo=UTC)
 
         off = MeteredTranslator(Counting(), store, daily_characters=0, clock=lambda: now)
         with pytest.raises(BudgetExhausted):
-            off.translate(TranslationRequest(("x",), "en"))
+            off.translate(TranslationRequest(("x",), "en", "de"))

@@ -49,6 +49,7 @@ def deepl(fake: FakeDeepL, sleeps: list[float]) -> Iterator[DeepLTranslator]:
 
 def req(*texts: str, **kw: object) -> TranslationRequest:
     kw.setdefault("source_lang", "en")
+    kw.setdefault("target_lang", "de")
     return TranslationRequest(texts=texts, **kw)  # type: ignore[arg-type]
 
 

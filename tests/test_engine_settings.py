@@ -70,7 +70,9 @@ def engine_for(path: Path, name: str, server: LocalServer) -> Translator:
 def attempts(engine: Translator, name: str, server: LocalServer) -> int:
     try:
         with pytest.raises(TranslationError) as info:
-            engine.translate(TranslationRequest(texts=("Hello",), source_lang="en"))
+            engine.translate(
+                TranslationRequest(texts=("Hello",), source_lang="en", target_lang="de")
+            )
     finally:
         engine.close()
     assert info.value.blame is Blame.TRANSIENT
@@ -113,7 +115,9 @@ def test_configured_timeout_is_used(tmp_path: Path, server: LocalServer, name: s
     server.routes[PATHS[name]] = slow
     try:
         with pytest.raises(TranslationError, match="timed out") as info:
-            engine.translate(TranslationRequest(texts=("Hello",), source_lang="en"))
+            engine.translate(
+                TranslationRequest(texts=("Hello",), source_lang="en", target_lang="de")
+            )
     finally:
         release.set()
         engine.close()

@@ -150,7 +150,7 @@ def test_any_error_with_until_suspends_the_engine(
     chain = chain_over(first, store)
 
     for n in range(3):
-        assert chain.translate(TranslationRequest((f"text {n}",), "en")).engine == "second"
+        assert chain.translate(TranslationRequest((f"text {n}",), "en", "de")).engine == "second"
 
     assert first.calls == 1
     assert chain.suspended() == {"first": LATER}
@@ -166,7 +166,7 @@ def test_without_until_only_engine_blame_stops_asking(
     first = Raising("first", TranslationError("x", blame=blame))
     chain = chain_over(first, store)
     for n in range(3):
-        chain.translate(TranslationRequest((f"text {n}",), "en"))
+        chain.translate(TranslationRequest((f"text {n}",), "en", "de"))
     assert first.calls == calls
     assert chain.suspended() == {}
 
@@ -188,7 +188,7 @@ def test_the_chain_blames_the_item_only_when_every_engine_did(
     )
     chain = ChainTranslator([("a", lambda: a), ("b", lambda: b)], clock=lambda: NOW)
     with pytest.raises(TranslationError) as caught:
-        chain.translate(TranslationRequest(("text",), "en"))
+        chain.translate(TranslationRequest(("text",), "en", "de"))
     assert caught.value.blame is overall and caught.value.until is None
     assert caught.value.engine == "a, b"  # whose verdicts they were
 
@@ -203,9 +203,9 @@ def test_the_chain_names_only_the_engines_it_asked() -> None:
         clock=lambda: NOW,
     )
     with pytest.raises(TranslationError):
-        chain.translate(TranslationRequest(("text",), "en"))
+        chain.translate(TranslationRequest(("text",), "en", "de"))
     with pytest.raises(TranslationError) as caught:  # "a" is broken now, not asked again
-        chain.translate(TranslationRequest(("text",), "en"))
+        chain.translate(TranslationRequest(("text",), "en", "de"))
     assert caught.value.blame is Blame.ENGINE and caught.value.engine == "b"
 
 
@@ -245,7 +245,7 @@ def test_no_part_of_an_echoed_key_reaches_the_message(server: LocalServer, name:
     engine = engines(server)[name]()
     try:
         with pytest.raises(TranslationError) as caught:
-            engine.translate(TranslationRequest(("Hello there",), "en"))
+            engine.translate(TranslationRequest(("Hello there",), "en", "de"))
     finally:
         engine.close()
     message = str(caught.value)

@@ -36,6 +36,7 @@ def libre(fake: FakeLibreTranslate, sleeps: list[float]) -> Iterator[LibreTransl
 
 def req(*texts: str, **kw: object) -> TranslationRequest:
     kw.setdefault("source_lang", "en")
+    kw.setdefault("target_lang", "de")
     return TranslationRequest(texts=texts, **kw)  # type: ignore[arg-type]
 
 
@@ -154,21 +155,21 @@ def test_single_string_answer_is_accepted(server: LocalServer) -> None:
 
 
 def test_check_languages_passes(libre: LibreTranslateTranslator) -> None:
-    libre.check_languages()
+    libre.check_languages("auto", "de")
     libre.check_languages("en", "de")
-    libre.check_languages("en-GB")
+    libre.check_languages("en-GB", "de")
 
 
 def test_check_languages_without_german(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, languages={"en": ("English", ("fr",)), "fr": ("French", ())})
     with LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t:
         with pytest.raises(TranslationError, match="cannot translate into 'de'") as info:
-            t.check_languages()
+            t.check_languages("auto", "de")
         assert info.value.blame is Blame.ENGINE
         with pytest.raises(TranslationError, match=r"'en' into 'de' \(targets: fr\)"):
-            t.check_languages("en")
+            t.check_languages("en", "de")
         with pytest.raises(TranslationError, match="source language 'ja'"):
-            t.check_languages("ja")
+            t.check_languages("ja", "de")
 
 
 def test_from_env(monkeypatch: pytest.MonkeyPatch, fake: FakeLibreTranslate) -> None:

@@ -45,7 +45,7 @@ def engine(installed: dict[str, InstalledPackage]) -> LocalTranslator:
 
 
 def _request(*texts: str, fmt: str = "text", source: str = "en") -> TranslationRequest:
-    return TranslationRequest(tuple(texts), source, fmt=fmt)  # type: ignore[arg-type]
+    return TranslationRequest(tuple(texts), source, "de", fmt=fmt)  # type: ignore[arg-type]
 
 
 def test_is_a_translator(engine: LocalTranslator) -> None:
@@ -213,7 +213,7 @@ from kanalwerk.translate.base import TranslationRequest
 from kanalwerk.translate.local import LocalTranslator
 from kanalwerk.translate.packages import read_package
 engine = LocalTranslator([read_package(Path(sys.argv[1]))], threads=int(sys.argv[2]), beam_size=2)
-engine.translate(TranslationRequest(("The new model is big and open today.",) * 32, "en"))
+engine.translate(TranslationRequest(("The new model is big and open today.",) * 32, "en", "de"))
 print(len(os.listdir("/proc/self/task")))
 """
 

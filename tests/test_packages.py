@@ -288,7 +288,6 @@ def test_default_data_dir_follows_environment(
 
 def test_index_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KANALWERK_PACKAGE_INDEX", raising=False)
-    assert packages.resolve_index_url() == packages.DEFAULT_INDEX_URL
     assert packages.resolve_index_url("https://mirror.test/i.json") == "https://mirror.test/i.json"
     monkeypatch.setenv("KANALWERK_PACKAGE_INDEX", "/srv/index.json")
     assert packages.resolve_index_url("https://mirror.test/i.json") == "/srv/index.json"

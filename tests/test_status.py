@@ -69,7 +69,7 @@ def chain(store: Store, first: Engine, second: Engine, now: datetime) -> ChainTr
     return ChainTranslator(engines, clock=lambda: now, store=store)
 
 
-REQUEST = TranslationRequest(("Hello",), "en")
+REQUEST = TranslationRequest(("Hello",), "en", "de")
 
 
 def test_quota_suspension_survives_a_restart(store: Store) -> None:

@@ -308,12 +308,11 @@ def models() -> None:
 
 def _local_settings(config_path: Path) -> tuple[str, Path | None]:
     """Index URL and data folder from the config when there is one, else the defaults."""
+    from kanalwerk.config import LocalConfig
     from kanalwerk.translate.packages import resolve_index_url
 
-    if config_path.exists():
-        local = _load(config_path).translator.local
-        return resolve_index_url(str(local.package_index_url)), local.data_dir
-    return resolve_index_url(None), None
+    local = _load(config_path).translator.local if config_path.exists() else LocalConfig()
+    return resolve_index_url(str(local.package_index_url)), local.data_dir
 
 
 @models.command(name="list")

@@ -26,7 +26,7 @@ class TranslationRequest:
 
     texts: tuple[str, ...]
     source_lang: str  # "en", or "auto" when unknown
-    target_lang: str = "de"
+    target_lang: str  # `translator.target_language`
     fmt: TextFormat = "text"
     glossary: tuple[tuple[str, str], ...] = ()  # (source term, target term)
 

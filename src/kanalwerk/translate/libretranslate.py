@@ -84,7 +84,7 @@ class LibreTranslateTranslator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def check_languages(self, source_lang: str = "auto", target_lang: str = "de") -> None:
+    def check_languages(self, source_lang: str, target_lang: str) -> None:
         """Fail early, with a fix, when the server lacks the language pair."""
         response = self._send("GET", "/languages", None, "LibreTranslate /languages")
         self._raise_for_status(response)

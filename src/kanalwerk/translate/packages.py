@@ -35,7 +35,6 @@ from kanalwerk.errors import Blame, ModelDownloadFailed, TranslationError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INDEX_URL = "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
 INDEX_ENV = "KANALWERK_PACKAGE_INDEX"
 DATA_DIR_ENV = "KANALWERK_DATA_DIR"
 PIVOT = "en"
@@ -126,9 +125,9 @@ def packages_dir(data_dir: Path | None = None) -> Path:
     return (data_dir if data_dir is not None else default_data_dir()) / "packages"
 
 
-def resolve_index_url(configured: str | None = None) -> str:
+def resolve_index_url(configured: str) -> str:
     """The environment beats `feeds.yaml`, so an offline mirror needs no config edit."""
-    return str(os.environ.get(INDEX_ENV) or configured or DEFAULT_INDEX_URL)
+    return os.environ.get(INDEX_ENV) or configured
 
 
 def folder_name(from_code: str, to_code: str, version: str) -> str:
@@ -594,7 +593,7 @@ def ensure_package(
     from_code: str,
     to_code: str,
     *,
-    index_url: str | None = None,
+    index_url: str,
     data_dir: Path | None = None,
     progress: Progress | None = None,
     client: httpx.Client | None = None,
