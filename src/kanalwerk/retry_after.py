@@ -15,8 +15,8 @@ from kanalwerk.dates import as_utc
 
 __all__ = ["HONOURED_STATUSES", "MAX_SECONDS", "parse_retry_after"]
 
-#: A feed's Retry-After counts on these statuses only, as RFC 9110 gives it meaning there
-#: (a redirect's is about the next hop, which we follow at once anyway).
+#: Retry-After counts on these statuses only, for feeds and engines alike, as RFC 9110
+#: gives it meaning there (a redirect's is about the next hop, which we follow at once).
 HONOURED_STATUSES: frozenset[int] = frozenset({429, 503})
 
 #: The longest wait we accept; longer ones are cut down to it.
