@@ -10,10 +10,8 @@ from kanalwerk.errors import FetchError
 from kanalwerk.sources.youtube import (
     channel_id_from_page,
     feed_url_for_channel_id,
-    is_short,
     parse_channel_ref,
     resolve_handle,
-    uploads_playlist_feed_url,
 )
 from tests.servers import LocalServer, Request, Response
 
@@ -49,21 +47,6 @@ def test_feed_url_for_channel_id() -> None:
     )
     with pytest.raises(ValueError, match="not a YouTube channel id"):
         feed_url_for_channel_id("UCtooshort")
-
-
-def test_uploads_playlist_excludes_shorts_via_uulf() -> None:
-    assert uploads_playlist_feed_url(CNBC) == (
-        "https://www.youtube.com/feeds/videos.xml?playlist_id=UULFvJJ_dzjViJCoLf5uKUTwoA"
-    )
-    with pytest.raises(ValueError):
-        uploads_playlist_feed_url("@CNBC")
-
-
-def test_is_short() -> None:
-    assert is_short("https://www.youtube.com/shorts/kM5L1yPi4Ng")
-    assert not is_short("https://www.youtube.com/watch?v=WEBiebbeNCA")
-    assert not is_short(None)
-    assert not is_short("")
 
 
 # --- channel references ------------------------------------------------------------------

@@ -18,10 +18,8 @@ __all__ = [
     "CHANNEL_ID_RE",
     "channel_id_from_page",
     "feed_url_for_channel_id",
-    "is_short",
     "parse_channel_ref",
     "resolve_handle",
-    "uploads_playlist_feed_url",
 ]
 
 FEED_BASE = "https://www.youtube.com/feeds/videos.xml"
@@ -53,24 +51,6 @@ _HELP = (
 def feed_url_for_channel_id(channel_id: str) -> str:
     """The channel's feed: its latest 15 uploads, Shorts and live streams included."""
     return f"{FEED_BASE}?channel_id={_checked_id(channel_id)}"
-
-
-def uploads_playlist_feed_url(channel_id: str) -> str:
-    """Feed of the channel's long-form uploads only, i.e. without Shorts.
-
-    Every channel has automatic playlists whose ids are the channel id with "UC" replaced:
-    "UU" holds all uploads, "UULF" only long-form videos and "UUSH" only Shorts. The channel
-    feed mixes Shorts in, and a Short can only be recognised there by its `/shorts/` link;
-    polling the UULF playlist leaves them out at the source, so all 15 feed slots go to
-    real videos. Caveat: YouTube answers 404 for this feed while a channel has no long-form
-    video, so callers may fall back to `feed_url_for_channel_id` plus `is_short` filtering.
-    """
-    return f"{FEED_BASE}?playlist_id=UULF{_checked_id(channel_id)[2:]}"
-
-
-def is_short(link: str | None) -> bool:
-    """YouTube feeds link Shorts as `https://www.youtube.com/shorts/<id>`."""
-    return bool(link) and "/shorts/" in (link or "")
 
 
 def parse_channel_ref(ref: str) -> tuple[str | None, str | None]:

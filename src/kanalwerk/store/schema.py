@@ -38,6 +38,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: An item's life: new → translated → published, or failed after too many attempts.
 ITEM_STATES = ("new", "translated", "published", "failed")
 
 metadata = sa.MetaData()
@@ -102,7 +103,7 @@ items = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
     sa.CheckConstraint(
-        "state IN ('new', 'translated', 'published', 'failed')", name="ck_items_state"
+        f"state IN ({', '.join(repr(state) for state in ITEM_STATES)})", name="ck_items_state"
     ),
     sa.Index("ix_items_state", "state"),
 )

@@ -106,10 +106,6 @@ class ChainTranslator:
     def model(self) -> str | None:
         return self._last.model if self._last else None
 
-    def suspended(self) -> dict[str, datetime]:
-        now = self._clock()
-        return {name: s.until for name, s in self._suspensions.items() if s.until > now}
-
     def _suspend(self, name: str, until: datetime, reason: str) -> None:
         now = self._clock()
         self._suspensions = {

@@ -231,10 +231,6 @@ class LocalTranslator:
         """E.g. `argos-en_de-1.9`, or `argos-fr_en-1.9+en_de-1.9` when pivoting."""
         return _route_name(self._route)
 
-    @property
-    def route(self) -> list[InstalledPackage]:
-        return list(self._route)
-
     def _route_for(self, source_lang: str, target_lang: str) -> list[InstalledPackage]:
         source = self._route[0].from_code if source_lang in ("", "auto") else source_lang.lower()
         key = (source, target_lang.lower())
