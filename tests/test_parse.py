@@ -484,6 +484,30 @@ def test_relative_guid_is_kept_as_given_and_resolved_only_as_link() -> None:
     assert moved[1].link == "https://example.org/b/c/b.html"
 
 
+def test_an_item_without_guid_is_identified_by_its_link_as_written() -> None:
+    body = _rss(
+        "<item><title>A</title><link>posts/1</link></item>"
+        "<item><title>B</title><link>https://example.org/x/./b?</link></item>"
+    )
+    old = parse_feed(body, url="https://example.org/a/feed.xml").items
+    moved = parse_feed(body, url="https://example.org/b/c/feed.xml").items
+    # An absolute link keeps the form earlier versions stored (urljoin drops the "?").
+    assert [i.guid for i in old] == ["posts/1", "https://example.org/x/./b"]
+    assert [i.guid for i in moved] == [i.guid for i in old]
+    assert old[0].link == "https://example.org/a/posts/1"
+    assert moved[0].link == "https://example.org/b/c/posts/1"
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/base/">'
+        b"<title>T</title><link href='home'/>"
+        b"<entry><title>E</title><link href='7'/><updated>2025-01-27T10:00:00Z</updated></entry>"
+        b"</feed>"
+    )
+    feed = parse_feed(atom, url="https://example.org/x/atom.xml")
+    (item,) = feed.items
+    assert (item.guid, item.link) == ("7", "https://example.org/base/7")
+    assert feed.link == feed.feed_id == "https://example.org/base/home"
+
+
 def test_relative_atom_id_is_kept_as_given() -> None:
     body = (
         b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>feed-1</id>'

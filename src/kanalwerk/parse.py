@@ -17,9 +17,10 @@ import re
 import time
 import xml.sax
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import feedparser.mixin
@@ -31,11 +32,27 @@ from kanalwerk.sanitize import collapse_whitespace, html_to_text
 
 __all__ = ["UNTITLED", "parse_feed", "text_to_html"]
 
-# feedparser resolves <guid> and <atom:id> against the feed's URL as if they were links,
-# so an item's identity would change whenever the feed moves. Ids are kept as given (a
-# test pins this); a permalink guid is resolved here, and only for use as the link.
+# feedparser resolves <guid>, <atom:id> and links against the feed's URL, so an item's
+# identity would change whenever the feed moves. Ids and RSS <link> text are kept as
+# given (tests pin this), and every link remembers the href as written and the base it
+# is relative to: links are resolved here, for display, and an item without a guid is
+# identified by its link as written.
 _Mixin = feedparser.mixin._FeedParserMixin
-_Mixin.can_be_relative_uri = frozenset(_Mixin.can_be_relative_uri) - {"id"}
+_Mixin.can_be_relative_uri = frozenset(_Mixin.can_be_relative_uri) - {"id", "link"}
+_WRITTEN_HREF = "kanalwerk_written_href"
+_LINK_BASE = "kanalwerk_link_base"
+_feedparser_start_link = _Mixin._start_link
+
+
+def _start_link_keeping_href(self: Any, attrs_d: dict[str, Any]) -> Any:
+    attrs_d[_LINK_BASE] = self.baseuri
+    href = attrs_d.get("url", attrs_d.get("uri", attrs_d.get("href")))
+    if isinstance(href, str):
+        attrs_d[_WRITTEN_HREF] = href
+    return _feedparser_start_link(self, attrs_d)
+
+
+_Mixin._start_link = _start_link_keeping_href
 
 TITLE_FROM_SUMMARY_CHARS = 80
 WARNING_MAX_CHARS = 200
@@ -152,9 +169,9 @@ def _parse_xml_feed(content: bytes, *, url: str, headers: dict[str, str]) -> Par
     )
     return ParsedFeed(
         title=_text_field(feed, "title"),
-        link=_alternate_link(feed, base),
+        link=_link_url(_alternate_link(feed), base),
         feed_url=url,
-        feed_id=_clean(_get(feed, "id")) or _clean(_get(feed, "link")),
+        feed_id=_clean(_get(feed, "id")) or _feed_link(feed, base),
         language=feed_language,
         items=items,
         warning=_join_warnings(_bozo_warning(exc) if d.bozo else None, skipped),
@@ -178,9 +195,16 @@ def _entry_to_item(
         content_html = summary_html = text_to_html(media_description)
     title = _text_field(entry, "title") or _title_from(summary_html or content_html)
     base_url = _content_base(entry)
-    link = _alternate_link(entry, base_url or feed_base)
+    written = _alternate_link(entry)
+    link = _link_url(written, base_url or feed_base)
     return Item(
-        guid=_guid(_clean(_get(entry, "id")), link, title, _date_key(entry), content_html),
+        guid=_guid(
+            _clean(_get(entry, "id")),
+            _link_identity(written, link),
+            title,
+            _date_key(entry),
+            content_html,
+        ),
         link=link,
         title=title,
         author=_author(entry) or feed_author,
@@ -245,18 +269,56 @@ def _title_from(body_html: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def _alternate_link(obj: Any, base: str) -> str | None:
+@dataclass(frozen=True)
+class _WrittenLink:
+    """A link's href as the feed wrote it, and the base it is relative to (if known)."""
+
+    href: str
+    base: str | None = None
+
+
+def _alternate_link(obj: Any) -> _WrittenLink | None:
     links = [link for link in _get(obj, "links") or () if _get(link, "href")]
     alternates = [link for link in links if _get(link, "rel", "alternate") == "alternate"]
-    for link in alternates:
-        if _get(link, "type") in (None, "text/html", "application/xhtml+xml"):
-            return _clean(_get(link, "href"))
-    if alternates:
-        return _clean(_get(alternates[0], "href"))
+    html_alternates = [
+        link
+        for link in alternates
+        if _get(link, "type") in (None, "text/html", "application/xhtml+xml")
+    ]
+    for link in [*html_alternates, *alternates[:1]]:
+        href = _clean(_get(link, _WRITTEN_HREF)) or _clean(_get(link, "href"))
+        if href:
+            return _WrittenLink(href, _clean(_get(link, _LINK_BASE)))
     # Without <link>, feedparser takes a permalink <guid> as the link, unresolved
-    # since ids are kept as given: resolve it here, for use as a link only.
+    # since ids are kept as given.
     link = _clean(_get(obj, "link"))
-    return _join(base, link) if link else None
+    return _WrittenLink(link) if link else None
+
+
+def _link_url(link: _WrittenLink | None, base: str) -> str | None:
+    """The link resolved for display and for following."""
+    return _join(link.base or base, link.href) if link else None
+
+
+def _link_identity(link: _WrittenLink | None, resolved: str | None) -> str | None:
+    """A link as an item's identity: as written when relative, so a move keeps the item.
+
+    An absolute link stays as resolved: earlier versions stored that form (urljoin drops
+    an empty query, for one), and items stored then keep their identity.
+    """
+    if link is None:
+        return None
+    return resolved if _is_absolute(link.href) else link.href
+
+
+def _feed_link(feed: Any, base: str) -> str | None:
+    """The feed's own `link`, resolved as feedparser did before links were kept as written."""
+    link = _clean(_get(feed, "link"))
+    if not link:
+        return None
+    bases = [_get(x, _LINK_BASE) for x in _get(feed, "links") or () if _get(x, "href") == link]
+    link_base = _clean(bases[-1]) if bases else None
+    return _join(link_base or base, link)
 
 
 def _author(obj: Any) -> str | None:
@@ -427,7 +489,8 @@ def _json_int(digits: str) -> int | str:
 def _json_item(
     raw: Mapping[str, Any], *, base: str, language: str | None, feed_author: str | None
 ) -> Item:
-    link = _json_url(raw.get("url"), base) or _json_url(raw.get("external_url"), base)
+    written = _json_str(raw.get("url")) or _json_str(raw.get("external_url"))
+    link = _join(base, written) if written else None
     content_base = link or base
     content_html = _json_str(raw.get("content_html"))
     if not content_html:
@@ -442,7 +505,13 @@ def _json_item(
     guid = _clean(str(raw_id)) if isinstance(raw_id, str | int) else None
     date_key = str(raw.get("date_published") or raw.get("date_modified") or "")
     return Item(
-        guid=_guid(guid, link, title, date_key, content_html),
+        guid=_guid(
+            guid,
+            _link_identity(_WrittenLink(written), link) if written else None,
+            title,
+            date_key,
+            content_html,
+        ),
         link=link,
         title=title,
         author=_json_author(raw) or feed_author,
@@ -491,6 +560,13 @@ def _join(base: str, reference: str) -> str | None:
         return urljoin(base, reference)
     except ValueError:
         return None
+
+
+def _is_absolute(reference: str) -> bool:
+    try:
+        return bool(urlsplit(reference).scheme)
+    except ValueError:
+        return False
 
 
 def _guid(entry_id: str | None, link: str | None, title: str, date_key: str, content: str) -> str:
