@@ -6,6 +6,7 @@ migration 1 applied, relative guids stored resolved against the channel's URL.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from kanalwerk.models import Item
+from kanalwerk.parse import parse_feed
 from kanalwerk.store import Store, migrations
 from kanalwerk.store import schema as db
 
@@ -163,3 +165,110 @@ def test_a_fresh_store_records_no_bases(store_url: str) -> None:
         store.sync_channels([("blog", "Blog", OLD_URL)])
         assert len(store.add_items("blog", [item("1", OLD_URL)])) == 1
         assert len(store.add_items("blog", [item("https://example.org/a/1", OLD_URL)])) == 1
+
+
+def test_guids_resolved_against_a_temporary_redirect_target_are_adopted(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old version fetched OLD_URL through a 302 to /b/c/feed.xml, resolved the guids
+    # against that target and never stored it; now the 302 leads to a CDN.
+    write_old_store(
+        store_url,
+        monkeypatch,
+        [
+            "https://example.org/b/c/12345",  # was <guid>12345</guid>
+            "https://example.org/b/c/posts/7",  # was <guid>posts/7</guid>
+            "https://example.org/b/c/x8",  # not "8": no path step before it
+            "https://example.org/b/c/9",  # an absolute guid, and the feed still says so
+        ],
+    )
+    Store.open(store_url).close()  # the upgrade
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:  # stored after the upgrade, with its guid as given
+        values = {"title": "Later", "first_seen": NOW, "updated_at": NOW}
+        conn.execute(
+            sa.insert(db.items).values(
+                channel_id="blog", guid="https://example.org/b/c/10", **values
+            )
+        )
+    engine.dispose()
+    cdn = "https://cdn.example.net/feed.xml"
+    incoming = ["12345", "posts/7", "8", "10", "https://example.org/b/c/9"]
+    with Store.open(store_url) as store:
+        new = store.add_items("blog", [item(guid, cdn) for guid in incoming])
+    assert guids_by_id(store_url) == {
+        1: "12345",
+        2: "posts/7",
+        3: "https://example.org/b/c/x8",
+        4: "https://example.org/b/c/9",
+        5: "https://example.org/b/c/10",  # stored after the upgrade: not adopted
+        6: "8",
+        7: "10",
+    }
+    assert new == [6, 7]
+
+
+def test_an_old_item_identified_by_its_relative_link_is_adopted(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<link>https://example.org/</link><description>d</description>"
+        b"<item><title>A</title><link>posts/9</link></item></channel></rss>"
+    )
+    # The old version stored the link resolved against where it fetched the feed.
+    write_old_store(store_url, monkeypatch, ["https://example.org/a/posts/9"])
+    (parsed,) = parse_feed(body, url=NEW_URL).items
+    assert parsed.guid == "posts/9"
+    with Store.open(store_url) as store:
+        store.set_channel_url("blog", NEW_URL)
+        assert store.add_items("blog", [parsed]) == []
+    assert guids_by_id(store_url) == {1: "posts/9"}
+
+
+def bases_of(store_url: str) -> set[str]:
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(db.resolved_guid_bases.c.channel_id)
+            return set(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_the_recorded_urls_go_once_the_first_poll_adopted_what_it_could(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_old_store(store_url, monkeypatch, ["https://example.org/a/1", "https://example.org/a/2"])
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(db.items).values(
+                channel_id="quiet", guid="q", title="Q", first_seen=NOW, updated_at=NOW
+            )
+        )
+    engine.dispose()
+    with Store.open(store_url) as store:
+        assert bases_of(store_url) == {"blog", "quiet"}
+        assert store.add_items("blog", [item("1")]) == []
+        assert bases_of(store_url) == {"quiet"}
+
+
+def test_adopting_thousands_of_items_stays_within_sqlites_parameter_limit(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """32,766 parameters per statement: SQLite's default limit since 3.32."""
+    write_old_store(store_url, monkeypatch, ["https://example.org/a/0"])
+
+    def limit_parameters(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+    sa.event.listen(sa.Engine, "connect", limit_parameters)
+    try:
+        with Store.open(store_url) as store:
+            store.set_channel_url("blog", NEW_URL)  # two recorded URLs, plus each item's base
+            items = [item(str(n)) for n in range(17_000)]
+            assert len(store.add_items("blog", items)) == 16_999
+    finally:
+        sa.event.remove(sa.Engine, "connect", limit_parameters)
+    assert guids_by_id(store_url)[1] == "0"

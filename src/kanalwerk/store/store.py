@@ -34,10 +34,10 @@ from kanalwerk.models import (
 )
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
+from kanalwerk.store.chunks import chunks as _chunks
 from kanalwerk.store.guids import adopt_resolved_guids
 
 _WRITE = "kanalwerk_write"  # execution option: this transaction will write
-_CHUNK = 500  # ids per IN (...) list, well below every backend's parameter limit
 _SUPPORTED = ("sqlite", "postgresql")
 
 
@@ -76,11 +76,6 @@ def _now() -> datetime:
 def _key_model(model: str | None) -> str:
     """`None` cannot be part of a primary key; the empty string stands for "no model"."""
     return model if model is not None else ""
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def _insert_for(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
