@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from lxml import etree
 
 from kanalwerk.config import load_config
@@ -300,3 +301,31 @@ def test_a_parse_executor_that_fails_becomes_each_channels_error(blog: Blog) -> 
         assert outcome.error is not None and outcome.error.startswith("parsing failed: ")
         (status,) = store.channel_statuses()
     assert status.name == "Gesund" and status.last_error == outcome.error
+
+
+# --- a channel whose items cannot be stored is that channel's error -----------------
+
+
+def test_a_channel_whose_items_cannot_be_stored_does_not_stop_the_others(blog: Blog) -> None:
+    serve(blog, "/healthy.rss", DATA / "wordpress.rss")
+    serve(blog, "/refused.rss", HOSTILE / "relative_guids.rss")
+    config = blog.configure({"Gesund": "/healthy.rss", "Abgelehnt": "/refused.rss"})
+    with Store.open(load_config(config).store) as store:
+        assert store.channel_statuses() == []
+    engine = sa.create_engine(f"sqlite:///{blog.folder / 'data' / 'kanalwerk.db'}")
+    with engine.begin() as conn:  # the database refuses this channel's rows
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.channel_id = 'abgelehnt' "
+                "BEGIN SELECT RAISE(ABORT, 'disk quota exceeded'); END"
+            )
+        )
+    engine.dispose()
+    result = blog.run(config)
+    assert "Traceback" not in result.stderr
+    assert len(blog.entries()) == 3
+    shown = blog.run(config, "status")
+    refused = status_of(shown.stdout, "Abgelehnt")
+    assert refused[1].startswith("  error: storing its items failed: "), refused
+    assert "disk quota exceeded" in refused[1]
+    assert not any("error:" in line for line in status_of(shown.stdout, "Gesund"))

@@ -302,7 +302,12 @@ def _store_result(
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
         return outcome, FetchRecord(result, error=str(parsed))
     # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
-    new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
+    try:
+        new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
+    except Exception as exc:  # one channel's items must not stop the others
+        error = f"storing its items failed: {exc}"
+        outcome = ChannelOutcome(channel.id, channel.name, result.status, error=error)
+        return outcome, FetchRecord(result, error=error)
     outcome = ChannelOutcome(
         channel.id,
         channel.name,
