@@ -241,6 +241,10 @@ def test_sizes(text: str | int, expected: int) -> None:
         ("Straße der Ökonomie", "strasse-der-oekonomie"),
         ("Größere Übermaße für Äpfel & Öl", "groessere-uebermasse-fuer-aepfel-oel"),
         ("Heise Online: Künstliche Intelligenz – Ein sehr langer Kanalname " * 2, None),
+        # Ids name stored channels, so they keep the first rule: a decomposed umlaut
+        # loses its dots and the capital ẞ is dropped (article slugs do better).
+        ("U\u0308ber KI", "uber-ki"),
+        ("GROẞE Fragen", "groe-fragen"),
     ],
 )
 def test_channel_id_from_german_name(name: str, channel_id: str | None) -> None:

@@ -24,7 +24,7 @@ from pydantic import (
 
 from kanalwerk.config.messages import fail, show
 from kanalwerk.models import SiteInfo
-from kanalwerk.slug import slugify
+from kanalwerk.slug import channel_slug
 from kanalwerk.sources.youtube import feed_url_for_channel_id, parse_channel_ref
 
 # `backend[+driver]://rest`, the form SQLAlchemy accepts; SQLite keeps its path in `rest`.
@@ -291,7 +291,7 @@ class ChannelConfig(_Model):
     @classmethod
     def _default_id(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("id") is None and isinstance(data.get("name"), str):
-            slug = slugify(data["name"])
+            slug = channel_slug(data["name"])
             if not slug:
                 raise fail(f"cannot make an id from name {data['name']!r}; add an id: key")
             return {**data, "id": slug}
