@@ -259,6 +259,12 @@ def test_sanitize_item_drops_script_links_outside_the_body() -> None:
 
 def test_http_url_returns_what_a_browser_would_open() -> None:
     assert http_url(" https://exa\tmple.org/p\nath ") == "https://example.org/path"
+    # Spaces inside are percent-encoded, as a browser does; never in the host.
+    assert http_url("https://example.org/my post?q=a b#c d") == (
+        "https://example.org/my%20post?q=a%20b#c%20d"
+    )
+    assert http_url("https://exa mple.org/post") is None
+    assert http_url("https://example.org/my\x01post") is None
 
 
 @pytest.mark.parametrize(
@@ -277,6 +283,16 @@ def test_http_url_returns_what_a_browser_would_open() -> None:
         ("tag:a b", None),
         ("42", None),
         (None, None),
+        # Any IRI scheme is an id (YouTube's among them), except those that run or read.
+        ("yt:channel:UCvJJ_dzjViJCoLf5uKUTwoA", "yt:channel:UCvJJ_dzjViJCoLf5uKUTwoA"),
+        ("urn:x-example:feed+1.2", "urn:x-example:feed+1.2"),
+        ("VBScript:msgbox(1)", None),
+        ("java\tscript:alert(1)", None),
+        ("file:///etc/passwd", None),
+        ("yt:channel:UC\x01x", None),
+        ("http:///no-host", None),
+        ("https://example.org/a b", None),
+        ("1yt:channel:x", None),
     ],
 )
 def test_feed_id_iri(value: str | None, kept: str | None) -> None:

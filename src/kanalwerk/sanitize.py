@@ -109,7 +109,8 @@ def http_url(url: str | None) -> str | None:
 
     For links that are not inside sanitized HTML (an item's link, a feed's home page, a
     thumbnail, `atom:source`): autoescaping stops markup, not a `javascript:` or `data:`
-    scheme. The scheme is read after the characters browsers skip, never by prefix.
+    scheme. The scheme is read after the characters browsers skip, never by prefix. A
+    space after the host is percent-encoded, as browsers do; other controls are refused.
     """
     if url is None:
         return None
@@ -117,32 +118,41 @@ def http_url(url: str | None) -> str | None:
     scheme = _SCHEME.match(view)
     if scheme is None or scheme.group(1).lower() not in ("http", "https"):
         return None
-    if _INNER_JUNK.search(view) or "\\" in view:
-        return None
     try:
-        host = urlsplit(view).hostname
+        parts = urlsplit(view)
+        host = parts.hostname
     except ValueError:  # e.g. an invalid IPv6 literal
         return None
-    return view if host else None
+    if not host or " " in parts.netloc:
+        return None
+    encoded = view.replace(" ", "%20")
+    if _INNER_JUNK.search(encoded) or "\\" in encoded:
+        return None
+    return encoded
 
 
-_ID_SCHEMES = frozenset({"tag", "urn"})
+# Schemes that run code or read local files when a reader makes a link of the id.
+_UNSAFE_ID_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
 
 
 def feed_id_iri(value: str | None) -> str | None:
-    """A feed's id if it is an IRI fit for `atom:source/id`: http(s) with a host, `tag:` or `urn:`.
+    """A feed's id if it is an IRI fit for `atom:source/id`, else None.
 
-    An id is only text, but some readers turn it into a link, so anything else is dropped.
+    Any RFC 3987 scheme is fine (YouTube's `yt:channel:…`, `tag:`, `urn:`), read after
+    what browsers skip; http(s) needs a host. An id is only text, but some readers make
+    a link of it, so a scheme that runs code or reads files, whitespace and controls are
+    refused.
     """
     if value is None:
         return None
-    if (web := http_url(value)) is not None:
-        return web
     view = _browser_view(value)
     scheme = _SCHEME.match(view)
-    if scheme is None or scheme.group(1).lower() not in _ID_SCHEMES or _INNER_JUNK.search(view):
+    if scheme is None or _INNER_JUNK.search(view):
         return None
-    return view
+    name = scheme.group(1).lower()
+    if name in ("http", "https"):
+        return http_url(view)
+    return None if name in _UNSAFE_ID_SCHEMES else view
 
 
 # --- HTML ---------------------------------------------------------------------------
