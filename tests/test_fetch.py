@@ -260,7 +260,7 @@ def gzip_bomb(mebibytes: int) -> bytes:
     return header + block * mebibytes + end + trailer
 
 
-def test_gzip_bomb_helper_is_what_it_says() -> None:
+def test_gzip_bomb_fixture_is_what_it_says() -> None:
     assert gzip.decompress(gzip_bomb(3)) == bytes(3 << 20)
 
 
@@ -353,6 +353,62 @@ def test_undecodable_bodies_are_a_clear_error(
     assert result.status == 200 and result.content is None
     assert result.error is not None
     assert result.error.startswith(f"{server.url('/feed')}: {message}")
+
+
+def dribbled(encoding: str, pieces: list[bytes]) -> FetchResult:
+    """A chunked response whose body arrives in `pieces`, one network read each."""
+
+    async def dribble(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: RawServer
+    ) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Encoding: " + encoding.encode() + b"\r\n\r\n"
+        )
+        for piece in pieces:
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(0.02)  # so the client reads each piece on its own
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async def main() -> FetchResult:
+        raw = await start_raw(dribble)
+        try:
+            return (await fetch_all([FetchState("d", raw.url)], SETTINGS))[0]
+        finally:
+            await stop_raw(raw)
+
+    return asyncio.run(main())
+
+
+def test_raw_deflate_whose_first_read_is_one_byte_is_decoded() -> None:
+    body = deflate(FEED, -zlib.MAX_WBITS)
+    result = dribbled("deflate", [body[:1], body[1:2], body[2:]])
+    assert result.error is None
+    assert result.content == FEED
+
+
+def test_every_member_of_a_multi_member_gzip_body_is_decoded() -> None:
+    first, second = gzip.compress(FEED[:1000]), gzip.compress(FEED[1000:])
+    joined = first + second
+    cut = len(first) + 5  # the second member's header arrives in two reads
+    result = dribbled(
+        "gzip", [joined[: len(first) - 3], joined[len(first) - 3 : cut], joined[cut:]]
+    )
+    assert result.error is None
+    assert result.content == FEED
+
+
+@pytest.mark.parametrize("missing", [1, 8, 300])
+def test_a_gzip_body_cut_short_is_an_error(server: LocalServer, missing: int) -> None:
+    body = gzip.compress(FEED)[:-missing]
+    server.routes["/feed"] = lambda r: Response(
+        200, body, {"Content-Type": "text/xml", "Content-Encoding": "gzip"}
+    )
+    result = fetch(FetchState("c", server.url("/feed")))
+    assert result.content is None
+    assert result.error == f"{server.url('/feed')}: the gzip body is cut short; try again later"
 
 
 # --- redirects ----------------------------------------------------------------

@@ -27,19 +27,31 @@ MAX_LAYERS = 3
 
 
 class _Zlib:
-    """gzip or deflate; `deflate` may be zlib-wrapped (as specified) or raw (as often sent)."""
+    """gzip or deflate; `deflate` may be zlib-wrapped (as specified) or raw (as often sent).
+
+    A gzip body may hold several members, one after the other (RFC 1952); they are
+    decoded as one. A body whose stream does not end is cut short, never taken as whole.
+    """
 
     def __init__(self, encoding: str):
         self._encoding = encoding
-        self._may_be_raw = encoding == "deflate"
-        wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
-        self._inflate = zlib.decompressobj(wbits)
+        self._wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+        self._inflate = zlib.decompressobj(self._wbits)
+        # Input taken while `deflate` may still be raw: zlib checks its two-byte header
+        # only once it has both, so one byte decides nothing.
+        self._undecided: bytes | None = b"" if encoding == "deflate" else None
+        self._fed = False
+        self._later_member = False  # decoding a gzip member after the first
+        self._ended = False  # the stream ended; what follows is ignored
 
     def decode(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         pending = data
         while True:
             out = self._step(pending)
-            pending = self._inflate.unconsumed_tail
+            pending = b"" if self._ended else self._inflate.unconsumed_tail
+            if self._inflate.eof and self._encoding == "gzip" and self._inflate.unused_data:
+                pending = self._next_member(pending)
             if out:
                 yield out
             # A full piece may leave output inside zlib even when all input is taken.
@@ -47,19 +59,37 @@ class _Zlib:
                 return
 
     def finish(self) -> Iterator[bytes]:
-        return self.decode(b"")
+        yield from self.decode(b"")
+        if self._fed and not (self._ended or self._inflate.eof):
+            raise FetchError(f"the {self._encoding} body is cut short; try again later")
+
+    def _next_member(self, pending: bytes) -> bytes:
+        """Input for the gzip member after the one that ended; NUL padding is skipped."""
+        rest = self._inflate.unused_data + pending
+        if not rest.strip(b"\0"):
+            return b""  # padding so far; the decompressor keeps it as unused data
+        self._inflate = zlib.decompressobj(self._wbits)
+        self._later_member = True
+        return rest.lstrip(b"\0")
 
     def _step(self, data: bytes) -> bytes:
+        if self._ended or (self._inflate.eof and self._encoding != "gzip"):
+            return b""  # anything after the end of the stream is ignored
         try:
             out = self._inflate.decompress(data, PIECE)
         except zlib.error as exc:
-            if not self._may_be_raw:
+            if self._later_member and not self._inflate.unused_data:
+                self._ended = True  # trailing bytes that are no gzip member, as browsers
+                return b""
+            if self._undecided is None:
                 raise FetchError(f"the {self._encoding} body is corrupt: {exc}") from exc
-            self._may_be_raw = False
+            seen, self._undecided = self._undecided + data, None
             self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._step(data)
-        if out or data:
-            self._may_be_raw = False
+            return self._step(seen)
+        if self._undecided is not None:
+            self._undecided += data
+            if out or len(self._undecided) >= 2:
+                self._undecided = None
         return out
 
 
