@@ -6,10 +6,13 @@ Loopback servers serve the feeds (fixtures in tests/data/hostile; the bodies nes
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,12 +297,18 @@ def test_feed_html_cannot_forge_the_box_or_smuggle_a_script_id(blog: Blog) -> No
 def test_a_parse_executor_that_fails_becomes_each_channels_error(blog: Blog) -> None:
     serve(blog, "/healthy.rss", DATA / "wordpress.rss")
     config = load_config(blog.configure({"Gesund": "/healthy.rss"}))
-    dead = ThreadPoolExecutor(max_workers=1)
-    dead.shutdown()  # as a process pool whose worker died: it takes no more work
-    with Store.open(config.store) as store:
-        (outcome,) = Pipeline(config, store).poll(executor=dead).outcomes
-        assert outcome.error is not None and outcome.error.startswith("parsing failed: ")
-        (status,) = store.channel_statuses()
+    # The pool kanalwerk starts (forkserver), whose worker dies: the pool is broken.
+    dead = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        with pytest.raises(BrokenProcessPool):
+            dead.submit(os._exit, 1).result()
+        with Store.open(config.store) as store:
+            (outcome,) = Pipeline(config, store).poll(executor=dead).outcomes
+            (status,) = store.channel_statuses()
+    finally:
+        dead.shutdown()
+    assert outcome.error is not None
+    assert outcome.error.startswith("parsing failed: BrokenProcessPool: ")
     assert status.name == "Gesund" and status.last_error == outcome.error
 
 
