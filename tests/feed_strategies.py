@@ -22,7 +22,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 from hypothesis import strategies as st
@@ -273,6 +273,10 @@ DATES = st.one_of(
 )
 
 
+# When a rebuilt feed says it was built.
+_REBUILT = Date(datetime(2026, 3, 1, 12, 30, tzinfo=UTC))
+
+
 # --- guids and links ---------------------------------------------------------------
 
 ABSOLUTE_GUIDS = st.one_of(
@@ -351,18 +355,24 @@ class GenItem:
     body_type: Literal["html", "text", "xhtml"]
 
 
-def items(html_titles: bool) -> st.SearchStrategy[GenItem]:
+def items(
+    html_titles: bool,
+    *,
+    title: st.SearchStrategy[Title] | None = None,
+    guid: st.SearchStrategy[str | None] = GUIDS,
+    body_types: Sequence[Literal["html", "text", "xhtml"]] = ("html", "html", "text", "xhtml"),
+) -> st.SearchStrategy[GenItem]:
     return st.builds(
         GenItem,
-        title=titles(html_titles),
+        title=titles(html_titles) if title is None else title,
         body=markups,
         summary=st.none() | markups,
-        guid=GUIDS,
+        guid=guid,
         link=LINKS,
         published=DATES,
         updated=DATES,
         permalink=st.none() | st.booleans(),
-        body_type=st.sampled_from(["html", "html", "text", "xhtml"]),
+        body_type=st.sampled_from(body_types),
     )
 
 
@@ -386,10 +396,16 @@ class GenFeed:
     # The channel's `language:`. German items are published as they are; English ones go
     # through the translation engine (a fake one that upper-cases text and keeps markup).
     language: Literal["de", "en"] = "de"
+    rebuilt: bool = False  # a later build: new feed date, and JSON laid out differently
 
     def moved(self) -> GenFeed:
         """The same feed with a different body hash: it must parse to the same items."""
         return replace(self, trailer=" ")
+
+    def rebuild(self) -> GenFeed:
+        """The same items as a publisher's next build writes them: a new lastBuildDate (RSS),
+        feed `updated` (Atom), other whitespace (JSON). Nothing a reader shows changes."""
+        return replace(self, rebuilt=True)
 
     @property
     def content_type(self) -> str:
@@ -447,6 +463,8 @@ class GenFeed:
         if self.home is not None:
             out.append(f"<link>{self._x(self.home)}</link>")
         out.append("<description>Generated</description>")
+        if self.rebuilt:
+            out.append(f"<lastBuildDate>{_REBUILT.rfc822()}</lastBuildDate>")
         for item in self.items:
             out.append("<item>")
             out.append(f"<title>{self._x(_plain_title(item.title))}</title>")
@@ -484,7 +502,7 @@ class GenFeed:
             '<feed xmlns="http://www.w3.org/2005/Atom">',
             self._atom_text("title", self.title),
             f"<id>{self._x(self.feed_id or 'urn:x-test:feed')}</id>",
-            "<updated>2025-01-01T00:00:00Z</updated>",
+            f"<updated>{_REBUILT.rfc3339() if self.rebuilt else '2025-01-01T00:00:00Z'}</updated>",
         ]
         if self.home is not None:
             out.append(f'<link rel="alternate" href="{self._attr(self.home)}"/>')
@@ -543,7 +561,9 @@ class GenFeed:
             document["feed_url"] = self.feed_id
         if self.trailer:
             document["_moved"] = True
-        data = json.dumps(document, ensure_ascii=self.ascii_json).encode("utf-8", "surrogatepass")
+        indent = 1 if self.rebuilt else None
+        text = json.dumps(document, ensure_ascii=self.ascii_json, indent=indent)
+        data = text.encode("utf-8", "surrogatepass")
         return (b"\xef\xbb\xbf" if self.bom else b"") + data
 
 
@@ -555,16 +575,21 @@ def _plain_title(title: Title) -> str:
 
 
 def feeds(
-    *, kinds: Sequence[Kind] = FORMATS, html_titles: bool = True, max_items: int = 4
+    *,
+    kinds: Sequence[Kind] = FORMATS,
+    html_titles: bool = True,
+    min_items: int = 0,
+    max_items: int = 4,
 ) -> st.SearchStrategy[GenFeed]:
-    """Feeds of `kinds` with 0 to `max_items` items; `html_titles=False` keeps titles plain."""
+    """Feeds of `kinds` with `min_items` to `max_items` items; `html_titles=False` keeps
+    titles plain."""
     return st.builds(
         GenFeed,
         kind=st.sampled_from(list(kinds)),
         title=titles(),
         feed_id=FEED_IDS,
         home=st.one_of(LINKS, FEED_IDS),
-        items=st.lists(items(html_titles), max_size=max_items).map(tuple),
+        items=st.lists(items(html_titles), min_size=min_items, max_size=max_items).map(tuple),
         encoding=st.sampled_from(["utf-8", "utf-8", "utf-16", "iso-8859-1", "windows-1252"]),
         cdata=st.booleans(),
         raw_controls=st.sampled_from([False, False, False, True]),
@@ -572,4 +597,44 @@ def feeds(
         bom=st.booleans(),
         ascii_json=st.booleans(),
         language=st.sampled_from(["de", "de", "en"]),
+    )
+
+
+def hostile_feeds() -> st.SearchStrategy[GenFeed]:
+    """Feeds that carry at least one hostile fragment, so there is something to remove."""
+    return feeds().filter(lambda feed: MARK.encode() in feed.render().lower())
+
+
+def plain_title_feeds(max_items: int = 4) -> st.SearchStrategy[GenFeed]:
+    """Feeds whose every item's title is unambiguously plain text and must be shown as is.
+
+    Atom `type="text"` or JSON Feed titles, each with a visible character; items kept apart
+    by ids of their own (no fallback merges or names them); a German channel (published
+    untranslated); a well-formed document (no inline XHTML, which may not be) whose
+    charset, if the header gives one, is true.
+    """
+    title = titles(html=False).filter(lambda t: any(c.isalnum() for c in t.text))
+    guid = st.one_of(
+        st.integers(0, 10**6).map(lambda n: f"https://example.com/p/{n}"),
+        st.uuids().map(lambda u: f"urn:uuid:{u}"),
+        st.integers(0, 10**6).map(str),
+    )
+    return st.builds(
+        GenFeed,
+        kind=st.sampled_from(["atom", "json"]),
+        title=titles(),
+        feed_id=FEED_IDS,
+        home=st.one_of(LINKS, FEED_IDS),
+        items=st.lists(
+            items(False, title=title, guid=guid, body_types=("html", "text")),
+            min_size=1,
+            max_size=max_items,
+            unique_by=lambda item: item.guid,
+        ).map(tuple),
+        encoding=st.sampled_from(["utf-8", "utf-16", "iso-8859-1", "windows-1252"]),
+        cdata=st.booleans(),
+        header_charset=st.sampled_from(["none", "match"]),
+        bom=st.booleans(),
+        ascii_json=st.booleans(),
+        language=st.just("de"),
     )
