@@ -429,6 +429,11 @@ class GenFeed:
         data = text.encode(self.encoding, errors="xmlcharrefreplace")
         return data
 
+    def text(self) -> str:
+        """The document as served, decoded (a UTF-16 body holds no ASCII bytes to search)."""
+        encoding = "utf-8" if self.kind == "json" else self.encoding
+        return self.render().decode(encoding, errors="replace")
+
     # XML helpers
 
     def _x(self, text: str) -> str:
@@ -602,7 +607,7 @@ def feeds(
 
 def hostile_feeds() -> st.SearchStrategy[GenFeed]:
     """Feeds that carry at least one hostile fragment, so there is something to remove."""
-    return feeds().filter(lambda feed: MARK.encode() in feed.render().lower())
+    return feeds().filter(lambda feed: MARK in feed.text().lower())
 
 
 def plain_title_feeds(max_items: int = 4) -> st.SearchStrategy[GenFeed]:
