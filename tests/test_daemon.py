@@ -10,6 +10,7 @@ import itertools
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,8 +29,9 @@ from kanalwerk.translate.factory import (
     build_article_writer,
 )
 from tests.cli import command, environment, run_cli
+from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI, is_article_request
-from tests.servers import LocalServer, Resource
+from tests.servers import LocalServer, Request, Resource, Response
 from tests.test_article_mode import POSTS, rss
 from tests.test_end_to_end import API_KEY, ATOM, write_config
 
@@ -152,6 +154,89 @@ def test_lock_follows_the_database_not_how_its_url_is_written(tmp_path: Path) ->
     assert server == lock_path("postgresql://reader:other@db.example:5432/kanalwerk")
     assert server != lock_path("postgresql://writer:secret@db.example:5432/elsewhere")
     assert "secret" not in str(server)
+
+
+def libretranslate_config(
+    folder: Path, server: LocalServer, *, output: str = "site/", title: str = "Notizen"
+) -> Path:
+    """One English channel translated by a LibreTranslate on `server`."""
+    path = folder / "feeds.yaml"
+    path.write_text(
+        f"""
+site: {{title: {title}, base_url: "https://blog.example.org/", author: Redaktion}}
+output: {output}
+store: sqlite:///kanalwerk.db
+translator:
+  engine: libretranslate
+  libretranslate: {{url: "{server.base_url}"}}
+channels:
+  - name: Notes
+    url: {server.url("/notes.rss")}
+    language: en
+""",
+        encoding="utf-8",
+    )
+    stat = path.stat()  # every edit gets a later mtime, however coarse the clock
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + next(_EDITS) * 10**9))
+    return path
+
+
+def test_sigterm_lets_the_translation_in_flight_finish(tmp_path: Path, server: LocalServer) -> None:
+    """systemd stops with SIGTERM: the paid answer is stored before the store is closed."""
+    server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+    answer = FakeLibreTranslate(server)._translate
+    arrived, release = threading.Event(), threading.Event()
+
+    def held(request: Request) -> Response:
+        arrived.set()
+        release.wait(timeout=60)
+        return answer(request)
+
+    server.routes["/translate"] = held
+    config = libretranslate_config(tmp_path, server)
+    log_file = tmp_path / "daemon.log"
+    with open(log_file, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command(config, "run"), cwd=tmp_path, env=environment(), stdout=log, stderr=log
+        )
+    try:
+        assert arrived.wait(timeout=30), log_file.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: "stopping" in log_file.read_text()), log_file.read_text()
+        release.set()
+        returncode = process.wait(timeout=30)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log_file.read_text()
+    assert returncode == 0, text
+    assert "closed" not in text and "Traceback" not in text, text
+    with Store.open(load_config(config).store) as store:
+        assert [a.title for a in store.articles()] == ["DE:OPEN MODEL BEATS THE GIANTS"]
+
+
+def test_reload_keeps_the_store_and_output_it_started_with(
+    tmp_path: Path, server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning says store and output wait for a restart; the reload must agree."""
+    config = load_config(libretranslate_config(tmp_path, server))
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        daemon = Daemon(pipeline)
+        libretranslate_config(tmp_path, server, output="elsewhere/", title="Neu")
+        daemon._watch_config()
+        assert pipeline.config.site.title == "Neu"
+        assert pipeline.config.output == config.output
+        assert pipeline.config.store == config.store
+        libretranslate_config(tmp_path, server, output="elsewhere/", title="Neuer")
+        daemon._watch_config()  # the same restart still pending: not said again
+        assert pipeline.config.site.title == "Neuer"
+        assert pipeline.config.output == config.output
+    assert (tmp_path / "site" / "feed.atom").exists()
+    assert not (tmp_path / "elsewhere").exists()
+    warnings = [r for r in caplog.records if "after a restart" in r.getMessage()]
+    assert len(warnings) == 1
 
 
 # --- article mode: one writer across rounds ------------------------------------------------

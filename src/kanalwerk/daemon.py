@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk.config import ChannelConfig, Config, load_config
-from kanalwerk.errors import ConfigError, KanalwerkError
+from kanalwerk.errors import ConfigError, KanalwerkError, StopRequested
 from kanalwerk.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ class Daemon:
         self._process_lock = threading.Lock()
         self._dirty = threading.Event()
         self._config_mtime = _mtime(pipeline.config.path)
+        self._restart_warned: tuple[str, Path] | None = None  # (store, output) last warned of
+        self._stopping = False
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -133,37 +135,70 @@ class Daemon:
         except ConfigError as exc:
             log.error("config edit ignored, still running the previous one:\n%s", exc)
             return
-        if config.store != current.store or config.output != current.output:
-            log.warning("store and output changes take effect after a restart")
+        config = self._keep_store_and_output(config)
         self.pipeline.reconfigure(config)
         self._schedule(config, first=False)
         log.info("reloaded %s: %d channel(s)", config.path, len(config.channels))
         self._process()
 
+    def _keep_store_and_output(self, edited: Config) -> Config:
+        """`edited` on the running store and output: the store is open and locked, and a
+        new output folder would be a second site; both wait for a restart (said once)."""
+        current = self.pipeline.config
+        wanted = (edited.store, edited.output)
+        if wanted == (current.store, current.output):
+            self._restart_warned = None
+            return edited
+        if wanted != self._restart_warned:
+            self._restart_warned = wanted
+            log.warning(
+                "store and output changes take effect after a restart; until then the "
+                "site is still written to %s",
+                current.output,
+            )
+        return edited.model_copy(update={"store": current.store, "output": current.output})
+
     # -- lifecycle --------------------------------------------------------------------
 
     def run(self) -> None:
+        """Run the jobs until SIGTERM or Ctrl-C; return only when no job is running.
+
+        Both signals end the scheduler's loop the same way, by an exception in the main
+        thread (a handler that set an `Event` could deadlock on the lock its own thread
+        holds), and `run` always ends by waiting for the running jobs: the caller closes
+        the store and the engines and releases the lock right after, and a request in
+        flight is paid for. A second signal while waiting is only logged.
+        """
         config = self.pipeline.config
         self._schedule(config, first=True)
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            log.info("stopping (signal %d)", signum)
-            self.scheduler.shutdown(wait=False)
+            if self._stopping:
+                log.info("still stopping: waiting for the running jobs (signal %d)", signum)
+                return
+            self._stopping = True
+            log.info("stopping (signal %d): waiting for the running jobs", signum)
+            raise StopRequested
 
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = signal.getsignal(signal.SIGTERM)
         log.info(
             "kanalwerk running: %d channel(s), every %s; Ctrl-C stops",
             sum(1 for c in config.channels if c.enabled),
             config.schedule.interval,
         )
         try:
+            signal.signal(signal.SIGTERM, stop)
             self.scheduler.start()
+        except StopRequested:
+            pass
         except (KeyboardInterrupt, SystemExit):
-            log.info("stopping")
+            self._stopping = True
+            log.info("stopping: waiting for the running jobs")
         finally:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
-            signal.signal(signal.SIGTERM, previous)
+            if previous is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _mtime(path: Path) -> float | None:

@@ -156,3 +156,8 @@ class DuplicateKey(ConfigError):
 
 class NotInStore(StoreError):
     """The store holds no channel or item with the id a caller named."""
+
+
+class StopRequested(BaseException):
+    """SIGTERM asked the daemon to stop: raised in the main thread to leave the scheduler's
+    loop, like `KeyboardInterrupt` for Ctrl-C, so no `except Exception` swallows it."""
