@@ -18,7 +18,7 @@ from typing import IO
 
 import sqlalchemy as sa
 
-from kanalwerk.errors import AlreadyRunning
+from kanalwerk.errors import AlreadyRunning, StoreError
 
 
 def lock_path(store_url: str) -> Path:
@@ -40,13 +40,17 @@ def lock_path(store_url: str) -> Path:
 
 @contextlib.contextmanager
 def single_instance(store_url: str) -> Iterator[None]:
-    """Hold the store's lock for the block; raise `AlreadyRunning` if another run has it."""
+    """Hold the store's lock for the block; raise `AlreadyRunning` if another run has it.
+
+    The lock sits beside an SQLite file, so a new store's folder is created here, on
+    purpose: opening the store right after would create it anyway. A lock file that
+    cannot be made is a `StoreError` naming it.
+    """
     from kanalwerk.store.store import mask_url
 
     path = lock_path(store_url)
     store = mask_url(store_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    handle = _open_lock_file(path, store)
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,3 +66,18 @@ def single_instance(store_url: str) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def _open_lock_file(path: Path, store: str) -> IO[str]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+")  # held for the whole run: the caller closes it
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError):  # mkdir met a file where a folder should be
+            reason = f"{exc.filename} is a file, not a folder"
+        raise StoreError(
+            f"cannot create the lock file {path} for the store {store}: {reason}; its "
+            "folder must exist (or be creatable) and be writable, so point `store:` in "
+            "feeds.yaml at a file in such a folder"
+        ) from exc
