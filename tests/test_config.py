@@ -18,6 +18,7 @@ from kanalwerk.config import (
     parse_size,
 )
 from kanalwerk.errors import ConfigError
+from tests.cli import run_cli
 
 SHIPPED = Path(__file__).resolve().parents[1] / "feeds.yaml"
 
@@ -176,6 +177,21 @@ def test_full_config_and_relative_paths(tmp_path: Path, monkeypatch: pytest.Monk
     assert config.channels[4].enabled is False
 
 
+@pytest.fixture
+def postgres_drivers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importable `psycopg2` and `psycopg` packages, as if the drivers were installed.
+
+    No PostgreSQL driver is installed here; the config only asks whether one can be
+    imported, never imports it.
+    """
+    drivers = tmp_path / "drivers"
+    for name in ("psycopg2", "psycopg"):
+        (drivers / name).mkdir(parents=True)
+        (drivers / name / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(drivers))
+
+
+@pytest.mark.usefixtures("postgres_drivers")
 def test_absolute_and_server_store_urls_are_kept(tmp_path: Path) -> None:
     absolute = tmp_path / "abs.db"
     text = MINIMAL + f"store: sqlite:///{absolute}\n"
@@ -481,6 +497,7 @@ def test_several_problems_one_per_line_in_file_order(tmp_path: Path) -> None:
         ("postgresql+psycopg://u:pw@db:5432/k", "postgresql+psycopg://u:pw@db:5432/k"),
     ],
 )
+@pytest.mark.usefixtures("postgres_drivers")
 def test_store_urls(tmp_path: Path, store: str, expected: str) -> None:
     config = load_config(write(tmp_path, MINIMAL + f"store: '{store}'\n"))
     assert config.store == expected.format(base=tmp_path.resolve())
@@ -490,6 +507,29 @@ def test_store_urls(tmp_path: Path, store: str, expected: str) -> None:
 def test_store_url_errors(tmp_path: Path, store: str) -> None:
     text = MINIMAL + f"store: '{store}'\n"
     assert f":{line_of(text, 'store')}: store: is not a database URL" in error(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("store", "said"),
+    [
+        ("mysql://u@db.example.net/k", "mysql is not a store kanalwerk can use"),
+        ("mssql+pyodbc://u:geheim@db/k", "mssql is not a store kanalwerk can use"),
+        ("sqlite+aiosqlite:///k.db", "sqlite+aiosqlite is not a driver kanalwerk can use"),
+        ("postgresql+asyncpg://u@db/k", "postgresql+asyncpg is not a driver kanalwerk can use"),
+        (
+            "postgresql://u:geheim@db/k",
+            "its driver psycopg2 is not installed; install psycopg2-binary",
+        ),
+        ("postgresql+pg8000://u@db/k", "its driver pg8000 is not installed; install pg8000"),
+    ],
+)
+def test_check_refuses_a_store_run_cannot_open(tmp_path: Path, store: str, said: str) -> None:
+    """Every value `check` accepts is one `run` can use."""
+    text = MINIMAL + f"store: '{store}'\n"
+    result = run_cli(write(tmp_path, text), "check")
+    assert result.returncode == 1
+    assert f"feeds.yaml:{line_of(text, 'store')}: store: {said}" in result.stderr
+    assert "geheim" not in result.stderr
 
 
 def test_reading_the_config_needs_no_database_library() -> None:

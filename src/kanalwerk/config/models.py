@@ -5,6 +5,7 @@ This is the only place defaults live; stages get them from here, never declare t
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -29,8 +30,21 @@ from kanalwerk.sources.youtube import feed_url_for_channel_id, parse_channel_ref
 
 # `backend[+driver]://rest`, the form SQLAlchemy accepts; SQLite keeps its path in `rest`.
 _DATABASE_URL = re.compile(
-    r"(?P<scheme>(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+[\w.-]+)?)://(?P<rest>.*)", re.S
+    r"(?P<scheme>(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<driver>[\w.-]+))?)://(?P<rest>.*)",
+    re.S,
 )
+#: What the store can open: per backend, each synchronous driver's module and how to get
+#: it; None stands for SQLAlchemy's default driver of that backend.
+_SQLITE3 = ("sqlite3", "use a Python built with its sqlite3 module")
+_STORE_DRIVERS: dict[str, dict[str | None, tuple[str, str]]] = {
+    "sqlite": {None: _SQLITE3, "pysqlite": _SQLITE3},
+    "postgresql": {
+        None: ("psycopg2", "install psycopg2-binary (pip install psycopg2-binary)"),
+        "psycopg2": ("psycopg2", "install psycopg2-binary (pip install psycopg2-binary)"),
+        "psycopg": ("psycopg", "install psycopg[binary] (pip install 'psycopg[binary]')"),
+        "pg8000": ("pg8000", "install pg8000 (pip install pg8000)"),
+    },
+}
 
 Engine = Literal["local", "deepl", "libretranslate", "openai"]
 ENGINES: tuple[str, ...] = get_args(Engine)
@@ -361,8 +375,11 @@ class Config(_Model):
 
     @field_validator("store")
     @classmethod
-    def _absolute_sqlite(cls, value: str, info: ValidationInfo) -> str:
-        """A relative SQLite path is relative to the config file, not the working folder."""
+    def _store_url(cls, value: str, info: ValidationInfo) -> str:
+        """A store the store module can open, with its driver installed.
+
+        A relative SQLite path is relative to the config file, not the working folder.
+        """
         match = _DATABASE_URL.fullmatch(value)
         try:
             urlsplit(value).port  # noqa: B018 (raises on a port that is not a number)
@@ -372,6 +389,7 @@ class Config(_Model):
             raise fail(
                 "is not a database URL; use e.g. sqlite:///kanalwerk.db or postgresql://user@host/db"
             )
+        _check_store_driver(match["backend"].lower(), match["driver"])
         if match["backend"].lower() != "sqlite" or not match["rest"].startswith("/"):
             return value
         database, query = match["rest"][1:], ""
@@ -382,3 +400,24 @@ class Config(_Model):
             return value
         absolute = _resolve(Path(database), _base_dir(info))
         return f"{match['scheme']}:///{absolute}{query}"
+
+
+def _check_store_driver(backend: str, driver: str | None) -> None:
+    """Refuse a backend or driver the store cannot use, and a driver that is not installed.
+
+    Only whether the driver's module can be found is asked: importing it (or SQLAlchemy)
+    would slow down reading the config.
+    """
+    drivers = _STORE_DRIVERS.get(backend)
+    if drivers is None:
+        raise fail(
+            f"{backend} is not a store kanalwerk can use; use sqlite:///kanalwerk.db "
+            "or postgresql://user@host/db"
+        )
+    known = drivers.get(driver.lower() if driver else None)
+    if known is None:
+        usable = ", ".join(f"{backend}+{name}" for name in drivers if name)
+        raise fail(f"{backend}+{driver} is not a driver kanalwerk can use; use {usable}")
+    module, remedy = known
+    if importlib.util.find_spec(module) is None:
+        raise fail(f"its driver {module} is not installed; {remedy}")
