@@ -7,25 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run_cli
-
-CONFIG = """\
-site:
-  title: Testblog
-  base_url: https://blog.example.org/
-  author: Redaktion
-output: out/
-store: "{store}"
-translator:
-  engine: local
-channels:
-  - name: Beispiel
-    url: http://127.0.0.1:9/feed.xml
-"""
+from tests.test_cli_errors import CONFIG
 
 
 def config_with_store(folder: Path, store: str) -> Path:
     path = folder / "feeds.yaml"
-    path.write_text(CONFIG.format(store=store), encoding="utf-8")
+    text = CONFIG.replace("store: sqlite:///k.db", f'store: "{store}"')
+    assert text != CONFIG
+    path.write_text(text, encoding="utf-8")
     return path
 
 
