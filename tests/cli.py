@@ -19,8 +19,7 @@ from click.testing import CliRunner
 
 from kanalwerk.cli import main
 from kanalwerk.config import Config
-from kanalwerk.pipeline import CycleReport, Pipeline
-from kanalwerk.store import Store
+from kanalwerk.pipeline import CycleReport, open_pipeline
 
 
 def command(config: Path, *args: str) -> list[str]:
@@ -54,5 +53,5 @@ def run_cli(
 
 def run_cycle(config: Config) -> CycleReport:
     """One poll, translate and publish cycle in process, wired as `run --once` wires it."""
-    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+    with open_pipeline(config) as pipeline:
         return pipeline.run_cycle()

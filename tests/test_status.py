@@ -305,3 +305,31 @@ def test_status_shows_article_mode_usage_and_cost(setup: Setup) -> None:
         assert re.findall(r"^  openai.*$", both, re.M) == [expected]
     finally:
         api_server.stop()
+
+
+def test_status_only_reads_the_store(setup: Setup) -> None:
+    """A channel added to feeds.yaml is shown as never fetched; status writes nothing.
+
+    Status runs beside a daemon without the run lock, so it must not write the store.
+    """
+    assert setup.kanalwerk("run", "--once").returncode == 0
+    config = setup.folder / "k.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f"  - name: Added later\n    url: {setup.feeds.url('/new.rss')}\n",
+        encoding="utf-8",
+    )
+    database = setup.folder / "k.db"
+    with Store.open(f"sqlite:///{database}") as store:
+        before = store.channel_statuses()
+
+    status = setup.kanalwerk("status", key=None)
+    assert status.returncode == 0, status.stderr
+    assert re.search(
+        r"^Added later: last fetch never \(-\); items 0, pending 0", status.stdout, re.M
+    )
+    assert re.search(
+        r"^Feed: last fetch \d{4}-\d\d-\d\d \d\d:\d\d UTC \(HTTP 200\)", status.stdout, re.M
+    )
+    with Store.open(f"sqlite:///{database}") as store:
+        assert store.channel_statuses() == before

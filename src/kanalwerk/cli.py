@@ -21,8 +21,7 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import Config
-    from kanalwerk.pipeline import CycleReport, Pipeline
-    from kanalwerk.store import Store
+    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus, Pipeline
 
 log = logging.getLogger("kanalwerk")
 
@@ -102,10 +101,9 @@ def _load(config_path: Path) -> Config:
 @contextlib.contextmanager
 def _pipeline(config: Config) -> Iterator[Pipeline]:
     """The config's store opened and the pipeline on it; both closed at the end."""
-    from kanalwerk.pipeline import Pipeline
-    from kanalwerk.store import Store
+    from kanalwerk.pipeline import open_pipeline
 
-    with _user_errors(), Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+    with _user_errors(), open_pipeline(config) as pipeline:
         yield pipeline
 
 
@@ -180,15 +178,16 @@ def status(config_path: Path) -> None:
     Per engine: today's usage against its daily budget and whether it is suspended
     (quota or budget spent); openai also in article mode, with today's cost in USD when
     its prices are configured; with a DeepL key set, DeepL's own count for the period.
+    It changes no channel, item or usage in the store, so it is safe beside a running
+    `kanalwerk run`.
     """
+    from kanalwerk.pipeline import read_status
+
     config = _load(config_path)
     now = datetime.now(UTC)
-    with _pipeline(config) as pipeline:
-        store = pipeline.store
-        rows = store.channel_statuses()
-        usage = store.usage_for(now.date())
-        engines = _engine_lines(config, store, now)
-    for row in rows:
+    with _user_errors():
+        report = read_status(config, now)
+    for row in report.channels:
         when = (
             row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "never"
         )
@@ -207,57 +206,37 @@ def status(config_path: Path) -> None:
             )
         if row.last_warning:
             click.echo(f"  warning: {row.last_warning}")
+    usage = report.usage
     click.echo(
         f"translation today: {usage.requests} request(s), {usage.characters} characters, "
         f"{usage.prompt_tokens + usage.completion_tokens} tokens"
     )
-    for line in engines:
-        click.echo(line)
-    account = _deepl_account_line(config)
-    if account:
-        click.echo(account)
+    for engine in report.engines:
+        for line in _engine_lines(engine):
+            click.echo(line)
+    if report.deepl is not None:
+        click.echo(_deepl_account_line(report.deepl))
 
 
 def _of(used: int, limit: int | None) -> str:
     return f"{used:,}" if limit is None else f"{used:,} of {limit:,}"
 
 
-def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
-    """Per engine: today's usage against its daily budget, cost if priced, and any suspension.
-
-    In article mode the article writer's usage is recorded under "openai", so openai is
-    listed even when it is not in the translation chain.
-    """
-    from kanalwerk.translate.article import cost_usd
-    from kanalwerk.translate.chain import load_suspensions
-
-    tc = config.translator
-    suspensions = load_suspensions(store, now)
-    chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
-    writer = ["openai"] if tc.mode == "article" and "openai" not in chain else []
-    configured = [*chain, *writer]
-    lines: list[str] = []
-    for name in [*configured, *(n for n in suspensions if n not in configured)]:
-        used = store.usage_for(now.date(), name)
-        budget = tc.budget_for(name)
-        chars, tokens = budget.daily_characters, budget.daily_tokens
-        spent_tokens = used.prompt_tokens + used.completion_tokens
-        parts = [f"{used.requests} request(s)", f"{_of(used.characters, chars)} characters"]
-        if spent_tokens or tokens is not None:  # only LLM engines count tokens
-            parts.append(f"{_of(spent_tokens, tokens)} tokens")
-        if name == "openai":
-            o = tc.openai
-            cost = cost_usd(used, o.price_per_million_input, o.price_per_million_output)
-            if cost is not None:
-                parts.append(f"${cost:.4f}")
-        note = "" if name in configured else " (no longer configured)"
-        if name in writer:
-            note = " (article mode)"
-        budget_note = "" if chars is not None or tokens is not None else " (no daily budget)"
-        lines.append(f"  {name}{note}: {', '.join(parts)} today{budget_note}")
-        if name in suspensions:
-            s = suspensions[name]
-            lines.append(f"    suspended until {s.until:%Y-%m-%d %H:%M} UTC: {s.reason}")
+def _engine_lines(engine: EngineStatus) -> list[str]:
+    """Today's usage against the daily budget, cost if priced, and any suspension."""
+    used, chars, tokens = engine.usage, engine.daily_characters, engine.daily_tokens
+    spent_tokens = used.prompt_tokens + used.completion_tokens
+    parts = [f"{used.requests} request(s)", f"{_of(used.characters, chars)} characters"]
+    if spent_tokens or tokens is not None:  # only LLM engines count tokens
+        parts.append(f"{_of(spent_tokens, tokens)} tokens")
+    if engine.cost_usd is not None:
+        parts.append(f"${engine.cost_usd:.4f}")
+    note = {"configured": "", "article": " (article mode)", "former": " (no longer configured)"}
+    budget_note = "" if chars is not None or tokens is not None else " (no daily budget)"
+    lines = [f"  {engine.name}{note[engine.role]}: {', '.join(parts)} today{budget_note}"]
+    if engine.suspension is not None:
+        s = engine.suspension
+        lines.append(f"    suspended until {s.until:%Y-%m-%d %H:%M} UTC: {s.reason}")
     return lines
 
 
@@ -265,23 +244,10 @@ def _engine_lines(config: Config, store: Store, now: datetime) -> list[str]:
 _DEEPL_NO_LIMIT = 10**12
 
 
-def _deepl_account_line(config: Config) -> str | None:
-    """DeepL's own count for the billing period, when a DeepL key is set; never raises."""
-    from kanalwerk.translate.deepl import DeepLTranslator
-    from kanalwerk.translate.factory import user_agent
-    from kanalwerk.translate.keys import key_from_env
-
-    deepl = config.translator.deepl
-    if "deepl" not in (config.translator.engine, *config.translator.fallback):
-        return None
-    if key_from_env(deepl.api_key_env) is None:
-        return None
-    try:
-        quick = deepl.model_copy(update={"timeout": 10.0, "max_retries": 0})  # status must not hang
-        with DeepLTranslator.from_config(quick, user_agent=user_agent(config)) as client:
-            usage = client.usage()
-    except KanalwerkError as exc:
-        return f"DeepL account: usage unavailable: {exc}"
+def _deepl_account_line(account: DeepLAccount) -> str:
+    usage = account.usage
+    if usage is None:
+        return f"DeepL account: usage unavailable: {account.error}"
     if usage.character_limit >= _DEEPL_NO_LIMIT:
         return f"DeepL account: {usage.character_count:,} characters this billing period (no limit)"
     return (
@@ -303,7 +269,12 @@ def publish_cmd(config_path: Path) -> None:
 
 @main.group()
 def models() -> None:
-    """Manage the offline translation models (Argos Translate packages)."""
+    """Manage the offline translation models (Argos Translate packages).
+
+    \f
+    These commands use `translate.packages` directly, not the pipeline: they manage
+    model files on disk, with no store, channels or engines involved.
+    """
 
 
 def _local_settings(config_path: Path) -> tuple[str, Path | None]:

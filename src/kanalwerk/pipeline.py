@@ -12,16 +12,18 @@ replaced atomically.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import html
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
@@ -38,19 +40,21 @@ from kanalwerk.errors import (
     TranslationError,
 )
 from kanalwerk.fetch import FetchSettings, fetch_all
-from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem
+from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, missing_files, publish
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
-from kanalwerk.store import FetchRecord, Store
+from kanalwerk.store import ChannelStatus, FetchRecord, Store
 from kanalwerk.translate.article.base import (
     ArticleRequest,
     ArticleWriter,
     article_engine,
+    cost_usd,
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
+from kanalwerk.translate.chain import Suspension, load_suspensions
 from kanalwerk.translate.factory import (
     ArticleWriterHolder,
     TranslatorHolder,
@@ -58,9 +62,13 @@ from kanalwerk.translate.factory import (
     build_translator,
     user_agent,
 )
+from kanalwerk.translate.keys import key_from_env
 from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.segment import segment_html
 from kanalwerk.translate.streak import ItemFailureStreak
+
+if TYPE_CHECKING:
+    from kanalwerk.translate.deepl import DeepLUsage
 
 log = logging.getLogger(__name__)
 
@@ -718,3 +726,121 @@ class Pipeline:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def open_pipeline(config: Config) -> Iterator[Pipeline]:
+    """The config's store opened and the pipeline on it; both closed at the end."""
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        yield pipeline
+
+
+# --- status (read only) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """One engine's usage today against its daily budget, and its suspension if any."""
+
+    name: str
+    role: Literal["configured", "article", "former"]  # article: the writer's usage in article mode
+    usage: Usage
+    daily_characters: int | None
+    daily_tokens: int | None
+    cost_usd: float | None  # openai with prices configured
+    suspension: Suspension | None
+
+
+@dataclass(frozen=True)
+class DeepLAccount:
+    """DeepL's own count for the billing period, or why it could not be had."""
+
+    usage: DeepLUsage | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `kanalwerk status` shows; read from the store and config, never written."""
+
+    channels: tuple[ChannelStatus, ...]
+    usage: Usage  # today's, all engines
+    engines: tuple[EngineStatus, ...]
+    deepl: DeepLAccount | None  # None: DeepL not configured or no key set
+
+
+def read_status(config: Config, now: datetime) -> Status:
+    """The store's view of the channels and engines, without writing to it.
+
+    `status` runs beside a daemon and without the run lock, so it builds no `Pipeline`
+    (whose `reconfigure` writes the channel table): channels in the config that the
+    store does not know yet are shown as never fetched.
+    """
+    with Store.open(config.store) as store:
+        stored = store.channel_statuses()
+        usage = store.usage_for(now.date())
+        engines = _engine_statuses(config, store, now)
+    known = {row.id for row in stored}
+    missing = [
+        ChannelStatus(c.id, c.name, c.feed_url, None, None, None, None, None, 0, 0, 0, 0, 0)
+        for c in config.channels
+        if c.id not in known
+    ]
+    channels = sorted([*stored, *missing], key=lambda row: (row.name, row.id))
+    return Status(tuple(channels), usage, engines, _deepl_account(config))
+
+
+def _engine_statuses(config: Config, store: Store, now: datetime) -> tuple[EngineStatus, ...]:
+    """The chain's engines, the article writer's openai, then any other suspended engine.
+
+    In article mode the writer's usage is recorded under "openai", so openai is listed
+    even when it is not in the translation chain.
+    """
+    tc = config.translator
+    suspensions = load_suspensions(store, now)
+    chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    writer = ["openai"] if tc.mode == "article" and "openai" not in chain else []
+    configured = [*chain, *writer]
+    engines: list[EngineStatus] = []
+    for name in [*configured, *(n for n in suspensions if n not in configured)]:
+        used = store.usage_for(now.date(), name)
+        budget = tc.budget_for(name)
+        cost = None
+        if name == "openai":
+            o = tc.openai
+            cost = cost_usd(used, o.price_per_million_input, o.price_per_million_output)
+        role: Literal["configured", "article", "former"] = (
+            "article" if name in writer else "configured" if name in configured else "former"
+        )
+        engines.append(
+            EngineStatus(
+                name,
+                role,
+                used,
+                budget.daily_characters,
+                budget.daily_tokens,
+                cost,
+                suspensions.get(name),
+            )
+        )
+    return tuple(engines)
+
+
+def _deepl_account(config: Config) -> DeepLAccount | None:
+    """DeepL's count for the billing period when DeepL is configured with a key; never raises.
+
+    The client is imported here, as the engine factory does: only `status` asks for it.
+    """
+    from kanalwerk.translate.deepl import DeepLTranslator
+
+    deepl = config.translator.deepl
+    if "deepl" not in (config.translator.engine, *config.translator.fallback):
+        return None
+    if key_from_env(deepl.api_key_env) is None:
+        return None
+    try:
+        quick = deepl.model_copy(update={"timeout": 10.0, "max_retries": 0})  # status must not hang
+        with DeepLTranslator.from_config(quick, user_agent=user_agent(config)) as client:
+            return DeepLAccount(client.usage())
+    except KanalwerkError as exc:
+        return DeepLAccount(None, str(exc))
