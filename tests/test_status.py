@@ -333,3 +333,11 @@ def test_status_only_reads_the_store(setup: Setup) -> None:
     )
     with Store.open(f"sqlite:///{database}") as store:
         assert store.channel_statuses() == before
+
+
+def test_status_before_the_first_run_creates_no_store(setup: Setup) -> None:
+    status = setup.kanalwerk("status", key=None)
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"^Feed: last fetch never \(-\); items 0", status.stdout, re.M)
+    assert re.search(r"^  deepl: 0 request\(s\), 0 of 100,000 characters", status.stdout, re.M)
+    assert not (setup.folder / "k.db").exists()

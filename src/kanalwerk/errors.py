@@ -158,6 +158,10 @@ class NotInStore(StoreError):
     """The store holds no channel or item with the id a caller named."""
 
 
+class NoStoreYet(StoreError):
+    """The store's database does not exist yet, and the caller asked not to create it."""
+
+
 class StopRequested(BaseException):
     """SIGTERM asked the daemon to stop: raised in the main thread to leave the scheduler's
     loop, like `KeyboardInterrupt` for Ctrl-C, so no `except Exception` swallows it."""

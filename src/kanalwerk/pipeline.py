@@ -35,6 +35,7 @@ from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
     KanalwerkError,
+    NoStoreYet,
     ParseError,
     TranslationDeferred,
     TranslationError,
@@ -770,16 +771,24 @@ class Status:
 
 
 def read_status(config: Config, now: datetime) -> Status:
-    """The store's view of the channels and engines, without writing to it.
+    """The store's view of the channels and engines, without writing to it or creating it.
 
     `status` runs beside a daemon and without the run lock, so it builds no `Pipeline`
     (whose `reconfigure` writes the channel table): channels in the config that the
     store does not know yet are shown as never fetched.
     """
-    with Store.open(config.store) as store:
-        stored = store.channel_statuses()
-        usage = store.usage_for(now.date())
-        engines = _engine_statuses(config, store, now)
+    try:
+        store = Store.open(config.store, create=False)
+    except NoStoreYet:  # nothing run yet: every channel never fetched, nothing used
+        stored, usage = [], Usage()
+        engines = _engine_statuses(config, lambda name: Usage(), {})
+    else:
+        with store:
+            stored = store.channel_statuses()
+            usage = store.usage_for(now.date())
+            engines = _engine_statuses(
+                config, lambda name: store.usage_for(now.date(), name), load_suspensions(store, now)
+            )
     known = {row.id for row in stored}
     missing = [
         ChannelStatus(c.id, c.name, c.feed_url, None, None, None, None, None, 0, 0, 0, 0, 0)
@@ -790,20 +799,21 @@ def read_status(config: Config, now: datetime) -> Status:
     return Status(tuple(channels), usage, engines, _deepl_account(config))
 
 
-def _engine_statuses(config: Config, store: Store, now: datetime) -> tuple[EngineStatus, ...]:
+def _engine_statuses(
+    config: Config, usage_today: Callable[[str], Usage], suspensions: Mapping[str, Suspension]
+) -> tuple[EngineStatus, ...]:
     """The chain's engines, the article writer's openai, then any other suspended engine.
 
     In article mode the writer's usage is recorded under "openai", so openai is listed
     even when it is not in the translation chain.
     """
     tc = config.translator
-    suspensions = load_suspensions(store, now)
     chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
     writer = ["openai"] if tc.mode == "article" and "openai" not in chain else []
     configured = [*chain, *writer]
     engines: list[EngineStatus] = []
     for name in [*configured, *(n for n in suspensions if n not in configured)]:
-        used = store.usage_for(now.date(), name)
+        used = usage_today(name)
         budget = tc.budget_for(name)
         cost = None
         if name == "openai":

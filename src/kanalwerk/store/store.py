@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from kanalwerk.errors import NotInStore, StoreError
+from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
 from kanalwerk.models import (
     Article,
     FetchResult,
@@ -256,13 +256,19 @@ class Store:
         self._closed = False
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and apply pending migrations."""
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Connect and apply pending migrations.
+
+        With `create=False` an SQLite file that does not exist yet raises `NoStoreYet`
+        instead of being set up: for commands that only read.
+        """
         display = mask_url(url)
         try:
             parsed = sa.make_url(url)
             sqlite_file = _sqlite_file(parsed)
             if sqlite_file is not None:
+                if not create and not sqlite_file.exists():
+                    raise NoStoreYet(f"the store {display} does not exist yet")
                 _prepare_sqlite_file(sqlite_file)
             engine = sa.create_engine(parsed, future=True)
         except ImportError as exc:
