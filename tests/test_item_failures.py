@@ -308,7 +308,10 @@ def test_an_answer_that_is_no_translation_is_neither_published_nor_cached(
     bad_body = "The body of this one comes back wrong from the engine every single time."
     world.feed({"Wrong answer": f"<p>{bad_body}</p>", **POSTS})
     good = world.api.translate
-    world.api.translate = lambda text: answer(text) if bad_body in text else good(text)  # type: ignore[operator]
+    wrong = (bad_body, "Wrong answer")  # the whole item: one unchanged text may be right
+    world.api.translate = lambda text: (
+        answer(text) if any(w in text for w in wrong) else good(text)  # type: ignore[operator]
+    )
 
     report = run_cycle(world.configure())
 
@@ -322,3 +325,26 @@ def test_an_answer_that_is_no_translation_is_neither_published_nor_cached(
     title, body, _ = world.published()["Wrong answer"]
     assert title == "DE: Wrong answer" and f"DE: {bad_body}" in body
     assert world.cached() == cached_before + 2  # the bad answer was never cached
+
+
+def test_an_item_answered_unchanged_does_not_stop_the_others(world: World) -> None:
+    """Every text of one item bad is still that item's failure, never the step's end.
+
+    Pending items run oldest first, so ending the step on the oldest would stop the
+    same item before the others on every cycle, for good.
+    """
+    title = "This whole English title comes back unchanged again"
+    body = "The body of this one comes back wrong from the engine every single time."
+    world.feed({title: f"<p>{body}</p>", **POSTS})
+    good = world.api.translate
+    world.api.translate = lambda text: text if (body in text or title in text) else good(text)
+    config = world.configure(extra="  max_attempts: 2")
+
+    first = run_cycle(config)
+
+    assert first.translate.stopped_reason is None
+    assert (first.translate.translated, first.translate.failed) == (3, 1)
+    assert set(world.published()) == set(POSTS)
+    assert world.pending()[title].attempts == 1
+    run_cycle(config)
+    assert world.pending() == {}  # given up after max_attempts, not waiting forever

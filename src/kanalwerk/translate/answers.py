@@ -3,10 +3,13 @@
 Engines answer HTTP 200 with things that are no translation: an empty string, the
 source unchanged, or pages of text for one sentence (a model that wandered off). Such
 an answer is never cached (a cache entry is kept for good) and never published: it is
-a failure like any other. One bad text is the item's (`Blame.ITEM`: the item counts an
-attempt, the queue goes on). Every text of a request bad says little about the item and
-much about the engine (misconfigured, or having a bad moment): `Blame.TRANSIENT`, so the
-items wait for the next cycle instead of using up their attempts.
+a failure like any other, and always the item's (`Blame.ITEM`: the item counts an
+attempt, the queue goes on with the next one). No answer check ever ends the step, so
+one item cannot stop the others; an engine that answers garbage for item after item is
+caught by the pipeline's `ItemFailureStreak` instead.
+
+"Unchanged" is judged on the whole request, never on one text: a list of product names
+comes back unchanged from a good engine, a whole article in English does not.
 """
 
 from __future__ import annotations
@@ -34,48 +37,59 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_TAG.sub(" ", text))
 
 
-def problem(source: str, answer: str, source_lang: str, target_lang: str) -> str | None:
-    """What makes `answer` no translation of `source`, or None when it may be one."""
+def problem(source: str, answer: str) -> str | None:
+    """What makes `answer` no translation of the one text `source`, or None when it may be one."""
     if not _words(source):
         return None  # numbers, symbols, markup: nothing to translate
     if not _words(answer):
         return "the answer is empty"
     if len(answer) > MAX_GROWTH * len(source) + LENGTH_SLACK:
         return f"the answer is far longer than the source ({len(answer):,} for {len(source):,})"
-    if (
-        " ".join(answer.split()) == " ".join(source.split())
-        and len(_words(source)) >= MIN_WORDS_UNCHANGED
-        and _foreign(source, source_lang, target_lang)
-    ):
-        return "the answer is the source unchanged"
     return None
 
 
-def _foreign(text: str, source_lang: str, target_lang: str) -> bool:
-    """Whether `text` is not in the target language already (then unchanged is right)."""
-    if source_lang not in ("", "auto"):
-        return source_lang.split("-")[0].lower() != target_lang.split("-")[0].lower()
-    detected = detect_language(_TAG.sub(" ", text))
-    return detected is not None and detected != target_lang
+def unchanged(
+    sources: Sequence[str], answers: Sequence[str], source_lang: str, target_lang: str
+) -> bool:
+    """Whether the texts together came back as they went, though they need translating.
+
+    Only with enough real words, and only when detection says the joined text is in
+    the source language (not already in the target one): names and short labels stay
+    the same in German.
+    """
+    joined = " ".join(" ".join(_TAG.sub(" ", s).split()) for s in sources)
+    if joined != " ".join(" ".join(_TAG.sub(" ", a).split()) for a in answers):
+        return False
+    if len(_words(joined)) < MIN_WORDS_UNCHANGED:
+        return False
+    detected = detect_language(joined)
+    if detected is None or detected == _base(target_lang):
+        return False
+    return source_lang in ("", "auto") or detected == _base(source_lang)
+
+
+def _base(lang: str) -> str:
+    return lang.split("-")[0].lower()
 
 
 def check_answers(engine: str, request: TranslationRequest, answers: Sequence[str]) -> None:
-    """Raise `TranslationError` when an answer to `request` is not a translation."""
+    """Raise a `TranslationError` blamed on the item when `answers` are no translation."""
     bad = [
         (source, found)
         for source, answer in zip(request.texts, answers, strict=True)
-        if (found := problem(source, answer, request.source_lang, request.target_lang))
+        if (found := problem(source, answer))
     ]
+    count = f"{len(bad)} of {len(request.texts)} text(s)"
+    if not bad and unchanged(request.texts, answers, request.source_lang, request.target_lang):
+        bad = [(" ".join(request.texts), "the answer is the source unchanged")]
+        count = f"all {len(request.texts)} text(s)"
     if not bad:
         return
     source, found = bad[0]
-    shown = " ".join(source.split())
+    shown = " ".join(_TAG.sub(" ", source).split())
     shown = shown if len(shown) <= 60 else shown[:60] + "…"
-    every = len(bad) == len(request.texts) > 1
     raise TranslationError(
-        f"{engine}: no translation for {len(bad)} of {len(request.texts)} text(s) "
-        f"({found}: {shown!r}); nothing of it is used"
-        + ("; check the engine's settings" if every else ""),
-        blame=Blame.TRANSIENT if every else Blame.ITEM,
+        f"{engine}: no translation for {count} ({found}: {shown!r}); nothing of it is used",
+        blame=Blame.ITEM,
         engine=engine,
     )
