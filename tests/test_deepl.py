@@ -282,8 +282,29 @@ def test_from_env_without_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_400_shows_deepls_message(deepl: DeepLTranslator, fake: FakeDeepL) -> None:
     with pytest.raises(TranslationError, match="'target_lang' not supported") as info:
         deepl.translate(req("Hi", target_lang="xx"))
-    assert (info.value.blame, info.value.status) == (Blame.ITEM, 400)
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 400)  # a setting
     assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "blame"),
+    [
+        (401, "Unauthorized", Blame.ENGINE),
+        (400, "Value for 'formality' not supported.", Blame.ENGINE),
+        (400, "Invalid glossary id.", Blame.ENGINE),
+        (400, "Tag handling parsing failed, please check input.", Blame.ITEM),
+        (400, "Unsupported language pair: 'ks' => 'de'.", Blame.ITEM),
+        (414, "URI too long", Blame.ITEM),
+    ],
+)
+def test_a_refusal_is_the_engines_unless_it_is_about_the_text(
+    deepl: DeepLTranslator, fake: FakeDeepL, status: int, message: str, blame: Blame
+) -> None:
+    """A key or setting refused fails every item alike: never counted against one."""
+    fake.fail_next(status, message=message)
+    with pytest.raises(TranslationError, match=message[:12]) as info:
+        deepl.translate(req("Hi"))
+    assert (info.value.blame, info.value.status) == (blame, status)
 
 
 def test_wrong_number_of_translations_is_an_error(

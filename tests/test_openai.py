@@ -229,10 +229,38 @@ def test_400_is_final_with_the_api_message(fake: FakeOpenAI, engine: OpenAITrans
     fake.fail_next(Fault.http(400, "Invalid value for 'temperature'", code="invalid_value"))
     with pytest.raises(TranslationError) as caught:
         engine.translate(req("Hello"))
-    assert caught.value.blame is Blame.ITEM
+    assert caught.value.blame is Blame.ENGINE  # a setting: no item's fault
     assert caught.value.status == 400
     assert "Invalid value for 'temperature'" in str(caught.value)
     assert fake.requests == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "blame"),
+    [
+        (Fault.http(400, "Model Not Exist", code="invalid_request_error"), Blame.ENGINE),
+        (Fault.http(400, "Unrecognized request argument supplied: seed"), Blame.ENGINE),
+        (Fault.http(400, "Unsupported value", code="unsupported_value"), Blame.ENGINE),
+        (Fault.http(422, "Field required: model"), Blame.ENGINE),
+        (Fault.http(405, "Method Not Allowed"), Blame.ENGINE),
+        (
+            Fault.http(400, "This model's maximum context length is 4096 tokens."),
+            Blame.ITEM,
+        ),
+        (Fault.http(400, "The response was filtered", code="content_filter"), Blame.ITEM),
+        (Fault.http(413, "Request Entity Too Large"), Blame.ITEM),
+        (Fault.http(400, "scripted failure"), Blame.ITEM),  # unknown: the streak's to catch
+    ],
+)
+def test_a_refusal_is_the_engines_unless_it_is_about_the_text(
+    fake: FakeOpenAI, engine: OpenAITranslator, fault: Fault, blame: Blame
+) -> None:
+    """Real shapes: DeepSeek's 400 "Model Not Exist", OpenAI's unsupported parameters."""
+    fake.fail_next(fault)
+    with pytest.raises(TranslationError) as caught:
+        engine.translate(req("Hello"))
+    assert (caught.value.blame, caught.value.status) == (blame, fault.status)
+    assert fault.message in str(caught.value)
 
 
 def test_402_and_insufficient_quota_are_final(

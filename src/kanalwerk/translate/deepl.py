@@ -43,6 +43,7 @@ from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.rejection import rejection_blame
 from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy, response_json
 
 FREE_URL = "https://api-free.deepl.com"
@@ -56,6 +57,13 @@ KEEP_TAG = "keep"
 _TAG = re.compile(r"<(/?)([A-Za-z][\w.:-]*)((?:\s[^<>]*?)?)\s*(/?)>")
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+#: What DeepL's 400 message names when a setting is wrong, e.g. "Value for 'target_lang'
+#: not supported." ('source_lang' comes from the item: its language).
+_NAMES_SETTINGS = re.compile(
+    r"'(?:target_lang|formality|glossary_id|model_type|tag_handling|preserve_formatting"
+    r"|ignore_tags)'|glossary|auth",
+    re.IGNORECASE,
 )
 _SPACED_EMPTY_PLACEHOLDER = re.compile(r"<(x\d+)\s+/>")
 _KEEP_MARKS = re.compile(rf"</?{KEEP_TAG}\s*>")
@@ -315,18 +323,22 @@ class DeepLTranslator:
                 blame=Blame.TRANSIENT,
                 status=status,
             )
-        if status == 400:
-            raise TranslationError(
-                f"DeepL rejected the request (HTTP 400{suffix})", blame=Blame.ITEM, status=status
-            )
         if status == 404:
             raise TranslationError(
                 f"DeepL answered 404 at {self.base_url}; check translator.deepl.base_url{suffix}",
                 blame=Blame.ENGINE,
                 status=status,
             )
+        blame = rejection_blame(status, _error_message(response), _NAMES_SETTINGS)
+        hint = (
+            f"check the key in ${self._key_env} and the translator.deepl settings"
+            if blame is Blame.ENGINE
+            else "the item's text was refused"
+        )
         raise TranslationError(
-            f"DeepL answered HTTP {status}{suffix}", blame=Blame.ITEM, status=status
+            f"DeepL rejected the request (HTTP {status}{suffix}); {hint}",
+            blame=blame,
+            status=status,
         )
 
 

@@ -26,6 +26,7 @@ from kanalwerk.errors import Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.rejection import rejection_blame
 from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy
 from kanalwerk.translate.segment import placeholder_ok
 
@@ -63,6 +64,14 @@ LANGUAGE_NAMES = {
     "zh": "Chinese",
 }  # fmt: skip
 
+#: What the API's message says when a setting, not the text, is wrong: DeepSeek's 400
+#: "Model Not Exist", OpenAI's `unsupported_parameter` or "Invalid value for
+#: 'temperature'", a `param` naming anything but the messages.
+_NAMES_SETTINGS = re.compile(
+    r"\bmodel\b|model_not_found|unsupported_(?:parameter|value)|invalid_value|unrecognized"
+    r"|response_format|temperature|max_tokens|api[ _-]?key|param=(?!messages)\w",
+    re.IGNORECASE,
+)
 _FENCE = re.compile(r"^\s*```[A-Za-z]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 
@@ -306,10 +315,16 @@ class ChatClient:
                 blame=Blame.TRANSIENT,
                 status=status,
             )
+        message, code = _error_field(response, "message"), _error_field(response, "code")
+        said_all = f"{message} {code} param={_error_field(response, 'param')}"
+        blame = rejection_blame(status, said_all, _NAMES_SETTINGS)
+        hint = (
+            "check the translator.openai settings"
+            if blame is Blame.ENGINE
+            else "the item's text was refused"
+        )
         raise TranslationError(
-            f"{self.label} rejected the request ({said}); check the translator.openai settings",
-            blame=Blame.ITEM,
-            status=status,
+            f"{self.label} rejected the request ({said}); {hint}", blame=blame, status=status
         )
 
 
