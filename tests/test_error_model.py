@@ -31,7 +31,7 @@ from kanalwerk.errors import (
 )
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
-from kanalwerk.translate.chain import ChainTranslator, load_suspensions
+from kanalwerk.translate.chain import ChainTranslator, Suspensions, load_suspensions
 from kanalwerk.translate.deepl import DeepLTranslator
 from kanalwerk.translate.keys import MAX_DETAIL_CHARS
 from kanalwerk.translate.libretranslate import LibreTranslateTranslator
@@ -154,6 +154,43 @@ def test_any_error_with_until_suspends_the_engine(
 
     assert first.calls == 1
     assert {name: s.until for name, s in load_suspensions(store, NOW).items()} == {"first": LATER}
+
+
+def test_a_suspect_engine_rests_longer_each_trip_until_the_settings_change(
+    store: Store,
+) -> None:
+    """1 h, 2 h, 4 h … at most a day; a success forgets the trips, a settings edit lifts it."""
+    clock = [NOW]
+    book = Suspensions(store, clock=lambda: clock[0], settings="a")
+    pauses = []
+    for _ in range(7):
+        pauses.append(book.suspect("first", "3 items in a row").until - clock[0])
+        clock[0] += pauses[-1]  # the pause ends; the engine fails again
+    hours = [p / timedelta(hours=1) for p in pauses]
+    assert hours == [1, 2, 4, 8, 16, 24, 24]
+
+    book.recovered("first")
+    assert book.suspect("first", "again").until == clock[0] + timedelta(hours=1)
+    first = Raising("first", TranslationError("broken", blame=Blame.ITEM))
+    chain = ChainTranslator(
+        [("first", lambda: first), ("second", lambda: Answering())],
+        clock=lambda: clock[0],
+        store=store,
+        settings="a",
+    )
+    assert chain.translate(TranslationRequest(("text",), "en", "de")).engine == "second"
+    assert first.calls == 0  # the chain reads the same record
+    assert "translator settings change" in load_suspensions(store, clock[0])["first"].reason
+
+    edited = Suspensions(store, clock=lambda: clock[0], settings="b")
+    assert edited.active() == {}
+    edited.forget_stale()
+    assert load_suspensions(store, clock[0]) == {}  # `status` no longer shows it
+
+
+def test_a_pause_the_engine_named_outlives_a_settings_edit(store: Store) -> None:
+    Suspensions(store, clock=lambda: NOW, settings="a").suspend("first", LATER, "HTTP 429")
+    assert Suspensions(store, clock=lambda: NOW, settings="b").get("first") is not None
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,27 @@ def test_retry_after_suspends_the_engine_so_it_is_asked_once(world: World) -> No
     assert world.api.requests == 1
 
 
+@pytest.mark.parametrize("fallback", ["libretranslate", ""])
+def test_an_article_writer_that_says_wait_is_not_asked_again(world: World, fallback: str) -> None:
+    """Article mode: the writer rests like any engine; the fallback translates meanwhile."""
+    world.feed(POSTS)
+    config = world.configure(fallback=fallback, extra="  mode: article")
+    world.api.fail_next(*[Fault.rate_limited(retry_after="3600")] * 10)
+
+    reports = [run_cycle(config).translate for _ in range(3)]
+
+    assert world.api.requests == 1  # neither the writer nor the chain's openai again
+    with world.store() as store:
+        suspended = load_suspensions(store, datetime.now(UTC))
+    assert set(suspended) == {"openai"} and "3600 s" in suspended["openai"].reason
+    if fallback:
+        assert reports[0].translated == 3
+        assert {engine for _, _, engine in world.published().values()} == {"libretranslate"}
+    else:
+        assert all(r.translated == r.failed == 0 and r.pending == 3 for r in reports)
+        assert world.published() == {}
+
+
 # --- one bad item ---------------------------------------------------------------------
 
 
@@ -233,31 +254,60 @@ SIX = {
 }
 
 
-def test_an_engine_failing_item_after_item_stops_the_step(
+def test_an_engine_failing_item_after_item_is_paused_and_charges_nobody(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A broken model answering prose for everything must not burn every item's attempts."""
+    """A broken model answering prose for everything must not burn any item's attempts.
+
+    Three failures in a row make it suspect: their attempts are given back and the
+    engine rests in the store (1 h), so later cycles do not charge three more each.
+    """
     world.feed(SIX)
-    config = world.configure()
+    config = world.configure(extra="  max_attempts: 2")
     world.api.content = lambda segments: "Sure! Here is a nice poem instead."
 
-    report = run_cycle(config)
+    reports = [run_cycle(config).translate for _ in range(4)]
 
-    assert report.translate.translated == 0
-    assert report.translate.failed == 3
-    assert report.translate.pending == 3
-    stopped = report.translate.stopped_reason or ""
+    assert [(r.translated, r.failed) for r in reports] == [(0, 0)] * 4
+    assert all(r.pending == 6 for r in reports)
+    stopped = reports[0].stopped_reason or ""
     assert "openai" in stopped and "3 items in a row" in stopped
-    attempts = sorted(stored.attempts for stored in world.pending().values())
-    assert attempts == [0, 0, 0, 1, 1, 1]
+    assert all(stored.attempts == 0 for stored in world.pending().values())
+    assert len(world.pending()) == 6  # nobody given up
+    asked = world.api.requests
+    assert asked == 3 * 4  # 3 items in the first cycle (2 segments, then 1, each asked twice)
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "in a row" in r.message]
     assert len(errors) == 1 and "openai" in errors[0].getMessage()
+    with world.store() as store:
+        suspended = load_suspensions(store, datetime.now(UTC))
+    assert "in a row" in suspended["openai"].reason
 
-    world.api.content = lambda segments: None  # the model is fixed
-    report = run_cycle(config)
+    world.api.content = lambda segments: None  # the model is fixed …
+    run_cycle(config)
+    assert world.api.requests == asked  # … but the pause holds while nothing changed
+
+    report = run_cycle(world.configure(extra="  max_attempts: 3"))  # a settings edit
 
     assert report.translate.translated == 6 and report.translate.stopped_reason is None
     assert set(world.published()) == set(SIX)
+    with world.store() as store:
+        assert load_suspensions(store, datetime.now(UTC)) == {}
+
+
+def test_a_refused_model_uses_up_no_attempts(world: World) -> None:
+    """DeepSeek's 400 "Model Not Exist" is the engine's: four cycles give nobody up."""
+    world.feed(SIX)
+    config = world.configure(extra="  max_attempts: 2")
+    world.api.fail_next(*[Fault.http(400, "Model Not Exist")] * 100)
+
+    reports = [run_cycle(config).translate for _ in range(4)]
+
+    assert all(r.failed == 0 and r.pending == 6 for r in reports)
+    assert "Model Not Exist" in (reports[0].stopped_reason or "")
+    assert len(world.pending()) == 6
+    assert all(stored.attempts == 0 for stored in world.pending().values())
+    with world.store() as store:
+        assert store.channel_statuses()[0].items_failed == 0
 
 
 def test_item_failures_apart_do_not_stop_the_step(world: World) -> None:

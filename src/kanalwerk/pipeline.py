@@ -48,6 +48,7 @@ from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import ChannelStatus, FetchRecord, Store
 from kanalwerk.translate.article.base import (
+    ARTICLE_MODE_SUFFIX,
     ArticleRequest,
     ArticleWriter,
     article_engine,
@@ -55,12 +56,13 @@ from kanalwerk.translate.article.base import (
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
-from kanalwerk.translate.chain import Suspension, load_suspensions
+from kanalwerk.translate.chain import Suspension, Suspensions, load_suspensions
 from kanalwerk.translate.factory import (
     ArticleWriterHolder,
     TranslatorHolder,
     build_article_writer,
     build_translator,
+    translator_settings,
     user_agent,
 )
 from kanalwerk.translate.keys import key_from_env
@@ -382,6 +384,15 @@ def source_language(config: Config, stored: StoredItem) -> str:
     return choice.code
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """One item's failed attempt, charged once it is sure to be the item's."""
+
+    stored: StoredItem
+    error: str
+    level: int
+
+
 def _translate_pending(
     config: Config,
     store: Store,
@@ -396,16 +407,20 @@ def _translate_pending(
     them, so an engine that needs setup costs nothing on quiet cycles; the caller owns
     and closes what they return. An `ITEM` failure, or any unexpected exception while
     one item is handled, counts an attempt against that item and the cycle goes on; an
-    `ENGINE` or `TRANSIENT` one ends the step with the items queued, and so do a few
-    `ITEM` failures in a row from one engine (`ItemFailureStreak`): that engine is
-    broken. An item no engine can take now (`TranslationDeferred`) waits without
-    counting an attempt; each such reason is logged once per call.
+    `ENGINE` or `TRANSIENT` one ends the step with the items queued. A few `ITEM`
+    failures in a row from one engine (`ItemFailureStreak`) say the engine is broken:
+    their attempts are given back and the engine rests in the store's `Suspensions`
+    (1 h, doubling, until the translator settings change), so no cycle burns the queue.
+    An item no engine can take now (`TranslationDeferred`) waits without counting an
+    attempt; each such reason is logged once per call.
     """
     max_attempts = config.translator.max_attempts
     pending = store.pending_items(max_attempts, limit=limit)
     if not pending:
         return TranslateReport()
     site = config.site.info()
+    resting = Suspensions(store, settings=translator_settings(config))
+    resting.forget_stale()
     translator: Translator | None = None
     writer: ArticleWriter | None = None
 
@@ -415,7 +430,8 @@ def _translate_pending(
             translator = get_translator()
         return translator
 
-    def article_writer() -> ArticleWriter:
+    def article_writer() -> ArticleWriter | None:
+        """The writer, or None while it rests (the chain translates meanwhile)."""
         nonlocal writer
         if writer is None:
             try:
@@ -423,39 +439,71 @@ def _translate_pending(
             except TranslationError as exc:
                 # A missing key is no fault of the item: keep the queue as it is.
                 raise TranslationError(f"article mode: {exc}", blame=Blame.ENGINE) from exc
-        return writer
+        return None if resting.get(writer.engine) else writer
 
     writing = article_writer if config.translator.mode == "article" else None
     translated = failed = 0
     errors: list[str] = []
     deferred: dict[str, int] = {}  # reason → items waiting for it
-    streak = ItemFailureStreak()
+    streak: ItemFailureStreak[_Failure] = ItemFailureStreak()
+
+    def charge(failures: Sequence[_Failure]) -> None:
+        nonlocal failed
+        for f in failures:
+            stored = f.stored
+            state = store.mark_attempt_failed(stored.id, f.error, max_attempts)
+            failed += 1
+            errors.append(f"{stored.source.channel_name}: {stored.item.title}: {f.error}")
+            log.log(
+                f.level,
+                "%s: could not translate %r (%s); item is %s",
+                stored.source.channel_name,
+                stored.item.title,
+                f.error,
+                "given up" if state == "failed" else "queued again",
+            )
+
+    def stop(reason: str, waiting: int, level: int) -> TranslateReport:
+        charge(streak.release())
+        waiting += sum(deferred.values())
+        log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
+        return TranslateReport(translated, failed, waiting, reason, tuple(errors))
+
     try:
         for position, stored in enumerate(pending):
-            suspect: str | None = None  # the engine that blamed this item
             try:
-                article = _translate_item(config, stored, engine, site, writing)
+                article = _translate_item(config, stored, engine, site, writing, resting)
             except TranslationDeferred as exc:
                 deferred[str(exc)] = deferred.get(str(exc), 0) + 1
                 continue
             except TranslationError as exc:
-                level = logging.WARNING
                 if exc.blame is not Blame.ITEM:
-                    reason = f"translation engine unavailable: {exc}"
-                    waiting = len(pending) - position + sum(deferred.values())
                     # A pause the engine named (budget, quota, Retry-After) is expected.
                     level = logging.WARNING if exc.until is not None else logging.ERROR
-                    log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
-                    return TranslateReport(translated, failed, waiting, reason, tuple(errors))
-                error = str(exc)
-                suspect = exc.engine or "the translation engine"
+                    reason = f"translation engine unavailable: {exc}"
+                    return stop(reason, len(pending) - position, level)
+                failure = _Failure(stored, str(exc), logging.WARNING)
+                if exc.engine is None:
+                    charge([*streak.release(), failure])
+                    continue
+                released, tripped = streak.failed(exc.engine, failure)
+                charge(released)
+                if tripped:
+                    # Garbage for item after item is the engine's failure (a wrong model?).
+                    reason = f"{exc.engine} failed {streak.limit} items in a row; it looks broken"
+                    for name in exc.engine.split(", "):
+                        paused = resting.suspect(name, f"{reason} (check its model and settings)")
+                    reason += f"; not asked until {paused.until:%Y-%m-%d %H:%M} UTC"
+                    reason += " or until the translator settings change"
+                    return stop(reason, len(pending) - position - 1 + streak.limit, logging.ERROR)
             except Exception as exc:  # a bug shown by one item must not stall the queue
                 name, title = stored.source.channel_name, stored.item.title
                 log.debug("%s: %r failed", name, title, exc_info=True)
-                level = logging.ERROR
                 error = f"unexpected {type(exc).__name__}: {exc} (run with -v for details)"
+                charge([*streak.release(), _Failure(stored, error, logging.ERROR)])
             else:
-                streak.reset()
+                charge(streak.release())
+                resting.recovered(article.engine.removesuffix(ARTICLE_MODE_SUFFIX))
                 store.save_article(article)
                 translated += 1
                 log.info(
@@ -464,29 +512,7 @@ def _translate_pending(
                     stored.item.title,
                     article.title,
                 )
-                continue
-            state = store.mark_attempt_failed(stored.id, error, max_attempts)
-            failed += 1
-            errors.append(f"{stored.source.channel_name}: {stored.item.title}: {error}")
-            log.log(
-                level,
-                "%s: could not translate %r (%s); item is %s",
-                stored.source.channel_name,
-                stored.item.title,
-                error,
-                "given up" if state == "failed" else "queued again",
-            )
-            if suspect is None:
-                streak.reset()
-            elif streak.failed(suspect):
-                # Garbage for item after item is the engine's failure (a wrong model?).
-                reason = (
-                    f"{suspect} failed {streak.count} items in a row; it looks broken "
-                    "(check its model and settings)"
-                )
-                waiting = len(pending) - position - 1 + sum(deferred.values())
-                log.error("%s; %d item(s) wait for the next cycle", reason, waiting)
-                return TranslateReport(translated, failed, waiting, reason, tuple(errors))
+        charge(streak.release())
     finally:
         for reason, count in deferred.items():
             log.warning("%d item(s) wait: %s", count, reason)
@@ -498,12 +524,17 @@ def _translate_item(
     stored: StoredItem,
     engine: Callable[[], Translator],
     site: SiteInfo,
-    article_writer: Callable[[], ArticleWriter] | None = None,
+    article_writer: Callable[[], ArticleWriter | None] | None = None,
+    resting: Suspensions | None = None,
 ) -> Article:
     """The item's German article: written by `article_writer` when given, else translated.
 
-    An article the writer cannot get right (`ArticleInvalid`) falls back to translation;
-    any other error propagates, so an outage leaves the item queued.
+    An article the writer cannot get right (`ArticleInvalid`) falls back to translation.
+    So does a writer that must rest (its error names `until`: Retry-After, quota,
+    budget): it is suspended in `resting` under its engine's name, so neither it nor the
+    chain's engine of that name is asked again until then, and the chain's fallback
+    translates meanwhile; with no fallback the item waits. Any other error propagates,
+    so an outage leaves the item queued.
     """
     item = stored.item
     body_html = item.content_html or item.summary_html
@@ -519,8 +550,9 @@ def _translate_item(
             site=site,
             translated=False,
         )
-    if article_writer is not None:
-        written = _write_article(config, stored, article_writer(), site, body_html, lang)
+    writer = article_writer() if article_writer is not None else None
+    if writer is not None:
+        written = _write_article(config, stored, writer, site, body_html, lang, resting)
         if written is not None:
             return written
     body = segment_html(body_html)
@@ -561,8 +593,9 @@ def _write_article(
     site: SiteInfo,
     body_html: str,
     lang: str,
+    resting: Suspensions | None = None,
 ) -> Article | None:
-    """The writer's article for `stored`; `None` when it could not get one right."""
+    """The writer's article for `stored`; `None` when it could not get one right or rests."""
     item = stored.item
     o = config.translator.openai
     prices = (o.price_per_million_input, o.price_per_million_output)
@@ -585,6 +618,16 @@ def _write_article(
             item.title,
             exc,
             exc.spent,
+        )
+        return None
+    except TranslationError as exc:
+        if exc.until is None or resting is None:
+            raise
+        resting.suspend(writer.engine, exc.until, str(exc))
+        log.warning(
+            "article writer: %s; not asked until %s UTC; the other engines translate meanwhile",
+            exc,
+            f"{exc.until:%Y-%m-%d %H:%M}",
         )
         return None
     if written.usage.requests:

@@ -2,18 +2,20 @@
 
 An engine whose error names a time (`until`: a spent quota or budget, a long
 `Retry-After`) is suspended until then, so later items go straight to the next engine
-instead of asking again. Suspensions are kept in the store, so a restarted daemon does not ask a
-spent engine again either, and `kanalwerk status` can show them.
+instead of asking again. Suspensions are kept in the store (`Suspensions`), so a
+restarted daemon does not ask a spent engine again either, and `kanalwerk status` can
+show them; the article writer and the pipeline's failure streak suspend engines there too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from kanalwerk.dates import as_utc
 from kanalwerk.errors import Blame, EnginesResting, TranslationDeferred, TranslationError
@@ -43,32 +45,156 @@ class Suspension:
     reason: str
 
 
-def load_suspensions(store: MetaStore, now: datetime) -> dict[str, Suspension]:
-    """Suspensions still in force at `now`; unreadable entries are ignored, not fatal."""
+#: A suspect engine (items failing in a row) rests this long, doubling per trip, at most
+#: `MAX_SUSPECT_PAUSE`; a change of the translator settings lifts it at once.
+FIRST_SUSPECT_PAUSE = timedelta(hours=1)
+MAX_SUSPECT_PAUSE = timedelta(days=1)
+
+
+def _read(store: MetaStore | None, memory: dict[str, Any]) -> dict[str, Any]:
+    if store is None:
+        return dict(memory)
     raw = store.get_meta(SUSPENSIONS_KEY)
     try:
         data = json.loads(raw) if raw else {}
     except ValueError:
         return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def _parse(entry: Mapping[str, Any]) -> Suspension | None:
+    try:
+        until = as_utc(datetime.fromisoformat(entry["until"]))
+        return Suspension(until, str(entry.get("reason", "")))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def load_suspensions(store: MetaStore, now: datetime) -> dict[str, Suspension]:
+    """Suspensions still in force at `now`; unreadable entries are ignored, not fatal."""
     found: dict[str, Suspension] = {}
-    for name, entry in data.items() if isinstance(data, dict) else ():
-        try:
-            until = datetime.fromisoformat(entry["until"])
-            reason = str(entry.get("reason", ""))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-        until = as_utc(until)
-        if until > now:
-            found[name] = Suspension(until, reason)
+    for name, entry in _read(store, {}).items():
+        suspension = _parse(entry)
+        if suspension is not None and suspension.until > now:
+            found[name] = suspension
     return found
 
 
-def save_suspensions(store: MetaStore, suspensions: Mapping[str, Suspension]) -> None:
-    data = {
-        name: {"until": s.until.astimezone(UTC).isoformat(), "reason": s.reason}
-        for name, s in sorted(suspensions.items())
-    }
-    store.set_meta(SUSPENSIONS_KEY, json.dumps(data, ensure_ascii=False))
+def settings_key(settings: str) -> str:
+    """A short fingerprint of the translator settings a suspect engine was paused under."""
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
+class Suspensions:
+    """Which engines rest until when, and why: one record, kept in the store.
+
+    The chain, the article writer and the pipeline's failure streak all read and write
+    it, so whichever of them learns that an engine must rest, none asks it again until
+    then: not later in this cycle, not in the next one, not after a restart. `settings`
+    (`settings_key` of the translator section) marks the pauses of a suspect engine:
+    they end early when the settings change, since the user may have fixed them.
+    """
+
+    def __init__(
+        self,
+        store: MetaStore | None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settings: str = "",
+    ):
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._memory: dict[str, Any] = {}  # without a store
+
+    def _entries(self) -> dict[str, Any]:
+        """Readable entries, without pauses made under other translator settings."""
+        return {
+            name: entry
+            for name, entry in _read(self._store, self._memory).items()
+            if _parse(entry) is not None and entry.get("settings", self._settings) == self._settings
+        }
+
+    def _write(self, entries: Mapping[str, Any]) -> None:
+        data = dict(sorted(entries.items()))
+        if self._store is None:
+            self._memory = data
+        else:
+            self._store.set_meta(SUSPENSIONS_KEY, json.dumps(data, ensure_ascii=False))
+
+    def active(self) -> dict[str, Suspension]:
+        now = self._clock()
+        found = {name: _parse(entry) for name, entry in self._entries().items()}
+        return {name: s for name, s in found.items() if s is not None and s.until > now}
+
+    def get(self, name: str) -> Suspension | None:
+        """The engine's suspension in force now, if any."""
+        return self.active().get(name)
+
+    def suspend(self, name: str, until: datetime, reason: str) -> None:
+        """Rest `name` until `until` (the engine said so: quota, budget, Retry-After)."""
+        entries = self._live()
+        entries[name] = {"until": until.astimezone(UTC).isoformat(), "reason": reason}
+        self._write(entries)
+
+    def suspect(self, name: str, reason: str) -> Suspension:
+        """Rest an engine that failed item after item: 1 h, doubling per trip, at most a day.
+
+        The count of trips survives the pause, so an engine broken for good is asked
+        rarely; it is forgotten when the engine translates again (`recovered`) or the
+        translator settings change.
+        """
+        entries = self._live()
+        trips = _trips(entries.get(name)) + 1
+        pause = min(FIRST_SUSPECT_PAUSE * 2 ** (trips - 1), MAX_SUSPECT_PAUSE)
+        until = self._clock() + pause
+        text = f"{reason}; paused for {_hours(pause)} or until the translator settings change"
+        entries[name] = {
+            "until": until.astimezone(UTC).isoformat(),
+            "reason": text,
+            "trips": trips,
+            "settings": self._settings,
+        }
+        self._write(entries)
+        return Suspension(until, text)
+
+    def recovered(self, name: str) -> None:
+        """The engine translated again: forget the trips counted against it."""
+        raw = _read(self._store, self._memory)
+        entry = raw.get(name)
+        if entry is None or not _trips(entry):
+            return
+        suspension = _parse(entry)
+        if suspension is None or suspension.until <= self._clock():
+            entries = self._live()
+            entries.pop(name, None)
+            self._write(entries)
+
+    def forget_stale(self) -> None:
+        """Drop pauses made under other translator settings, so `status` stops showing them."""
+        raw = _read(self._store, self._memory)
+        kept = self._entries()
+        if kept.keys() != raw.keys():
+            self._write(kept)
+
+    def _live(self) -> dict[str, Any]:
+        """Entries worth keeping: in force, or counting trips of a suspect engine."""
+        now = self._clock()
+        return {
+            name: entry
+            for name, entry in self._entries().items()
+            if _trips(entry) or ((s := _parse(entry)) is not None and s.until > now)
+        }
+
+
+def _trips(entry: Any) -> int:
+    trips = entry.get("trips") if isinstance(entry, dict) else None
+    return trips if isinstance(trips, int) and trips > 0 else 0
+
+
+def _hours(pause: timedelta) -> str:
+    hours = pause.total_seconds() / 3600
+    return f"{hours:g} h"
 
 
 class ChainTranslator:
@@ -85,17 +211,14 @@ class ChainTranslator:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store: MetaStore | None = None,
+        settings: str = "",
     ):
         if not engines:
             raise ValueError("a chain needs at least one engine")
         self._factories = list(engines)
         self._built: dict[str, Translator] = {}
-        self._store = store
-        self._suspensions: dict[str, Suspension] = (
-            load_suspensions(store, clock()) if store is not None else {}
-        )
+        self._suspensions = Suspensions(store, clock=clock, settings=settings)
         self._broken: dict[str, str] = {}
-        self._clock = clock
         self._last: Translator | None = None
 
     @property
@@ -105,15 +228,6 @@ class ChainTranslator:
     @property
     def model(self) -> str | None:
         return self._last.model if self._last else None
-
-    def _suspend(self, name: str, until: datetime, reason: str) -> None:
-        now = self._clock()
-        self._suspensions = {
-            n: s for n, s in self._suspensions.items() if s.until > now and n != name
-        }
-        self._suspensions[name] = Suspension(until, reason)
-        if self._store is not None:
-            save_suspensions(self._store, self._suspensions)
 
     def _engine(self, name: str, factory: EngineFactory) -> Translator:
         if name not in self._built:
@@ -137,11 +251,14 @@ class ChainTranslator:
         resting: list[datetime] = []  # engines suspended, and until when
         blames: list[Blame] = []
         asked: list[str] = []  # engines that answered with an error
-        now = self._clock()
+        resting_now = self._suspensions.active()
         for name, factory in self._factories:
-            suspension = self._suspensions.get(name)
-            if suspension is not None and suspension.until > now:
-                failures.append(f"{name}: suspended until {suspension.until:%Y-%m-%d %H:%M} UTC")
+            suspension = resting_now.get(name)
+            if suspension is not None:
+                why = f" ({suspension.reason})" if suspension.reason else ""
+                failures.append(
+                    f"{name}: suspended until {suspension.until:%Y-%m-%d %H:%M} UTC{why}"
+                )
                 resting.append(suspension.until)
                 blames.append(Blame.ENGINE)
                 continue
@@ -199,7 +316,7 @@ class ChainTranslator:
     def _note_failure(self, name: str, exc: TranslationError) -> None:
         """Suspend an engine whose error says until when, stop asking a broken one."""
         if exc.until is not None:
-            self._suspend(name, exc.until, str(exc))
+            self._suspensions.suspend(name, exc.until, str(exc))
             others = [n for n, _ in self._factories if n != name]
             then = "the next engine is used" if others else "items wait"
             log.warning(

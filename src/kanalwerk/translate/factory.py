@@ -19,7 +19,7 @@ from kanalwerk.translate.article.base import ArticleWriter
 from kanalwerk.translate.article.writer import OpenAIArticleWriter
 from kanalwerk.translate.base import Translator
 from kanalwerk.translate.cache import CachingTranslator, StoreCache
-from kanalwerk.translate.chain import ChainTranslator
+from kanalwerk.translate.chain import ChainTranslator, settings_key
 from kanalwerk.translate.glossary import with_glossary
 from kanalwerk.translate.meter import Meter, MeteredTranslator
 
@@ -96,7 +96,13 @@ def build_translator(config: Config, store: Store) -> Translator:
 
         return build
 
-    return ChainTranslator([(name, factory(name)) for name in names], store=store)
+    chain = [(name, factory(name)) for name in names]
+    return ChainTranslator(chain, store=store, settings=translator_settings(config))
+
+
+def translator_settings(config: Config) -> str:
+    """The fingerprint of the translator section: a suspect engine's pause ends with it."""
+    return settings_key(config.translator.model_dump_json())
 
 
 def build_article_writer(config: Config, store: Store) -> ArticleWriter:
