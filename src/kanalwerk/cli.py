@@ -259,9 +259,19 @@ def _deepl_account_line(account: DeepLAccount) -> str:
 @main.command(name="publish")
 @config_option
 def publish_cmd(config_path: Path) -> None:
-    """Re-render the feed and the site from the store, without polling."""
+    """Re-render the feed and the site from the store, without polling.
+
+    \f
+    It writes the store and the output as `run` does, so it takes the same lock.
+    """
+    from kanalwerk.lock import PUBLISH_INSTEAD, single_instance
+
     config = _load(config_path)
-    with _pipeline(config) as pipeline:
+    with (
+        _user_errors(),
+        single_instance(config.store, instead=PUBLISH_INSTEAD),
+        _pipeline(config) as pipeline,
+    ):
         result = pipeline.publish(force=True)
     assert result is not None
     click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")

@@ -20,6 +20,11 @@ import sqlalchemy as sa
 
 from kanalwerk.errors import AlreadyRunning, StoreError
 
+#: What `run` tells the user to do when another run holds the lock.
+RUN_INSTEAD = "stop it first, or give this config a store of its own"
+#: What `publish` says: the running daemon publishes after each cycle.
+PUBLISH_INSTEAD = "let it publish (it does after every cycle), or stop it first"
+
 
 def lock_path(store_url: str) -> Path:
     """`<database>.lock` beside a SQLite file; else one per server and database.
@@ -39,8 +44,10 @@ def lock_path(store_url: str) -> Path:
 
 
 @contextlib.contextmanager
-def single_instance(store_url: str) -> Iterator[None]:
+def single_instance(store_url: str, *, instead: str = RUN_INSTEAD) -> Iterator[None]:
     """Hold the store's lock for the block; raise `AlreadyRunning` if another run has it.
+
+    `instead` tells the user what to do about the other run (the message ends with it).
 
     The lock sits beside an SQLite file, so a new store's folder is created here, on
     purpose: opening the store right after would create it anyway. A lock file that
@@ -57,7 +64,7 @@ def single_instance(store_url: str) -> Iterator[None]:
         except BlockingIOError as exc:
             raise AlreadyRunning(
                 f"another kanalwerk is already running on the store {store} (lock {path}); "
-                "stop it first, or give this config a store of its own"
+                + instead
             ) from exc
         handle.seek(0)
         handle.truncate()
