@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kanalwerk.config import load_config
 from kanalwerk.errors import Blame, QuotaExceeded, TranslationError
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
@@ -22,8 +23,10 @@ from kanalwerk.translate.chain import (
     SUSPENSIONS_KEY,
     ChainTranslator,
     Suspension,
+    Suspensions,
     load_suspensions,
 )
+from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli
 from tests.fake_deepl import FakeDeepL
 from tests.fake_libretranslate import FakeLibreTranslate
@@ -341,3 +344,24 @@ def test_status_before_the_first_run_creates_no_store(setup: Setup) -> None:
     assert re.search(r"^Feed: last fetch never \(-\); items 0", status.stdout, re.M)
     assert re.search(r"^  deepl: 0 request\(s\), 0 of 100,000 characters", status.stdout, re.M)
     assert not (setup.folder / "k.db").exists()
+
+
+def test_status_drops_a_suspect_pause_a_settings_edit_lifted(setup: Setup) -> None:
+    """Status shows what the next run would do: a suspect engine's pause ends with an edit."""
+    assert setup.kanalwerk("run", "--once").returncode == 0
+    path = setup.folder / "k.yaml"
+    with Store.open(f"sqlite:///{setup.folder / 'k.db'}") as store:
+        book = Suspensions(store, settings=translator_settings(load_config(path)))
+        book.suspect("deepl", "deepl failed 3 items in a row")
+        book.suspend("libretranslate", datetime.now(UTC) + timedelta(hours=2), "HTTP 429")
+    before = setup.kanalwerk("status", key=None).stdout
+    assert re.search(r"^    suspended until .*deepl failed 3 items in a row", before, re.M)
+    assert re.search(r"^    suspended until .*HTTP 429", before, re.M)
+
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("daily_characters: 100000", "daily_characters: 9"),
+        encoding="utf-8",
+    )
+    after = setup.kanalwerk("status", key=None).stdout
+    assert "items in a row" not in after  # the next run asks deepl again
+    assert re.search(r"^    suspended until .*HTTP 429", after, re.M)  # the server's word stands

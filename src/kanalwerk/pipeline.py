@@ -829,8 +829,10 @@ def read_status(config: Config, now: datetime) -> Status:
         with store:
             stored = store.channel_statuses()
             usage = store.usage_for(now.date())
+            # Without the pauses a settings edit lifted: status shows what the next run does.
+            resting = load_suspensions(store, now, translator_settings(config))
             engines = _engine_statuses(
-                config, lambda name: store.usage_for(now.date(), name), load_suspensions(store, now)
+                config, lambda name: store.usage_for(now.date(), name), resting
             )
     known = {row.id for row in stored}
     missing = [

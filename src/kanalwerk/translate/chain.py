@@ -70,14 +70,27 @@ def _parse(entry: Mapping[str, Any]) -> Suspension | None:
         return None
 
 
-def load_suspensions(store: MetaStore, now: datetime) -> dict[str, Suspension]:
-    """Suspensions still in force at `now`; unreadable entries are ignored, not fatal."""
+def load_suspensions(
+    store: MetaStore, now: datetime, settings: str | None = None
+) -> dict[str, Suspension]:
+    """Suspensions in force at `now`; unreadable entries are ignored, not fatal.
+
+    With `settings` (`settings_key` of the translator section now), a suspect engine's
+    pause made under other settings is left out, as the next run would lift it.
+    """
     found: dict[str, Suspension] = {}
     for name, entry in _read(store, {}).items():
         suspension = _parse(entry)
+        if settings is not None and not _made_under(entry, settings):
+            continue
         if suspension is not None and suspension.until > now:
             found[name] = suspension
     return found
+
+
+def _made_under(entry: Mapping[str, Any], settings: str) -> bool:
+    """Whether a pause holds under `settings`: a suspect engine's only under its own."""
+    return bool(entry.get("settings", settings) == settings)
 
 
 def settings_key(settings: str) -> str:
@@ -112,7 +125,7 @@ class Suspensions:
         return {
             name: entry
             for name, entry in _read(self._store, self._memory).items()
-            if _parse(entry) is not None and entry.get("settings", self._settings) == self._settings
+            if _parse(entry) is not None and _made_under(entry, self._settings)
         }
 
     def _write(self, entries: Mapping[str, Any]) -> None:
