@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from kanalwerk.config import LibreTranslateConfig
-from kanalwerk.errors import Blame, TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.libretranslate import LibreTranslateTranslator
 from tests.fake_libretranslate import FakeLibreTranslate
@@ -87,22 +87,54 @@ def test_invalid_key_is_a_final_403_without_the_key(
     assert sleeps == [] and len(fake.calls) == 1
 
 
-def test_missing_key_is_a_final_400_with_the_servers_message(server: LocalServer) -> None:
+def test_missing_key_is_the_engines_400_with_the_servers_message(server: LocalServer) -> None:
     fake = FakeLibreTranslate(server, api_keys={"good"})
     with (
         LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t,
         pytest.raises(TranslationError, match="server operator") as info,
     ):
         t.translate(req("Hi"))
-    assert (info.value.blame, info.value.status) == (Blame.ITEM, 400)
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 400)
+    assert "api_key_env" in str(info.value)  # says where the key goes
 
 
-def test_unsupported_language_is_a_final_400(
+def test_an_unsupported_target_language_is_the_engines_400(
     libre: LibreTranslateTranslator, fake: FakeLibreTranslate
 ) -> None:
     with pytest.raises(TranslationError, match="xx is not supported") as info:
+        libre.translate(req("Hi", target_lang="xx"))
+    assert (info.value.blame, info.value.status) == (Blame.ENGINE, 400)
+    assert len(fake.calls) == 1
+
+
+def test_an_items_unsupported_language_defers_the_item(
+    libre: LibreTranslateTranslator, fake: FakeLibreTranslate
+) -> None:
+    """No model for the item's language: the item waits, the queue goes on, no attempt."""
+    with pytest.raises(TranslationDeferred, match="xx is not supported") as info:
         libre.translate(req("Hi", source_lang="xx"))
-    assert info.value.blame is Blame.ITEM and len(fake.calls) == 1
+    assert "'xx'" in str(info.value) and "install" in str(info.value)
+    assert len(fake.calls) == 1
+
+
+def test_a_missing_language_pair_defers_the_item(server: LocalServer) -> None:
+    languages = {"en": ("English", ("de",)), "fr": ("French", ("en",)), "de": ("German", ())}
+    fake = FakeLibreTranslate(server, languages=languages)
+    with (
+        LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t,
+        pytest.raises(TranslationDeferred, match="not available as a target language"),
+    ):
+        t.translate(req("Bonjour", source_lang="fr"))
+
+
+def test_a_text_over_the_servers_limit_is_the_items(server: LocalServer) -> None:
+    fake = FakeLibreTranslate(server, char_limit=10)
+    with (
+        LibreTranslateTranslator(LibreTranslateConfig(url=fake.url)) as t,
+        pytest.raises(TranslationError, match="exceeds text limit") as info,
+    ):
+        t.translate(req("a text longer than ten characters"))
+    assert (info.value.blame, info.value.status) == (Blame.ITEM, 400)
 
 
 def test_429_then_200(
@@ -141,9 +173,11 @@ def test_batches_stay_within_items_and_characters(server: LocalServer) -> None:
         LibreTranslateTranslator(
             LibreTranslateConfig(url=fake.url, max_batch_texts=5, max_batch_chars=100)
         ) as t,
-        pytest.raises(TranslationError, match="exceeds text limit"),
+        pytest.raises(TranslationError, match="exceeds text limit") as info,
     ):
         t.translate(req(*texts))
+    assert info.value.blame is Blame.ENGINE  # more texts than the server takes: a setting
+    assert "max_batch_texts" in str(info.value)
 
 
 def test_single_string_answer_is_accepted(server: LocalServer) -> None:

@@ -10,6 +10,7 @@ the segmenter's `<x1>…</x1>` placeholders need.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,11 +18,24 @@ from typing import Any
 import httpx
 
 from kanalwerk.config import LibreTranslateConfig
-from kanalwerk.errors import Blame, TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.translate.base import Translation, TranslationRequest, batched
 from kanalwerk.translate.keys import error_detail, require_key
+from kanalwerk.translate.rejection import DEPENDS_ON_MESSAGE, TOO_LARGE, rejection_blame
 from kanalwerk.translate.retry import RETRY_STATUSES, RetryPolicy, response_json
+
+#: What the server's 400 says when a setting is wrong: no key ("Please contact the server
+#: operator to get an API key"), a parameter missing or refused, the target language.
+_NAMES_SETTINGS = re.compile(
+    r"api key|missing (?:source|target) parameter|format is not supported|alternatives"
+    r"|is not supported",
+    re.IGNORECASE,
+)
+#: "<lang> is not supported": the server has no model for that language.
+_UNSUPPORTED = re.compile(r"^\s*(\S+) is not supported", re.IGNORECASE)
+#: "request (N) exceeds text limit (L)": N texts over `--batch-limit`, or N characters.
+_OVER_LIMIT = re.compile(r"request \((\d+)\) exceeds text limit", re.IGNORECASE)
 
 
 def _lang(code: str) -> str:
@@ -144,7 +158,7 @@ class LibreTranslateTranslator:
         if self._api_key:
             payload["api_key"] = self._api_key
         response = self._send("POST", "/translate", payload, "LibreTranslate /translate")
-        self._raise_for_status(response)
+        self._raise_for_status(response, request, len(texts))
         data = response_json(response, "LibreTranslate /translate")
         result = data.get("translatedText") if isinstance(data, dict) else None
         if isinstance(result, str):  # the server answers a lone `q` string in kind
@@ -168,7 +182,18 @@ class LibreTranslateTranslator:
 
         return self._retry.send(self._client, build, describe=describe)
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
+    def _raise_for_status(
+        self,
+        response: httpx.Response,
+        request: TranslationRequest | None = None,
+        sent: int = 0,
+    ) -> None:
+        """Raise for a failed answer; a refusal's blame follows what the server names.
+
+        A key, a parameter or the target language the server refuses fails every item
+        (`ENGINE`); a language only this item is in waits for a model on the server
+        (`TranslationDeferred`); a text over the server's limit is the item's.
+        """
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -188,17 +213,54 @@ class LibreTranslateTranslator:
                 blame=Blame.TRANSIENT,
                 status=status,
             )
-        if status == 400:
+        if status not in DEPENDS_ON_MESSAGE | TOO_LARGE:
             raise TranslationError(
-                f"LibreTranslate rejected the request (HTTP 400{suffix})",
+                f"LibreTranslate at {self.url} answered HTTP {status}{suffix}; check "
+                "translator.libretranslate.url",
+                blame=Blame.ENGINE,
+                status=status,
+            )
+        if request is not None:
+            self._defer_for_language(detail, request)
+        over = _OVER_LIMIT.search(detail)
+        if over is not None and sent > 1 and int(over.group(1)) == sent:
+            raise TranslationError(
+                f"LibreTranslate at {self.url} takes fewer texts per request (HTTP "
+                f"{status}{suffix}); lower translator.libretranslate.max_batch_texts to its "
+                "--batch-limit",
+                blame=Blame.ENGINE,
+                status=status,
+            )
+        if rejection_blame(status, detail, _NAMES_SETTINGS) is Blame.ITEM:
+            raise TranslationError(
+                f"LibreTranslate rejected the item's text (HTTP {status}{suffix})",
                 blame=Blame.ITEM,
                 status=status,
             )
         raise TranslationError(
-            f"LibreTranslate at {self.url} answered HTTP {status}{suffix}; check "
-            "translator.libretranslate.url",
+            f"LibreTranslate at {self.url} refused the request (HTTP {status}{suffix}); check "
+            "translator.libretranslate (api_key_env for a server that wants a key) and "
+            "translator.target_language",
             blame=Blame.ENGINE,
             status=status,
+        )
+
+    def _defer_for_language(self, detail: str, request: TranslationRequest) -> None:
+        """Raise `TranslationDeferred` when the server lacks a model for the item's language.
+
+        Items in other languages go on; the server's operator can add the model.
+        """
+        unsupported = _UNSUPPORTED.search(detail)
+        if unsupported is not None and unsupported.group(1) != _lang(request.target_lang):
+            language = unsupported.group(1)
+        elif "not available as a target language" in detail.lower():
+            language = _lang(request.source_lang)
+        else:
+            return
+        raise TranslationDeferred(
+            f"LibreTranslate at {self.url} cannot translate from {language!r} ({detail}); "
+            f"install that language's models on the server (e.g. --load-only {language},"
+            f"{_lang(request.target_lang)})"
         )
 
 
