@@ -5,6 +5,8 @@ It mirrors the server's own checks: with `api_keys` set, an unknown `api_key` ge
 (`batch_limit`, `char_limit`) and unsupported languages or formats get 400; `q` may be
 a string or a list and `translatedText` answers in kind. Translations come from
 `pseudo_translate` (`DE:` + upper-cased text nodes, tags kept for `format: "html"`).
+A text containing one of `broken_texts` gets a 500, as the server's own "Cannot translate
+text" when its model crashes on that text; `down` answers every request with a 503.
 
     fake = FakeLibreTranslate(server, api_keys={"k"})
     fake.fail_next(429)
@@ -49,6 +51,8 @@ class FakeLibreTranslate:
         self.languages = dict(languages)
         self.batch_limit = batch_limit
         self.char_limit = char_limit
+        self.broken_texts: set[str] = set()
+        self.down = False
         self.calls: list[dict[str, Any]] = []
         self._failures: deque[Response] = deque()
         self._lock = threading.Lock()
@@ -98,6 +102,8 @@ class FakeLibreTranslate:
             scripted = self._failures.popleft() if self._failures else None
         if scripted:
             return scripted
+        if self.down:
+            return _error(503, "Service Unavailable")
         if self.api_keys:
             key = body.get("api_key")
             if key and key not in self.api_keys:
@@ -114,6 +120,8 @@ class FakeLibreTranslate:
         texts: list[Any] = q if isinstance(q, list) else [q]
         if not all(isinstance(t, str) for t in texts):
             return _error(400, "Invalid request: q must be a string or a list of strings")
+        if any(broken in t for t in texts for broken in self.broken_texts):
+            return _error(500, "Cannot translate text: index out of range")
         if isinstance(q, list) and self.batch_limit != -1 and len(q) > self.batch_limit:
             return _error(
                 400,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -26,7 +27,7 @@ from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
 from kanalwerk.translate.chain import load_suspensions
-from tests.cli import run_cycle
+from tests.cli import run_cli, run_cycle
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.servers import LocalServer, Resource
@@ -52,7 +53,9 @@ class World:
     api: FakeOpenAI
     libre: FakeLibreTranslate
 
-    def configure(self, *, fallback: str = "", extra: str = "") -> Config:
+    def configure(
+        self, *, engine: str = "openai", fallback: str = "", extra: str = "", libre: str = ""
+    ) -> Config:
         path = self.folder / "feeds.yaml"
         path.write_text(
             f"""
@@ -60,11 +63,11 @@ site: {{title: T, base_url: "https://example.org/", author: A}}
 store: sqlite:///k.db
 output: site/
 translator:
-  engine: openai
+  engine: {engine}
   fallback: [{fallback}]
 {extra}
   openai: {{base_url: "{self.api.base_url}", model: m, api_key_env: {KEY_ENV}}}
-  libretranslate: {{url: "{self.libre.url}"}}
+  libretranslate: {{url: "{self.libre.url}"{libre}}}
 channels:
   - name: Feed
     url: {self.feeds.url("/f.rss")}
@@ -338,6 +341,59 @@ def test_a_wrong_count_fails_only_its_own_item(world: World) -> None:
     assert set(world.published()) == set(POSTS)
     assert report.translate.failed == 1
     assert world.pending()["Injected"].attempts == 1
+
+
+# --- an error that may be one item's or the engine's ------------------------------------
+
+#: The oldest post, which the server fails on (HTTP 500) whenever it is asked.
+BROKEN = {
+    "Broken tables inside": "A long article about storage tables that crashes the "
+    "translation model of the server every single time.",
+}
+
+
+def test_a_server_error_on_one_item_stays_with_that_item(world: World) -> None:
+    """500 for one text only: the others go on in the same cycle; it is given up in time."""
+    world.feed({**BROKEN, **POSTS})
+    world.libre.broken_texts = {"Broken tables"}
+    config = world.configure(
+        engine="libretranslate", extra="  max_attempts: 3", libre=", max_retries: 0"
+    )
+
+    first = run_cycle(config).translate
+
+    assert set(world.published()) == set(POSTS)  # in the first cycle, past the bad one
+    assert (first.translated, first.failed, first.stopped_reason) == (3, 1, None)
+    assert first.errors[0].startswith("Feed: Broken tables inside: ")
+    assert world.pending()["Broken tables inside"].attempts == 1
+    for _ in range(2):
+        asked = len(world.libre.calls)
+        again = run_cycle(config).translate
+        assert len(world.libre.calls) == asked + 1  # asked once per cycle
+        assert (again.failed, again.stopped_reason) == (1, None)
+    assert world.pending() == {}  # given up after max_attempts
+    asked = len(world.libre.calls)
+    run_cycle(config)
+    assert len(world.libre.calls) == asked
+    status = run_cli(world.folder / "feeds.yaml", "status")
+    assert re.search(r"^Feed: .*failed 1", status.stdout, re.M), status.stdout
+
+
+def test_an_outage_stops_the_step_after_two_items_and_charges_none(world: World) -> None:
+    world.feed(POSTS)
+    world.libre.down = True
+    config = world.configure(engine="libretranslate", libre=", max_retries: 0")
+
+    report = run_cycle(config).translate
+
+    assert len(world.libre.calls) == 2  # two different items tell an outage; the third waits
+    assert report.stopped_reason is not None and "503" in report.stopped_reason
+    assert (report.translated, report.failed, report.pending) == (0, 0, 3)
+    assert {title: s.attempts for title, s in world.pending().items()} == dict.fromkeys(POSTS, 0)
+
+    world.libre.down = False  # the server is back
+    assert run_cycle(config).translate.translated == 3
+    assert set(world.published()) == set(POSTS)
 
 
 # --- translations that aren't ---------------------------------------------------------

@@ -36,8 +36,10 @@ class Blame(Enum):
       an attempt counts against the item, the queue goes on with the next one.
     - `ENGINE`: the engine is unusable (bad key, no credit, spent quota): it is not
       asked again this run (or until `until`); items wait, no attempt counted.
-    - `TRANSIENT`: an outage, a timeout, a rate limit: the translate step ends for this
-      cycle; items wait, no attempt counted.
+    - `TRANSIENT`: an outage, a timeout, a rate limit, or a server error on this one
+      item: the queue goes on with the next item; a second one in a row is an outage
+      and ends the translate step, items wait, no attempt counted. When the engine
+      translates another item instead, the failure was the item's: an attempt counts.
     """
 
     ITEM = "item"
