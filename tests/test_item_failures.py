@@ -379,6 +379,25 @@ def test_a_server_error_on_one_item_stays_with_that_item(world: World) -> None:
     assert re.search(r"^Feed: .*failed 1", status.stdout, re.M), status.stdout
 
 
+def test_two_bad_items_side_by_side_do_not_look_like_an_outage(world: World) -> None:
+    """The item after a failed one may be bad too; the newest tells whether the engine is out."""
+    world.feed(
+        {
+            **BROKEN,
+            "Broken charts too": "Another long article with charts that the "
+            "server's model crashes on every single time it is asked.",
+            **POSTS,
+        }
+    )
+    world.libre.broken_texts = {"Broken"}
+    config = world.configure(engine="libretranslate", libre=", max_retries: 0")
+
+    report = run_cycle(config).translate
+
+    assert set(world.published()) == set(POSTS)
+    assert (report.translated, report.failed, report.stopped_reason) == (3, 2, None)
+
+
 def test_an_outage_stops_the_step_after_two_items_and_charges_none(world: World) -> None:
     world.feed(POSTS)
     world.libre.down = True

@@ -12,6 +12,7 @@ replaced atomically.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import html
@@ -473,7 +474,11 @@ def _translate_pending(
         return TranslateReport(translated, failed, waiting, reason, tuple(errors))
 
     try:
-        for position, stored in enumerate(pending):
+        queue = collections.deque(pending)
+        while queue:
+            # After an unsure failure, the newest item tells: two bad items side by side
+            # at the front of the queue must not look like an outage every cycle.
+            stored = queue.pop() if unsure.holding else queue.popleft()
             try:
                 article = _translate_item(config, stored, engine, site, writing, resting)
             except TranslationDeferred as exc:
@@ -485,12 +490,12 @@ def _translate_pending(
                         continue  # the next item tells whose failure it was
                     # A second item in a row: the engine is out, not the items.
                     reason = f"translation engine unavailable for two items in a row: {exc}"
-                    return stop(reason, len(pending) - position, logging.ERROR)
+                    return stop(reason, len(queue) + 1, logging.ERROR)
                 if exc.blame is not Blame.ITEM:
                     # A pause the engine named (budget, quota, Retry-After) is expected.
                     level = logging.WARNING if exc.until is not None else logging.ERROR
                     reason = f"translation engine unavailable: {exc}"
-                    return stop(reason, len(pending) - position, level)
+                    return stop(reason, len(queue) + 1, level)
                 failure = _Failure(stored, str(exc), logging.WARNING)
                 if exc.engine is None:
                     charge([*streak.release(), failure])
@@ -504,7 +509,7 @@ def _translate_pending(
                         paused = resting.suspect(name, f"{reason} (check its model and settings)")
                     reason += f"; not asked until {paused.until:%Y-%m-%d %H:%M} UTC"
                     reason += " or until the translator settings change"
-                    return stop(reason, len(pending) - position - 1 + streak.limit, logging.ERROR)
+                    return stop(reason, len(queue) + streak.limit, logging.ERROR)
             except Exception as exc:  # a bug shown by one item must not stall the queue
                 name, title = stored.source.channel_name, stored.item.title
                 log.debug("%s: %r failed", name, title, exc_info=True)
@@ -536,10 +541,11 @@ def _translate_pending(
 class _Unsure:
     """A `TRANSIENT` failure (a 5xx, a timeout) not yet known to be the item's or an outage.
 
-    One item failing says nothing alone: the step goes on with the next item. If that
-    fails `TRANSIENT` too, it is an outage (`hold` returns False): the step ends and
-    neither item is charged. If the engine answers another item in the cycle, the
-    failure was the item's: an attempt counts against it (`proven`, `settle`). An item
+    One item failing says nothing alone: the step goes on with another item (the
+    newest, see `_translate_pending`). If that fails `TRANSIENT` too, it is an outage
+    (`hold` returns False): the step ends and neither item is charged. If the engine
+    answers another item in the cycle, the failure was the item's: an attempt counts
+    against it (`proven`, `settle`). An item
     alone in the queue is charged again when it fails just as it did when that was
     proven, so it is given up after `max_attempts` instead of being asked forever.
     A request's own retries are bounded by the engine's `max_retries`, so an outage costs
@@ -563,6 +569,10 @@ class _Unsure:
             failure.error,
         )
         return True
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
 
     def engine_answered(self) -> None:
         self._answered = True
