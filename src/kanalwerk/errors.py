@@ -37,7 +37,7 @@ class Blame(Enum):
     - `ENGINE`: the engine is unusable (bad key, no credit, spent quota): it is not
       asked again this run (or until `until`); items wait, no attempt counted.
     - `TRANSIENT`: an outage, a timeout, a rate limit, or a server error on this one
-      item: the queue goes on with the next item; a second one in a row is an outage
+      item: the queue goes on with another item; a second one in a row is an outage
       and ends the translate step, items wait, no attempt counted. When the engine
       translates another item instead, the failure was the item's: an attempt counts.
     """

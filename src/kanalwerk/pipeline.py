@@ -68,6 +68,7 @@ from kanalwerk.translate.factory import (
 )
 from kanalwerk.translate.keys import key_from_env
 from kanalwerk.translate.language import choose_source_language
+from kanalwerk.translate.outage import OutageProbe
 from kanalwerk.translate.segment import segment_html
 from kanalwerk.translate.streak import ItemFailureStreak
 
@@ -410,7 +411,8 @@ def _translate_pending(
     one item is handled, counts an attempt against that item and the cycle goes on; an
     `ENGINE` one, or any error naming `until`, ends the step with the items queued. A
     `TRANSIENT` one (a 5xx, a timeout) may be the item's or an outage: the step goes on
-    with the next item (`_Unsure`), and only a second one in a row ends it. A few `ITEM`
+    with the newest item (`OutageProbe`), and only a second one in a row ends it, so
+    an outage costs two items' retries per cycle and a bad item its own. A few `ITEM`
     failures in a row from one engine (`ItemFailureStreak`) say the engine is broken:
     their attempts are given back and the engine rests in the store's `Suspensions`
     (1 h, doubling, until the translator settings change), so no cycle burns the queue.
@@ -449,7 +451,7 @@ def _translate_pending(
     errors: list[str] = []
     deferred: dict[str, int] = {}  # reason → items waiting for it
     streak: ItemFailureStreak[_Failure] = ItemFailureStreak()
-    unsure = _Unsure()
+    probe: OutageProbe[_Failure] = OutageProbe()
 
     def charge(failures: Sequence[_Failure]) -> None:
         nonlocal failed
@@ -469,16 +471,16 @@ def _translate_pending(
 
     def stop(reason: str, waiting: int, level: int) -> TranslateReport:
         charge(streak.release())
-        waiting += sum(deferred.values()) + unsure.drop()
+        waiting += sum(deferred.values()) + probe.drop()
         log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
         return TranslateReport(translated, failed, waiting, reason, tuple(errors))
 
     try:
         queue = collections.deque(pending)
         while queue:
-            # After an unsure failure, the newest item tells: two bad items side by side
+            # After a held failure, the newest item tells: two bad items side by side
             # at the front of the queue must not look like an outage every cycle.
-            stored = queue.pop() if unsure.holding else queue.popleft()
+            stored = queue.pop() if probe.holding else queue.popleft()
             try:
                 article = _translate_item(config, stored, engine, site, writing, resting)
             except TranslationDeferred as exc:
@@ -486,8 +488,15 @@ def _translate_pending(
                 continue
             except TranslationError as exc:
                 if exc.blame is Blame.TRANSIENT and exc.until is None:
-                    if unsure.hold(_Failure(stored, str(exc), logging.WARNING)):
-                        continue  # the next item tells whose failure it was
+                    if probe.hold(_Failure(stored, str(exc), logging.WARNING)):
+                        log.info(
+                            "%s: could not translate %r (%s); asking another item to tell "
+                            "whether the engine is out",
+                            stored.source.channel_name,
+                            stored.item.title,
+                            exc,
+                        )
+                        continue
                     # A second item in a row: the engine is out, not the items.
                     reason = f"translation engine unavailable for two items in a row: {exc}"
                     return stop(reason, len(queue) + 1, logging.ERROR)
@@ -518,8 +527,7 @@ def _translate_pending(
             else:
                 charge(streak.release())
                 if article.engine != "none":  # the engine answered: an earlier 5xx was the item's
-                    unsure.engine_answered()
-                    charge(unsure.proven())
+                    charge(probe.answered())
                 resting.recovered(article.engine.removesuffix(ARTICLE_MODE_SUFFIX))
                 store.save_article(article)
                 translated += 1
@@ -530,71 +538,12 @@ def _translate_pending(
                     article.title,
                 )
         charge(streak.release())
-        charge(unsure.settle())
+        charge(probe.settle(lambda f: f.stored.last_error == f.error))
     finally:
         for reason, count in deferred.items():
             log.warning("%d item(s) wait: %s", count, reason)
-    waiting = sum(deferred.values()) + unsure.drop()
+    waiting = sum(deferred.values()) + probe.drop()
     return TranslateReport(translated, failed, waiting, None, tuple(errors))
-
-
-class _Unsure:
-    """A `TRANSIENT` failure (a 5xx, a timeout) not yet known to be the item's or an outage.
-
-    One item failing says nothing alone: the step goes on with another item (the
-    newest, see `_translate_pending`). If that fails `TRANSIENT` too, it is an outage
-    (`hold` returns False): the step ends and neither item is charged. If the engine
-    answers another item in the cycle, the failure was the item's: an attempt counts
-    against it (`proven`, `settle`). An item
-    alone in the queue is charged again when it fails just as it did when that was
-    proven, so it is given up after `max_attempts` instead of being asked forever.
-    A request's own retries are bounded by the engine's `max_retries`, so an outage costs
-    two items' retries per cycle, and a bad item its own once per cycle.
-    """
-
-    def __init__(self) -> None:
-        self._held: _Failure | None = None
-        self._answered = False  # the engine translated an item in this cycle
-
-    def hold(self, failure: _Failure) -> bool:
-        """Hold `failure` until the next item tells; False when one is held already."""
-        if self._held is not None:
-            return False
-        self._held = failure
-        log.info(
-            "%s: could not translate %r (%s); trying the next item to tell whether the "
-            "engine is out",
-            failure.stored.source.channel_name,
-            failure.stored.item.title,
-            failure.error,
-        )
-        return True
-
-    @property
-    def holding(self) -> bool:
-        return self._held is not None
-
-    def engine_answered(self) -> None:
-        self._answered = True
-
-    def proven(self) -> list[_Failure]:
-        """The engine answered another item: the failure held is its item's."""
-        held, self._held = self._held, None
-        return [held] if held is not None else []
-
-    def settle(self) -> list[_Failure]:
-        """At the end of the queue: charge the failure held if it is shown to be the item's."""
-        held = self._held
-        if held is None:
-            return []
-        if self._answered or held.stored.last_error == held.error:
-            return self.proven()
-        return []
-
-    def drop(self) -> int:
-        """Leave the failure held uncharged (its item waits); 1 if there was one."""
-        held, self._held = self._held, None
-        return int(held is not None)
 
 
 def _translate_item(

@@ -1,0 +1,59 @@
+"""A server error or timeout on one item: that item's failure, or an outage? Another item tells.
+
+A `TRANSIENT` failure (a 5xx after retries, a timeout) says nothing alone: the server
+may crash on this one text, or be down. So it is held and another item is asked. If
+that fails `TRANSIENT` too, the engine is out: the step ends and neither item is
+charged. If the engine translates another item in the cycle, the failure was the
+item's: an attempt counts against it, so it is given up after `max_attempts` instead of
+stopping the queue on every cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+_Failure = TypeVar("_Failure")
+
+
+class OutageProbe(Generic[_Failure]):
+    """Holds one `TRANSIENT` failure until another item shows whose it was."""
+
+    def __init__(self) -> None:
+        self._held: _Failure | None = None
+        self._answered = False  # the engine translated an item in this cycle
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def hold(self, failure: _Failure) -> bool:
+        """Hold `failure`; False when one is held already: two in a row are an outage."""
+        if self._held is not None:
+            return False
+        self._held = failure
+        return True
+
+    def answered(self) -> list[_Failure]:
+        """The engine translated an item: the failure held (if any) is its item's, to charge."""
+        self._answered = True
+        held, self._held = self._held, None
+        return [held] if held is not None else []
+
+    def settle(self, repeated: Callable[[_Failure], bool]) -> list[_Failure]:
+        """At the end of the queue: the failure held, to charge, if it is shown to be the item's.
+
+        It is when the engine translated another item in this cycle, or when `repeated`
+        says the item failed just so before, when that was proven its own: an item alone
+        in the queue is then given up in time instead of being asked forever.
+        """
+        held = self._held
+        if held is None or not (self._answered or repeated(held)):
+            return []
+        self._held = None
+        return [held]
+
+    def drop(self) -> int:
+        """Leave the failure held uncharged (its item waits); 1 if there was one."""
+        held, self._held = self._held, None
+        return int(held is not None)
