@@ -265,10 +265,9 @@ def test_unusable_article_twice_falls_back_to_translation(
     assert usage.completion_tokens == env.api.usage_total["completion_tokens"]
 
 
-@pytest.mark.parametrize("fault", [Fault.rate_limited(), Fault.server_error(500)])
-def test_outage_leaves_items_pending_without_burning_an_attempt(env: Env, fault: Fault) -> None:
+def test_a_rate_limit_leaves_items_pending_without_burning_an_attempt(env: Env) -> None:
     config = env.config(openai="    max_retries: 0", german=False)
-    env.api.fail_next(fault)
+    env.api.fail_next(Fault.rate_limited())
 
     report = run_cycle(config)
 
@@ -283,6 +282,22 @@ def test_outage_leaves_items_pending_without_burning_an_attempt(env: Env, fault:
     assert report.translate.translated == 2
     assert pending(config) == []
     assert article_requests(env.api) == [True, True, True]
+
+
+def test_a_server_error_on_one_article_costs_that_item_an_attempt(env: Env) -> None:
+    """The other item is written: the 500 was the first item's, not an outage."""
+    config = env.config(openai="    max_retries: 0", german=False)
+    env.api.fail_next(Fault.server_error(500))
+
+    report = run_cycle(config)
+
+    assert (report.translate.translated, report.translate.failed) == (1, 1)
+    assert report.translate.stopped_reason is None
+    assert env.api.requests == 2
+    assert sorted(pending(config)) == [(POSTS[0][0], 1)]
+
+    assert run_cycle(config).translate.translated == 1
+    assert pending(config) == []
 
 
 def test_usage_and_cost_are_recorded_and_logged(env: Env, caplog: pytest.LogCaptureFixture) -> None:

@@ -415,6 +415,19 @@ def test_an_outage_stops_the_step_after_two_items_and_charges_none(world: World)
     assert set(world.published()) == set(POSTS)
 
 
+def test_a_rate_limit_is_the_engines_and_stops_the_step_at_once(world: World) -> None:
+    """A 429 is about the pace, never about one text: no second item is asked."""
+    world.feed(POSTS)
+    world.libre.fail_next(429)
+    config = world.configure(engine="libretranslate", libre=", max_retries: 0")
+
+    report = run_cycle(config).translate
+
+    assert len(world.libre.calls) == 1
+    assert (report.translated, report.failed, report.pending) == (0, 0, 3)
+    assert report.stopped_reason is not None and "429" in report.stopped_reason
+
+
 # --- translations that aren't ---------------------------------------------------------
 
 

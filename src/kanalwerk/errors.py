@@ -37,9 +37,10 @@ class Blame(Enum):
     - `ENGINE`: the engine is unusable (bad key, no credit, spent quota): it is not
       asked again this run (or until `until`); items wait, no attempt counted.
     - `TRANSIENT`: an outage, a timeout, a rate limit, or a server error on this one
-      item: the queue goes on with another item; a second one in a row is an outage
-      and ends the translate step, items wait, no attempt counted. When the engine
-      translates another item instead, the failure was the item's: an attempt counts.
+      item: items wait, no attempt counted. A rate limit ends the translate step; any
+      other is told by another item: a second one in a row is an outage and ends the
+      step, while the engine translating another item makes it the item's failure,
+      and an attempt counts.
     """
 
     ITEM = "item"

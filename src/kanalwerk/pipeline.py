@@ -409,10 +409,11 @@ def _translate_pending(
     them, so an engine that needs setup costs nothing on quiet cycles; the caller owns
     and closes what they return. An `ITEM` failure, or any unexpected exception while
     one item is handled, counts an attempt against that item and the cycle goes on; an
-    `ENGINE` one, or any error naming `until`, ends the step with the items queued. A
-    `TRANSIENT` one (a 5xx, a timeout) may be the item's or an outage: the step goes on
-    with the newest item (`OutageProbe`), and only a second one in a row ends it, so
-    an outage costs two items' retries per cycle and a bad item its own. A few `ITEM`
+    `ENGINE` one, a rate limit (429) or any error naming `until` ends the step with the
+    items queued. A `TRANSIENT` one (a 5xx, a timeout) may be the item's or an outage:
+    the step goes on with the newest item (`OutageProbe`), and only a second one in a
+    row ends it, so an outage costs two items' retries per cycle and a bad item its
+    own. A few `ITEM`
     failures in a row from one engine (`ItemFailureStreak`) say the engine is broken:
     their attempts are given back and the engine rests in the store's `Suspensions`
     (1 h, doubling, until the translator settings change), so no cycle burns the queue.
@@ -487,7 +488,8 @@ def _translate_pending(
                 deferred[str(exc)] = deferred.get(str(exc), 0) + 1
                 continue
             except TranslationError as exc:
-                if exc.blame is Blame.TRANSIENT and exc.until is None:
+                # A rate limit (429) is about the pace, never one text: it ends the step.
+                if exc.blame is Blame.TRANSIENT and exc.until is None and exc.status != 429:
                     if probe.hold(_Failure(stored, str(exc), logging.WARNING)):
                         log.info(
                             "%s: could not translate %r (%s); asking another item to tell "

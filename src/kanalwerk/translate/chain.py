@@ -264,6 +264,7 @@ class ChainTranslator:
         resting: list[datetime] = []  # engines suspended, and until when
         blames: list[Blame] = []
         asked: list[str] = []  # engines that answered with an error
+        statuses: set[int | None] = set()  # their HTTP statuses
         resting_now = self._suspensions.active()
         for name, factory in self._factories:
             suspension = resting_now.get(name)
@@ -301,6 +302,7 @@ class ChainTranslator:
                     resting.append(exc.until)
                 blames.append(exc.blame)
                 asked.append(name)
+                statuses.add(exc.status)
                 failures.append(_labelled(name, exc))
                 continue
             self._last = engine
@@ -324,6 +326,7 @@ class ChainTranslator:
             "every translation engine failed: " + "; ".join(failures),
             blame=_overall(blames),
             engine=", ".join(asked) or None,
+            status=statuses.pop() if len(statuses) == 1 else None,  # one status all said
         )
 
     def _note_failure(self, name: str, exc: TranslationError) -> None:
