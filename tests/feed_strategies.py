@@ -451,9 +451,13 @@ class GenFeed:
         return markup
 
     def _attr(self, text: str) -> str:
+        """An attribute value. Tab, newline and CR go in as character references: written
+        as they are, XML reads each as a space, and `java<newline>script:` would reach the
+        parser as the harmless relative `java script:` instead of the attack it stands for."""
         if not self.raw_controls:
             text = "".join(c for c in text if c not in _XML_ILLEGAL)
-        return html.escape(text, quote=True)
+        escaped = html.escape(text, quote=True)
+        return escaped.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
     def _declaration(self) -> str:
         return f'<?xml version="1.0" encoding="{self.encoding}"?>\n'
