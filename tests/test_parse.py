@@ -631,3 +631,29 @@ def test_any_unexpected_failure_becomes_a_parse_error(monkeypatch: pytest.Monkey
 
 if __name__ == "__main__":
     regenerate()
+
+
+_UTF16_RSS = """<?xml version="1.0" encoding="utf-16"?>
+<rss version="2.0"><channel><title>Kanal</title><link>https://example.com/</link>
+<item><title>Grüße aus Köln</title><guid>k-1</guid><link>https://example.com/1</link>
+<description>{body}</description></item></channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["&lt;p&gt;well-formed&lt;/p&gt;", "<p>not <b>well-formed</p><SCRIPT SRC=x.js></SCRIPT>"],
+    ids=["well-formed", "malformed"],
+)
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_byte_order_mark_wins_over_a_wrong_http_charset(encoding: str, body: str) -> None:
+    text = _UTF16_RSS.format(body=body)
+    if encoding == "utf-16-be":
+        content = b"\xfe\xff" + text.encode("utf-16-be")
+    else:
+        content = text.encode(encoding)  # both write their byte order mark
+    feed = parse_feed(
+        content,
+        url="https://example.com/feed.xml",
+        headers={"Content-Type": "application/rss+xml; charset=iso-8859-1"},
+    )
+    assert [item.title for item in feed.items] == ["Grüße aus Köln"]

@@ -140,12 +140,25 @@ def _repair_char_refs(content: bytes) -> bytes:
 
 # --- XML feeds (feedparser) ---------------------------------------------------
 
+#: UTF-8, UTF-32 (checked before UTF-16, whose LE mark begins UTF-32 LE's) and UTF-16.
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe", b"\xfe\xff")
+
+
+def _without_charset(content_type: str) -> str:
+    """`content_type` without its charset parameter (the other parameters kept)."""
+    kept = [p for p in content_type.split(";") if not p.strip().lower().startswith("charset=")]
+    return ";".join(kept).strip() or "application/xml"
+
 
 def _parse_xml_feed(content: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
     headers["content-location"] = _join(url, headers.get("content-location", "")) or url
     # Without a Content-Type feedparser assumes Latin-1 and flags the feed; a body with no
     # HTTP context is plain XML, whose declaration (or UTF-8) decides the charset.
     headers.setdefault("content-type", "application/xml")
+    if content.startswith(_BOMS):
+        # A byte order mark names the encoding for certain; a server's charset that
+        # disagrees would make feedparser read UTF-16 as Latin-1 and find nothing.
+        headers["content-type"] = _without_charset(headers["content-type"])
     # A file-like object: feedparser treats a bytes/str argument as a path or URL first.
     d = feedparser.parse(
         io.BytesIO(_repair_char_refs(content)),
