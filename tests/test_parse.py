@@ -19,7 +19,7 @@ import kanalwerk.parse as parse_module
 from kanalwerk.errors import ParseError
 from kanalwerk.models import Item, ParsedFeed
 from kanalwerk.parse import UNTITLED, parse_feed, text_to_html
-from kanalwerk.sanitize import html_to_text, sanitize_item
+from kanalwerk.sanitize import html_to_text, http_url, sanitize_item
 
 DATA = Path(__file__).parent / "data"
 PREFIX = 120
@@ -657,3 +657,24 @@ def test_a_byte_order_mark_wins_over_a_wrong_http_charset(encoding: str, body: s
         headers={"Content-Type": "application/rss+xml; charset=iso-8859-1"},
     )
     assert [item.title for item in feed.items] == ["Grüße aus Köln"]
+
+
+def test_a_malformed_feed_decodes_character_references_in_links() -> None:
+    """The lenient parser leaves `&#10;` in hrefs; read as written it hid a script URL
+    behind what looked like a relative path (and so an http link)."""
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Kanal &copy;</title><id>urn:x:k</id>
+<link href="java&#10;script:home()"/>
+<entry><title>Eins</title><id>e-1</id><link href="java&#x0A;script:item()"/></entry>
+<entry><title>Zwei</title><id>e-2</id><link href="/posts/2?a=1&amp;copy=2&#x41;"/></entry>
+</feed>"""
+    feed = parse_feed(
+        body,
+        url="https://example.com/feed.xml",
+        headers={"Content-Type": "application/atom+xml"},
+    )
+    assert feed.warning  # read leniently: `&copy;` is not defined in XML
+    assert http_url(feed.link) is None
+    first, second = (sanitize_item(item) for item in feed.items)
+    assert first.link is None
+    assert second.link == "https://example.com/posts/2?a=1&copy=2A"

@@ -48,8 +48,29 @@ def _start_link_keeping_href(self: Any, attrs_d: dict[str, Any]) -> Any:
     attrs_d[_LINK_BASE] = self.baseuri
     href = attrs_d.get("url", attrs_d.get("uri", attrs_d.get("href")))
     if isinstance(href, str):
+        if isinstance(self, feedparser.api.LooseFeedParser):
+            href = _decode_xml_refs(href)
         attrs_d[_WRITTEN_HREF] = href
     return _feedparser_start_link(self, attrs_d)
+
+
+# The lenient parser (a malformed feed) decodes only `&amp;` in attribute values. A
+# `java&#10;script:` href would then be taken for a harmless relative path, although
+# every reader decodes it to a `javascript:` link. Only XML's own references are
+# decoded: HTML's legacy names (`&copy` in `?a=1&copy=2`) are not references in XML.
+_XML_REF = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|quot|apos));")
+_XML_NAMED = {"lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _decode_xml_refs(value: str) -> str:
+    def decode(match: re.Match[str]) -> str:
+        digits, hex_digits, name = match.groups()
+        if name:
+            return _XML_NAMED[name]
+        code = int(digits) if digits else int(hex_digits, 16)
+        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+    return _XML_REF.sub(decode, value)
 
 
 _Mixin._start_link = _start_link_keeping_href
