@@ -398,6 +398,33 @@ def test_two_bad_items_side_by_side_do_not_look_like_an_outage(world: World) -> 
     assert (report.translated, report.failed, report.stopped_reason) == (3, 2, None)
 
 
+def test_bad_items_first_and_last_do_not_look_like_an_outage_every_cycle(world: World) -> None:
+    """The oldest and the newest item both crash the server: after one cycle taken for an
+    outage, the next asks another item, so the healthy ones between are not held forever."""
+    world.feed(
+        {
+            **BROKEN,
+            **POSTS,
+            "Broken charts last": "Another long article with charts that the "
+            "server's model crashes on every single time it is asked.",
+        }
+    )
+    world.libre.broken_texts = {"Broken"}
+    config = world.configure(engine="libretranslate", libre=", max_retries: 0")
+
+    first = run_cycle(config).translate
+    assert first.stopped_reason is not None  # two items in a row: it looks like an outage
+    assert (first.translated, first.failed) == (0, 0)
+
+    second = run_cycle(config).translate
+    assert set(world.published()) == set(POSTS)
+    assert (second.translated, second.failed, second.stopped_reason) == (3, 2, None)
+    assert {t: s.attempts for t, s in world.pending().items()} == {
+        "Broken tables inside": 1,
+        "Broken charts last": 1,
+    }
+
+
 def test_an_outage_stops_the_step_after_two_items_and_charges_none(world: World) -> None:
     world.feed(POSTS)
     world.libre.down = True

@@ -16,6 +16,7 @@ import collections
 import contextlib
 import hashlib
 import html
+import json
 import logging
 import multiprocessing
 import os
@@ -68,7 +69,7 @@ from kanalwerk.translate.factory import (
 )
 from kanalwerk.translate.keys import key_from_env
 from kanalwerk.translate.language import choose_source_language
-from kanalwerk.translate.outage import OutageProbe
+from kanalwerk.translate.outage import OutageProbe, probe_position
 from kanalwerk.translate.segment import segment_html
 from kanalwerk.translate.streak import ItemFailureStreak
 
@@ -386,6 +387,20 @@ def source_language(config: Config, stored: StoredItem) -> str:
     return choice.code
 
 
+#: Store meta key: ids of the items whose failures ended the last translate step as an
+#: outage, as a JSON list; the next step asks other items first (`probe_position`).
+LAST_OUTAGE_KEY = "translate_last_outage_items"
+
+
+def _item_ids(raw: str | None) -> set[int]:
+    """The ids kept under `LAST_OUTAGE_KEY`; anything unreadable counts as none."""
+    try:
+        data = json.loads(raw) if raw else []
+    except ValueError:
+        return set()
+    return {i for i in data if isinstance(i, int)} if isinstance(data, list) else set()
+
+
 @dataclass(frozen=True)
 class _Failure:
     """One item's failed attempt, charged once it is sure to be the item's."""
@@ -411,9 +426,9 @@ def _translate_pending(
     one item is handled, counts an attempt against that item and the cycle goes on; an
     `ENGINE` one, a rate limit (429) or any error naming `until` ends the step with the
     items queued. A `TRANSIENT` one (a 5xx, a timeout) may be the item's or an outage:
-    the step goes on with the newest item (`OutageProbe`), and only a second one in a
-    row ends it, so an outage costs two items' retries per cycle and a bad item its
-    own. A few `ITEM`
+    the step goes on with the newest item not involved in the last outage
+    (`OutageProbe`, `probe_position`), and only a second one in a row ends it, so an
+    outage costs two items' retries per cycle and a bad item its own. A few `ITEM`
     failures in a row from one engine (`ItemFailureStreak`) say the engine is broken:
     their attempts are given back and the engine rests in the store's `Suspensions`
     (1 h, doubling, until the translator settings change), so no cycle burns the queue.
@@ -476,12 +491,16 @@ def _translate_pending(
         log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
         return TranslateReport(translated, failed, waiting, reason, tuple(errors))
 
+    last_outage = _item_ids(store.get_meta(LAST_OUTAGE_KEY))
     try:
         queue = collections.deque(pending)
         while queue:
-            # After a held failure, the newest item tells: two bad items side by side
-            # at the front of the queue must not look like an outage every cycle.
-            stored = queue.pop() if probe.holding else queue.popleft()
+            if probe.holding:  # another item tells whether the engine is out
+                position = probe_position([s.id for s in queue], last_outage)
+                stored = queue[position]
+                del queue[position]
+            else:
+                stored = queue.popleft()
             try:
                 article = _translate_item(config, stored, engine, site, writing, resting)
             except TranslationDeferred as exc:
@@ -500,6 +519,8 @@ def _translate_pending(
                         )
                         continue
                     # A second item in a row: the engine is out, not the items.
+                    told = [stored.id] + ([probe.held.stored.id] if probe.held else [])
+                    store.set_meta(LAST_OUTAGE_KEY, json.dumps(sorted(told)))
                     reason = f"translation engine unavailable for two items in a row: {exc}"
                     return stop(reason, len(queue) + 1, logging.ERROR)
                 if exc.blame is not Blame.ITEM:
@@ -530,6 +551,9 @@ def _translate_pending(
                 charge(streak.release())
                 if article.engine != "none":  # the engine answered: an earlier 5xx was the item's
                     charge(probe.answered())
+                    if last_outage:
+                        store.set_meta(LAST_OUTAGE_KEY, "[]")
+                        last_outage = set()
                 resting.recovered(article.engine.removesuffix(ARTICLE_MODE_SUFFIX))
                 store.save_article(article)
                 translated += 1

@@ -5,12 +5,14 @@ may crash on this one text, or be down. So it is held and another item is asked.
 that fails `TRANSIENT` too, the engine is out: the step ends and neither item is
 charged. If the engine translates another item in the cycle, the failure was the
 item's: an attempt counts against it, so it is given up after `max_attempts` instead of
-stopping the queue on every cycle.
+stopping the queue on every cycle. The items of a step ended that way are remembered, and
+the next cycle asks another item after a held failure: a bad oldest and a bad newest
+item cannot pass for an outage cycle after cycle and hold back the items between.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from typing import Generic, TypeVar
 
 _Failure = TypeVar("_Failure")
@@ -26,6 +28,10 @@ class OutageProbe(Generic[_Failure]):
     @property
     def holding(self) -> bool:
         return self._held is not None
+
+    @property
+    def held(self) -> _Failure | None:
+        return self._held
 
     def hold(self, failure: _Failure) -> bool:
         """Hold `failure`; False when one is held already: two in a row are an outage."""
@@ -57,3 +63,16 @@ class OutageProbe(Generic[_Failure]):
         """Leave the failure held uncharged (its item waits); 1 if there was one."""
         held, self._held = self._held, None
         return int(held is not None)
+
+
+def probe_position(item_ids: Sequence[int], last_outage: Collection[int]) -> int:
+    """Where in the queue the item to ask after a held failure is.
+
+    The newest one: two bad items side by side at the front must not look like an
+    outage. But not one of the items that ended the last step as an outage, if any
+    other is left: asked again, they would give the same answer every cycle.
+    """
+    for index in range(len(item_ids) - 1, -1, -1):
+        if item_ids[index] not in last_outage:
+            return index
+    return len(item_ids) - 1
