@@ -5,7 +5,6 @@ import dataclasses
 import gzip
 import hashlib
 import socket
-import struct
 import threading
 import time
 import tracemalloc
@@ -29,6 +28,7 @@ from kanalwerk.fetch import (
     fetch_one,
 )
 from kanalwerk.models import FetchResult, FetchState
+from tests.bombs import gzip_bomb
 from tests.servers import LocalServer, Request, Resource, Response
 
 DATA = Path(__file__).parent / "data"
@@ -243,21 +243,6 @@ def test_cap_applies_to_decoded_gzip(server: LocalServer) -> None:
         f"{server.url('/feed')}: feed larger than the 1.0 MB limit (fetch.max_bytes) "
         "once decompressed"
     )
-
-
-def gzip_bomb(mebibytes: int) -> bytes:
-    """gzip of `mebibytes` MiB of zeros, built without compressing them all: each MiB
-    compresses to the same block once the dictionary is reset between them."""
-    zeros = bytes(1 << 20)
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
-    end = deflate.flush(zlib.Z_FINISH)
-    crc = 0
-    for _ in range(mebibytes):
-        crc = zlib.crc32(zeros, crc)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
-    trailer = struct.pack("<II", crc, (mebibytes << 20) & 0xFFFFFFFF)
-    return header + block * mebibytes + end + trailer
 
 
 def test_gzip_bomb_fixture_is_what_it_says() -> None:
