@@ -22,7 +22,6 @@ from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
     BudgetExhausted,
-    EnginesResting,
     ModelDownloadFailed,
     QuotaExceeded,
     RetryLater,
@@ -51,7 +50,6 @@ WITH_UNTIL: list[Callable[[datetime], TranslationError]] = [
     lambda until: RetryLater("HTTP 429, wait", until=until, status=429),
     lambda until: QuotaExceeded("quota spent", until=until, status=456),
     lambda until: BudgetExhausted("budget spent", until=until),
-    lambda until: EnginesResting("all resting", until=until),
 ]
 #: Error classes that never name a time, and why.
 WITHOUT_UNTIL = {

@@ -95,16 +95,6 @@ class BudgetExhausted(TranslationError):
         super().__init__(message, blame=Blame.ENGINE, until=until)
 
 
-class EnginesResting(TranslationError):
-    """Every engine of the chain is suspended (budget, quota, Retry-After) until `until`.
-
-    Expected, not a fault: items wait.
-    """
-
-    def __init__(self, message: str, *, until: datetime):
-        super().__init__(message, blame=Blame.ENGINE, until=until)
-
-
 class TranslationDeferred(TranslationError):
     """No engine can translate this item now, through no fault of the item.
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from kanalwerk.dates import as_utc
-from kanalwerk.errors import Blame, EnginesResting, TranslationDeferred, TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
 
 log = logging.getLogger(__name__)
@@ -317,9 +317,11 @@ class ChainTranslator:
                 "no translation engine can take this now: " + "; ".join(failures)
             )
         if len(resting) == len(self._factories):
-            raise EnginesResting(
+            # Expected, not a fault: the items wait until the first engine may be asked.
+            raise TranslationError(
                 "every translation engine is out of budget or quota or asked to wait: "
                 + "; ".join(failures),
+                blame=Blame.ENGINE,
                 until=min(resting),
             )
         raise TranslationError(
