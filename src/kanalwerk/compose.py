@@ -15,12 +15,12 @@ from urllib.parse import quote
 from kanalwerk.dates import utc_seconds
 from kanalwerk.models import UNTITLED, Article, SiteInfo, SourceRef, StoredItem, source_name
 from kanalwerk.sanitize import (
+    clean_text,
     collapse_whitespace,
     html_to_text,
     http_url,
     sanitize_article_html,
     sanitize_html,
-    strip_control_chars,
 )
 from kanalwerk.slug import slugify
 
@@ -64,10 +64,6 @@ def cut_text(text: str, limit: int = SUMMARY_LENGTH) -> str:
     if space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-–—.") + "…"
-
-
-def _plain(text: str) -> str:
-    return collapse_whitespace(strip_control_chars(text))
 
 
 def _original_label(source: SourceRef) -> str:
@@ -140,8 +136,8 @@ def compose_article(
     )
 
     # Title and teaser arrive as plain text; escaping happens where they are written out.
-    title = _plain(title_de) or _plain(source.title) or UNTITLED
-    teaser = _plain(teaser_de or "")
+    title = clean_text(title_de) or clean_text(source.title) or UNTITLED
+    teaser = clean_text(teaser_de or "")
     # Headings are left out of a generated teaser: the first one often repeats the title.
     summary = teaser or cut_text(html_to_text(body, skip=HEADINGS) or html_to_text(body))
 

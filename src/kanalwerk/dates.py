@@ -47,6 +47,11 @@ def utc_seconds(dt: datetime) -> datetime:
     return as_utc(dt).replace(microsecond=0)
 
 
+def iso_utc(dt: datetime) -> str:
+    """RFC 3339 in UTC, to the second, as feeds and pages carry times."""
+    return utc_seconds(dt).isoformat()
+
+
 def _local(dt: datetime) -> datetime:
     return as_utc(dt).astimezone(display_zone())
 

@@ -18,6 +18,7 @@ from kanalwerk.sanitize import (
     clean_text,
     feed_id_iri,
     http_url,
+    optional_text,
     sanitize_item,
 )
 
@@ -30,14 +31,18 @@ def parse_and_sanitize(result: FetchResult) -> ParseOutcome:
         return ParseError("nothing to parse: the response had no body")
     try:
         feed = parse_feed(result.content, url=result.final_url, headers=result.headers)
-        notes = tuple(_cut_note(item) for item in feed.items if _too_long(item))
+        notes = tuple(
+            _cut_note(item, size)
+            for item in feed.items
+            if (size := _html_size(item)) > MAX_ITEM_HTML_CHARS
+        )
         return dataclasses.replace(
             feed,
-            title=clean_text(feed.title) or None if feed.title else None,
+            title=optional_text(feed.title),
             link=http_url(feed.link),
             feed_id=feed_id_iri(feed.feed_id),
             items=tuple(sanitize_item(item) for item in feed.items),
-            notes=feed.notes + notes,
+            notes=notes,
         )
     except ParseError as exc:
         return exc
@@ -45,12 +50,11 @@ def parse_and_sanitize(result: FetchResult) -> ParseOutcome:
         return ParseError(f"sanitizing the feed failed: {type(exc).__name__}: {exc}"[:300])
 
 
-def _too_long(item: Item) -> bool:
-    return max(len(item.content_html), len(item.summary_html)) > MAX_ITEM_HTML_CHARS
+def _html_size(item: Item) -> int:
+    return max(len(item.content_html), len(item.summary_html))
 
 
-def _cut_note(item: Item) -> str:
-    size = max(len(item.content_html), len(item.summary_html))
+def _cut_note(item: Item, size: int) -> str:
     return (
         f"item {clean_text(item.title)!r} has {size:,} characters of HTML; "
         f"only the first {MAX_ITEM_HTML_CHARS:,} are kept"

@@ -358,7 +358,8 @@ def html_to_text(html: str, *, skip: frozenset[str] = frozenset(), links: bool =
 # --- items --------------------------------------------------------------------------
 
 
-def _optional_text(value: str | None) -> str | None:
+def optional_text(value: str | None) -> str | None:
+    """`clean_text`, with None for a missing or blank value."""
     return clean_text(value) or None if value else None
 
 
@@ -377,11 +378,11 @@ def sanitize_item(item: Item) -> Item:
         link=link,
         thumbnail=http_url(item.thumbnail),
         title=clean_text(item.title),
-        author=_optional_text(item.author),
+        author=optional_text(item.author),
         content_html=sanitize_html(cut_html(item.content_html), base_url=base),
         summary_html=sanitize_html(cut_html(item.summary_html), base_url=base),
-        language=_optional_text(item.language),
-        video_id=_optional_text(item.video_id),
-        yt_channel_id=_optional_text(item.yt_channel_id),
+        language=optional_text(item.language),
+        video_id=optional_text(item.video_id),
+        yt_channel_id=optional_text(item.yt_channel_id),
         media_description=strip_control_chars(media) if media is not None else None,
     )

@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from kanalwerk import __version__
-from kanalwerk.dates import utc_seconds
+from kanalwerk.dates import iso_utc, utc_seconds
 from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
 from kanalwerk.sanitize import feed_id_iri, http_url, strip_control_chars
 
@@ -62,7 +62,7 @@ class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is unty
             source = xml_elem("source", entry)
             xml_elem("id", source).text = _iri(self.source.id)
             xml_elem("title", source).text = _text(self.source.title)
-            xml_elem("updated", source).text = _iso(self.source.updated)
+            xml_elem("updated", source).text = iso_utc(self.source.updated)
             _link_elem(source, _Link(self.source.self_href, "self", ATOM_TYPE))
             if self.source.alternate_href:
                 _link_elem(source, _Link(self.source.alternate_href, "alternate", "text/html"))
@@ -91,10 +91,6 @@ def _iri(value: str) -> str:
     return _NOT_IN_IRI.sub(
         lambda m: "".join(f"%{byte:02X}" for byte in m.group().encode()), _text(value)
     )
-
-
-def _iso(dt: datetime) -> str:
-    return utc_seconds(dt).isoformat()
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from kanalwerk.dates import format_date_de, format_datetime_de, utc_seconds
+from kanalwerk.dates import format_date_de, format_datetime_de, iso_utc
 from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.atom import newest_first
 from kanalwerk.sanitize import http_url, sanitize_article_html
@@ -35,10 +34,6 @@ def _html_document(html: str) -> bytes:
     return _HTML_FORBIDDEN.sub("", html).encode("utf-8")
 
 
-def _iso(dt: datetime) -> str:
-    return utc_seconds(dt).isoformat()
-
-
 def _sanitized(html: str) -> Markup:
     return Markup(sanitize_article_html(html))  # nh3 output is safe by construction
 
@@ -55,7 +50,7 @@ def environment() -> Environment:
     )
     env.filters["datum"] = format_date_de
     env.filters["datum_zeit"] = format_datetime_de
-    env.filters["iso"] = _iso
+    env.filters["iso"] = iso_utc
     env.filters["quelle"] = source_name
     env.filters["sanitized"] = _sanitized
     env.filters["http_url"] = http_url
