@@ -6,10 +6,9 @@ HTTP clients and config models, which `--help` or a typo should not wait for.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import Config
-    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus, Pipeline
+    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus
 
 log = logging.getLogger("kanalwerk")
 
@@ -61,19 +60,11 @@ def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
     return undo
 
 
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """A deliberate error reaches the user as its message, never as a traceback."""
-    try:
-        yield
-    except KanalwerkError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 class _Commands(click.Group):
-    """Commands whose unexpected errors (bugs) reach the user as one line, not a traceback.
+    """Commands whose errors reach the user as one line, never as a traceback.
 
-    The traceback is logged at debug level, so `-v` shows where it happened.
+    A deliberate error (`KanalwerkError`) is shown as its message; an unexpected one (a
+    bug) is named, and its traceback is logged at debug level, so `-v` shows where.
     """
 
     def invoke(self, ctx: click.Context) -> object:
@@ -94,17 +85,7 @@ class _Commands(click.Group):
 def _load(config_path: Path) -> Config:
     from kanalwerk.config import load_config
 
-    with _user_errors():
-        return load_config(config_path)
-
-
-@contextlib.contextmanager
-def _pipeline(config: Config) -> Iterator[Pipeline]:
-    """The config's store opened and the pipeline on it; both closed at the end."""
-    from kanalwerk.pipeline import open_pipeline
-
-    with _user_errors(), open_pipeline(config) as pipeline:
-        yield pipeline
+    return load_config(config_path)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,9 +109,10 @@ def run(config_path: Path, once: bool) -> None:
     """
     from kanalwerk.daemon import Daemon
     from kanalwerk.lock import single_instance
+    from kanalwerk.pipeline import open_pipeline
 
     config = _load(config_path)
-    with _user_errors(), single_instance(config.store), _pipeline(config) as pipeline:
+    with single_instance(config.store), open_pipeline(config) as pipeline:
         if not once:
             Daemon(pipeline).run()
             return
@@ -185,8 +167,7 @@ def status(config_path: Path) -> None:
 
     config = _load(config_path)
     now = datetime.now(UTC)
-    with _user_errors():
-        report = read_status(config, now)
+    report = read_status(config, now)
     for row in report.channels:
         when = (
             row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "never"
@@ -265,12 +246,12 @@ def publish_cmd(config_path: Path) -> None:
     It writes the store and the output as `run` does, so it takes the same lock.
     """
     from kanalwerk.lock import PUBLISH_INSTEAD, single_instance
+    from kanalwerk.pipeline import open_pipeline
 
     config = _load(config_path)
     with (
-        _user_errors(),
         single_instance(config.store, instead=PUBLISH_INSTEAD),
-        _pipeline(config) as pipeline,
+        open_pipeline(config) as pipeline,
     ):
         result = pipeline.publish(force=True)
     assert result is not None
@@ -311,8 +292,7 @@ def models_list(config_path: Path, available: bool) -> None:
     if not installed:
         click.echo("  (none)")
     if available:
-        with _user_errors():
-            offered = packages.load_index(index_url)
+        offered = packages.load_index(index_url)
         click.echo(f"available from {index_url}:")
         for info in sorted(offered, key=lambda i: (i.from_code, i.to_code)):
             click.echo(f"  {info.pair}  {info.version}")
@@ -329,17 +309,16 @@ def models_install(config_path: Path, source: Path | None, from_code: str, to_co
     from kanalwerk.translate import packages
 
     index_url, data_dir = _local_settings(config_path)
-    with _user_errors():
-        if source is not None:
-            installed = [packages.install_from_file(source, data_dir)]
-        else:
-            installed = packages.ensure_package(
-                from_code,
-                to_code,
-                index_url=index_url,
-                data_dir=data_dir,
-                progress=download_progress(f"{from_code}→{to_code}"),
-            )
+    if source is not None:
+        installed = [packages.install_from_file(source, data_dir)]
+    else:
+        installed = packages.ensure_package(
+            from_code,
+            to_code,
+            index_url=index_url,
+            data_dir=data_dir,
+            progress=download_progress(f"{from_code}→{to_code}"),
+        )
     for pkg in installed:
         click.echo(f"installed {pkg.pair} {pkg.version} in {pkg.path}")
 
