@@ -32,12 +32,14 @@ def lock_path(store_url: str) -> Path:
     A database on a server has no folder of ours, so its lock lives in the temp folder
     under a name made from the URL (without user and password); it guards this machine.
     """
+    from kanalwerk.store.store import sqlite_file
+
     url = sa.make_url(store_url)
-    database = url.database or ""
-    plain_file = database not in ("", ":memory:") and not database.startswith("file:")
-    if url.get_backend_name() == "sqlite" and plain_file:
-        file = Path(database).resolve()
+    file = sqlite_file(url)
+    if file is not None:
+        file = file.resolve()
         return file.with_name(f"{file.name}.lock")
+    database = url.database or ""
     where = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{database}"
     digest = hashlib.sha256(where.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"kanalwerk-{digest}.lock"

@@ -88,7 +88,7 @@ def _insert_for(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql.Ins
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _sqlite_file(url: sa.URL) -> Path | None:
+def sqlite_file(url: sa.URL) -> Path | None:
     """The database file of an SQLite URL; None for other backends, memory and file: URIs."""
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -265,11 +265,11 @@ class Store:
         display = mask_url(url)
         try:
             parsed = sa.make_url(url)
-            sqlite_file = _sqlite_file(parsed)
-            if sqlite_file is not None:
-                if not create and not sqlite_file.exists():
+            file = sqlite_file(parsed)
+            if file is not None:
+                if not create and not file.exists():
                     raise NoStoreYet(f"the store {display} does not exist yet")
-                _prepare_sqlite_file(sqlite_file)
+                _prepare_sqlite_file(file)
             engine = sa.create_engine(parsed, future=True)
         except ImportError as exc:
             raise StoreError(
