@@ -7,6 +7,7 @@ changed and a crash never leaves a half-written page behind.
 from __future__ import annotations
 
 import importlib.resources
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,10 +56,18 @@ def _page(output: Path, article: Article) -> Path:
 
 
 def missing_files(articles: Sequence[Article], output: Path) -> list[Path]:
-    """The files a publish of `articles` writes that are not in `output` (someone deleted them)."""
-    wanted = [output / FEED_FILE, output / INDEX_FILE, output / STYLE_FILE]
-    wanted += [_page(output, a) for a in _unique_by_slug(articles)]
-    return [path for path in wanted if not path.is_file()]
+    """The files a publish of `articles` writes that are not in `output` (someone deleted them).
+
+    Asked on every quiet cycle, so the article folder is listed once, not each page looked up.
+    """
+    try:
+        present = {entry.name for entry in os.scandir(output / ARTICLE_DIR) if entry.is_file()}
+    except OSError:  # no folder yet: every page is missing
+        present = set()
+    missing = [output / name for name in (FEED_FILE, INDEX_FILE, STYLE_FILE)]
+    missing = [path for path in missing if not path.is_file()]
+    pages = {f"{article.slug}.html" for article in articles} - present
+    return missing + [output / ARTICLE_DIR / name for name in sorted(pages)]
 
 
 def publish(articles: Sequence[Article], site: SiteInfo, output: Path) -> PublishResult:
