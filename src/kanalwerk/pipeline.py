@@ -495,7 +495,7 @@ def _translate_pending(
     try:
         queue = collections.deque(pending)
         while queue:
-            if probe.holding:  # another item tells whether the engine is out
+            if probe.held is not None:  # another item tells whether the engine is out
                 position = probe_position([s.id for s in queue], last_outage)
                 stored = queue[position]
                 del queue[position]
@@ -509,7 +509,8 @@ def _translate_pending(
             except TranslationError as exc:
                 # A rate limit (429) is about the pace, never one text: it ends the step.
                 if exc.blame is Blame.TRANSIENT and exc.until is None and exc.status != 429:
-                    if probe.hold(_Failure(stored, str(exc), logging.WARNING)):
+                    earlier = probe.hold(_Failure(stored, str(exc), logging.WARNING))
+                    if earlier is None:
                         log.info(
                             "%s: could not translate %r (%s); asking another item to tell "
                             "whether the engine is out",
@@ -519,8 +520,8 @@ def _translate_pending(
                         )
                         continue
                     # A second item in a row: the engine is out, not the items.
-                    told = [stored.id] + ([probe.held.stored.id] if probe.held else [])
-                    store.set_meta(LAST_OUTAGE_KEY, json.dumps(sorted(told)))
+                    told = sorted([stored.id, earlier.stored.id])
+                    store.set_meta(LAST_OUTAGE_KEY, json.dumps(told))
                     reason = f"translation engine unavailable for two items in a row: {exc}"
                     return stop(reason, len(queue) + 1, logging.ERROR)
                 if exc.blame is not Blame.ITEM:

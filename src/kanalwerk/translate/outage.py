@@ -26,19 +26,15 @@ class OutageProbe(Generic[_Failure]):
         self._answered = False  # the engine translated an item in this cycle
 
     @property
-    def holding(self) -> bool:
-        return self._held is not None
-
-    @property
     def held(self) -> _Failure | None:
         return self._held
 
-    def hold(self, failure: _Failure) -> bool:
-        """Hold `failure`; False when one is held already: two in a row are an outage."""
+    def hold(self, failure: _Failure) -> _Failure | None:
+        """Hold `failure`; if one is held already, return that one: two in a row are an outage."""
         if self._held is not None:
-            return False
+            return self._held
         self._held = failure
-        return True
+        return None
 
     def answered(self) -> list[_Failure]:
         """The engine translated an item: the failure held (if any) is its item's, to charge."""

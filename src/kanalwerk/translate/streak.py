@@ -25,10 +25,6 @@ class ItemFailureStreak(Generic[_Failure]):
         self.engine: str | None = None
         self._held: list[_Failure] = []
 
-    @property
-    def count(self) -> int:
-        return len(self._held)
-
     def failed(self, engine: str, failure: _Failure) -> tuple[list[_Failure], bool]:
         """Note `failure`, blamed on its item by `engine`.
 
