@@ -492,6 +492,7 @@ def _translate_pending(
         return TranslateReport(translated, failed, waiting, reason, tuple(errors))
 
     last_outage = _item_ids(store.get_meta(LAST_OUTAGE_KEY))
+    recovered: set[str] = set()  # engines whose suspect trips this step has forgotten
     try:
         queue = collections.deque(pending)
         while queue:
@@ -555,7 +556,10 @@ def _translate_pending(
                     if last_outage:
                         store.set_meta(LAST_OUTAGE_KEY, "[]")
                         last_outage = set()
-                resting.recovered(article.engine.removesuffix(ARTICLE_MODE_SUFFIX))
+                    answered_by = article.engine.removesuffix(ARTICLE_MODE_SUFFIX)
+                    if answered_by not in recovered:  # once per engine and step
+                        resting.recovered(answered_by)
+                        recovered.add(answered_by)
                 store.save_article(article)
                 translated += 1
                 log.info(

@@ -173,14 +173,13 @@ class Suspensions:
 
     def recovered(self, name: str) -> None:
         """The engine translated again: forget the trips counted against it."""
-        raw = _read(self._store, self._memory)
-        entry = raw.get(name)
+        entries = self._live()
+        entry = entries.get(name)
         if entry is None or not _trips(entry):
             return
         suspension = _parse(entry)
         if suspension is None or suspension.until <= self._clock():
-            entries = self._live()
-            entries.pop(name, None)
+            del entries[name]
             self._write(entries)
 
     def forget_stale(self) -> None:
