@@ -30,7 +30,7 @@ from kanalwerk.errors import (
 )
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest, Translator
-from kanalwerk.translate.chain import ChainTranslator, Suspensions, load_suspensions
+from kanalwerk.translate.chain import ChainTranslator, Suspensions
 from kanalwerk.translate.deepl import DeepLTranslator
 from kanalwerk.translate.keys import MAX_DETAIL_CHARS
 from kanalwerk.translate.libretranslate import LibreTranslateTranslator
@@ -151,7 +151,9 @@ def test_any_error_with_until_suspends_the_engine(
         assert chain.translate(TranslationRequest((f"text {n}",), "en", "de")).engine == "second"
 
     assert first.calls == 1
-    assert {name: s.until for name, s in load_suspensions(store, NOW).items()} == {"first": LATER}
+    assert {
+        name: s.until for name, s in Suspensions(store, clock=lambda: NOW).active().items()
+    } == {"first": LATER}
 
 
 def test_a_suspect_engine_rests_longer_each_trip_until_the_settings_change(
@@ -178,12 +180,12 @@ def test_a_suspect_engine_rests_longer_each_trip_until_the_settings_change(
     )
     assert chain.translate(TranslationRequest(("text",), "en", "de")).engine == "second"
     assert first.calls == 0  # the chain reads the same record
-    assert "translator settings change" in load_suspensions(store, clock[0])["first"].reason
+    assert "translator settings change" in book.active()["first"].reason
 
     edited = Suspensions(store, clock=lambda: clock[0], settings="b")
     assert edited.active() == {}
     edited.forget_stale()
-    assert load_suspensions(store, clock[0]) == {}  # `status` no longer shows it
+    assert book.active() == {}  # gone from the record: `status` no longer shows it
 
 
 def test_a_pause_the_engine_named_outlives_a_settings_edit(store: Store) -> None:
@@ -202,7 +204,7 @@ def test_without_until_only_engine_blame_stops_asking(
     for n in range(3):
         chain.translate(TranslationRequest((f"text {n}",), "en", "de"))
     assert first.calls == calls
-    assert load_suspensions(store, NOW) == {}
+    assert Suspensions(store, clock=lambda: NOW).active() == {}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,8 @@ from kanalwerk.models import StoredItem
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
 from kanalwerk.translate.base import Translation, TranslationRequest
-from kanalwerk.translate.chain import load_suspensions
+from kanalwerk.translate.chain import Suspension, Suspensions
+from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli, run_cycle
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.fake_openai import FakeOpenAI, Fault
@@ -108,6 +108,11 @@ channels:
             return int(db.execute("SELECT count(*) FROM translation_cache").fetchone()[0])
 
 
+def suspensions(store: Store, config: Config) -> dict[str, Suspension]:
+    """The pauses in force that a run with `config` honours."""
+    return Suspensions(store, settings=translator_settings(config)).active()
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv(KEY_ENV, KEY)
@@ -139,7 +144,7 @@ def test_retry_after_suspends_the_engine_so_it_is_asked_once(world: World) -> No
     assert report.translate.translated == 3
     assert {engine for _, _, engine in world.published().values()} == {"libretranslate"}
     with world.store() as store:
-        suspended = load_suspensions(store, datetime.now(UTC))
+        suspended = Suspensions(store).active()
     assert set(suspended) == {"openai"}
     assert "3600 s" in suspended["openai"].reason
 
@@ -158,7 +163,7 @@ def test_an_article_writer_that_says_wait_is_not_asked_again(world: World, fallb
 
     assert world.api.requests == 1  # neither the writer nor the chain's openai again
     with world.store() as store:
-        suspended = load_suspensions(store, datetime.now(UTC))
+        suspended = Suspensions(store).active()
     assert set(suspended) == {"openai"} and "3600 s" in suspended["openai"].reason
     if fallback:
         assert reports[0].translated == 3
@@ -282,7 +287,7 @@ def test_an_engine_failing_item_after_item_is_paused_and_charges_nobody(
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "in a row" in r.message]
     assert len(errors) == 1 and "openai" in errors[0].getMessage()
     with world.store() as store:
-        suspended = load_suspensions(store, datetime.now(UTC))
+        suspended = suspensions(store, config)
     assert "in a row" in suspended["openai"].reason
 
     world.api.content = lambda segments: None  # the model is fixed …
@@ -294,7 +299,7 @@ def test_an_engine_failing_item_after_item_is_paused_and_charges_nobody(
     assert report.translate.translated == 6 and report.translate.stopped_reason is None
     assert set(world.published()) == set(SIX)
     with world.store() as store:
-        assert load_suspensions(store, datetime.now(UTC)) == {}
+        assert suspensions(store, config) == {}
 
 
 def test_a_refused_model_uses_up_no_attempts(world: World) -> None:

@@ -24,7 +24,6 @@ from kanalwerk.translate.chain import (
     ChainTranslator,
     Suspension,
     Suspensions,
-    load_suspensions,
 )
 from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli
@@ -86,14 +85,14 @@ def test_quota_suspension_survives_a_restart(store: Store) -> None:
     again = chain(store, restarted_deepl, restarted_backup, NOW + timedelta(hours=1))
     assert again.translate(REQUEST).texts == ("libretranslate:Hello",)
     assert restarted_deepl.calls == 0
-    assert load_suspensions(store, NOW) == {
+    assert Suspensions(store, clock=lambda: NOW).active() == {
         "deepl": Suspension(MIDNIGHT, "DeepL character quota exceeded")
     }
 
     # After midnight the engine is asked again.
     tomorrow = chain(store, restarted_deepl, restarted_backup, MIDNIGHT + timedelta(minutes=1))
     assert tomorrow.translate(REQUEST).engine == "deepl"
-    assert load_suspensions(store, MIDNIGHT) == {}
+    assert Suspensions(store, clock=lambda: MIDNIGHT).active() == {}
 
 
 def test_broken_engines_are_not_remembered_across_restarts(store: Store) -> None:

@@ -58,7 +58,7 @@ from kanalwerk.translate.article.base import (
     describe_usage,
 )
 from kanalwerk.translate.base import TranslationRequest, Translator
-from kanalwerk.translate.chain import Suspension, Suspensions, load_suspensions
+from kanalwerk.translate.chain import Suspension, Suspensions
 from kanalwerk.translate.factory import (
     ArticleWriterHolder,
     TranslatorHolder,
@@ -888,7 +888,9 @@ def read_status(config: Config, now: datetime) -> Status:
             stored = store.channel_statuses()
             usage = store.usage_for(now.date())
             # Without the pauses a settings edit lifted: status shows what the next run does.
-            resting = load_suspensions(store, now, translator_settings(config))
+            resting = Suspensions(
+                store, clock=lambda: now, settings=translator_settings(config)
+            ).active()
             engines = _engine_statuses(
                 config, lambda name: store.usage_for(now.date(), name), resting
             )

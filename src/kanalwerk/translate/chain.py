@@ -70,24 +70,6 @@ def _parse(entry: Mapping[str, Any]) -> Suspension | None:
         return None
 
 
-def load_suspensions(
-    store: MetaStore, now: datetime, settings: str | None = None
-) -> dict[str, Suspension]:
-    """Suspensions in force at `now`; unreadable entries are ignored, not fatal.
-
-    With `settings` (`settings_key` of the translator section now), a suspect engine's
-    pause made under other settings is left out, as the next run would lift it.
-    """
-    found: dict[str, Suspension] = {}
-    for name, entry in _read(store, {}).items():
-        suspension = _parse(entry)
-        if settings is not None and not _made_under(entry, settings):
-            continue
-        if suspension is not None and suspension.until > now:
-            found[name] = suspension
-    return found
-
-
 def _made_under(entry: Mapping[str, Any], settings: str) -> bool:
     """Whether a pause holds under `settings`: a suspect engine's only under its own."""
     return bool(entry.get("settings", settings) == settings)
