@@ -18,8 +18,9 @@ import re
 from collections.abc import Sequence
 
 from kanalwerk.errors import Blame, TranslationError
+from kanalwerk.sanitize import collapse_whitespace
 from kanalwerk.translate.base import TranslationRequest
-from kanalwerk.translate.language import detect_language
+from kanalwerk.translate.language import detect_language, normalise_language
 
 #: An answer may be this many times longer than its source, plus `LENGTH_SLACK` characters
 #: (German runs about 30 % longer than English; short texts vary more).
@@ -35,6 +36,11 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(_TAG.sub(" ", text))
+
+
+def _flat(text: str) -> str:
+    """The text without its tags, whitespace folded."""
+    return collapse_whitespace(_TAG.sub(" ", text))
 
 
 def problem(source: str, answer: str) -> str | None:
@@ -57,19 +63,16 @@ def unchanged(
     the source language (not already in the target one): names and short labels stay
     the same in German.
     """
-    joined = " ".join(" ".join(_TAG.sub(" ", s).split()) for s in sources)
-    if joined != " ".join(" ".join(_TAG.sub(" ", a).split()) for a in answers):
+    joined = " ".join(_flat(s) for s in sources)
+    if joined != " ".join(_flat(a) for a in answers):
         return False
     if len(_words(joined)) < MIN_WORDS_UNCHANGED:
         return False
     detected = detect_language(joined)
-    if detected is None or detected == _base(target_lang):
+    if detected is None or detected == normalise_language(target_lang):
         return False
-    return source_lang in ("", "auto") or detected == _base(source_lang)
-
-
-def _base(lang: str) -> str:
-    return lang.split("-")[0].lower()
+    source = normalise_language(source_lang)  # None for "auto": any other language counts
+    return source is None or detected == source
 
 
 def check_answers(engine: str, request: TranslationRequest, answers: Sequence[str]) -> None:
@@ -86,7 +89,7 @@ def check_answers(engine: str, request: TranslationRequest, answers: Sequence[st
     if not bad:
         return
     source, found = bad[0]
-    shown = " ".join(_TAG.sub(" ", source).split())
+    shown = _flat(source)
     shown = shown if len(shown) <= 60 else shown[:60] + "…"
     raise TranslationError(
         f"{engine}: no translation for {count} ({found}: {shown!r}); nothing of it is used",
