@@ -913,7 +913,7 @@ def _engine_statuses(
     even when it is not in the translation chain.
     """
     tc = config.translator
-    chain = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    chain = tc.engines
     writer = ["openai"] if tc.mode == "article" and "openai" not in chain else []
     configured = [*chain, *writer]
     engines: list[EngineStatus] = []
@@ -949,7 +949,7 @@ def _deepl_account(config: Config) -> DeepLAccount | None:
     from kanalwerk.translate.deepl import DeepLTranslator
 
     deepl = config.translator.deepl
-    if "deepl" not in (config.translator.engine, *config.translator.fallback):
+    if "deepl" not in config.translator.engines:
         return None
     if key_from_env(deepl.api_key_env) is None:
         return None

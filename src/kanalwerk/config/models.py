@@ -287,6 +287,11 @@ class TranslatorConfig(_Model):
             return {"*": value}
         return value
 
+    @property
+    def engines(self) -> list[str]:
+        """The engine, then its fallbacks, each once: the order the chain asks them in."""
+        return list(dict.fromkeys([self.engine, *self.fallback]))
+
     def budget_for(self, engine: str) -> BudgetConfig:
         """The engine's own daily caps, else the `*` default, else none."""
         return self.budget.get(engine) or self.budget.get("*") or BudgetConfig()

@@ -76,7 +76,7 @@ def build_translator(config: Config, store: Store) -> Translator:
     the meter counts and the engine sees.
     """
     tc = config.translator
-    names = list(dict.fromkeys([tc.engine, *tc.fallback]))
+    names = tc.engines
     cache = StoreCache(store)
 
     def factory(name: str) -> Callable[[], Translator]:
