@@ -49,7 +49,6 @@ def send_with_retries(
     request_factory: Callable[[], httpx.Request],
     *,
     max_retries: int,
-    retry_statuses: frozenset[int] = RETRY_STATUSES,
     base_delay: float = 1.0,
     max_delay: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -59,7 +58,7 @@ def send_with_retries(
 ) -> httpx.Response:
     """Send a request, retrying transient failures up to `max_retries` times.
 
-    Returns the first response whose status is not in `retry_statuses` (the caller
+    Returns the first response whose status is not in `RETRY_STATUSES` (the caller
     interprets it), or the last transient one when retries are used up. `give_up` lets
     a caller return a transient-looking response at once (a 429 that really means "no
     credit"). Transport errors that persist become a transient `TranslationError`;
@@ -95,7 +94,7 @@ def send_with_retries(
             ) from exc
         else:
             status = response.status_code
-            if status not in retry_statuses or (give_up is not None and give_up(response)):
+            if status not in RETRY_STATUSES or (give_up is not None and give_up(response)):
                 return response
             if attempt >= max_retries:
                 return response
@@ -132,9 +131,6 @@ class RetryPolicy:
     """One engine's retry settings, so that each of its requests is sent alike."""
 
     max_retries: int
-    retry_statuses: frozenset[int] = RETRY_STATUSES
-    base_delay: float = 1.0
-    max_delay: float = 60.0
     sleep: Callable[[float], None] = time.sleep
 
     def send(
@@ -150,9 +146,6 @@ class RetryPolicy:
             client,
             request_factory,
             max_retries=self.max_retries,
-            retry_statuses=self.retry_statuses,
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
             sleep=self.sleep,
             describe=describe,
             give_up=give_up,
