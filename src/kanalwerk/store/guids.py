@@ -32,6 +32,12 @@ from kanalwerk.store.chunks import chunks
 _HTTP = ("http://", "https://")
 
 
+def channels_to_adopt(conn: Connection) -> set[str]:
+    """Channels whose URLs migration 2 recorded and no poll has used yet."""
+    bases = db.resolved_guid_bases
+    return set(conn.execute(sa.select(bases.c.channel_id).distinct()).scalars())
+
+
 def adopt_resolved_guids(conn: Connection, channel_id: str, items: Mapping[str, Item]) -> None:
     """Rename old items whose stored guid is the resolved form of an incoming guid."""
     bases = db.resolved_guid_bases

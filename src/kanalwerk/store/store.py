@@ -35,7 +35,7 @@ from kanalwerk.models import (
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
 from kanalwerk.store.chunks import chunks as _chunks
-from kanalwerk.store.guids import adopt_resolved_guids
+from kanalwerk.store.guids import adopt_resolved_guids, channels_to_adopt
 
 _WRITE = "kanalwerk_write"  # execution option: this transaction will write
 _SUPPORTED = ("sqlite", "postgresql")
@@ -254,6 +254,9 @@ class Store:
         self._dialect = engine.dialect.name
         self._url = display_url
         self._closed = False
+        # Channels that still have guids stored resolved (see `store.guids`); read once,
+        # since no row is ever added there after migration 2.
+        self._to_adopt: set[str] | None = None
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:
@@ -538,10 +541,16 @@ class Store:
             .returning(db.items.c.id, db.items.c.guid)
         )
         with self._write() as conn:
-            adopt_resolved_guids(conn, channel_id, unique)
+            if self._to_adopt is None:
+                self._to_adopt = channels_to_adopt(conn)
+            adopting = channel_id in self._to_adopt
+            if adopting:
+                adopt_resolved_guids(conn, channel_id, unique)
             inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
             if fetched is not None:
                 _write_fetches(conn, [fetched], now)
+        if adopting:  # done, and committed: its recorded URLs are gone
+            self._to_adopt.discard(channel_id)
         return [inserted[guid] for guid in unique if guid in inserted]
 
     def _stored_items_query(self) -> sa.Select[Any]:
