@@ -67,10 +67,19 @@ def _decode_xml_refs(value: str) -> str:
         digits, hex_digits, name = match.groups()
         if name:
             return _XML_NAMED[name]
-        code = int(digits) if digits else int(hex_digits, 16)
-        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        code = _code_point(hex_digits, digits)
+        return "\ufffd" if code is None else chr(code)
 
     return _XML_REF.sub(decode, value)
+
+
+def _code_point(hex_digits: str | bytes | None, digits: str | bytes | None) -> int | None:
+    """The character a reference names; None for a surrogate or beyond U+10FFFF."""
+    text = hex_digits or digits or ""
+    if len(text) > 8:
+        return None
+    code = int(text, 16) if hex_digits else int(text)
+    return None if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else code
 
 
 _Mixin._start_link = _start_link_keeping_href
@@ -148,11 +157,7 @@ def _repair_char_refs(content: bytes) -> bytes:
         return content
 
     def repair(match: re.Match[bytes]) -> bytes:
-        hex_digits, digits = match.group(1), match.group(2)
-        if len(hex_digits or digits) > 8:
-            return _REPLACEMENT_REF
-        code = int(hex_digits, 16) if hex_digits else int(digits)
-        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        if _code_point(match.group(1), match.group(2)) is None:
             return _REPLACEMENT_REF
         return match.group(0)
 
