@@ -48,7 +48,7 @@ def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
         "apscheduler": logging.INFO if verbose else logging.WARNING,
     }
     before = {name: logging.getLogger(name).level for name in levels}
-    handler = logs.install(levels[""], sys.stderr)  # control characters shown escaped
+    handler = logs.install(sys.stderr)  # control characters shown escaped
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
 

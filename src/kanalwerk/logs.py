@@ -45,17 +45,12 @@ class TerminalSafeFormatter(logging.Formatter):
         return _printable_lines(super().formatStack(stack_info))
 
 
-class _Handler(logging.StreamHandler[TextIO]):
-    """Ours, so that setting up again replaces it instead of adding a second one."""
+def install(stream: TextIO) -> logging.Handler:
+    """Log to `stream` through the terminal-safe formatter; return the handler.
 
-
-def install(level: int, stream: TextIO) -> logging.Handler:
-    """Log to `stream` at `level` through the terminal-safe formatter; return the handler."""
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
-        root.removeHandler(old)
-    handler = _Handler(stream)
+    Levels are the caller's to set; it removes the handler when it is done.
+    """
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(TerminalSafeFormatter(FORMAT, DATE_FORMAT))
-    root.addHandler(handler)
-    root.setLevel(level)
+    logging.getLogger().addHandler(handler)
     return handler
