@@ -15,6 +15,8 @@ def __getattr__(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("kanalwerk")
+        found = version("kanalwerk")
     except PackageNotFoundError:  # running from a source tree without installation
-        return "0.0.0"
+        found = "0.0.0"
+    globals()["__version__"] = found  # asked once; later lookups find the attribute
+    return found
