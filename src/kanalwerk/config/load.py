@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,33 +69,39 @@ def load_config(path: Path) -> Config:
 
 
 def _check_unique_ids(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
-    first: dict[str, int] = {}
-    for index, channel in enumerate(config.channels):
-        if channel.id in first:
-            other = config.channels[first[channel.id]]
-            line = lines.get(("channels", index, "id")) or lines.get(("channels", index), 1)
-            raise ConfigError(
-                f"{name}:{line}: channels[{index}].id: '{channel.id}' is used by both "
-                f"'{other.name}' and '{channel.name}'; give one of them another id:"
-            )
-        first[channel.id] = index
+    repeat = _first_repeat(channel.id for channel in config.channels)
+    if repeat is not None:
+        index, earlier = repeat
+        channel, other = config.channels[index], config.channels[earlier]
+        line = lines.get(("channels", index, "id")) or lines.get(("channels", index), 1)
+        raise ConfigError(
+            f"{name}:{line}: channels[{index}].id: '{channel.id}' is used by both "
+            f"'{other.name}' and '{channel.name}'; give one of them another id:"
+        )
 
 
 def _check_unique_feeds(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
     """One feed under two names would store, translate and publish every item twice."""
+    repeat = _first_repeat(_feed_identity(channel) for channel in config.channels)
+    if repeat is not None:
+        index, earlier = repeat
+        channel, other = config.channels[index], config.channels[earlier]
+        here, there = _source_line(lines, index), _source_line(lines, earlier)
+        raise ConfigError(
+            f"{name}:{here[1]}: channels[{index}].{here[0]}: '{channel.name}' is the same "
+            f"feed as '{other.name}' (line {there[1]}); keep one of them, or every item "
+            "is published twice"
+        )
+
+
+def _first_repeat(keys: Iterable[str]) -> tuple[int, int] | None:
+    """The index of the first key seen before, and of where it was first seen."""
     first: dict[str, int] = {}
-    for index, channel in enumerate(config.channels):
-        key = _feed_identity(channel)
+    for index, key in enumerate(keys):
         if key in first:
-            earlier = first[key]
-            other = config.channels[earlier]
-            here, there = _source_line(lines, index), _source_line(lines, earlier)
-            raise ConfigError(
-                f"{name}:{here[1]}: channels[{index}].{here[0]}: '{channel.name}' is the same "
-                f"feed as '{other.name}' (line {there[1]}); keep one of them, or every item "
-                "is published twice"
-            )
+            return index, first[key]
         first[key] = index
+    return None
 
 
 def _source_line(lines: dict[KeyPath, int], index: int) -> tuple[str, int]:
