@@ -582,8 +582,8 @@ def _translate_item(
     stored: StoredItem,
     engine: Callable[[], Translator],
     site: SiteInfo,
-    article_writer: Callable[[], ArticleWriter | None] | None = None,
-    resting: Suspensions | None = None,
+    article_writer: Callable[[], ArticleWriter | None] | None,
+    resting: Suspensions,
 ) -> Article:
     """The item's German article: written by `article_writer` when given, else translated.
 
@@ -651,7 +651,7 @@ def _write_article(
     site: SiteInfo,
     body_html: str,
     lang: str,
-    resting: Suspensions | None = None,
+    resting: Suspensions,
 ) -> Article | None:
     """The writer's article for `stored`; `None` when it could not get one right or rests."""
     item = stored.item
@@ -679,7 +679,7 @@ def _write_article(
         )
         return None
     except TranslationError as exc:
-        if exc.until is None or resting is None:
+        if exc.until is None:
             raise
         resting.suspend(writer.engine, exc.until, str(exc))
         log.warning(
