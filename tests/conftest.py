@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from kanalwerk.store import Store
 from tests.servers import LocalServer
 
 DATA = Path(__file__).parent / "data"
@@ -33,3 +34,10 @@ def shared_server() -> Iterator[LocalServer]:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A new, empty store in the test's folder."""
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
+        yield opened

@@ -299,12 +299,6 @@ def test_402_is_final(fake: FakeOpenAI, writer: OpenAIArticleWriter) -> None:
     assert caught.value.blame is Blame.ENGINE
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
-        yield opened
-
-
 def test_cache_hit_makes_no_request(
     fake: FakeOpenAI, sleeps: Sleeps, store: Store, tmp_path: Path
 ) -> None:

@@ -60,12 +60,6 @@ class Engine:
         pass
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
-        yield opened
-
-
 def chain(store: Store, first: Engine, second: Engine, now: datetime) -> ChainTranslator:
     engines = [("deepl", lambda: first), ("libretranslate", lambda: second)]
     return ChainTranslator(engines, clock=lambda: now, store=store)

@@ -211,12 +211,6 @@ def test_close_closes_the_engine(caches: Caches) -> None:
     assert inner.closed
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
-        yield opened
-
-
 def test_store_cache_persists_across_translators(store: Store) -> None:
     first = Recording()
     CachingTranslator(first, StoreCache(store)).translate(req("Hello", "World"))
