@@ -18,6 +18,7 @@ from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.files import write_atomic
+from kanalwerk.publish.pages import ArticleLibrary
 from kanalwerk.publish.site import render_article, render_index
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -335,7 +336,7 @@ def test_concurrent_reader_sees_only_whole_files(tmp_path: Path) -> None:
 def test_publish_writes_everything_then_nothing(tmp_path: Path) -> None:
     out = tmp_path / "output"
     articles = [make_article(n) for n in range(1, 4)]
-    first = publish(articles, SITE, out)
+    first = publish(ArticleLibrary(SITE, articles), out)
     assert isinstance(first, PublishResult)
     expected = {
         out / "feed.atom",
@@ -349,12 +350,12 @@ def test_publish_writes_everything_then_nothing(tmp_path: Path) -> None:
     assert b"quelle" in (out / "style.css").read_bytes()
     assert feedparser.parse((out / "feed.atom").read_bytes()).bozo == 0
 
-    second = publish(articles, SITE, out)
+    second = publish(ArticleLibrary(SITE, articles), out)
     assert second.written == []
     assert second.unchanged == len(expected)
 
     changed = [*articles[:2], dataclasses.replace(articles[2], title="Neuer Titel")]
-    third = publish(changed, SITE, out)
+    third = publish(ArticleLibrary(SITE, changed), out)
     assert set(third.written) == {
         out / "feed.atom",
         out / "index.html",
@@ -369,14 +370,14 @@ def test_publish_reports_write_errors(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(PublishError, match="Permission denied"):
-        publish([make_article(1)], SITE, tmp_path / "out")
+        publish(ArticleLibrary(SITE, [make_article(1)]), tmp_path / "out")
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
 def test_publish_rejects_unsafe_slug(tmp_path: Path) -> None:
     bad = dataclasses.replace(make_article(1), slug="../../etc/passwd")
     with pytest.raises(PublishError, match="slug"):
-        publish([bad], SITE, tmp_path)
+        publish(ArticleLibrary(SITE, [bad]), tmp_path)
     assert not (tmp_path / "feed.atom").exists()
 
 
@@ -395,6 +396,6 @@ def test_publish_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
     for path in [*left, *others]:
         os.utime(path, (hour_ago, hour_ago))
 
-    publish([make_article(1)], SITE, out)
+    publish(ArticleLibrary(SITE, [make_article(1)]), out)
     assert not any(path.exists() for path in left)
     assert young.exists() and all(path.exists() for path in others)

@@ -158,4 +158,5 @@ def compose_article(
         engine=engine,
         model=model,
         thumbnail=item.thumbnail,
+        channel_id=stored.channel_id,
     )

@@ -139,6 +139,7 @@ class Article:
     model: str | None
     language: str = "de"
     thumbnail: str | None = None
+    channel_id: str = ""  # the channel the original came through
 
 
 @dataclass(frozen=True)

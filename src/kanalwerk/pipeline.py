@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
 import html
 import json
 import logging
@@ -30,7 +29,6 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 import kanalwerk.sources.youtube as youtube
-from kanalwerk import __version__
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import (
@@ -45,7 +43,8 @@ from kanalwerk.errors import (
 from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
-from kanalwerk.publish import PublishResult, missing_files, publish
+from kanalwerk.publish import PublishResult, publish
+from kanalwerk.publish.pages import ArticleLibrary
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.store import ChannelStatus, FetchRecord, Store
@@ -711,28 +710,23 @@ def _write_article(
 
 # --- publish -------------------------------------------------------------------------
 
-#: Bump when templates or feed layout change, so existing sites are re-rendered.
-OUTPUT_LAYOUT_VERSION = "2"
+#: The keys of the pages last written, so a quiet cycle renders nothing.
+PUBLISHED_KEYS = "published_keys"
 
 
 def _publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
-    """Write the feed and pages when articles or site settings changed since last time.
+    """Write the pages whose content changed since last time; None when none did.
 
     A file missing from the output folder (deleted by hand, say) is written again too.
     """
-    site = config.site.info()
     articles = store.articles()
-    fingerprint = _publish_fingerprint(config, articles_count=len(articles))
-    if (
-        not force
-        and store.unpublished_count() == 0
-        and store.get_meta("publish_fingerprint") == fingerprint
-        and not missing_files(articles, Path(config.output))
-    ):
-        return None
-    result = publish(articles, site, Path(config.output))
+    library = ArticleLibrary(config.site.info(), articles)
+    previous = None if force else _published_keys(store)
+    result = publish(library, Path(config.output), previous=previous)
     store.mark_published([a.item_id for a in articles])
-    store.set_meta("publish_fingerprint", fingerprint)
+    store.set_meta(PUBLISHED_KEYS, json.dumps(result.keys, sort_keys=True))
+    if not result.written and not force:
+        return None
     log.info(
         "published %d article(s) to %s: %d file(s) written, %d unchanged",
         len(articles),
@@ -743,19 +737,12 @@ def _publish_site(config: Config, store: Store, *, force: bool = False) -> Publi
     return result
 
 
-def _publish_fingerprint(config: Config, *, articles_count: int) -> str:
-    digest = hashlib.sha256()
-    payload = "\n".join(
-        [
-            OUTPUT_LAYOUT_VERSION,
-            __version__,
-            config.site.model_dump_json(),
-            str(config.output),
-            str(articles_count),
-        ]
-    )
-    digest.update(payload.encode())
-    return digest.hexdigest()
+def _published_keys(store: Store) -> dict[str, str]:
+    try:
+        keys = json.loads(store.get_meta(PUBLISHED_KEYS) or "{}")
+    except ValueError:
+        return {}
+    return keys if isinstance(keys, dict) else {}
 
 
 # --- one cycle ----------------------------------------------------------------------

@@ -1,30 +1,25 @@
-"""Publishing: `feed.atom`, `index.html`, `style.css` and `artikel/<slug>.html`.
+"""Publishing: the feeds, the site and its stylesheet, written atomically into `output`.
 
-Every file goes through `write_atomic`, so a publish run only touches files whose bytes
-changed and a crash never leaves a half-written page behind.
+The pages come from `feeds.feed_pages` and `sitepages.site_pages`. A page whose key equals
+the one written last time (and whose file is still there) is not rendered at all; every
+other page goes through `write_atomic`, so a crash never leaves a half-written file.
 """
 
 from __future__ import annotations
 
-import importlib.resources
-import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kanalwerk.errors import PublishError
-from kanalwerk.models import Article, SiteInfo
-from kanalwerk.publish.atom import newest_first, render_atom
+from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import remove_stale_temp_files, write_atomic
-from kanalwerk.publish.site import render_article, render_index
+from kanalwerk.publish.pages import Library, Page
+from kanalwerk.publish.sitepages import site_pages
 
-__all__ = ["PublishResult", "missing_files", "publish"]
+__all__ = ["PublishResult", "plan", "publish"]
 
-ARTICLE_DIR = "artikel"
-FEED_FILE = "feed.atom"
-INDEX_FILE = "index.html"
-STYLE_FILE = "style.css"
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
 
 
@@ -32,64 +27,45 @@ _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
 class PublishResult:
     written: list[Path]
     unchanged: int
+    keys: dict[str, str] = field(default_factory=dict)  # path → key of every page now out
 
 
-def _stylesheet() -> bytes:
-    return importlib.resources.files("kanalwerk").joinpath("templates", "style.css").read_bytes()
-
-
-def _unique_by_slug(articles: Sequence[Article]) -> list[Article]:
-    """One page per slug; the newest article wins if two ever share one."""
-    seen: dict[str, Article] = {}
-    for article in newest_first(articles):
-        if not _SAFE_SLUG.match(article.slug):
+def _check_slugs(library: Library) -> None:
+    for entry in library.entries:
+        if not _SAFE_SLUG.match(entry.slug):
             raise PublishError(
-                f"article {article.entry_id} has an unusable slug {article.slug!r}; "
+                f"article {entry.entry_id} has an unusable slug {entry.slug!r}; "
                 "slugs may only contain a-z, 0-9 and '-' (compose the article again)"
             )
-        seen.setdefault(article.slug, article)
-    return list(seen.values())
 
 
-def _page(output: Path, article: Article) -> Path:
-    return output / ARTICLE_DIR / f"{article.slug}.html"
+def plan(library: Library) -> list[Page]:
+    """Every file of the output, article pages before the lists and feeds that link them."""
+    _check_slugs(library)
+    unique: dict[str, Page] = {}
+    for page in site_pages(library) + feed_pages(library):
+        unique.setdefault(page.path, page)  # two articles with one slug: the newest wins
+    return sorted(unique.values(), key=lambda p: "/" not in p.path)
 
 
-def missing_files(articles: Sequence[Article], output: Path) -> list[Path]:
-    """The files a publish of `articles` writes that are not in `output` (someone deleted them).
-
-    Asked on every quiet cycle, so the article folder is listed once, not each page looked up.
-    """
-    try:
-        present = {entry.name for entry in os.scandir(output / ARTICLE_DIR) if entry.is_file()}
-    except OSError:  # no folder yet: every page is missing
-        present = set()
-    missing = [output / name for name in (FEED_FILE, INDEX_FILE, STYLE_FILE)]
-    missing = [path for path in missing if not path.is_file()]
-    pages = {f"{article.slug}.html" for article in articles} - present
-    return missing + [output / ARTICLE_DIR / name for name in sorted(pages)]
-
-
-def publish(articles: Sequence[Article], site: SiteInfo, output: Path) -> PublishResult:
-    """Write the feed and the site into `output`, rewriting only files that changed."""
-    feed_url = site.base_url + FEED_FILE
-    pages = _unique_by_slug(articles)
-    planned: list[tuple[Path, bytes]] = [
-        (output / FEED_FILE, render_atom(pages, site, feed_url=feed_url)),
-        (output / INDEX_FILE, render_index(pages, site, feed_url=feed_url)),
-        (output / STYLE_FILE, _stylesheet()),
-    ]
-    planned += [(_page(output, a), render_article(a, site, feed_url=feed_url)) for a in pages]
-
+def publish(
+    library: Library, output: Path, *, previous: Mapping[str, str] | None = None
+) -> PublishResult:
+    """Write every page whose key differs from `previous` (or whose file is gone)."""
+    previous = previous or {}
+    pages = plan(library)
     written: list[Path] = []
     unchanged = 0
     try:
-        (output / ARTICLE_DIR).mkdir(parents=True, exist_ok=True)
-        for folder in (output, output / ARTICLE_DIR):
+        folders = {(output / page.path).parent for page in pages} | {output}
+        for folder in sorted(folders):
+            folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temp_files(folder)
-        # Article pages first, so the feed and index never link to a page not yet written.
-        for path, data in planned[3:] + planned[:3]:
-            if write_atomic(path, data):
+        for page in pages:
+            path = output / page.path
+            if previous.get(page.path) == page.key and path.is_file():
+                unchanged += 1
+            elif write_atomic(path, page.render()):
                 written.append(path)
             else:
                 unchanged += 1
@@ -98,4 +74,4 @@ def publish(articles: Sequence[Article], site: SiteInfo, output: Path) -> Publis
             f"cannot write the site to {output}: {exc.strerror or exc}; "
             "check that the output folder exists, is writable and has free space"
         ) from exc
-    return PublishResult(written=written, unchanged=unchanged)
+    return PublishResult(written, unchanged, {page.path: page.key for page in pages})

@@ -233,6 +233,7 @@ def _article(row: sa.Row[Any]) -> Article:
         model=row.model,
         language=row.language,
         thumbnail=row.thumbnail,
+        channel_id=row.item_channel_id,
     )
 
 
@@ -664,6 +665,7 @@ class Store:
                 db.items.c.title.label("item_title"),
                 db.items.c.link.label("item_link"),
                 db.items.c.author.label("item_author"),
+                db.items.c.channel_id.label("item_channel_id"),
                 *_source_columns,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)

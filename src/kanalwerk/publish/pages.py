@@ -1,0 +1,171 @@
+"""What the publisher writes, as data: one `Page` per output file, with a key and a renderer.
+
+A page's `key` changes whenever its bytes would, so the publisher renders only pages whose
+key differs from the one it wrote last time. Feeds and site contribute pages through
+`feeds.feed_pages` and `sitepages.site_pages`; both read published articles through a
+`Library`, which hands out light `Entry`s for lists and links and loads full bodies only
+for the pages that are rendered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.resources
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from kanalwerk import __version__
+from kanalwerk.dates import iso_utc, utc_seconds
+from kanalwerk.models import Article, SiteInfo, SourceRef
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A published article without its body: enough for lists, links and keys."""
+
+    item_id: int
+    entry_id: str
+    slug: str
+    channel_id: str
+    title: str
+    summary: str
+    published: datetime
+    updated: datetime
+    source: SourceRef
+    thumbnail: str | None = None
+
+    @property
+    def version(self) -> tuple[object, ...]:
+        """Everything of the entry a page shows; part of the key of every page listing it.
+
+        The body is not here: a re-made body always moves `updated`.
+        """
+        return (
+            self.entry_id,
+            self.slug,
+            self.channel_id,
+            self.title,
+            self.summary,
+            iso_utc(self.published),
+            iso_utc(self.updated),
+            self.thumbnail,
+            self.source.title,
+            self.source.link,
+            self.source.channel_name,
+            self.source.feed_title,
+            self.source.feed_url,
+            self.source.feed_link,
+            self.source.feed_id,
+            self.source.author,
+        )
+
+
+def entry_of(article: Article) -> Entry:
+    return Entry(
+        item_id=article.item_id,
+        entry_id=article.entry_id,
+        slug=article.slug,
+        channel_id=article.channel_id,
+        title=article.title,
+        summary=article.summary,
+        published=article.published,
+        updated=article.updated,
+        source=article.source,
+        thumbnail=article.thumbnail,
+    )
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A followed channel, for the channel pages and `quellen.opml`."""
+
+    id: str
+    name: str
+    feed_url: str
+    feed_title: str | None = None
+    feed_link: str | None = None
+
+
+class Library(Protocol):
+    """The published articles, as the page builders see them."""
+
+    @property
+    def site(self) -> SiteInfo: ...
+
+    @property
+    def entries(self) -> Sequence[Entry]:
+        """Every published article, newest first (published, then entry id, descending)."""
+        ...
+
+    @property
+    def channels(self) -> Sequence[ChannelInfo]: ...
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        """Full articles for `item_ids`, in that order; unknown ids are left out."""
+        ...
+
+
+def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]:
+    """The one order of the site and feeds: newest published first, entry id breaking ties."""
+    return (utc_seconds(published), entry_id)
+
+
+@dataclass
+class ArticleLibrary:
+    """A `Library` over articles held in memory, for tests and small callers."""
+
+    site: SiteInfo
+    source_articles: Sequence[Article]
+    channels: Sequence[ChannelInfo] = ()
+
+    def __post_init__(self) -> None:
+        ordered = sorted(
+            self.source_articles,
+            key=lambda a: newest_first_key(a.published, a.entry_id),
+            reverse=True,
+        )
+        self._by_id = {a.item_id: a for a in ordered}
+        self.entries: Sequence[Entry] = [entry_of(a) for a in ordered]
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        return [self._by_id[i] for i in item_ids if i in self._by_id]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One output file: `path` relative to the output folder, '/'-separated."""
+
+    path: str
+    key: str
+    render: Callable[[], bytes]
+
+
+def page_key(*parts: object) -> str:
+    """A stable digest of what a page depends on (JSON-able values, tuples and lists)."""
+    payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def versions(entries: Iterable[Entry]) -> list[tuple[object, ...]]:
+    return [entry.version for entry in entries]
+
+
+@lru_cache(maxsize=1)
+def _templates_digest() -> str:
+    """The templates' bytes: an edited template re-renders every page once."""
+    digest = hashlib.sha256()
+    folder = importlib.resources.files("kanalwerk").joinpath("templates")
+    for resource in sorted(folder.iterdir(), key=lambda r: r.name):
+        if resource.is_file():
+            digest.update(resource.name.encode() + b"\0" + resource.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def layout_key(site: SiteInfo) -> str:
+    """What every page depends on besides its entries: the site settings and the layout."""
+    return page_key(__version__, _templates_digest(), dataclasses.astuple(site))
