@@ -156,6 +156,9 @@ class SiteInfo:
     attribution_heading: str
     attribution_text: str  # the box's text for a translated article
     attribution_untranslated_text: str  # … and for one published in its own language
+    feed_size: int = 50  # entries in each feed; older ones live in the archives
+    page_size: int = 20  # articles on one page of the index and of a channel's page
+    websub_hub: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)

@@ -154,6 +154,9 @@ class SiteConfig(_Model):
     base_url: HttpUrl
     author: str
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    feed_size: int = Field(default=50, ge=1, le=1000)  # entries in feed.atom; older ones in archiv/
+    page_size: int = Field(default=20, ge=1, le=500)  # articles on one page of the index
+    websub_hub: HttpUrl | None = None  # pinged after every change of the feeds
 
     @field_validator("base_url")
     @classmethod
@@ -170,6 +173,9 @@ class SiteConfig(_Model):
             attribution_heading=self.attribution.heading,
             attribution_text=self.attribution.text,
             attribution_untranslated_text=self.attribution.untranslated_text,
+            feed_size=self.feed_size,
+            page_size=self.page_size,
+            websub_hub=self.websub_hub,
         )
 
 
