@@ -18,4 +18,4 @@ def feed_pages(library: Library) -> list[Page]:
         return render_atom(articles, site, feed_url=site.base_url + FEED_FILE, limit=site.feed_size)
 
     key = page_key("feed.atom", layout_key(site), versions(newest))
-    return [Page(FEED_FILE, key, render)]
+    return [Page(FEED_FILE, key, render, needs=tuple(e.item_id for e in newest))]

@@ -138,11 +138,16 @@ class ArticleLibrary:
 
 @dataclass(frozen=True)
 class Page:
-    """One output file: `path` relative to the output folder, '/'-separated."""
+    """One output file: `path` relative to the output folder, '/'-separated.
+
+    `needs` names the articles `render` loads with `Library.articles`, so the publisher can
+    load the bodies of many pages in one query before rendering them.
+    """
 
     path: str
     key: str
     render: Callable[[], bytes]
+    needs: tuple[int, ...] = ()
 
 
 def page_key(*parts: object) -> str:

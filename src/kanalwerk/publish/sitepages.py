@@ -36,10 +36,16 @@ def site_pages(library: Library) -> list[Page]:
             (article,) = library.articles([entry.item_id])
             return render_article(article, site, feed_url=feed_url)
 
-        return Page(article_path(entry.slug), page_key("article", layout, entry.version), render)
+        key = page_key("article", layout, entry.version)
+        return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
     pages = [
         Page(STYLE_FILE, page_key("style", layout), _stylesheet),
-        Page(INDEX_FILE, page_key("index", layout, versions(entries)), index),
+        Page(
+            INDEX_FILE,
+            page_key("index", layout, versions(entries)),
+            index,
+            needs=tuple(e.item_id for e in entries),
+        ),
     ]
     return pages + [article_page(entry) for entry in entries]
