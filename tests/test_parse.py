@@ -546,6 +546,33 @@ def test_character_references_to_lone_surrogates_are_replaced() -> None:
     assert third.title == "Gut – \U0001f600"
 
 
+@pytest.mark.parametrize(
+    ("codec", "bom"),
+    [
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+        ("utf-32-be", b""),
+    ],
+)
+def test_impossible_character_references_are_replaced_in_wide_encodings(
+    codec: str, bom: bytes
+) -> None:
+    """The repair must see references in UTF-16 and UTF-32 bodies too, not only in 8-bit ones."""
+    text = (
+        f'<?xml version="1.0" encoding="{codec[:6].upper()}"?>'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><title>Zu gro\u00df &#1114112; &#xD800;</title><guid>1</guid></item>"
+        "<item><title>Gut</title><guid>2</guid></item>"
+        "</channel></rss>"
+    )
+    body = bom + text.encode(codec)
+    first, second = (sanitize_item(i) for i in parse_feed(body, url="https://example.org/f").items)
+    assert first.title == "Zu gro\u00df \ufffd \ufffd"
+    assert second.title == "Gut"
+
+
 def test_json_lone_surrogates_are_replaced_when_sanitized() -> None:
     body = json.dumps(
         {

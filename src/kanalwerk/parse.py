@@ -151,11 +151,33 @@ def _join_warnings(*warnings: str | None) -> str | None:
     return "; ".join(w for w in warnings if w) or None
 
 
-def _repair_char_refs(content: bytes) -> bytes:
-    """Character references to impossible code points become U+FFFD."""
-    if b"&#" not in content:
-        return content
+# How a UTF-16 or UTF-32 body starts: its byte order mark, else `<?` or `<` as XML 1.0
+# Appendix F detects them. UTF-32 first: its LE mark begins with UTF-16 LE's.
+_WIDE_STARTS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+    (b"\x00<", "utf-16-be"),
+)
 
+
+def _repair_char_refs(content: bytes) -> bytes:
+    """Character references to impossible code points become U+FFFD, in any encoding."""
+    codec = next((codec for start, codec in _WIDE_STARTS if content.startswith(start)), None)
+    if codec is None:
+        return _repair_refs(content) if b"&#" in content else content
+    try:
+        text = content.decode(codec)
+    except UnicodeDecodeError:
+        return content  # not what it looked like; feedparser judges it as it is
+    return _repair_refs(text.encode("utf-8")).decode("utf-8").encode(codec)
+
+
+def _repair_refs(content: bytes) -> bytes:
     def repair(match: re.Match[bytes]) -> bytes:
         if _code_point(match.group(1), match.group(2)) is None:
             return _REPLACEMENT_REF
