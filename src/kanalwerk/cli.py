@@ -152,6 +152,155 @@ def check(config_path: Path) -> None:
     )
 
 
+# --- channels: add, remove, list, OPML ----------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.argument("url")
+@click.option("--name", help="The channel's name (default: the feed's title).")
+def add(config_path: Path, url: str, name: str | None) -> None:
+    """Add a channel: a feed URL, a web page that announces its feed, or a YouTube
+    channel URL, @handle or video URL.
+
+    Shows what it found and appends the channel to the config file; the file's comments
+    and layout stay as they are. A running `kanalwerk run` picks it up on its next round.
+    """
+    from kanalwerk.config.edit import NewChannel, add_channels, config_before_adding
+    from kanalwerk.pipeline import fetch_settings
+    from kanalwerk.sources.discover import discover
+
+    found = discover(url, fetch_settings(config_before_adding(config_path)))
+    source = f"youtube: {found.youtube}" if found.youtube else f"url: {found.url}"
+    click.echo(f"found: {logs.printable(found.title or '(no title)')}")
+    click.echo(
+        f"  feed: {found.feed_url}" + (f" (announced by {found.page})" if found.page else "")
+    )
+    for title in found.latest:
+        click.echo(f"  - {logs.printable(title)}")
+    chosen = " ".join((name or found.title or "").split())
+    if not chosen:
+        raise click.ClickException("the feed has no title; name the channel with --name NAME")
+    add_channels(config_path, [NewChannel(chosen, url=found.url, youtube=found.youtube)])
+    click.echo(f"added {chosen!r} to {config_path} ({source})")
+
+
+@main.command()
+@config_option
+@click.argument("name")
+def remove(config_path: Path, name: str) -> None:
+    """Remove the channel NAME (its name or id) from the config file.
+
+    Its items and articles stay in the store; the other entries and comments stay as
+    they are.
+    """
+    from kanalwerk.config.edit import remove_channel
+
+    remove_channel(config_path, name)
+    click.echo(f"removed {name!r} from {config_path}; its items stay in the store")
+
+
+@main.command(name="channels")
+@config_option
+def channels_cmd(config_path: Path) -> None:
+    """List the channels: name, feed, items and articles stored, and the last fetch.
+
+    It only reads, so it is safe beside a running `kanalwerk run`.
+    """
+    from kanalwerk.errors import NoStoreYet
+    from kanalwerk.store import Store
+
+    config = _load(config_path)
+    try:
+        store = Store.open(config.store, create=False)
+    except NoStoreYet:
+        statuses = {}
+    else:
+        with store:
+            statuses = {row.id: row for row in store.channel_statuses()}
+    for channel in config.channels:
+        source = f"youtube {channel.youtube}" if channel.youtube else f"feed {channel.url}"
+        row = statuses.get(channel.id)
+        if row is None or row.last_fetched_at is None:
+            fetched = "never fetched"
+        else:
+            outcome = f"error: {row.last_error}" if row.last_error else "OK"
+            fetched = f"last fetch {row.last_fetched_at:%Y-%m-%d %H:%M} UTC {outcome}"
+        counts = f"{row.items_total if row else 0} item(s), {row.items_published if row else 0}"
+        paused = "" if channel.enabled else " (disabled)"
+        click.echo(f"{channel.name}{paused}: {source}; {counts} article(s); {fetched}")
+
+
+@main.command(name="import-opml")
+@config_option
+@click.argument("opml_file", type=click.Path(dir_okay=False, path_type=Path))
+def import_opml(config_path: Path, opml_file: Path) -> None:
+    """Add the feeds of an OPML file (a feed reader's export) as channels.
+
+    Feeds in folders are added too; feeds the config already has are skipped.
+    """
+    from kanalwerk.config.edit import add_channels, configured_channels, plan_import
+    from kanalwerk.errors import OpmlError
+    from kanalwerk.opml import parse_opml
+
+    try:
+        data = opml_file.read_bytes()
+    except OSError as exc:
+        raise OpmlError(f"{opml_file}: cannot read it: {exc.strerror or exc}") from exc
+    feeds = [(sub.title, sub.xml_url) for sub in parse_opml(data, name=str(opml_file))]
+    added, skipped = plan_import(feeds, configured_channels(config_path))
+    if added:
+        add_channels(config_path, added)
+    for channel in added:
+        click.echo(f"added {logs.printable(channel.name)}: {channel.reference}")
+    for skip in skipped:
+        click.echo(f"skipped {logs.printable(skip.title)} ({skip.url}): {skip.reason}")
+    click.echo(f"{len(added)} channel(s) added to {config_path}, {len(skipped)} skipped")
+
+
+@main.command(name="export-opml")
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def export_opml(config_path: Path, output: Path | None) -> None:
+    """Write the channels as OPML 2.0, for feed readers to import.
+
+    A channel given by @handle is exported with its feed URL: the one the store
+    remembers, else the one looked up now.
+    """
+    from kanalwerk.errors import NoStoreYet
+    from kanalwerk.opml import Subscription, render_opml
+    from kanalwerk.pipeline import fetch_settings
+    from kanalwerk.publish.files import write_atomic
+    from kanalwerk.sources.discover import discover
+    from kanalwerk.store import Store
+
+    config = _load(config_path)
+    known: dict[str, str] = {}  # feed URLs of @handle channels, as the store remembers them
+    if any(channel.feed_url is None for channel in config.channels):
+        try:
+            with Store.open(config.store, create=False) as store:
+                known = {row.id: row.url for row in store.channel_statuses() if row.url}
+        except NoStoreYet:
+            pass
+    subscriptions = []
+    for channel in config.channels:
+        url = channel.feed_url or known.get(channel.id)
+        if url is None:  # a handle never polled: look it up now
+            url = discover(channel.youtube or "", fetch_settings(config)).feed_url
+        subscriptions.append(Subscription(channel.name, url))
+    data = render_opml(config.site.title, subscriptions, owner=config.site.author)
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    write_atomic(output, data)
+    click.echo(f"wrote {len(subscriptions)} channel(s) to {output}", err=True)
+
+
 @main.command()
 @config_option
 def status(config_path: Path) -> None:

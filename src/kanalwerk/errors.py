@@ -139,6 +139,14 @@ class PublishError(KanalwerkError):
     """Output files could not be written."""
 
 
+class OpmlError(KanalwerkError):
+    """An OPML file could not be read; the message names the file."""
+
+
+class DiscoveryError(KanalwerkError):
+    """`kanalwerk add` found no feed behind the URL it was given; the message says why."""
+
+
 class DuplicateKey(ConfigError):
     """A mapping in the config file names a key twice (YAML would keep the last silently)."""
 

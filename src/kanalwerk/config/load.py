@@ -11,27 +11,21 @@ from pydantic import ValidationError
 
 from kanalwerk.config.lines import KeyPath, LineLoader, syntax_error
 from kanalwerk.config.messages import describe, dotted, show
-from kanalwerk.config.models import ChannelConfig, Config
+from kanalwerk.config.models import Config
 from kanalwerk.errors import ConfigError, DuplicateKey
 from kanalwerk.sources.youtube import parse_channel_ref
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate the config file; raise ConfigError naming file, line and key."""
+def load_config(path: Path, *, text: str | None = None) -> Config:
+    """Read and validate the config file; raise ConfigError naming file, line and key.
+
+    With `text`, that text is validated as if it were the file's (an edit not yet written).
+    """
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{name}: config file not found; create it or point to yours with "
-            "`kanalwerk check --config PATH`"
-        ) from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}: is a folder, not a config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{name}: cannot read the config file: {exc}") from exc
+    if text is None:
+        text = read_config_text(path)
 
     loader = LineLoader(text)
     try:
@@ -68,6 +62,22 @@ def load_config(path: Path) -> Config:
     return config
 
 
+def read_config_text(path: Path) -> str:
+    """The config file's text; ConfigError saying what is wrong when it cannot be read."""
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{name}: config file not found; create it or point to yours with "
+            "`kanalwerk check --config PATH`"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a folder, not a config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot read the config file: {exc}") from exc
+
+
 def _check_unique_ids(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
     repeat = _first_repeat(channel.id for channel in config.channels)
     if repeat is not None:
@@ -82,7 +92,7 @@ def _check_unique_ids(config: Config, name: str, lines: dict[KeyPath, int]) -> N
 
 def _check_unique_feeds(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
     """One feed under two names would store, translate and publish every item twice."""
-    repeat = _first_repeat(_feed_identity(channel) for channel in config.channels)
+    repeat = _first_repeat(feed_identity(c.youtube or c.url or "") for c in config.channels)
     if repeat is not None:
         index, earlier = repeat
         channel, other = config.channels[index], config.channels[earlier]
@@ -112,14 +122,13 @@ def _source_line(lines: dict[KeyPath, int], index: int) -> tuple[str, int]:
     return "url", lines.get(("channels", index), 1)
 
 
-def _feed_identity(channel: ChannelConfig) -> str:
-    """What makes two channels the same feed, however it is written.
+def feed_identity(reference: str) -> str:
+    """What makes two channels the same feed, however it is written (`url:` or `youtube:`).
 
     YouTube channels compare by channel id or by handle (handles ignore case), also when
     one is given as its feed URL. Other URLs compare with scheme and host in lower case,
     without a default port, fragment or trailing slash; path and query keep their case.
     """
-    reference = channel.youtube or channel.url or ""
     try:
         channel_id, handle = parse_channel_ref(reference)
     except ValueError:

@@ -15,6 +15,7 @@ from pathlib import Path
 from kanalwerk.errors import PublishError
 from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import remove_stale_temp_files, write_atomic
+from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import Library, Page
 from kanalwerk.publish.sitepages import site_pages
 
@@ -43,7 +44,7 @@ def plan(library: Library) -> list[Page]:
     """Every file of the output, article pages before the lists and feeds that link them."""
     _check_slugs(library)
     unique: dict[str, Page] = {}
-    for page in site_pages(library) + feed_pages(library):
+    for page in site_pages(library) + feed_pages(library) + opml_pages(library):
         unique.setdefault(page.path, page)  # two articles with one slug: the newest wins
     return sorted(unique.values(), key=lambda p: "/" not in p.path)
 

@@ -16,16 +16,20 @@ from kanalwerk.errors import FetchError
 
 __all__ = [
     "CHANNEL_ID_RE",
+    "channel_id_for_video",
     "channel_id_from_page",
     "feed_url_for_channel_id",
     "parse_channel_ref",
     "resolve_handle",
+    "video_id_from_url",
 ]
 
 FEED_BASE = "https://www.youtube.com/feeds/videos.xml"
 CHANNEL_ID_RE = re.compile(r"UC[0-9A-Za-z_-]{22}")
 # Handles: 3–30 letters (any script), digits, "_", "-", "."; "·" appears in some scripts.
 _HANDLE_RE = re.compile(r"@?([\w.\-·]{3,30})")
+_VIDEO_ID_RE = re.compile(r"[0-9A-Za-z_-]{11}")
+_VIDEO_PATHS = ("shorts", "live", "embed", "v")
 _YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com")
 # Sent with page requests so EU visitors get the page, not a cookie-consent interstitial.
 _CONSENT_COOKIE = "SOCS=CAI"
@@ -98,29 +102,71 @@ async def resolve_handle(
     if not _HANDLE_RE.fullmatch(name):
         raise FetchError(f"not a valid YouTube handle: {handle!r}; {_HELP}")
     url = f"{base.rstrip('/')}/@{quote(name)}"
-    try:
-        response = await client.get(url, headers={"Cookie": _CONSENT_COOKIE}, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        raise FetchError(f"could not load {url} to look up @{name}: {exc}") from exc
-    if response.status_code == 404:
-        raise FetchError(f"YouTube has no channel @{name} (HTTP 404); check the handle's spelling")
-    if response.status_code >= 400:
-        raise FetchError(
-            f"could not look up @{name}: HTTP {response.status_code} from {url}; "
-            "try again later or configure the channel id (UC…) instead"
-        )
-    if (response.url.host or "").startswith("consent."):
-        raise FetchError(
-            f"YouTube showed a cookie-consent page instead of @{name}; "
-            "configure the channel id (UC…) instead of the handle"
-        )
-    channel_id = channel_id_from_page(response.text)
+    page = await _page(client, url, f"@{name}", missing=f"YouTube has no channel @{name}")
+    channel_id = channel_id_from_page(page)
     if channel_id is None:
         raise FetchError(
             f"found no channel id on {url}; configure the channel id (UC…) from the "
             "channel's page instead of the handle"
         )
     return channel_id
+
+
+async def channel_id_for_video(
+    client: httpx.AsyncClient, video_id: str, *, base: str = "https://www.youtube.com"
+) -> str:
+    """The id of the channel that uploaded `video_id`, read from its watch page.
+
+    Raises FetchError when the page cannot be loaded or names no channel id.
+    """
+    url = f"{base.rstrip('/')}/watch?v={quote(video_id)}"
+    page = await _page(client, url, f"video {video_id}", missing=f"YouTube has no video {video_id}")
+    channel_id = channel_id_from_page(page)
+    if channel_id is None:
+        raise FetchError(
+            f"found no channel id on {url}; use the channel's address or @handle instead"
+        )
+    return channel_id
+
+
+def video_id_from_url(url: str) -> str | None:
+    """The video id of a YouTube video address (watch, youtu.be, shorts, live, embed)."""
+    text = url.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower()
+    segments = [s for s in parts.path.split("/") if s]
+    if host in ("youtu.be", "www.youtu.be"):
+        candidate = segments[0] if segments else ""
+    elif host in _YOUTUBE_HOSTS and segments == ["watch"]:
+        candidate = (parse_qs(parts.query).get("v") or [""])[0]
+    elif host in _YOUTUBE_HOSTS and len(segments) >= 2 and segments[0] in _VIDEO_PATHS:
+        candidate = segments[1]
+    else:
+        return None
+    return candidate if _VIDEO_ID_RE.fullmatch(candidate) else None
+
+
+async def _page(client: httpx.AsyncClient, url: str, what: str, *, missing: str) -> str:
+    """A YouTube page's HTML, past the EU cookie-consent interstitial; FetchError otherwise."""
+    try:
+        response = await client.get(url, headers={"Cookie": _CONSENT_COOKIE}, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"could not load {url} to look up {what}: {exc}") from exc
+    if response.status_code == 404:
+        raise FetchError(f"{missing} (HTTP 404); check the spelling")
+    if response.status_code >= 400:
+        raise FetchError(
+            f"could not look up {what}: HTTP {response.status_code} from {url}; "
+            "try again later or configure the channel id (UC…) instead"
+        )
+    if (response.url.host or "").startswith("consent."):
+        raise FetchError(
+            f"YouTube showed a cookie-consent page instead of {what}; "
+            "configure the channel id (UC…) instead"
+        )
+    return response.text
 
 
 def channel_id_from_page(page: str) -> str | None:
