@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from xml.parsers import expat
 
 from kanalwerk.errors import OpmlError
 from kanalwerk.sanitize import strip_control_chars
@@ -38,7 +39,8 @@ def parse_opml(data: bytes, *, name: str) -> list[Subscription]:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         line, column = exc.position
-        raise OpmlError(f"{name}:{line}:{column + 1}: not well-formed XML: {exc.msg}") from None
+        problem = expat.ErrorString(exc.code) or "invalid XML"
+        raise OpmlError(f"{name}:{line}:{column + 1}: not well-formed XML: {problem}") from None
     if root.tag != "opml":
         raise OpmlError(f"{name}: not an OPML file (its root element is <{root.tag}>, not <opml>)")
     body = root.find("body")

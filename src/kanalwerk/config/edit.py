@@ -128,15 +128,21 @@ def remove_channel(path: Path, name: str) -> Config:
     assert isinstance(node, yaml.SequenceNode)  # only a list has entries
     if node.flow_style:
         raise ConfigError(_flow_list_message(path, node))
+    if len(items) == 1:
+        raise ConfigError(
+            f"{path}: {name!r} is the only channel, and a config needs one; add another first"
+        )
     lines = text.splitlines(keepends=True)
     item = node.value[index]
     first, last = _first_line(lines, item), _last_line(item)
-    before_blank = first > 0 and not lines[first - 1].strip()
-    after = last + 1
-    if before_blank and after < len(lines) and not lines[after].strip():
-        last += 1  # the blank line that separated it from the next entry
-    elif before_blank and after >= len(lines):
-        first -= 1  # the last entry: no blank line left dangling at the end
+    # Blank lines that separate entries go with it: those after it, or for the last
+    # entry those before it.
+    if index < len(items) - 1:
+        while last + 1 < len(lines) and not lines[last + 1].strip():
+            last += 1
+    else:
+        while first > 0 and not lines[first - 1].strip():
+            first -= 1
     edited = lines[:first] + lines[last + 1 :]
     return _validate_and_write(path, "".join(edited), f"{name!r} not removed")
 
