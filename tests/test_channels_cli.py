@@ -11,6 +11,7 @@ import pytest
 
 import kanalwerk.sources.discover as discover
 from kanalwerk.config import load_config
+from kanalwerk.config.edit import NewChannel, add_channels, remove_channel
 from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
@@ -300,3 +301,19 @@ def test_a_running_daemon_picks_up_an_added_channel(config: Path, site: LocalSer
         assert run_cli(config, "add", site.url("/blog.atom"), "--name", "Ada").returncode == 0
         daemon._watch_config()
         assert [c.name for c in pipeline.config.channels][-1] == "Ada"
+
+
+def test_the_shipped_example_survives_add_and_remove_byte_for_byte(tmp_path: Path) -> None:
+    """Its mixed indentation and aligned comments are what a dump-based edit would move."""
+    example = Path(__file__).parents[1] / "feeds.yaml"
+    config = tmp_path / "feeds.yaml"
+    config.write_bytes(example.read_bytes())
+    before = config.read_text(encoding="utf-8")
+
+    add_channels(config, [NewChannel("@odd: name #1", youtube="@CNBC")])
+    assert appended(before, config.read_text(encoding="utf-8")) == (
+        '\n  - name: "@odd: name #1"\n    youtube: "@CNBC"\n'
+    )
+    assert load_config(config).channels[-1].name == "@odd: name #1"
+    remove_channel(config, "@odd: name #1")
+    assert config.read_text(encoding="utf-8") == before
