@@ -317,3 +317,17 @@ def test_the_shipped_example_survives_add_and_remove_byte_for_byte(tmp_path: Pat
     assert load_config(config).channels[-1].name == "@odd: name #1"
     remove_channel(config, "@odd: name #1")
     assert config.read_text(encoding="utf-8") == before
+
+
+def test_export_looks_up_a_handle_never_polled(tmp_path: Path, youtube: LocalServer) -> None:
+    youtube.routes["/@CNBC"] = html(f'<meta itemprop="channelId" content="{CNBC_ID}">')
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "site: {title: T, base_url: 'https://e.org/', author: A}\n"
+        'channels:\n  - name: CNBC\n    youtube: "@CNBC"\n',
+        encoding="utf-8",
+    )
+    result = run_cli(config, "export-opml")
+    assert result.returncode == 0, result.stderr
+    feed = f"https://www.youtube.com/feeds/videos.xml?channel_id={CNBC_ID}"
+    assert f'xmlUrl="{feed}"' in result.stdout

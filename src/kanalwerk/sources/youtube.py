@@ -101,15 +101,13 @@ async def resolve_handle(
     name = handle.strip().removeprefix("@")
     if not _HANDLE_RE.fullmatch(name):
         raise FetchError(f"not a valid YouTube handle: {handle!r}; {_HELP}")
-    url = f"{base.rstrip('/')}/@{quote(name)}"
-    page = await _page(client, url, f"@{name}", missing=f"YouTube has no channel @{name}")
-    channel_id = channel_id_from_page(page)
-    if channel_id is None:
-        raise FetchError(
-            f"found no channel id on {url}; configure the channel id (UC…) from the "
-            "channel's page instead of the handle"
-        )
-    return channel_id
+    return await _channel_id_on(
+        client,
+        f"{base.rstrip('/')}/@{quote(name)}",
+        f"@{name}",
+        missing=f"YouTube has no channel @{name}",
+        instead="configure the channel id (UC…) from the channel's page instead of the handle",
+    )
 
 
 async def channel_id_for_video(
@@ -119,14 +117,13 @@ async def channel_id_for_video(
 
     Raises FetchError when the page cannot be loaded or names no channel id.
     """
-    url = f"{base.rstrip('/')}/watch?v={quote(video_id)}"
-    page = await _page(client, url, f"video {video_id}", missing=f"YouTube has no video {video_id}")
-    channel_id = channel_id_from_page(page)
-    if channel_id is None:
-        raise FetchError(
-            f"found no channel id on {url}; use the channel's address or @handle instead"
-        )
-    return channel_id
+    return await _channel_id_on(
+        client,
+        f"{base.rstrip('/')}/watch?v={quote(video_id)}",
+        f"video {video_id}",
+        missing=f"YouTube has no video {video_id}",
+        instead="use the channel's address or @handle instead",
+    )
 
 
 def video_id_from_url(url: str) -> str | None:
@@ -148,8 +145,13 @@ def video_id_from_url(url: str) -> str | None:
     return candidate if _VIDEO_ID_RE.fullmatch(candidate) else None
 
 
-async def _page(client: httpx.AsyncClient, url: str, what: str, *, missing: str) -> str:
-    """A YouTube page's HTML, past the EU cookie-consent interstitial; FetchError otherwise."""
+async def _channel_id_on(
+    client: httpx.AsyncClient, url: str, what: str, *, missing: str, instead: str
+) -> str:
+    """The channel id a YouTube page names; FetchError saying what to do `instead` if none.
+
+    The consent cookie gets EU visitors the page, not a cookie-consent interstitial.
+    """
     try:
         response = await client.get(url, headers={"Cookie": _CONSENT_COOKIE}, follow_redirects=True)
     except httpx.HTTPError as exc:
@@ -166,7 +168,10 @@ async def _page(client: httpx.AsyncClient, url: str, what: str, *, missing: str)
             f"YouTube showed a cookie-consent page instead of {what}; "
             "configure the channel id (UC…) instead"
         )
-    return response.text
+    channel_id = channel_id_from_page(response.text)
+    if channel_id is None:
+        raise FetchError(f"found no channel id on {url}; {instead}")
+    return channel_id
 
 
 def channel_id_from_page(page: str) -> str | None:
