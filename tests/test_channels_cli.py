@@ -331,3 +331,18 @@ def test_export_looks_up_a_handle_never_polled(tmp_path: Path, youtube: LocalSer
     assert result.returncode == 0, result.stderr
     feed = f"https://www.youtube.com/feeds/videos.xml?channel_id={CNBC_ID}"
     assert f'xmlUrl="{feed}"' in result.stdout
+
+
+def test_a_commented_out_key_stays_with_its_entry(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    head = "site: {title: T, base_url: 'https://e.org/', author: A}\nchannels:\n"
+    first = "  - name: A\n    url: https://a.example.org/feed\n    # interval: 2h\n"
+    after = "  # about the list, not about A\n"
+    config.write_text(head + first + after, encoding="utf-8")
+
+    add_channels(config, [NewChannel("B", url="https://b.example.org/feed")])
+    second = "  - name: B\n    url: https://b.example.org/feed\n"
+    assert config.read_text(encoding="utf-8") == head + first + second + after
+
+    remove_channel(config, "A")
+    assert config.read_text(encoding="utf-8") == head + second + after

@@ -134,7 +134,7 @@ def remove_channel(path: Path, name: str) -> Config:
         )
     lines = text.splitlines(keepends=True)
     item = node.value[index]
-    first, last = _first_line(lines, item), _last_line(item)
+    first, last = _first_line(lines, item), _last_line(lines, item)
     # Blank lines that separate entries go with it: those after it, or for the last
     # entry those before it.
     if index < len(items) - 1:
@@ -274,9 +274,9 @@ def _append(
         key_column = dash_column + 2
     blank = len(items) > 1 and any(
         not lines[i].strip()
-        for i in range(_last_line(items[-2]) + 1, _first_line(lines, last_item))
+        for i in range(_last_line(lines, items[-2]) + 1, _first_line(lines, last_item))
     )
-    at = _last_line(last_item) + 1
+    at = _last_line(lines, last_item) + 1
     new = _entry_lines(channels, dash_column, key_column, newline, blank_between=blank)
     if blank:
         new = [newline, *new]
@@ -298,8 +298,21 @@ def _first_line(lines: list[str], item: yaml.Node) -> int:
     return line - 1 if lines[line - 1].strip() == "-" else line
 
 
-def _last_line(item: yaml.Node) -> int:
-    """The last line holding the entry's own text (not comments or blank lines after it)."""
+def _last_line(lines: list[str], item: yaml.Node) -> int:
+    """The entry's last line: its last value, and comments right below that are indented
+    deeper than its dash (a commented-out key of the entry), but no blank line."""
+    last = _last_value_line(item)
+    dash = len(lines[_first_line(lines, item)]) - len(lines[_first_line(lines, item)].lstrip())
+    while last + 1 < len(lines):
+        text = lines[last + 1]
+        indent = len(text) - len(text.lstrip())
+        if not text.lstrip().startswith("#") or indent <= dash:
+            break
+        last += 1
+    return last
+
+
+def _last_value_line(item: yaml.Node) -> int:
     node = item
     while isinstance(node, yaml.MappingNode | yaml.SequenceNode) and not node.flow_style:
         if not node.value:
