@@ -1,31 +1,27 @@
-"""`feed.atom` (RFC 4287) with feedgen.
+"""Atom documents (RFC 4287) with feedgen: `feed.atom` and its RFC 5005 archives.
 
-feedgen 1.0.0 has two gaps we work around with an entry extension: `FeedEntry.atom_entry`
-drops the `rel` (and `type`) of entry links, and it cannot write a full `atom:source`.
-feedgen objects never leave this module.
+feedgen 1.0.0 has gaps we work around with extensions: `FeedEntry.atom_entry` drops the
+`rel` (and `type`) of entry links, it cannot write a full `atom:source`, and it knows no
+`fh:archive`. feedgen objects never leave this module.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from feedgen.ext.base import BaseEntryExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from kanalwerk import __version__
 from kanalwerk.dates import iso_utc, utc_seconds
-from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
-from kanalwerk.sanitize import feed_id_iri, http_url, strip_control_chars
+from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.archive import FH_NAMESPACE, ArchiveLinks
+from kanalwerk.publish.feeditem import FeedItem, FeedSource, feed_info, feed_items
 
-FEED_LIMIT = 50
 ATOM_TYPE = "application/atom+xml"
-# An empty feed still needs <updated>; a fixed value keeps the file byte-identical between runs.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 _EXTENSION = "kanalwerk"
 
 
@@ -37,21 +33,13 @@ class _Link:
     title: str | None = None
 
 
-@dataclass(frozen=True)
-class _Source:
-    id: str
-    title: str
-    self_href: str
-    alternate_href: str | None
-    updated: datetime
-
-
 class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
     """Writes entry links with their `rel`, and `atom:source` (RFC 4287 §4.2.11)."""
 
     def __init__(self) -> None:
         self.links: list[_Link] = []
-        self.source: _Source | None = None
+        self.source: FeedSource | None = None
+        self.source_updated = ""
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen builds un-namespaced elements under a root that declares the Atom default
@@ -60,37 +48,34 @@ class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is unty
             _link_elem(entry, link)
         if self.source is not None:
             source = xml_elem("source", entry)
-            xml_elem("id", source).text = _iri(self.source.id)
-            xml_elem("title", source).text = _text(self.source.title)
-            xml_elem("updated", source).text = iso_utc(self.source.updated)
-            _link_elem(source, _Link(self.source.self_href, "self", ATOM_TYPE))
-            if self.source.alternate_href:
-                _link_elem(source, _Link(self.source.alternate_href, "alternate", "text/html"))
+            xml_elem("id", source).text = self.source.id
+            xml_elem("title", source).text = self.source.title
+            # The original feed's own <updated> is not kept; the entry's date is the
+            # closest known value.
+            xml_elem("updated", source).text = self.source_updated
+            _link_elem(source, _Link(self.source.feed_url, "self", ATOM_TYPE))
+            if self.source.home_url:
+                _link_elem(source, _Link(self.source.home_url, "alternate", "text/html"))
         return entry
 
 
+class _Archived(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
+    """Marks an archive document with `<fh:archive/>` (RFC 5005 §4)."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": FH_NAMESPACE}
+
+    def extend_atom(self, feed: Any) -> Any:
+        xml_elem(f"{{{FH_NAMESPACE}}}archive", feed)
+        return feed
+
+
 def _link_elem(parent: Any, link: _Link) -> None:
-    elem = xml_elem("link", parent, href=_iri(link.href), rel=link.rel)
+    elem = xml_elem("link", parent, href=link.href, rel=link.rel)
     if link.type:
         elem.set("type", link.type)
     if link.title:
-        elem.set("title", _text(link.title))
-
-
-def _text(value: str) -> str:
-    return strip_control_chars(value)
-
-
-# What no IRI may contain (RFC 3987): space, controls, `<>"{}|\^` and the backtick. Feeds
-# carry such URLs (a space in a path, say); readers that check ids and hrefs refuse them.
-_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\x9f]')
-
-
-def _iri(value: str) -> str:
-    """`value` with the characters no IRI allows percent-encoded, for ids and hrefs."""
-    return _NOT_IN_IRI.sub(
-        lambda m: "".join(f"%{byte:02X}" for byte in m.group().encode()), _text(value)
-    )
+        elem.set("title", link.title)
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:
@@ -98,62 +83,66 @@ def newest_first(articles: Sequence[Article]) -> list[Article]:
     return sorted(articles, key=lambda a: (utc_seconds(a.published), a.entry_id), reverse=True)
 
 
-def _source(ref: SourceRef, updated: datetime) -> _Source:
-    # The original feed's own <updated> is not kept; the original entry's date is the
-    # closest known value.
-    return _Source(
-        id=feed_id_iri(ref.feed_id) or ref.feed_url,
-        title=ref.feed_title or source_name(ref) or ref.feed_url,
-        self_href=ref.feed_url,
-        alternate_href=http_url(ref.feed_link),
-        updated=updated,
-    )
-
-
 def render_atom(
     articles: Sequence[Article],
     site: SiteInfo,
     *,
     feed_url: str,
-    updated: datetime | None = None,
-    limit: int = FEED_LIMIT,
+    links: ArchiveLinks | None = None,
+    hub: str | None = None,
 ) -> bytes:
-    """The Atom document for the newest `limit` articles, newest first.
+    """The Atom document for `articles`, newest first, with its RFC 5005 `links`.
 
-    Feed `updated` is the newest entry's `updated` unless given, so unchanged input renders
-    to identical bytes and the file is not rewritten.
+    Feed `updated` is the newest entry's `updated`, so unchanged input renders to
+    identical bytes and the file is not rewritten.
     """
-    chosen = newest_first(articles)[: max(limit, 0)]
+    links = links or ArchiveLinks()
+    items = feed_items(articles, site)
+    info = feed_info(site, items, self_url=feed_url, hub=hub)
 
     fg = FeedGenerator()
-    fg.id(site.base_url)
-    fg.title(_text(site.title))
-    if site.subtitle:
-        fg.subtitle(_text(site.subtitle))
-    fg.author({"name": _text(site.author)})
-    fg.link(href=site.base_url, rel="alternate", type="text/html")
-    fg.link(href=feed_url, rel="self", type=ATOM_TYPE)
+    fg.id(info.home_url)
+    fg.title(info.title)
+    if info.subtitle:
+        fg.subtitle(info.subtitle)
+    fg.author({"name": info.author})
+    fg.link(href=info.home_url, rel="alternate", type="text/html")
+    fg.link(href=info.self_url, rel="self", type=ATOM_TYPE)
+    if info.hub:
+        fg.link(href=info.hub, rel="hub")
+    if links.current:
+        fg.link(href=links.current, rel="current", type=ATOM_TYPE)
+    if links.prev_archive:
+        fg.link(href=links.prev_archive, rel="prev-archive", type=ATOM_TYPE)
+    if links.next_archive:
+        fg.link(href=links.next_archive, rel="next-archive", type=ATOM_TYPE)
     fg.language("de")  # sets xml:lang on <feed>
     fg.generator("kanalwerk", version=__version__)
-    newest = max((utc_seconds(a.updated) for a in chosen), default=EMPTY_FEED_UPDATED)
-    fg.updated(utc_seconds(updated) if updated is not None else newest)
+    fg.updated(info.updated)
 
-    for article in chosen:
-        fe = fg.add_entry(order="append")
-        fe.id(article.entry_id)
-        fe.title(_text(article.title))
-        fe.published(utc_seconds(article.published))
-        fe.updated(utc_seconds(article.updated))
-        fe.author({"name": _text(site.author)})
-        fe.summary(_text(article.summary), type="text")
-        fe.content(_text(article.content_html), type="html")
-        fe.register_extension(_EXTENSION, _EntryExtras, atom=True, rss=False)
-        extras: _EntryExtras = getattr(fe, _EXTENSION)
-        extras.links.append(_Link(site.article_url(article.slug), "alternate", "text/html"))
-        via = http_url(article.source.link)
-        if via:
-            extras.links.append(_Link(via, "via", "text/html", title=article.source.title))
-        extras.source = _source(article.source, article.updated)
+    for item in items:
+        _add_entry(fg, item)
+    if links.is_archive:
+        # After the entries: feedgen gives every existing entry the extension's entry class.
+        fg.register_extension("fh", _Archived, BaseEntryExtension, atom=True, rss=False)
 
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return data
+
+
+def _add_entry(fg: Any, item: FeedItem) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(item.id)
+    fe.title(item.title)
+    fe.published(item.published)
+    fe.updated(item.updated)
+    fe.author({"name": item.author})
+    fe.summary(item.summary, type="text")
+    fe.content(item.content_html, type="html")
+    fe.register_extension(_EXTENSION, _EntryExtras, atom=True, rss=False)
+    extras: _EntryExtras = getattr(fe, _EXTENSION)
+    extras.links.append(_Link(item.url, "alternate", "text/html"))
+    if item.original_url:
+        extras.links.append(_Link(item.original_url, "via", "text/html", item.original_title))
+    extras.source = item.source
+    extras.source_updated = iso_utc(item.updated)

@@ -1,21 +1,85 @@
-"""The feed files a subscriber reads: which exist, what each holds, when each changes."""
+"""The feed files a subscriber reads: which exist, what each holds, when each changes.
+
+`feed.atom`, `feed.rss` and `feed.json` carry the same newest `site.feed_size` entries;
+older entries live in the Atom archives `archiv/<n>.atom` (see `archive`). A full
+archive's key depends only on its own entries, the layout and the neighbour links it
+has, so a new article never makes it render again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.archive import (
+    Archive,
+    ArchiveLinks,
+    archive_links,
+    archive_path,
+    current_links,
+    split_feed,
+)
 from kanalwerk.publish.atom import render_atom
-from kanalwerk.publish.pages import Library, Page, layout_key, page_key, versions
+from kanalwerk.publish.jsonfeed import render_json_feed
+from kanalwerk.publish.pages import Entry, Library, Page, layout_key, page_key, versions
+from kanalwerk.publish.rss import render_rss
 
 FEED_FILE = "feed.atom"
+RSS_FILE = "feed.rss"
+JSON_FEED_FILE = "feed.json"
+
+_Renderer = Callable[[Sequence[Article], SiteInfo, str], bytes]
+
+
+def _page(
+    library: Library, path: str, entries: Sequence[Entry], render: _Renderer, *key: object
+) -> Page:
+    site = library.site
+    ids = tuple(e.item_id for e in entries)
+
+    def rendered() -> bytes:
+        return render(library.articles(ids), site, site.base_url + path)
+
+    return Page(path, page_key(path, layout_key(site), versions(entries), *key), rendered, ids)
+
+
+def _links_key(links: ArchiveLinks) -> tuple[str | None, ...]:
+    return (links.prev_archive, links.next_archive, links.current)
 
 
 def feed_pages(library: Library) -> list[Page]:
-    """`feed.atom` with the newest entries."""
+    """The three current feeds and every Atom archive."""
     site = library.site
-    newest = list(library.entries[: site.feed_size])
+    split = split_feed(library.entries, site.feed_size)
+    count = len(split.archives)
+    hub = site.websub_hub
+    current = current_links(count, base_url=site.base_url)
 
-    def render() -> bytes:
-        articles = library.articles([e.item_id for e in newest])
-        return render_atom(articles, site, feed_url=site.base_url + FEED_FILE, limit=site.feed_size)
+    def atom(articles: Sequence[Article], site: SiteInfo, url: str) -> bytes:
+        return render_atom(articles, site, feed_url=url, links=current, hub=hub)
 
-    key = page_key("feed.atom", layout_key(site), versions(newest))
-    return [Page(FEED_FILE, key, render, needs=tuple(e.item_id for e in newest))]
+    def rss(articles: Sequence[Article], site: SiteInfo, url: str) -> bytes:
+        return render_rss(articles, site, feed_url=url, hub=hub)
+
+    def json_feed(articles: Sequence[Article], site: SiteInfo, url: str) -> bytes:
+        return render_json_feed(articles, site, feed_url=url, hub=hub)
+
+    pages = [
+        _page(library, FEED_FILE, split.current, atom, _links_key(current)),
+        _page(library, RSS_FILE, split.current, rss),
+        _page(library, JSON_FEED_FILE, split.current, json_feed),
+    ]
+    return pages + [_archive_page(library, archive, count) for archive in split.archives]
+
+
+def _archive_page(library: Library, archive: Archive[Entry], count: int) -> Page:
+    site = library.site
+    links = archive_links(
+        archive.number, count, base_url=site.base_url, current_url=site.base_url + FEED_FILE
+    )
+
+    def render(articles: Sequence[Article], site: SiteInfo, url: str) -> bytes:
+        return render_atom(articles, site, feed_url=url, links=links)
+
+    path = archive_path(archive.number)
+    return _page(library, path, archive.entries, render, _links_key(links))
