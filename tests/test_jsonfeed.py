@@ -1,4 +1,4 @@
-"""`feed.json`: JSON Feed 1.1, checked against the schema in tests/data."""
+"""`feed.json`: JSON Feed 1.1, checked against the schema in tests/data/schemas."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ FEED_URL = SITE.base_url + "feed.json"
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((Path(__file__).parent / "data" / "jsonfeed-1.1.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).parent / "data" / "schemas" / "jsonfeed-1.1.schema.json").read_text()
+    )
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     checker: jsonschema.protocols.Validator = cls(schema)
