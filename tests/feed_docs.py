@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,14 +26,15 @@ SITE50 = dataclasses.replace(SITE, feed_size=50)
 HUB = "https://hub.example/websub"
 
 
+@functools.cache
+def _article(n: int) -> Article:
+    when = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=n)
+    return dataclasses.replace(make_article(n), published=when, updated=when)
+
+
 def articles(count: int, *, first: int = 1) -> list[Article]:
     """`count` composed articles, one hour apart: article n is published at hour n."""
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    made = []
-    for n in range(first, first + count):
-        when = start + timedelta(hours=n)
-        made.append(dataclasses.replace(make_article(n), published=when, updated=when))
-    return made
+    return [_article(n) for n in range(first, first + count)]
 
 
 def write_feeds(site: SiteInfo, published: list[Article], out: Path) -> dict[str, Page]:
