@@ -72,6 +72,10 @@ class Item:
     # What relative URLs in the bodies are relative to (xml:base, else the feed's URL);
     # resolved when the bodies are sanitized, which parses them anyway.
     base_url: str | None = None
+    # For choosing what gets published (select.py); not stored.
+    categories: tuple[str, ...] = ()  # <category>, atom:category, JSON Feed tags
+    duration: int | None = None  # seconds: itunes:duration, media:content, yt:duration
+    views: int | None = None  # YouTube media:statistics; 0 before a premiere has aired
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+
 # U+10FFFF, absurdly long): feedparser's lenient parser crashes on them.
 _CHAR_REF_RE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _REPLACEMENT_REF = b"&#xFFFD;"
+#: An item's categories beyond this many are not kept (a hostile feed may list thousands).
+MAX_CATEGORIES = 50
 #: JSON numbers longer than this stay digit strings (Python refuses ints over 4300 digits).
 JSON_INT_DIGITS = 100
 
@@ -279,7 +281,42 @@ def _entry_to_item(
         thumbnail=_thumbnail(entry),
         media_description=media_description,
         base_url=base_url,
+        categories=_categories(_get(entry, "tags") or (), lambda tag: _get(tag, "term")),
+        duration=_duration(entry),
+        views=_views(entry),
     )
+
+
+def _categories(values: Iterable[Any], text: Callable[[Any], Any]) -> tuple[str, ...]:
+    """The item's categories or tags as plain text, each once."""
+    found = (collapse_whitespace(value) for value in map(text, values) if isinstance(value, str))
+    return tuple(dict.fromkeys(value for value in found if value))[:MAX_CATEGORIES]
+
+
+_CLOCK_RE = re.compile(r"(?:(\d+):)?(\d+):(\d+)(?:\.\d+)?|(\d+)(?:\.\d+)?")
+
+
+def _duration(entry: Any) -> int | None:
+    """Seconds, from yt:duration, itunes:duration or the first media:content with one."""
+    yt = _get(entry, "yt_duration")
+    candidates = [_get(yt, "seconds") if isinstance(yt, dict) else None]
+    candidates.append(_get(entry, "itunes_duration"))
+    candidates += [_get(media, "duration") for media in _get(entry, "media_content") or ()]
+    for value in candidates:
+        match = _CLOCK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match:
+            hours, minutes, seconds, plain = match.groups()
+            if plain is not None:
+                return int(plain)
+            return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
+    return None
+
+
+def _views(entry: Any) -> int | None:
+    """YouTube's view count (media:community/media:statistics)."""
+    stats = _get(entry, "media_statistics")
+    views = _clean(_get(stats, "views")) if isinstance(stats, dict) else None
+    return int(views) if views is not None and views.isdigit() else None
 
 
 def _content_base(entry: Any) -> str | None:
@@ -583,7 +620,12 @@ def _json_item(
         language=_json_str(raw.get("language")) or language,
         thumbnail=_json_url(raw.get("image"), base) or _json_url(raw.get("banner_image"), base),
         base_url=content_base,
+        categories=_categories(_json_list(raw.get("tags")), lambda tag: tag),
     )
+
+
+def _json_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _json_author(obj: Mapping[str, Any]) -> str | None:

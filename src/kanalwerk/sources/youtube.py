@@ -18,9 +18,12 @@ __all__ = [
     "CHANNEL_ID_RE",
     "channel_id_for_video",
     "channel_id_from_page",
+    "channel_id_of_feed",
     "feed_url_for_channel_id",
+    "is_shorts_link",
     "parse_channel_ref",
     "resolve_handle",
+    "uploads_feed_url",
     "video_id_from_url",
 ]
 
@@ -55,6 +58,40 @@ _HELP = (
 def feed_url_for_channel_id(channel_id: str) -> str:
     """The channel's feed: its latest 15 uploads, Shorts and live streams included."""
     return f"{FEED_BASE}?channel_id={_checked_id(channel_id)}"
+
+
+def uploads_feed_url(channel_id: str) -> str:
+    """The feed of the channel's uploads without Shorts and live streams.
+
+    YouTube keeps several playlists per channel whose ids are the channel id with its
+    "UC" replaced: "UULF" holds the long-form uploads (videos and premieres), "UUSH"
+    the Shorts, "UULV" past live streams.
+    """
+    return f"{FEED_BASE}?playlist_id=UULF{_checked_id(channel_id)[2:]}"
+
+
+def channel_id_of_feed(url: str) -> str | None:
+    """The channel id a YouTube channel or uploads feed URL names; None for other URLs."""
+    parts = urlsplit(url.strip())
+    if (parts.hostname or "") not in _YOUTUBE_HOSTS or parts.path != "/feeds/videos.xml":
+        return None
+    query = parse_qs(parts.query)
+    channel = query.get("channel_id", [""])[0]
+    if CHANNEL_ID_RE.fullmatch(channel):
+        return channel
+    playlist = query.get("playlist_id", [""])[0]
+    candidate = "UC" + playlist[4:]
+    if playlist[:4] in ("UULF", "UUSH", "UULV") and CHANNEL_ID_RE.fullmatch(candidate):
+        return candidate
+    return None
+
+
+def is_shorts_link(url: str | None) -> bool:
+    """Whether `url` is a YouTube Shorts page (`youtube.com/shorts/ID`)."""
+    if not url:
+        return False
+    parts = urlsplit(url.strip())
+    return (parts.hostname or "") in _YOUTUBE_HOSTS and parts.path.startswith("/shorts/")
 
 
 def parse_channel_ref(ref: str) -> tuple[str | None, str | None]:
