@@ -93,6 +93,8 @@ translator:
   budget: {budget}
   openai: {{base_url: "{self.api.base_url}", model: m, api_key_env: KW_OPENAI_KEY}}
   libretranslate: {{url: "{self.libre.url}"}}
+selection:
+  backfill: all
 channels:
   - name: Feed
     url: {self.feeds.url("/f.rss")}

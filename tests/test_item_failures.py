@@ -68,6 +68,8 @@ translator:
 {extra}
   openai: {{base_url: "{self.api.base_url}", model: m, api_key_env: {KEY_ENV}}}
   libretranslate: {{url: "{self.libre.url}"{libre}}}
+selection:
+  backfill: all
 channels:
   - name: Feed
     url: {self.feeds.url("/f.rss")}

@@ -133,6 +133,8 @@ site: {{title: "Generiert <&>", base_url: "https://blog.example.org/", author: R
 store: sqlite:///kanalwerk.db
 output: site/
 translator: {{engine: libretranslate, libretranslate: {{url: "{server.base_url}"}}}}
+selection:
+  backfill: all
 channels:
   - name: Kanal
     url: "{server.url(path)}"

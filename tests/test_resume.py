@@ -160,6 +160,8 @@ store: sqlite:///kanalwerk.db
 output: site/
 translator:
 {translator}
+selection:
+  backfill: all
 channels:
   - name: Reports
     url: {feeds.url("/reports.atom")}

@@ -1,4 +1,4 @@
-"""The command line: `kanalwerk run`, `check`, `status`, `publish`, `models`.
+"""The command line: `kanalwerk run`, `check`, `status`, `items`, `publish`, `models`.
 
 Each command imports what it needs when it runs: the pipeline pulls in the store,
 HTTP clients and config models, which `--help` or a typo should not wait for.
@@ -384,6 +384,57 @@ def _deepl_account_line(account: DeepLAccount) -> str:
         f"DeepL account: {usage.character_count:,} of {usage.character_limit:,} characters "
         f"used this billing period ({usage.remaining:,} left)"
     )
+
+
+# --- items: what was chosen, and why not -----------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--channel", "channel_ref", metavar="CHANNEL", help="Only this channel (id or name).")
+@click.option("--skipped", is_flag=True, help="Only skipped items, with the reason.")
+@click.option(
+    "--state",
+    metavar="STATE",
+    help="Only items in this state, e.g. new, published, skipped or held.",
+)
+def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str | None) -> None:
+    """List items, newest first: id, channel, state, date, title, and why skipped.
+
+    New items wait for translation; skipped ones were not chosen (backfill, a rule,
+    Shorts, a duplicate) and never become articles; held ones are premieres or live
+    streams that have not aired yet. It only reads the store, like `status`.
+    """
+    from kanalwerk.errors import NoStoreYet
+    from kanalwerk.store import Store
+    from kanalwerk.store.schema import ITEM_STATES
+
+    config = _load(config_path)
+    if skipped and state not in (None, "skipped"):
+        raise click.UsageError("--skipped lists skipped items; leave out --state or --skipped")
+    wanted = "skipped" if skipped else state
+    if wanted is not None and wanted not in ITEM_STATES:
+        raise click.UsageError(f"unknown state {wanted!r}; use one of {', '.join(ITEM_STATES)}")
+    channel_id = None
+    if channel_ref is not None:
+        matches = [
+            c.id for c in config.channels if channel_ref.casefold() in (c.id, c.name.casefold())
+        ]
+        if not matches:
+            known = ", ".join(c.id for c in config.channels)
+            raise click.ClickException(f"no channel {channel_ref!r} in {config.path}; use {known}")
+        channel_id = matches[0]
+    try:
+        store = Store.open(config.store, create=False)
+    except NoStoreYet:
+        return  # nothing polled yet, so no items
+    with store:
+        rows = store.list_items(channel_id=channel_id, state=wanted)
+    for row in rows:
+        line = f"{row.id}  {row.channel_id}  {row.state}  {row.date:%Y-%m-%d}  {row.title}"
+        if row.skip_reason and row.state in ("skipped", "held"):
+            line += f"  ({row.skip_reason})"
+        click.echo(logs.printable(line))
 
 
 @main.command(name="publish")

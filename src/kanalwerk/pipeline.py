@@ -47,6 +47,7 @@ from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.pages import ArticleLibrary
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
+from kanalwerk.select import Rules, decide
 from kanalwerk.store import ChannelStatus, FetchRecord, Store
 from kanalwerk.translate.article.base import (
     ARTICLE_MODE_SUFFIX,
@@ -89,12 +90,14 @@ class ChannelOutcome:
     channel_id: str
     name: str
     status: int | None
-    new_items: int = 0
+    new_items: int = 0  # stored to be translated
     not_modified: bool = False
     error: str | None = None
     warning: str | None = None
     waiting_until: datetime | None = None  # skipped: the server's Retry-After has not passed
     notes: tuple[str, ...] = ()  # logged as warnings, e.g. an item cut to size
+    skipped: int = 0  # new items selection skipped (see `kanalwerk items --skipped`)
+    held: int = 0  # premieres and live streams waiting to air
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def fetch_settings(config: Config) -> FetchSettings:
 
 def _sync_channels(config: Config, store: Store) -> None:
     """Make the store's channel table follow the config (new, renamed, re-pointed)."""
-    store.sync_channels([(c.id, c.name, c.feed_url) for c in config.channels])
+    store.sync_channels([(c.id, c.name, config.poll_url(c)) for c in config.channels])
 
 
 # --- poll ---------------------------------------------------------------------------
@@ -156,7 +159,7 @@ def _poll(
     if not chosen:
         return PollReport(())
     settings = fetch_settings(config)
-    _resolve_handles(chosen, store, settings)
+    _resolve_handles(config, chosen, store, settings)
 
     states: list[FetchState] = []
     outcomes: list[ChannelOutcome] = []
@@ -178,7 +181,7 @@ def _poll(
             continue
         states.append(state)
 
-    by_id = {c.id: c for c in chosen}
+    by_id = {c.id: (c, config.rules(c)) for c in chosen}
     pool = _LazyPool(executor, enabled=executor is not None or len(states) >= PARSE_POOL_THRESHOLD)
     try:
         outcomes += asyncio.run(_fetch_parse_store(states, settings, store, by_id, pool))
@@ -215,7 +218,7 @@ class _LazyPool:
 
 
 def _resolve_handles(
-    channels: Sequence[ChannelConfig], store: Store, settings: FetchSettings
+    config: Config, channels: Sequence[ChannelConfig], store: Store, settings: FetchSettings
 ) -> None:
     """Turn `@handle` channels into feed URLs once; the store remembers the answer."""
     by_handle = [c for c in channels if c.feed_url is None and c.youtube_handle]
@@ -240,6 +243,8 @@ def _resolve_handles(
                     log.error("%s: %s", channel.name, exc)
                     continue
                 url = youtube.feed_url_for_channel_id(channel_id)
+                if not config.rules(channel).shorts:
+                    url = youtube.uploads_feed_url(channel_id)
                 log.info("%s: %s is channel %s", channel.name, channel.youtube_handle, channel_id)
                 store.set_channel_url(channel.id, url)
 
@@ -250,7 +255,7 @@ async def _fetch_parse_store(
     states: Sequence[FetchState],
     settings: FetchSettings,
     store: Store,
-    channels: Mapping[str, ChannelConfig],
+    channels: Mapping[str, tuple[ChannelConfig, Rules]],
     pool: _LazyPool,
 ) -> list[ChannelOutcome]:
     """Parse each body as soon as it arrives, on other cores when a pool is given.
@@ -267,7 +272,7 @@ async def _fetch_parse_store(
         parsed: ParseOutcome | None = None
         if result.ok and result.content is not None:
             parsed = await _parse_off_loop(loop, pool.get(), result)
-        outcome, record = _store_result(store, channels[result.channel_id], result, parsed)
+        outcome, record = _store_result(store, *channels[result.channel_id], result, parsed)
         if record is not None:
             pending.append(record)
             if len(pending) >= RECORD_BATCH:
@@ -296,10 +301,11 @@ async def _parse_off_loop(
 def _store_result(
     store: Store,
     channel: ChannelConfig,
+    rules: Rules,
     result: FetchResult,
     parsed: ParseOutcome | None,
 ) -> tuple[ChannelOutcome, FetchRecord | None]:
-    """Store new items at once; return the rest as a record the caller may batch.
+    """Store new items as `select` decided, at once; return the rest as a record to batch.
 
     Only outcomes whose loss is harmless are deferred: without them the next poll just
     asks again. Validators of a body with items are written right after its items, so
@@ -316,7 +322,9 @@ def _store_result(
         return outcome, FetchRecord(result, error=str(parsed))
     # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
     try:
-        new_ids = store.add_items(channel.id, parsed.items, fetched=FetchRecord(result, parsed))
+        facts = store.selection_facts(channel.id, parsed.items)
+        decisions = decide(channel.id, parsed.items, rules, facts)
+        stored = store.store_decisions(channel.id, decisions, fetched=FetchRecord(result, parsed))
     except Exception as exc:  # one channel's items must not stop the others
         error = f"storing its items failed: {exc}"
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=error)
@@ -325,9 +333,11 @@ def _store_result(
         channel.id,
         channel.name,
         result.status,
-        new_items=len(new_ids),
+        new_items=len(stored.new_ids),
         warning=parsed.warning,
         notes=parsed.notes,
+        skipped=stored.skipped,
+        held=stored.held,
     )
     return outcome, None
 
@@ -358,7 +368,9 @@ def _log_outcome(o: ChannelOutcome) -> None:
             log.warning("%s: feed is malformed but usable: %s", o.name, o.warning)
         for note in o.notes:
             log.warning("%s: %s", o.name, note)
-        log.info("%s: %d new item(s) (%s)", o.name, o.new_items, status)
+        chosen = [f"{o.skipped} skipped"] if o.skipped else []
+        chosen += [f"{o.held} held until aired"] if o.held else []
+        log.info("%s: %s (%s)", o.name, ", ".join([f"{o.new_items} new item(s)", *chosen]), status)
 
 
 # --- translate + compose -------------------------------------------------------------
@@ -883,7 +895,7 @@ def read_status(config: Config, now: datetime) -> Status:
             )
     known = {row.id for row in stored}
     missing = [
-        ChannelStatus(c.id, c.name, c.feed_url, None, None, None, None, None, 0, 0, 0, 0, 0)
+        ChannelStatus(c.id, c.name, config.poll_url(c), None, None, None, None, None, 0, 0, 0, 0, 0)
         for c in config.channels
         if c.id not in known
     ]

@@ -43,6 +43,8 @@ def describe(err: Any, lines: dict[KeyPath, int], root: type[BaseModel]) -> tupl
     loc: KeyPath = tuple(part for part in err["loc"] if part != "[key]")
     if loc[:3] == ("translator", "budget", "*") and loc[:3] not in lines:
         shown = loc[:2] + loc[3:]  # the single-budget form was filed under '*'
+    elif "title_or_text" in loc and loc[: loc.index("title_or_text") + 1] not in lines:
+        shown = tuple(p for p in loc if p != "title_or_text")  # a plain include/exclude list
     else:
         shown = loc
     line = next((lines[shown[:n]] for n in range(len(shown), -1, -1) if shown[:n] in lines), 1)

@@ -25,8 +25,16 @@ from pydantic import (
 
 from kanalwerk.config.messages import fail, show
 from kanalwerk.models import SiteInfo
+from kanalwerk.select import Field as MatchField
+from kanalwerk.select import Matcher, Rules, compile_matcher
 from kanalwerk.slug import channel_slug
-from kanalwerk.sources.youtube import feed_url_for_channel_id, parse_channel_ref
+from kanalwerk.sources.youtube import (
+    channel_id_of_feed,
+    feed_url_for_channel_id,
+    parse_channel_ref,
+    uploads_feed_url,
+)
+from kanalwerk.translate.language import normalise_language
 
 # `backend[+driver]://rest`, the form SQLAlchemy accepts; SQLite keeps its path in `rest`.
 _DATABASE_URL = re.compile(
@@ -303,7 +311,121 @@ class TranslatorConfig(_Model):
         return self.budget.get(engine) or self.budget.get("*") or BudgetConfig()
 
 
-class ChannelConfig(_Model):
+# --- choosing what gets published (select.py) -----------------------------------------
+
+#: Items a channel seen for the first time publishes, unless `backfill:` says otherwise.
+DEFAULT_BACKFILL = 3
+
+
+def _keyword(value: Any) -> str:
+    """A keyword or `/regex/`; a regex that does not compile is refused here, with its line."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise fail(f"found {show(value)}; expected a keyword or a /regex/")
+    try:
+        compile_matcher("title", str(value))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return str(value)
+
+
+Keyword = Annotated[str, BeforeValidator(_keyword)]
+
+
+class MatchConfig(_Model):
+    """`include:`/`exclude:` by field; a plain list stands for `title_or_text`."""
+
+    title: list[Keyword] = []
+    text: list[Keyword] = []
+    category: list[Keyword] = []
+    title_or_text: list[Keyword] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            data = [data]
+        return {"title_or_text": data} if isinstance(data, list) else data
+
+    def matchers(self) -> tuple[Matcher, ...]:
+        fields: tuple[tuple[MatchField, list[str]], ...] = (
+            ("title", self.title),
+            ("text", self.text),
+            ("category", self.category),
+            ("title or text", self.title_or_text),
+        )
+        return tuple(compile_matcher(name, word) for name, words in fields for word in words)
+
+
+def _language_code(value: str) -> str:
+    code = normalise_language(value)
+    if code is None:
+        raise fail(f"{show(value)} is not a language code; use e.g. en, fr, de")
+    return code
+
+
+def _backfill(value: Any) -> Any:
+    if value == "all":
+        return None
+    if isinstance(value, str | bool):
+        raise fail(f"found {show(value)}; expected a whole number of items or all")
+    return value
+
+
+class SelectionKeys(_Model):
+    """What decides which items become articles; in `selection:` and on each channel.
+
+    A key on a channel replaces the one in `selection:`, except `exclude:`, whose rules
+    add up. Unset keys are None, so a channel can tell "not set" from a value.
+    """
+
+    backfill: Annotated[Annotated[int, Field(ge=0)] | None, BeforeValidator(_backfill)] = (
+        DEFAULT_BACKFILL
+    )
+    include: MatchConfig | None = None
+    exclude: MatchConfig | None = None
+    min_duration: Duration | None = None
+    max_duration: Duration | None = None
+    languages: list[Annotated[str, AfterValidator(_language_code)]] | None = None
+    shorts: bool | None = None
+
+    @model_validator(mode="after")
+    def _durations_in_order(self) -> SelectionKeys:
+        low, high = self.min_duration, self.max_duration
+        if low is not None and high is not None and low > high:
+            raise fail("min_duration is longer than max_duration; swap them")
+        return self
+
+
+class SelectionConfig(SelectionKeys):
+    """The global `selection:` section: defaults for every channel."""
+
+
+def channel_rules(
+    channel: ChannelConfig, selection: SelectionConfig, default_language: str | None
+) -> Rules:
+    """The rules `select` applies to `channel`: its own keys over `selection:`."""
+    own = channel.model_fields_set
+
+    def pick(name: str) -> Any:
+        return getattr(channel if name in own else selection, name)
+
+    include = pick("include")
+    excludes = [rules for rules in (selection.exclude, channel.exclude) if rules is not None]
+    low, high = pick("min_duration"), pick("max_duration")
+    return Rules(
+        backfill=pick("backfill"),
+        include=include.matchers() if include is not None else (),
+        exclude=tuple(m for rules in excludes for m in rules.matchers()),
+        min_duration=int(low.total_seconds()) if low is not None else None,
+        max_duration=int(high.total_seconds()) if high is not None else None,
+        languages=frozenset(pick("languages") or ()),
+        shorts=bool(pick("shorts")),
+        channel_language=channel.language,
+        default_language=default_language,
+    )
+
+
+class ChannelConfig(SelectionKeys):
     name: str = Field(min_length=1)
     url: HttpUrl | None = None
     youtube: str | None = None
@@ -360,6 +482,14 @@ class ChannelConfig(_Model):
         channel_id = self.youtube_channel_id
         return None if channel_id is None else feed_url_for_channel_id(channel_id)
 
+    def poll_url(self, shorts: bool) -> str | None:
+        """The URL to poll: a YouTube channel's uploads without Shorts unless `shorts`."""
+        url = self.feed_url
+        channel_id = channel_id_of_feed(url) if url is not None else None
+        if channel_id is None or shorts:
+            return url
+        return uploads_feed_url(channel_id)
+
 
 def _youtube_ref(value: str) -> tuple[str | None, str | None]:
     """(channel id, handle) of a `youtube:` value, as a validation error if it is none."""
@@ -377,7 +507,17 @@ class Config(_Model):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     translator: TranslatorConfig = Field(default_factory=TranslatorConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
     channels: list[ChannelConfig] = Field(min_length=1)
+
+    def rules(self, channel: ChannelConfig) -> Rules:
+        """How items of `channel` are chosen: see `channel_rules`."""
+        source = self.translator.source_language
+        return channel_rules(channel, self.selection, None if source == "auto" else source)
+
+    def poll_url(self, channel: ChannelConfig) -> str | None:
+        """The URL `channel` is polled at (see `ChannelConfig.poll_url`)."""
+        return channel.poll_url(self.rules(channel).shorts)
 
     @field_validator("output")
     @classmethod

@@ -1,5 +1,5 @@
 """The store: the only SQL in kanalwerk (SQLAlchemy Core; SQLite now, PostgreSQL later)."""
 
-from kanalwerk.store.store import ChannelStatus, FetchRecord, Store
+from kanalwerk.store.store import ChannelStatus, FetchRecord, ListedItem, Store, StoredDecisions
 
-__all__ = ["ChannelStatus", "FetchRecord", "Store"]
+__all__ = ["ChannelStatus", "FetchRecord", "ListedItem", "Store", "StoredDecisions"]

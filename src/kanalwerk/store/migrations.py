@@ -7,6 +7,7 @@ itself, so later edits to `schema.py` cannot change what an old migration create
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -175,7 +176,77 @@ def _m0002_resolved_guid_bases(conn: Connection) -> None:
         conn.execute(sa.insert(bases), values)
 
 
-MIGRATIONS: Sequence[Migration] = (_m0001_initial, _m0002_resolved_guid_bases)
+_STATE_CHECK = re.compile(r"CONSTRAINT ck_items_state CHECK \(state IN \([^)]*\)\)")
+
+
+def allow_item_states(conn: Connection, states: Sequence[str]) -> None:
+    """Make `ck_items_state` allow exactly `states`.
+
+    SQLite cannot alter a constraint, and rebuilding `items` would delete every article
+    through its ON DELETE CASCADE; so the table's stored definition is edited in place,
+    SQLite's documented way to relax a CHECK constraint (sqlite.org/lang_altertable.html).
+    """
+    listed = ", ".join("'" + state.replace("'", "''") + "'" for state in states)
+    check = f"CONSTRAINT ck_items_state CHECK (state IN ({listed}))"
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.text("ALTER TABLE items DROP CONSTRAINT ck_items_state"))
+        conn.execute(sa.text(f"ALTER TABLE items ADD {check}"))
+        return
+    table_sql = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'items'"
+    ).scalar_one()
+    changed, found = _STATE_CHECK.subn(lambda _match: check, table_sql)
+    if found != 1:
+        raise StoreError("the items table's state constraint is not where it should be")
+    version = int(conn.exec_driver_sql("PRAGMA schema_version").scalar_one())
+    conn.exec_driver_sql("PRAGMA writable_schema = ON")
+    try:
+        conn.exec_driver_sql(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'items'",
+            (changed,),
+        )
+        conn.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        conn.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
+def _m0003_selection(conn: Connection) -> None:
+    """Skipped and held items with their reason; each item's origin; a channel's first items.
+
+    `origin` (select.origin_key) finds the same original arriving through two channels;
+    it is filled in for the items stored so far. A channel that has items already is
+    not new: backfill applies only to channels whose first items are still to come.
+    """
+    from kanalwerk.models import Item
+    from kanalwerk.select import origin_key
+
+    allow_item_states(conn, ("new", "translated", "published", "failed", "skipped", "held"))
+    when = UTCDateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text("ALTER TABLE items ADD COLUMN skip_reason TEXT"))
+    conn.execute(sa.text("ALTER TABLE items ADD COLUMN origin TEXT"))
+    conn.execute(sa.text("CREATE INDEX ix_items_origin ON items (origin)"))
+    conn.execute(sa.text(f"ALTER TABLE channels ADD COLUMN first_items_at {when}"))
+    conn.execute(
+        sa.text(
+            "UPDATE channels SET first_items_at = "
+            "(SELECT min(i.first_seen) FROM items i WHERE i.channel_id = channels.id)"
+        )
+    )
+    rows = conn.execute(sa.text("SELECT id, guid, link, title, video_id FROM items")).all()
+    origins = [
+        {"p_id": row.id, "p_origin": key}
+        for row in rows
+        if (key := origin_key(Item(row.guid, row.link, row.title, video_id=row.video_id)))
+    ]
+    if origins:
+        conn.execute(sa.text("UPDATE items SET origin = :p_origin WHERE id = :p_id"), origins)
+
+
+MIGRATIONS: Sequence[Migration] = (
+    _m0001_initial,
+    _m0002_resolved_guid_bases,
+    _m0003_selection,
+)
 
 
 def latest_version() -> int:

@@ -40,8 +40,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return as_utc(value)
 
 
-#: An item's life: new → translated → published, or failed after too many attempts.
-ITEM_STATES = ("new", "translated", "published", "failed")
+#: An item's life: new → translated → published, or failed after too many attempts;
+#: skipped when selection chose not to publish it, held while a premiere has not aired.
+ITEM_STATES = ("new", "translated", "published", "failed", "skipped", "held")
 
 metadata = sa.MetaData()
 
@@ -73,6 +74,7 @@ channels = sa.Table(
     sa.Column("error_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_after_until", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("first_items_at", UTCDateTime),  # None: backfill applies to its first items
 )
 
 items = sa.Table(
@@ -103,11 +105,14 @@ items = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("skip_reason", sa.Text),  # why it is skipped or held
+    sa.Column("origin", sa.Text),  # select.origin_key: the same original through two channels
     sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
     sa.CheckConstraint(
         f"state IN ({', '.join(repr(state) for state in ITEM_STATES)})", name="ck_items_state"
     ),
     sa.Index("ix_items_state", "state"),
+    sa.Index("ix_items_origin", "origin"),
 )
 
 articles = sa.Table(

@@ -32,6 +32,7 @@ from kanalwerk.models import (
     StoredItem,
     Usage,
 )
+from kanalwerk.select import Decision, Facts, origin_key
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
 from kanalwerk.store.chunks import chunks as _chunks
@@ -509,50 +510,13 @@ class Store:
     def add_items(
         self, channel_id: str, items: Sequence[Item], *, fetched: FetchRecord | None = None
     ) -> list[int]:
-        """Store items not seen before; return their new ids in input order.
+        """Store items not seen before, all to be translated; return their new ids.
 
-        One `INSERT … ON CONFLICT DO NOTHING` for the whole batch, so concurrent or
-        repeated calls store each (channel, guid) exactly once. Items must be sanitized.
-        `fetched`, the poll that brought them, is recorded in the same transaction: the
-        new validators can never be stored without the items (one commit, not two).
+        The pipeline stores what `select` decided with `store_decisions`; this is the
+        same without a choice.
         """
-        unique: dict[str, Item] = {}
-        for item in items:
-            unique.setdefault(item.guid, item)
-        if not unique:
-            if fetched is not None:
-                self.record_fetches([fetched])
-            return []
-        now = _now()
-        rows = [
-            {
-                "channel_id": channel_id,
-                "guid": guid,
-                **{name: getattr(item, name) for name in _item_fields},
-                "state": "new",
-                "attempts": 0,
-                "first_seen": now,
-                "updated_at": now,
-            }
-            for guid, item in unique.items()
-        ]
-        stmt = (
-            _insert_for(self._dialect, db.items)
-            .on_conflict_do_nothing(index_elements=[db.items.c.channel_id, db.items.c.guid])
-            .returning(db.items.c.id, db.items.c.guid)
-        )
-        with self._write() as conn:
-            if self._to_adopt is None:
-                self._to_adopt = channels_to_adopt(conn)
-            adopting = channel_id in self._to_adopt
-            if adopting:
-                adopt_resolved_guids(conn, channel_id, unique)
-            inserted = {row.guid: row.id for row in conn.execute(stmt, rows)}
-            if fetched is not None:
-                _write_fetches(conn, [fetched], now)
-        if adopting:  # done, and committed: its recorded URLs are gone
-            self._to_adopt.discard(channel_id)
-        return [inserted[guid] for guid in unique if guid in inserted]
+        decisions = [Decision(item, "new", None, origin_key(item)) for item in items]
+        return self.store_decisions(channel_id, decisions, fetched=fetched).new_ids
 
     def _stored_items_query(self) -> sa.Select[Any]:
         return sa.select(db.items, *_source_columns).join(
@@ -700,6 +664,143 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
+    # --- selection (what becomes an article; see select.py) -------------------------
+
+    def selection_facts(self, channel_id: str, items: Sequence[Item]) -> Facts:
+        """What `select.decide` needs to know about these items of `channel_id`."""
+        guids = list(dict.fromkeys(item.guid for item in items))
+        origins = list(dict.fromkeys(k for k in map(origin_key, items) if k is not None))
+        i, c = db.items.c, db.channels.c
+        states: dict[str, str] = {}
+        claimed: dict[str, tuple[str, str, str]] = {}
+        with self._read() as conn:
+            first_items_at = conn.execute(
+                sa.select(c.first_items_at).where(c.id == channel_id)
+            ).one_or_none()
+            if first_items_at is None:
+                raise NotInStore(f"unknown channel {channel_id!r}")
+            for chunk in _chunks(guids):
+                stmt = sa.select(i.guid, i.state).where(
+                    i.channel_id == channel_id, i.guid.in_(chunk)
+                )
+                states.update({row.guid: row.state for row in conn.execute(stmt)})
+            for chunk in _chunks(origins):
+                stmt = (
+                    sa.select(i.origin, c.name, i.channel_id, i.guid)
+                    .join(db.channels, i.channel_id == c.id)
+                    .where(i.origin.in_(chunk), i.state != "skipped")
+                    .order_by(i.id)
+                )
+                for row in conn.execute(stmt):
+                    claimed.setdefault(row.origin, (row.name, row.channel_id, row.guid))
+        return Facts(first_items_at[0] is None, states, claimed)
+
+    def store_decisions(
+        self,
+        channel_id: str,
+        decisions: Sequence[Decision],
+        *,
+        fetched: FetchRecord | None = None,
+    ) -> StoredDecisions:
+        """Store decided items: new ones once per (channel, guid), held ones decided again.
+
+        One `INSERT … ON CONFLICT DO NOTHING` for the whole batch, so concurrent or
+        repeated calls store each (channel, guid) exactly once; a held item is updated
+        with its fresh content and new decision. Items must be sanitized. `fetched`, the
+        poll that brought them, is recorded in the same transaction: the new validators
+        can never be stored without the items (one commit, not two). The channel's first
+        stored items end its backfill.
+        """
+        unique: dict[str, Decision] = {}
+        for decision in decisions:
+            unique.setdefault(decision.item.guid, decision)
+        if not unique:
+            if fetched is not None:
+                self.record_fetches([fetched])
+            return StoredDecisions([], 0, 0)
+        now = _now()
+        rows = [
+            {
+                "channel_id": channel_id,
+                "guid": guid,
+                **_decided_fields(d),
+                "attempts": 0,
+                "first_seen": now,
+                "updated_at": now,
+            }
+            for guid, d in unique.items()
+        ]
+        stmt = (
+            _insert_for(self._dialect, db.items)
+            .on_conflict_do_nothing(index_elements=[db.items.c.channel_id, db.items.c.guid])
+            .returning(db.items.c.id, db.items.c.guid)
+        )
+        i = db.items.c
+        release = (
+            sa.update(db.items)
+            .where(
+                i.channel_id == channel_id,
+                i.guid == sa.bindparam("p_guid"),
+                i.state == "held",
+            )
+            .returning(i.id, i.guid)
+        )
+        with self._write() as conn:
+            if self._to_adopt is None:
+                self._to_adopt = channels_to_adopt(conn)
+            adopting = channel_id in self._to_adopt
+            if adopting:
+                adopt_resolved_guids(conn, channel_id, {g: d.item for g, d in unique.items()})
+            stored = {row.guid: row.id for row in conn.execute(stmt, rows)}
+            for guid, decision in unique.items():
+                if guid not in stored:  # known: only a held item is decided again
+                    values = {**_decided_fields(decision), "updated_at": now}
+                    row = conn.execute(release.values(**values), {"p_guid": guid}).first()
+                    if row is not None:
+                        stored[guid] = row.id
+            conn.execute(
+                sa.update(db.channels)
+                .where(db.channels.c.id == channel_id, db.channels.c.first_items_at.is_(None))
+                .values(first_items_at=now)
+            )
+            if fetched is not None:
+                _write_fetches(conn, [fetched], now)
+        if adopting:  # done, and committed: its recorded URLs are gone
+            self._to_adopt.discard(channel_id)
+        kept = [unique[guid] for guid in stored]
+        return StoredDecisions(
+            new_ids=[stored[d.item.guid] for d in kept if d.state == "new"],
+            skipped=sum(1 for d in kept if d.state == "skipped"),
+            held=sum(1 for d in kept if d.state == "held"),
+        )
+
+    def list_items(
+        self, *, channel_id: str | None = None, state: str | None = None
+    ) -> list[ListedItem]:
+        """Items with their state and skip reason, newest first (for `kanalwerk items`)."""
+        i = db.items.c
+        when = sa.func.coalesce(i.published, i.first_seen)
+        stmt = sa.select(
+            i.id, i.channel_id, i.state, i.title, i.link, i.skip_reason, when.label("date")
+        ).order_by(when.desc(), i.id.desc())
+        if channel_id is not None:
+            stmt = stmt.where(i.channel_id == channel_id)
+        if state is not None:
+            stmt = stmt.where(i.state == state)
+        with self._read() as conn:
+            return [
+                ListedItem(
+                    row.id,
+                    row.channel_id,
+                    row.state,
+                    row.date,
+                    row.title,
+                    row.link,
+                    row.skip_reason,
+                )
+                for row in conn.execute(stmt)
+            ]
+
     # --- translation cache ----------------------------------------------------------
 
     def cache_get(
@@ -824,6 +925,38 @@ class Store:
         )
         with self._write() as conn:
             conn.execute(stmt)
+
+
+def _decided_fields(decision: Decision) -> dict[str, Any]:
+    item = decision.item
+    return {
+        **{name: getattr(item, name) for name in _item_fields},
+        "state": decision.state,
+        "skip_reason": decision.reason,
+        "origin": decision.origin,
+    }
+
+
+@dataclass(frozen=True)
+class StoredDecisions:
+    """What `store_decisions` stored: ids of the items to translate, and the others' count."""
+
+    new_ids: list[int]
+    skipped: int
+    held: int
+
+
+@dataclass(frozen=True)
+class ListedItem:
+    """One line of `kanalwerk items`."""
+
+    id: int
+    channel_id: str
+    state: str
+    date: datetime  # published, else first seen
+    title: str
+    link: str | None
+    skip_reason: str | None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,276 @@
+"""Which new items become articles: rules, Shorts, premieres, duplicates and backfill.
+
+Pure: the items of one poll, the channel's rules and what the store knows about them
+go in; one `Decision` per item that needs one comes out. An item is taken ("new", it
+gets translated), skipped for good with the reason shown by `kanalwerk items
+--skipped`, or held (a premiere or live stream that has not aired yet) and decided
+again on a later poll. Decisions are made once per item: a rule changed later applies
+to items that arrive later.
+
+In order, the first that applies decides:
+
+1. Shorts, unless the channel sets `shorts: true`;
+2. `exclude`, `include`, `min_duration`/`max_duration`, `languages`;
+3. a premiere or live stream that has not aired yet is held;
+4. an original another channel (or this one, under another guid) already brought;
+5. backfill: of the items a channel brings the first time, only the newest
+   `backfill` are taken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from kanalwerk.models import Item
+from kanalwerk.sanitize import html_to_text
+from kanalwerk.sources.youtube import is_shorts_link, video_id_from_url
+from kanalwerk.translate.language import choose_source_language, normalise_language
+
+__all__ = [
+    "Decision",
+    "Facts",
+    "Matcher",
+    "Rules",
+    "compile_matcher",
+    "decide",
+    "format_seconds",
+    "origin_key",
+]
+
+State = Literal["new", "skipped", "held"]
+Field = Literal["title", "text", "category", "title or text"]
+
+BACKFILL_REASON = "backfill"
+SHORTS_REASON = "Shorts (set shorts: true to include them)"
+UPCOMING_REASON = "premiere or live stream, not aired yet"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One include/exclude entry: a keyword or a `/regex/`, on one field of an item."""
+
+    field: Field
+    written: str  # as in feeds.yaml, for the reason shown to the user
+    pattern: re.Pattern[str]
+
+    def matches(self, texts: _Texts) -> bool:
+        if self.field == "category":
+            return any(self.pattern.search(c) for c in texts.categories)
+        if self.field == "title":
+            return self.pattern.search(texts.title) is not None
+        if self.field == "text":
+            return self.pattern.search(texts.text) is not None
+        return self.pattern.search(texts.title) is not None or (
+            self.pattern.search(texts.text) is not None
+        )
+
+
+def compile_matcher(field: Field, written: str) -> Matcher:
+    """A keyword (whole words, any case) or `/regex/` (any case); ValueError if it is none.
+
+    Keywords match whole words in any script: "AI" matches "AI-Boom" and "KI und AI",
+    not "said"; spaces inside a keyword match any run of white space.
+    """
+    text = written.strip()
+    if not text:
+        raise ValueError("is empty; write a keyword or a /regex/")
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        try:
+            return Matcher(field, text, re.compile(text[1:-1], re.IGNORECASE))
+        except re.error as exc:
+            raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
+    words = r"\s+".join(re.escape(word) for word in text.split())
+    return Matcher(field, text, re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A channel's selection rules, with the global `selection:` applied (see config)."""
+
+    backfill: int | None = 3  # None: a new channel takes every item
+    include: tuple[Matcher, ...] = ()
+    exclude: tuple[Matcher, ...] = ()
+    min_duration: int | None = None  # seconds
+    max_duration: int | None = None
+    languages: frozenset[str] = frozenset()
+    shorts: bool = False
+    channel_language: str | None = None  # the channel's `language:`, stronger than the feed's
+    default_language: str | None = None  # `translator.source_language`
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store knows that a decision depends on."""
+
+    first_time: bool  # the channel has never stored an item
+    states: Mapping[str, str] = field(default_factory=dict)  # guid → state, this channel
+    # origin key → (channel name, channel id, guid) of the item that brought it first,
+    # among items not skipped.
+    claimed: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    item: Item
+    state: State
+    reason: str | None  # why it was skipped or held
+    origin: str | None  # origin_key(item)
+
+
+@dataclass(frozen=True)
+class _Texts:
+    title: str
+    text: str
+    categories: tuple[str, ...]
+
+
+def decide(channel_id: str, items: Sequence[Item], rules: Rules, facts: Facts) -> list[Decision]:
+    """A decision for each item not stored yet or held, in input order."""
+    open_items = [i for i in _unique(items) if facts.states.get(i.guid, "held") == "held"]
+    decisions: dict[str, Decision] = {}
+    taken: list[Item] = []
+    seen: dict[str, str] = {}  # origin → guid, within this poll
+    for item in open_items:
+        origin = origin_key(item)
+        reason = _rule_reason(item, rules)
+        if reason is not None:
+            decisions[item.guid] = Decision(item, "skipped", reason, origin)
+            continue
+        if _not_aired(item):
+            decisions[item.guid] = Decision(item, "held", UPCOMING_REASON, origin)
+            continue
+        claim = facts.claimed.get(origin) if origin else None
+        if claim is not None and (claim[1], claim[2]) != (channel_id, item.guid):
+            decisions[item.guid] = Decision(item, "skipped", f"duplicate of {claim[0]}", origin)
+            continue
+        if origin is not None and origin in seen:
+            decisions[item.guid] = Decision(item, "skipped", "duplicate in the same feed", origin)
+            continue
+        if origin is not None:
+            seen[origin] = item.guid
+        decisions[item.guid] = Decision(item, "new", None, origin)
+        taken.append(item)
+    if facts.first_time and rules.backfill is not None:
+        for item in _newest_first(taken)[rules.backfill :]:
+            decisions[item.guid] = Decision(
+                item, "skipped", BACKFILL_REASON, decisions[item.guid].origin
+            )
+    return [decisions[item.guid] for item in open_items]
+
+
+def _unique(items: Sequence[Item]) -> list[Item]:
+    first: dict[str, Item] = {}
+    for item in items:
+        first.setdefault(item.guid, item)
+    return list(first.values())
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _newest_first(items: Sequence[Item]) -> list[Item]:
+    """Newest first; undated items keep the feed's order (most feeds list newest first)."""
+    return sorted(items, key=lambda i: i.published or i.updated or _EPOCH, reverse=True)
+
+
+def _rule_reason(item: Item, rules: Rules) -> str | None:
+    if not rules.shorts and is_shorts_link(item.link):
+        return SHORTS_REASON
+    texts = _Texts(item.title, _text(item), item.categories)
+    for matcher in rules.exclude:
+        if matcher.matches(texts):
+            return f"exclude: {matcher.field} matches {matcher.written!r}"
+    if rules.include and not any(m.matches(texts) for m in rules.include):
+        shown = ", ".join(f"{m.field} {m.written!r}" for m in rules.include)
+        return f"include: matches none of {shown}"
+    if item.duration is not None:
+        if rules.min_duration is not None and item.duration < rules.min_duration:
+            return (
+                f"min_duration: {format_seconds(item.duration)} is shorter than "
+                f"{format_seconds(rules.min_duration)}"
+            )
+        if rules.max_duration is not None and item.duration > rules.max_duration:
+            return (
+                f"max_duration: {format_seconds(item.duration)} is longer than "
+                f"{format_seconds(rules.max_duration)}"
+            )
+    if rules.languages:
+        language = _language(item, rules)
+        if language is not None and language not in rules.languages:
+            return f"languages: {language} is not one of {', '.join(sorted(rules.languages))}"
+    return None
+
+
+def _text(item: Item) -> str:
+    body = html_to_text(item.content_html)
+    if item.summary_html and item.summary_html != item.content_html:
+        body += "\n" + html_to_text(item.summary_html)
+    return body
+
+
+def _language(item: Item, rules: Rules) -> str | None:
+    """The item's language as translation will see it; None when it cannot be told."""
+    choice = choose_source_language(
+        channel=rules.channel_language,
+        declared=item.language,
+        title=item.title,
+        body_html=item.content_html or item.summary_html,
+        default=rules.default_language,
+    )
+    return normalise_language(choice.code)
+
+
+def _not_aired(item: Item) -> bool:
+    """A YouTube video nobody has watched yet: a premiere or stream still to come.
+
+    YouTube's feed lists scheduled premieres and live streams like uploads; the one
+    sign it gives is `media:statistics views="0"` until the video can be watched. A
+    brand-new upload can show 0 for a moment too; holding it costs one poll, not the item.
+    """
+    return item.video_id is not None and item.views == 0
+
+
+# --- duplicates ---------------------------------------------------------------------
+
+_TRACKING = re.compile(r"utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src", re.IGNORECASE)
+
+
+def origin_key(item: Item) -> str | None:
+    """What makes two items the same original: the YouTube video, else the link.
+
+    Links compare without scheme, "www.", default port, fragment, trailing slash and
+    tracking parameters (utm_*, fbclid, …); the other parameters in sorted order.
+    """
+    video = item.video_id or video_id_from_url(item.link)
+    if video:
+        return f"youtube:{video}"
+    return link_key(item.link)
+
+
+def link_key(link: str | None) -> str | None:
+    if not link:
+        return None
+    try:
+        parts = urlsplit(link.strip())
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.fullmatch(k))
+    path = parts.path.rstrip("/")
+    return f"link:{netloc}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def format_seconds(seconds: int) -> str:
+    """3723 → '1:02:03', 75 → '1:15'."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
