@@ -184,9 +184,9 @@ def _rule_reason(item: Item, rules: Rules) -> str | None:
     texts = _Texts(item.title, _text(item), item.categories)
     for matcher in rules.exclude:
         if matcher.matches(texts):
-            return f"exclude: {matcher.field} matches {matcher.written!r}"
+            return f"exclude: {matcher.field} matches '{matcher.written}'"
     if rules.include and not any(m.matches(texts) for m in rules.include):
-        shown = ", ".join(f"{m.field} {m.written!r}" for m in rules.include)
+        shown = ", ".join(f"{m.field} '{m.written}'" for m in rules.include)
         return f"include: matches none of {shown}"
     if item.duration is not None:
         if rules.min_duration is not None and item.duration < rules.min_duration:
