@@ -203,9 +203,7 @@ def test_youtube_publishes_videos_not_shorts_and_premieres_once_aired(
     assert sorted(published_titles(tmp_path)) == ["Erstes Video", "Zweites Video"]
     assert listed(config, "--skipped")["Ein Short"][2].startswith("Shorts")
     held = listed(config, "--state", "held")
-    assert held == {
-        "Premiere am Abend": ("kanal", "held", "premiere or live stream, not aired yet")
-    }
+    assert held == {"Premiere am Abend": ("kanal", "held", UPCOMING_REASON)}
 
     # Not aired on the next poll either: still held. Then it airs and is published.
     run_once(config)
