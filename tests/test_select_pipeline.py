@@ -6,9 +6,14 @@ from pathlib import Path
 
 from lxml import etree
 
+from kanalwerk.config import load_config
+from kanalwerk.models import FetchResult
+from kanalwerk.pipeline import Pipeline, _store_result
 from kanalwerk.select import UPCOMING_REASON
+from kanalwerk.sources.youtube import feed_url_for_channel_id, uploads_feed_url
+from kanalwerk.store import Store
 from tests.cli import run_cli
-from tests.selection_feeds import Post, Video, rss, write_config, youtube
+from tests.selection_feeds import CHANNEL, Post, Video, rss, write_config, youtube
 from tests.servers import LocalServer, Resource
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -258,3 +263,20 @@ def test_the_same_original_through_two_channels_is_one_article(
         "skipped",
         "duplicate of Blog",
     )
+
+
+def test_a_channel_without_uploads_playlist_falls_back_to_its_channel_feed(
+    tmp_path: Path,
+) -> None:
+    """YouTube has no uploads playlist for a channel with only Shorts: it answers 404."""
+    config = load_config(write_config(tmp_path, f"  - name: Kanal\n    youtube: {CHANNEL}\n"))
+    (kanal,) = config.channels
+    uploads = uploads_feed_url(CHANNEL)
+    with Store.open(config.store) as store, Pipeline(config, store):
+        assert store.fetch_states(["kanal"])["kanal"].url == uploads
+        missing = FetchResult("kanal", uploads, uploads, 404, error="HTTP 404 Not Found")
+        _store_result(store, kanal, config.rules(kanal), missing, None)
+        channel_feed = store.fetch_states(["kanal"])["kanal"].url
+        assert channel_feed == feed_url_for_channel_id(CHANNEL)
+    with Store.open(config.store) as store, Pipeline(config, store):  # a restart keeps it
+        assert store.fetch_states(["kanal"])["kanal"].url == channel_feed

@@ -312,6 +312,13 @@ def _store_result(
     a crash can never leave a stored ETag whose items are missing.
     """
     if not result.ok:
+        fallback = youtube.channel_feed_instead_of_uploads(result.requested_url)
+        if result.status == 404 and fallback is not None:
+            # Shorts are then dropped by their /shorts/ links (select.py).
+            log.warning(
+                "%s: no uploads playlist on YouTube; polling %s instead", channel.name, fallback
+            )
+            store.set_channel_url(channel.id, fallback)
         record = FetchRecord(result, retry_after_until=_retry_after(result))
         return ChannelOutcome(channel.id, channel.name, result.status, error=result.error), record
     if result.not_modified or parsed is None:

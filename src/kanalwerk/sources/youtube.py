@@ -16,6 +16,7 @@ from kanalwerk.errors import FetchError
 
 __all__ = [
     "CHANNEL_ID_RE",
+    "channel_feed_instead_of_uploads",
     "channel_id_for_video",
     "channel_id_from_page",
     "channel_id_of_feed",
@@ -68,6 +69,18 @@ def uploads_feed_url(channel_id: str) -> str:
     the Shorts, "UULV" past live streams.
     """
     return f"{FEED_BASE}?playlist_id=UULF{_checked_id(channel_id)[2:]}"
+
+
+def channel_feed_instead_of_uploads(url: str) -> str | None:
+    """The channel's full feed when `url` is its uploads playlist's feed, else None.
+
+    YouTube answers 404 for the uploads playlist of a channel that has no long-form
+    video yet (only Shorts, say); its channel feed still works.
+    """
+    channel_id = channel_id_of_feed(url)
+    if channel_id is None or "playlist_id=UULF" not in url:
+        return None
+    return feed_url_for_channel_id(channel_id)
 
 
 def channel_id_of_feed(url: str) -> str | None:
