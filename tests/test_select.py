@@ -202,3 +202,31 @@ def test_bad_selection_keys_name_line_and_key(
 
 def test_languages_are_normalised() -> None:
     assert normalise_language("EN-us") == "en"
+
+
+def test_include_reason_lists_the_words_per_field() -> None:
+    rules = Rules(
+        include=(
+            compile_matcher("title or text", "AI"),
+            compile_matcher("title or text", "DeepSeek"),
+            compile_matcher("category", "KI"),
+        )
+    )
+    (skipped,) = decide("c", [item("g", "Börse")], rules, Facts(first_time=False))
+    assert (
+        skipped.reason == "include: matches none of title or text 'AI', 'DeepSeek'; category 'KI'"
+    )
+
+
+def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Choosing what gets published", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "feeds.yaml"
+    site = "site: {title: T, base_url: 'https://b.example/', author: A}\n"
+    path.write_text(site + example, encoding="utf-8")
+    config = load_config(path)
+    cnbc = config.rules(config.channels[0])
+    assert [m.written for m in cnbc.exclude] == ["Werbung", "/sponsored/"]
+    assert cnbc.backfill == 5 and cnbc.min_duration == 120 and cnbc.languages == {"en", "de"}
+    assert config.rules(config.channels[2]).backfill == 1

@@ -46,7 +46,7 @@ State = Literal["new", "skipped", "held"]
 Field = Literal["title", "text", "category", "title or text"]
 
 BACKFILL_REASON = "backfill"
-SHORTS_REASON = "Shorts (set shorts: true to include them)"
+SHORTS_REASON = "Shorts"
 UPCOMING_REASON = "premiere or live stream, not aired yet"
 
 
@@ -186,7 +186,10 @@ def _rule_reason(item: Item, rules: Rules) -> str | None:
         if matcher.matches(texts):
             return f"exclude: {matcher.field} matches '{matcher.written}'"
     if rules.include and not any(m.matches(texts) for m in rules.include):
-        shown = ", ".join(f"{m.field} '{m.written}'" for m in rules.include)
+        words: dict[str, list[str]] = {}
+        for m in rules.include:
+            words.setdefault(m.field, []).append(f"'{m.written}'")
+        shown = "; ".join(f"{name} {', '.join(listed)}" for name, listed in words.items())
         return f"include: matches none of {shown}"
     if item.duration is not None:
         if rules.min_duration is not None and item.duration < rules.min_duration:
