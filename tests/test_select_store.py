@@ -12,15 +12,7 @@ from kanalwerk.errors import StoreError
 from kanalwerk.models import Item
 from kanalwerk.select import Decision, origin_key
 from kanalwerk.store import Store, migrations
-
-
-def raw(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+from tests.test_store import raw
 
 
 def test_migration_keeps_articles_marks_known_channels_and_fills_origins(
