@@ -10,6 +10,7 @@ import pytest
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError
 from kanalwerk.models import Item
+from kanalwerk.parse import parse_feed
 from kanalwerk.select import Facts, Rules, compile_matcher, decide, origin_key
 from kanalwerk.sources.youtube import (
     channel_id_of_feed,
@@ -230,3 +231,28 @@ def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
     assert [m.written for m in cnbc.exclude] == ["Werbung", "/sponsored/"]
     assert cnbc.backfill == 5 and cnbc.min_duration == 120 and cnbc.languages == {"en", "de"}
     assert config.rules(config.channels[2]).backfill == 1
+
+
+def test_parse_carries_categories_duration_and_views(data_dir: Path) -> None:
+    podcast = (
+        b'<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+        b'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>P</title>'
+        b"<item><title>a</title><guid>a</guid><category>KI</category><category> KI </category>"
+        b"<category>News</category><itunes:duration>1:02:03</itunes:duration></item>"
+        b"<item><title>b</title><guid>b</guid><itunes:duration>754</itunes:duration></item>"
+        b'<item><title>c</title><guid>c</guid><media:content url="https://p.example/c.mp4" '
+        b'duration="75"/></item><item><title>d</title><guid>d</guid></item></channel></rss>'
+    )
+    items = parse_feed(podcast, url="https://p.example/feed").items
+    assert [(i.categories, i.duration) for i in items] == [
+        (("KI", "News"), 3723),
+        ((), 754),
+        ((), 75),
+        ((), None),
+    ]
+    json_feed = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", '
+    json_feed += b'"content_text": "x", "tags": ["AI", 3, "Chips"]}]}'
+    (tagged,) = parse_feed(json_feed, url="https://j.example/feed.json").items
+    assert tagged.categories == ("AI", "Chips")
+    youtube = parse_feed((data_dir / "youtube_cnbc.xml").read_bytes(), url="https://y.example/")
+    assert [i.views for i in youtube.items] == [184233, 512870, 5120418]

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from kanalwerk.errors import StoreError
-from kanalwerk.models import Item
+from kanalwerk.models import FetchResult, Item, ParsedFeed
 from kanalwerk.select import Decision, origin_key
-from kanalwerk.store import Store, migrations
+from kanalwerk.store import FetchRecord, Store, migrations
 from tests.test_store import raw
 
 
@@ -100,3 +100,20 @@ def test_held_items_are_decided_again_and_everything_else_once(store: Store) -> 
     }
     assert [row.title for row in store.list_items(state="skipped")] == ["Titel 2"]
     assert store.list_items(channel_id="other") == []
+
+
+def test_another_feed_url_starts_backfill_again_until_a_poll_brings_items(store: Store) -> None:
+    store.sync_channels([("a", "A", "https://a.example/feed")])
+    store.store_decisions("a", [decision("1", "new")])
+    assert not store.selection_facts("a", []).first_time
+    store.sync_channels([("a", "A", "https://a.example/new-feed")])
+    assert store.selection_facts("a", []).first_time
+
+    url = "https://a.example/new-feed"
+    result = FetchResult("a", url, url, 200, content=b"<rss/>")
+    empty = ParsedFeed("A", None, url, None, None, ())
+    store.store_decisions("a", [], fetched=FetchRecord(result, empty))
+    assert store.selection_facts("a", []).first_time  # a poll without items says nothing
+    known = ParsedFeed("A", None, url, None, None, (decision("1", "new").item,))
+    store.store_decisions("a", [], fetched=FetchRecord(result, known))
+    assert not store.selection_facts("a", []).first_time

@@ -131,7 +131,9 @@ class _Texts:
 
 def decide(channel_id: str, items: Sequence[Item], rules: Rules, facts: Facts) -> list[Decision]:
     """A decision for each item not stored yet or held, in input order."""
-    open_items = [i for i in _unique(items) if facts.states.get(i.guid, "held") == "held"]
+    open_items = [
+        i for i in _unique(items) if i.guid not in facts.states or facts.states[i.guid] == "held"
+    ]
     decisions: dict[str, Decision] = {}
     taken: list[Item] = []
     seen: dict[str, str] = {}  # origin → guid, within this poll
@@ -181,7 +183,8 @@ def _newest_first(items: Sequence[Item]) -> list[Item]:
 def _rule_reason(item: Item, rules: Rules) -> str | None:
     if not rules.shorts and is_shorts_link(item.link):
         return SHORTS_REASON
-    texts = _Texts(item.title, _text(item), item.categories)
+    reads_text = any(m.field in ("text", "title or text") for m in (*rules.exclude, *rules.include))
+    texts = _Texts(item.title, _text(item) if reads_text else "", item.categories)
     for matcher in rules.exclude:
         if matcher.matches(texts):
             return f"exclude: {matcher.field} matches '{matcher.written}'"

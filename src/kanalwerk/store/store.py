@@ -353,7 +353,7 @@ class Store:
     # --- channels -------------------------------------------------------------------
 
     def sync_channels(self, channels: Sequence[tuple[str, str, str | None]]) -> None:
-        """Add or rename channels; a changed configured URL restarts fetch state.
+        """Add or rename channels; a changed configured URL restarts fetch state and backfill.
 
         `configured_url=None` (a YouTube handle) keeps the URL `set_channel_url` stored,
         unless the config used to name a URL: then the URL is dropped so the handle gets
@@ -395,6 +395,7 @@ class Store:
                             last_modified=None,
                             content_hash=None,
                             retry_after_until=None,
+                            first_items_at=None,  # another feed: backfill applies again
                         )
                     )
                 elif name != row.name:
@@ -709,12 +710,14 @@ class Store:
         with its fresh content and new decision. Items must be sanitized. `fetched`, the
         poll that brought them, is recorded in the same transaction: the new validators
         can never be stored without the items (one commit, not two). The channel's first
-        stored items end its backfill.
+        poll with items ends its backfill, also when all of them were stored before (the
+        channel was pointed at another URL of the same feed).
         """
         unique: dict[str, Decision] = {}
         for decision in decisions:
             unique.setdefault(decision.item.guid, decision)
-        if not unique:
+        feed = fetched.feed if fetched is not None else None
+        if not unique and (feed is None or not feed.items):
             if fetched is not None:
                 self.record_fetches([fetched])
             return StoredDecisions([], 0, 0)
@@ -751,7 +754,7 @@ class Store:
             adopting = channel_id in self._to_adopt
             if adopting:
                 adopt_resolved_guids(conn, channel_id, {g: d.item for g, d in unique.items()})
-            stored = {row.guid: row.id for row in conn.execute(stmt, rows)}
+            stored = {row.guid: row.id for row in conn.execute(stmt, rows)} if rows else {}
             for guid, decision in unique.items():
                 if guid not in stored:  # known: only a held item is decided again
                     values = {**_decided_fields(decision), "updated_at": now}
