@@ -64,7 +64,8 @@ def test_a_bad_pattern_is_refused(written: str) -> None:
 
 def test_backfill_keeps_the_newest_by_date_and_counts_only_taken_items() -> None:
     items = [item(f"g{d}", day=d) for d in (3, 9, 1, 7, 5)]
-    items.append(Item(guid="p", link=None, title="Premiere", video_id="p" * 11, views=0))
+    premiere = datetime(2025, 1, 10, tzinfo=UTC)
+    items.append(Item("p", None, "Premiere", published=premiere, video_id="p" * 11, views=0))
     decisions = decide("c", items, Rules(backfill=2), Facts(first_time=True))
     states = {d.item.guid: (d.state, d.reason) for d in decisions}
     assert states["g9"] == states["g7"] == ("new", None)

@@ -14,7 +14,7 @@ In order, the first that applies decides:
 3. a premiere or live stream that has not aired yet is held;
 4. an original another channel (or this one, under another guid) already brought;
 5. backfill: of the items a channel brings the first time, only the newest
-   `backfill` are taken.
+   `backfill` are taken (older ones are skipped as "backfill" before 1-4 are asked).
 """
 
 from __future__ import annotations
@@ -130,39 +130,47 @@ class _Texts:
 
 
 def decide(channel_id: str, items: Sequence[Item], rules: Rules, facts: Facts) -> list[Decision]:
-    """A decision for each item not stored yet or held, in input order."""
+    """A decision for each item not stored yet or held, in input order.
+
+    While backfilling, items are decided newest first, and once `backfill` are taken the
+    older ones are skipped as "backfill" without reading them: a new channel's 500 old
+    posts cost no language detection.
+    """
     open_items = [
         i for i in _unique(items) if i.guid not in facts.states or facts.states[i.guid] == "held"
     ]
+    quota = rules.backfill if facts.first_time else None
     decisions: dict[str, Decision] = {}
-    taken: list[Item] = []
-    seen: dict[str, str] = {}  # origin → guid, within this poll
-    for item in open_items:
+    seen: set[str] = set()  # origins taken in this poll
+    taken = 0
+    for item in _newest_first(open_items) if quota is not None else open_items:
         origin = origin_key(item)
-        reason = _rule_reason(item, rules)
-        if reason is not None:
-            decisions[item.guid] = Decision(item, "skipped", reason, origin)
+        if quota is not None and taken >= quota:
+            decisions[item.guid] = Decision(item, "skipped", BACKFILL_REASON, origin)
             continue
-        if _not_aired(item):
-            decisions[item.guid] = Decision(item, "held", UPCOMING_REASON, origin)
-            continue
-        claim = facts.claimed.get(origin) if origin else None
-        if claim is not None and (claim[1], claim[2]) != (channel_id, item.guid):
-            decisions[item.guid] = Decision(item, "skipped", f"duplicate of {claim[0]}", origin)
-            continue
-        if origin is not None and origin in seen:
-            decisions[item.guid] = Decision(item, "skipped", "duplicate in the same feed", origin)
-            continue
-        if origin is not None:
-            seen[origin] = item.guid
-        decisions[item.guid] = Decision(item, "new", None, origin)
-        taken.append(item)
-    if facts.first_time and rules.backfill is not None:
-        for item in _newest_first(taken)[rules.backfill :]:
-            decisions[item.guid] = Decision(
-                item, "skipped", BACKFILL_REASON, decisions[item.guid].origin
-            )
+        state, reason = _decide_one(channel_id, item, origin, rules, facts, seen)
+        decisions[item.guid] = Decision(item, state, reason, origin)
+        if state == "new":
+            taken += 1
+            if origin is not None:
+                seen.add(origin)
     return [decisions[item.guid] for item in open_items]
+
+
+def _decide_one(
+    channel_id: str, item: Item, origin: str | None, rules: Rules, facts: Facts, seen: set[str]
+) -> tuple[State, str | None]:
+    reason = _rule_reason(item, rules)
+    if reason is not None:
+        return "skipped", reason
+    if _not_aired(item):
+        return "held", UPCOMING_REASON
+    claim = facts.claimed.get(origin) if origin else None
+    if claim is not None and (claim[1], claim[2]) != (channel_id, item.guid):
+        return "skipped", f"duplicate of {claim[0]}"
+    if origin is not None and origin in seen:
+        return "skipped", "duplicate in the same feed"
+    return "new", None
 
 
 def _unique(items: Sequence[Item]) -> list[Item]:
