@@ -260,7 +260,10 @@ def origin_key(item: Item) -> str | None:
     Links compare without scheme, "www.", default port, fragment, trailing slash and
     tracking parameters (utm_*, fbclid, …); the other parameters in sorted order.
     """
-    video = item.video_id or video_id_from_url(item.link)
+    try:
+        video = item.video_id or (video_id_from_url(item.link) if item.link else None)
+    except ValueError:  # a link urlsplit cannot read is no video's
+        video = None
     if video:
         return f"youtube:{video}"
     return link_key(item.link)
