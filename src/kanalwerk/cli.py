@@ -6,11 +6,14 @@ HTTP clients and config models, which `--help` or a typo should not wait for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -21,6 +24,7 @@ from kanalwerk.errors import KanalwerkError
 if TYPE_CHECKING:
     from kanalwerk.config import Config
     from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus
+    from kanalwerk.publish.serve import Serving
 
 log = logging.getLogger("kanalwerk")
 
@@ -46,6 +50,7 @@ def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
         "httpx": logging.WARNING,
         "httpcore": logging.INFO,  # its DEBUG is per socket event
         "apscheduler": logging.INFO if verbose else logging.WARNING,
+        "uvicorn": logging.INFO if verbose else logging.WARNING,  # -v: one line per request
     }
     before = {name: logging.getLogger(name).level for name in levels}
     handler = logs.install(sys.stderr)  # control characters shown escaped
@@ -101,25 +106,76 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @main.command()
 @config_option
 @click.option("--once", is_flag=True, help="Do one full cycle (poll, translate, publish) and exit.")
-def run(config_path: Path, once: bool) -> None:
+@click.option("--serve", is_flag=True, help="Also serve the output folder, as `serve` does.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address.")
+@click.option("--port", default=8080, show_default=True, help="With --serve: port (0: any).")
+def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> None:
     """Poll the channels, translate new items and publish the site.
 
     Without --once this runs until Ctrl-C, polling each channel on its interval and
-    picking up edits to the config file without a restart.
+    picking up edits to the config file without a restart; --serve serves the site
+    meanwhile from the same process.
     """
     from kanalwerk.daemon import Daemon
     from kanalwerk.lock import single_instance
     from kanalwerk.pipeline import open_pipeline
 
+    if once and serve:
+        raise click.UsageError("--serve keeps running; use it without --once")
     config = _load(config_path)
     with single_instance(config.store), open_pipeline(config) as pipeline:
         if not once:
-            Daemon(pipeline).run()
+            with _serving(config.output, host, port) if serve else contextlib.nullcontext():
+                Daemon(pipeline).run()
             return
         report = pipeline.run_cycle()
     _summarise(report)
     if report.poll.outcomes and report.poll.succeeded == 0:
         raise click.ClickException("no channel could be fetched; see the log above")
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, help="Port to listen on (0: any free one)."
+)
+def serve(config_path: Path, host: str, port: int) -> None:
+    """Serve the output folder over HTTP until Ctrl-C, for previews and small sites.
+
+    Feeds go out with their proper content types, with ETag/Last-Modified (304 when
+    unchanged) and gzip. Larger sites are better served by nginx or Caddy (README).
+    """
+    from kanalwerk.errors import StopRequested
+
+    output = Path(_load(config_path).output)
+    if not output.is_dir():
+        raise click.ClickException(
+            f"{output} does not exist yet; run `kanalwerk publish` or `kanalwerk run --once` first"
+        )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise StopRequested
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with _serving(output, host, port) as server:
+            server.wait()
+    except (KeyboardInterrupt, StopRequested):
+        log.info("stopped serving %s", output)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _serving(output: Path, host: str, port: int) -> Iterator[Serving]:
+    """Serve `output` while the block runs, and say where (one line on stdout)."""
+    from kanalwerk.publish.serve import serving
+
+    Path(output).mkdir(parents=True, exist_ok=True)
+    with serving(Path(output), host, port) as server:
+        click.echo(f"Serving {output} at {server.address.url} — Ctrl-C stops")
+        yield server
 
 
 def _summarise(report: CycleReport) -> None:
