@@ -102,6 +102,8 @@ class Daemon:
         max_attempts = self.pipeline.config.translator.max_attempts
         if report.new_items or self.pipeline.store.pending_items(max_attempts, 1):
             self._process()
+        else:
+            self.pipeline.notify_hub()  # a ping a hub refused earlier is due again
 
     def _process(self) -> None:
         """Translate and publish; a job arriving meanwhile asks for one more round.

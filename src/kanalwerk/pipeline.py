@@ -19,6 +19,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredI
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.pages import ArticleLibrary
+from kanalwerk.publish.websub import changed_feeds, notify_hub
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.select import Rules, decide
@@ -795,6 +797,7 @@ class Pipeline:
         self.store = store
         self.translators = TranslatorHolder(translator_factory, store)
         self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
+        self._hub_lock = threading.Lock()
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -819,7 +822,27 @@ class Pipeline:
 
     def publish(self, *, force: bool = False) -> PublishResult | None:
         """Write the feed and site when something changed (always with `force`)."""
-        return _publish_site(self.config, self.store, force=force)
+        result = _publish_site(self.config, self.store, force=force)
+        self.notify_hub(result.written if result else ())
+        return result
+
+    def notify_hub(self, written: Sequence[Path] = ()) -> None:
+        """Ping the WebSub hub for the feeds among `written` and any ping still owed.
+
+        Never raises: a hub that fails is retried at a later cycle, publishing goes on.
+        Two threads of the daemon never ping at once; the second leaves it to the first.
+        """
+        if not self._hub_lock.acquire(blocking=False):
+            return
+        try:
+            site = self.config.site
+            hub = str(site.websub_hub) if site.websub_hub else None
+            feeds = changed_feeds(site.info().base_url, Path(self.config.output), written)
+            notify_hub(self.store, hub, feeds, user_agent=user_agent(self.config))
+        except Exception:
+            log.exception("WebSub ping failed unexpectedly; publishing goes on")
+        finally:
+            self._hub_lock.release()
 
     def run_cycle(self, channels: Sequence[ChannelConfig] | None = None) -> CycleReport:
         """Poll, translate and publish once: what `kanalwerk run --once` does."""
