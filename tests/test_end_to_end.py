@@ -327,4 +327,5 @@ def test_help_imports_no_stage_of_the_pipeline() -> None:
     imported = {line.split("|")[-1].strip() for line in shown.stderr.splitlines()}
     assert "kanalwerk.cli" in imported
     heavy = {"kanalwerk.pipeline", "kanalwerk.config", "kanalwerk.store", "sqlalchemy", "httpx"}
+    heavy |= {"uvicorn", "starlette", "kanalwerk.publish.serve"}
     assert not heavy & imported

@@ -6,12 +6,12 @@ as processes where the process itself is under test (printed URL, signals, exit 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,42 +256,39 @@ def test_run_serve_with_once_is_refused(tmp_path: Path) -> None:
     assert "--serve" in result.stderr
 
 
-def test_help_does_not_import_the_server() -> None:
-    shown = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "kanalwerk", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert shown.returncode == 0 and "serve" in shown.stdout
-    imported = {line.split("|")[-1].strip() for line in shown.stderr.splitlines()}
-    assert "kanalwerk.cli" in imported
-    assert not {"uvicorn", "starlette", "kanalwerk.publish.serve"} & imported
-
-
 # --- the commands as processes ---------------------------------------------------------
 
 URL_LINE = re.compile(r"Serving (.+) at (http://127\.0\.0\.1:(\d+)/) — Ctrl-C stops")
 
 
-def started(process: subprocess.Popen[str]) -> str:
-    """The URL from the process's first line of stdout (it prints it once it listens)."""
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = URL_LINE.fullmatch(line.strip())
-    assert match, line or process.communicate(timeout=15)[1]
-    assert match.group(3) != "0"  # the real port, not the one asked for
-    return match.group(2)
+@contextlib.contextmanager
+def serving_process(config: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`kanalwerk ARGS` started, with the URL from its first line of stdout; killed if
+    the test leaves it running."""
+    process = subprocess.Popen(
+        command(config, *args),
+        cwd=config.parent,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = URL_LINE.fullmatch(line.strip())
+        assert match, line or process.communicate(timeout=15)[1]
+        assert match.group(3) != "0"  # the real port, not the one asked for
+        yield process, match.group(2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
     process.send_signal(signum)
-    try:
-        _, stderr = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
+    _, stderr = process.communicate(timeout=15)
     return process.returncode, stderr
 
 
@@ -304,23 +301,12 @@ def test_serve_prints_its_url_and_stops_cleanly(output: Path, signum: int) -> No
         "channels:\n  - name: X\n    url: https://example.org/feed\n",
         encoding="utf-8",
     )
-    process = subprocess.Popen(
-        command(config, "serve", "--port", "0"),
-        cwd=output.parent,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = started(process)
-        with httpx.Client(base_url=url) as c:  # a kept-alive connection must not hold it up
-            assert c.get("feed.atom").headers["content-type"].startswith("application/atom+xml")
-            returncode, stderr = stop(process, signum)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with (
+        serving_process(config, "serve", "--port", "0") as (process, url),
+        httpx.Client(base_url=url) as c,  # a kept-alive connection must not hold it up
+    ):
+        assert c.get("feed.atom").headers["content-type"].startswith("application/atom+xml")
+        returncode, stderr = stop(process, signum)
     assert returncode == 0, stderr
     assert "Traceback" not in stderr
 
@@ -329,25 +315,12 @@ def test_run_serve_serves_what_the_daemon_publishes(tmp_path: Path, server: Loca
     server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
     FakeLibreTranslate(server)
     config = libretranslate_config(tmp_path, server)
-    process = subprocess.Popen(
-        command(config, "run", "--serve", "--port", "0"),
-        cwd=tmp_path,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = started(process)
+    with serving_process(config, "run", "--serve", "--port", "0") as (process, url):
         with httpx.Client(base_url=url) as c:
             assert wait_for(lambda: c.get("feed.atom").status_code == 200)
             feed = c.get("feed.atom")
             assert feed.headers["content-type"] == "application/atom+xml; charset=utf-8"
             assert b"OPEN MODEL BEATS THE GIANTS" in feed.content
         returncode, stderr = stop(process, signal.SIGTERM)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert returncode == 0, stderr
     assert "Traceback" not in stderr

@@ -31,6 +31,7 @@ from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.servers import LocalServer, Request, Resource, Response
 from tests.test_article_mode import POSTS, rss
+from tests.test_daemon import libretranslate_config
 
 BASE = "https://blog.example.org/"
 
@@ -63,23 +64,14 @@ def closed_port_url() -> str:
 
 
 def write_config(folder: Path, server: LocalServer, hub: str | None) -> Path:
-    path = folder / "feeds.yaml"
-    hub_line = f"websub_hub: {hub!r}, " if hub else ""
-    path.write_text(
-        f"""
-site: {{title: Notizen, base_url: "{BASE}", author: Redaktion, {hub_line}}}
-output: site/
-store: sqlite:///kanalwerk.db
-translator:
-  engine: libretranslate
-  libretranslate: {{url: "{server.base_url}"}}
-channels:
-  - name: Notes
-    url: {server.url("/notes.rss")}
-    language: en
-""",
-        encoding="utf-8",
-    )
+    """test_daemon's LibreTranslate config, with `hub` as `site.websub_hub`."""
+    path = libretranslate_config(folder, server)
+    if hub is not None:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(
+            text.replace("author: Redaktion}", f"author: Redaktion, websub_hub: {hub!r}}}")
+        )
+    assert f'base_url: "{BASE}"' in path.read_text(encoding="utf-8")
     return path
 
 
