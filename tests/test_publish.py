@@ -18,7 +18,7 @@ from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.files import write_atomic
-from kanalwerk.publish.pages import ArticleLibrary
+from kanalwerk.publish.pages import ArticleLibrary, entry_of
 from kanalwerk.publish.site import render_article, render_index
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -188,7 +188,7 @@ def test_empty_atom_feed_is_valid() -> None:
 def test_index_page() -> None:
     older = make_article(1, day=26)
     newer = make_article(2, day=27, title='Neu <script>alert("x")</script> & gut')
-    page = render_index([older, newer], SITE, feed_url=FEED_URL).decode("utf-8")
+    page = render_index([entry_of(newer), entry_of(older)], SITE).decode("utf-8")
     doc = html.fromstring(page)
 
     assert doc.get("lang") == "de"
@@ -209,25 +209,25 @@ def test_index_page() -> None:
     assert [t.text for t in times] == ["27. Januar 2025", "26. Januar 2025"]
     assert times[0].get("datetime") == "2025-01-27T13:05:00+00:00"
     assert "Anriss 2" in page
-    assert "Quelle: Source Blog" in page
-    assert "Abonnieren (Atom-Feed)" in page
-    assert "Automatisch erstellt mit kanalwerk" in page
+    assert "Quelle: Source Blog" in doc.text_content()
+    assert doc.xpath("//a[@type='application/atom+xml']/text()") == ["Atom"]
+    assert "Automatisch übersetzt und erstellt mit kanalwerk" in page
     assert doc.xpath("//link[@rel='stylesheet']/@href") == ["style.css"]
 
 
 def test_empty_index() -> None:
-    page = render_index([], SITE, feed_url=FEED_URL).decode("utf-8")
+    page = render_index([], SITE).decode("utf-8")
     assert "Noch keine Beiträge." in page
 
 
 def test_article_page() -> None:
     article = make_article(3, day=27)
-    page = render_article(article, SITE, feed_url=FEED_URL).decode("utf-8")
+    page = render_article(article, SITE).decode("utf-8")
     doc = html.fromstring(page)
     assert doc.get("lang") == "de"
     assert doc.xpath("//h1/text()") == ["Deutscher Titel 3"]
     assert doc.xpath("//link[@rel='alternate'][@type='application/atom+xml']/@href") == [FEED_URL]
-    assert not doc.xpath("//link[@rel='canonical']")
+    assert doc.xpath("//link[@rel='canonical']/@href") == [SITE.article_url(article.slug)]
     assert doc.xpath("//link[@rel='stylesheet']/@href") == ["../style.css"]
     assert "Veröffentlicht am" in page
     assert "27. Januar 2025" in page
@@ -243,7 +243,7 @@ def test_article_page_resanitizes_content() -> None:
     article = dataclasses.replace(
         make_article(4), content_html=BOX_START + "x</div><script>alert(1)</script><p>ok</p>"
     )
-    page = render_article(article, SITE, feed_url=FEED_URL).decode("utf-8")
+    page = render_article(article, SITE).decode("utf-8")
     assert "<script" not in page
     assert "alert" not in page
     assert BOX_START in page
@@ -342,6 +342,9 @@ def test_publish_writes_everything_then_nothing(tmp_path: Path) -> None:
         out / "feed.json",
         out / "index.html",
         out / "style.css",
+        out / "sitemap.xml",
+        out / "quellen" / "index.html",
+        out / "quellen" / "source-blog.html",
         *(out / "artikel" / f"{a.slug}.html" for a in articles),
     }
     assert set(first.written) == expected
@@ -361,7 +364,10 @@ def test_publish_writes_everything_then_nothing(tmp_path: Path) -> None:
         out / "feed.rss",
         out / "feed.json",
         out / "index.html",
+        out / "quellen" / "index.html",  # shows the newest article's title
+        out / "quellen" / "source-blog.html",
         out / "artikel" / f"{articles[2].slug}.html",
+        out / "artikel" / f"{articles[1].slug}.html",  # links it as "Nächster Beitrag"
     }
     assert not [p for p in out.rglob("*.tmp")]
 

@@ -1,4 +1,7 @@
-"""The static site: `index.html` and one page per article, rendered with Jinja2.
+"""The static site rendered with Jinja2: its URL layout and one renderer per kind of page.
+
+Lists (index, older pages, channel pages, the channel overview) and the sitemap render
+from `Entry`s alone; only an article page needs the article's body.
 
 Autoescaping is on for every template. The one place raw HTML goes in is the article body,
 through the `sanitized` filter, which runs nh3 again before marking it safe: the body was
@@ -9,15 +12,122 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from kanalwerk.dates import format_date_de, format_datetime_de, iso_utc
 from kanalwerk.models import Article, SiteInfo, source_name
-from kanalwerk.publish.atom import newest_first
+from kanalwerk.publish.feeds import FEED_FILE
+from kanalwerk.publish.pages import Entry
 from kanalwerk.sanitize import http_url, sanitize_article_html
+
+# --- URL layout ---------------------------------------------------------------------------
+
+INDEX_FILE = "index.html"
+STYLE_FILE = "style.css"
+SITEMAP_FILE = "sitemap.xml"
+ARTICLE_DIR = "artikel"
+PAGE_DIR = "seite"
+CHANNEL_DIR = "quellen"
+CHANNELS_FILE = f"{CHANNEL_DIR}/index.html"
+
+# Channel ids as the config allows them (`ChannelConfig.id`): no dot, no slash, so safe as
+# a file name. The length cap keeps the file name under every file system's limit.
+_CHANNEL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,150}$")
+# The page of a channel with the id "index" would be the overview; no id starts with "_".
+_RESERVED_CHANNEL_STEMS = {"index": "_index"}
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A feed every page announces (`<link rel="alternate">`) and the header links to."""
+
+    path: str
+    media_type: str
+    label: str
+
+
+FEEDS = (
+    FeedLink(FEED_FILE, "application/atom+xml", "Atom"),
+    FeedLink("feed.rss", "application/rss+xml", "RSS"),
+    FeedLink("feed.json", "application/feed+json", "JSON Feed"),
+)
+
+
+def article_path(slug: str) -> str:
+    return f"{ARTICLE_DIR}/{slug}.html"
+
+
+def has_channel_page(channel_id: str) -> bool:
+    """Whether `channel_id` gets pages under `quellen/` (an article without one gets none)."""
+    return bool(_CHANNEL_ID.match(channel_id))
+
+
+def list_path(number: int | None, channel_id: str | None = None) -> str:
+    """The file of one page of a list: the index's, or a channel's; None is the first page."""
+    if channel_id is None:
+        return INDEX_FILE if number is None else f"{PAGE_DIR}/{number}.html"
+    if not has_channel_page(channel_id):
+        raise ValueError(f"channel id {channel_id!r} cannot name a file")
+    if number is None:
+        return f"{CHANNEL_DIR}/{_RESERVED_CHANNEL_STEMS.get(channel_id, channel_id)}.html"
+    return f"{CHANNEL_DIR}/{channel_id}/{PAGE_DIR}/{number}.html"
+
+
+def page_url(site: SiteInfo, path: str) -> str:
+    """The absolute URL of a written file; the front page is the site's own address."""
+    return site.base_url if path == INDEX_FILE else site.base_url + path
+
+
+# --- what the templates get ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel as its page and the overview show it."""
+
+    id: str
+    name: str
+    site_url: str | None  # the original's home page, if it is an http(s) URL
+    feed_url: str | None  # the original's feed, if it is an http(s) URL
+    count: int  # articles published from it
+    latest: Entry | None
+
+    @property
+    def version(self) -> tuple[object, ...]:
+        latest = None if self.latest is None else self.latest.version
+        return (self.id, self.name, self.site_url, self.feed_url, self.count, latest)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """The links between pages of a list, as paths (None: no such page)."""
+
+    older: str | None = None
+    newer: str | None = None
+    number: int | None = None  # None: the first page
+
+
+class _Links:
+    """Relative links from one page to the others, so the site works from any folder."""
+
+    def __init__(self, path: str) -> None:
+        self.root = "../" * path.count("/")
+
+    def __call__(self, path: str) -> str:
+        return self.root + path
+
+    def article(self, entry: Entry | Article) -> str:
+        return self(article_path(entry.slug))
+
+    def channel(self, channel_id: str) -> str | None:
+        return self(list_path(None, channel_id)) if has_channel_page(channel_id) else None
+
 
 # Code points an HTML document must not contain: C0 and C1 controls other than whitespace,
 # noncharacters and surrogates ("control-character-in-input-stream" and its kin). XML allows
@@ -57,26 +167,68 @@ def environment() -> Environment:
     return env
 
 
-def render_index(
-    articles: Sequence[Article], site: SiteInfo, *, feed_url: str, limit: int | None = None
+def _render(template: str, site: SiteInfo, path: str, **context: Any) -> bytes:
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            site=site,
+            link=_Links(path),
+            canonical=page_url(site, path),
+            feeds=[(site.base_url + feed.path, feed) for feed in FEEDS],
+            is_front=path == INDEX_FILE,
+            **context,
+        )
+    )
+    return _html_document(html)
+
+
+# --- renderers ----------------------------------------------------------------------------
+
+
+def render_index(entries: Sequence[Entry], site: SiteInfo, pager: Pager = Pager()) -> bytes:
+    """A page of the index (`index.html`, `seite/<n>.html`), entries newest first."""
+    path = list_path(pager.number)
+    return _render("index.html", site, path, entries=entries, pager=pager)
+
+
+def render_channel(
+    channel: ChannelView, entries: Sequence[Entry], site: SiteInfo, pager: Pager = Pager()
 ) -> bytes:
-    """The front page: newest first, each with German title, date, teaser and source."""
-    shown = newest_first(articles)
-    if limit is not None:
-        shown = shown[:limit]
-    html = (
-        environment()
-        .get_template("index.html")
-        .render(site=site, articles=shown, feed_url=feed_url, root="")
-    )
-    return _html_document(html)
+    """A page of one channel's articles (`quellen/<id>.html`, `quellen/<id>/seite/<n>.html`)."""
+    path = list_path(pager.number, channel.id)
+    return _render("channel.html", site, path, entries=entries, pager=pager, channel=channel)
 
 
-def render_article(article: Article, site: SiteInfo, *, feed_url: str) -> bytes:
-    """One article page, stored as `artikel/<slug>.html`."""
-    html = (
-        environment()
-        .get_template("article.html")
-        .render(site=site, article=article, feed_url=feed_url, root="../")
+def render_channels(channels: Sequence[ChannelView], site: SiteInfo) -> bytes:
+    """`quellen/index.html`: every channel with its newest article and the original's links."""
+    return _render("channels.html", site, CHANNELS_FILE, channels=channels)
+
+
+def render_article(
+    article: Article,
+    site: SiteInfo,
+    *,
+    older: Entry | None = None,
+    newer: Entry | None = None,
+) -> bytes:
+    """One article page (`artikel/<slug>.html`), linking its older and newer neighbours."""
+    return _render(
+        "article.html",
+        site,
+        article_path(article.slug),
+        article=article,
+        image=http_url(article.thumbnail),
+        older=older,
+        newer=newer,
     )
-    return _html_document(html)
+
+
+def render_sitemap(pages: Sequence[tuple[str, datetime | None]], site: SiteInfo) -> bytes:
+    """`sitemap.xml` (sitemaps.org 0.9): every page's absolute URL with its last change.
+
+    A page that shows no article (an empty channel's) has no known change: no `lastmod`.
+    """
+    urls = [(page_url(site, path), lastmod and iso_utc(lastmod)) for path, lastmod in pages]
+    xml = environment().get_template("sitemap.xml").render(urls=urls)
+    return _html_document(xml)

@@ -1,51 +1,178 @@
-"""The pages of the static site: the index, one page per article and the stylesheet."""
+"""The pages of the static site, and what each depends on.
+
+Which files exist: the index in stable pages (`paging`), one page per article, per channel
+pages in the same scheme, the channel overview, the sitemap and the stylesheet. A page's
+key holds exactly what it shows, so one new article changes only its own page, its older
+neighbour's (which links it now), the front page, its channel's front page, the overview
+and the sitemap; and, once every `page_size` articles, the page a new chunk moves below.
+"""
 
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Sequence
+from datetime import datetime
 
-from kanalwerk.publish.feeds import FEED_FILE
-from kanalwerk.publish.pages import Entry, Library, Page, layout_key, page_key, versions
-from kanalwerk.publish.site import render_article, render_index
+from kanalwerk.dates import utc_seconds
+from kanalwerk.errors import PublishError
+from kanalwerk.models import SiteInfo, source_name
+from kanalwerk.publish.pages import (
+    ChannelInfo,
+    Entry,
+    Library,
+    Page,
+    layout_key,
+    page_key,
+    versions,
+)
+from kanalwerk.publish.paging import ListPage, paginate
+from kanalwerk.publish.site import (
+    CHANNELS_FILE,
+    SITEMAP_FILE,
+    STYLE_FILE,
+    ChannelView,
+    Pager,
+    article_path,
+    has_channel_page,
+    list_path,
+    render_article,
+    render_channel,
+    render_channels,
+    render_index,
+    render_sitemap,
+)
+from kanalwerk.sanitize import http_url
 
-ARTICLE_DIR = "artikel"
-INDEX_FILE = "index.html"
-STYLE_FILE = "style.css"
+__all__ = ["article_path", "site_pages"]
 
 
 def _stylesheet() -> bytes:
     return importlib.resources.files("kanalwerk").joinpath("templates", "style.css").read_bytes()
 
 
-def article_path(slug: str) -> str:
-    return f"{ARTICLE_DIR}/{slug}.html"
+def _pager(page: ListPage, channel_id: str | None) -> Pager:
+    return Pager(
+        older=None if page.older is None else list_path(page.older, channel_id),
+        newer=None if page.is_front else list_path(page.newer, channel_id),
+        number=page.number,
+    )
+
+
+def _last_change(entries: Sequence[Entry]) -> datetime | None:
+    return max((utc_seconds(e.updated) for e in entries), default=None)
+
+
+def _channel_views(
+    channels: Sequence[ChannelInfo], by_channel: dict[str, list[Entry]]
+) -> list[ChannelView]:
+    """Every channel followed or published from, by name; unknown names from the entries."""
+    infos = {info.id: info for info in channels}
+    views = []
+    for channel_id in infos.keys() | by_channel.keys():
+        if not has_channel_page(channel_id):
+            raise PublishError(
+                f"channel id {channel_id!r} cannot name a page under quellen/; "
+                "ids may only contain a-z, 0-9, '-' and '_' (give the channel an id: key)"
+            )
+        own = by_channel.get(channel_id, [])
+        views.append(_channel_view(channel_id, infos.get(channel_id), own))
+    return sorted(views, key=lambda v: (v.name.casefold(), v.id))
+
+
+def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry]) -> ChannelView:
+    latest = entries[0] if entries else None
+    if info is not None:
+        name, site_url, feed_url = info.name, info.feed_link, info.feed_url
+    elif latest is not None:
+        source = latest.source
+        name, site_url, feed_url = source_name(source), source.feed_link, source.feed_url
+    else:  # pragma: no cover - a channel id comes from `channels` or from an entry
+        name, site_url, feed_url = channel_id, None, None
+    return ChannelView(
+        id=channel_id,
+        name=" ".join(name.split()) or channel_id,
+        site_url=http_url(site_url),
+        feed_url=http_url(feed_url),
+        count=len(entries),
+        latest=latest,
+    )
+
+
+def _list_pages(
+    site: SiteInfo, layout: str, entries: Sequence[Entry], channel: ChannelView | None = None
+) -> list[tuple[Page, datetime | None]]:
+    """The index's pages, or one channel's, each with the last change of what it shows."""
+    channel_id = None if channel is None else channel.id
+    pages = []
+    for chunk in paginate(entries, site.page_size):
+        pager = _pager(chunk, channel_id)
+        shown: tuple[object, ...] = ()
+        if channel is not None:
+            # Only a channel's front page shows its count and the original's links.
+            shown = channel.version if chunk.is_front else (channel.id, channel.name)
+
+        def render(chunk: ListPage = chunk, pager: Pager = pager) -> bytes:
+            if channel is None:
+                return render_index(chunk.entries, site, pager)
+            return render_channel(channel, chunk.entries, site, pager)
+
+        links = (pager.number, pager.older, pager.newer)
+        key = page_key("list", layout, links, shown, versions(chunk.entries))
+        path = list_path(chunk.number, channel_id)
+        pages.append((Page(path, key, render), _last_change(chunk.entries)))
+    return pages
+
+
+def _article_page(
+    library: Library, layout: str, entry: Entry, older: Entry | None, newer: Entry | None
+) -> Page:
+    def render() -> bytes:
+        (article,) = library.articles([entry.item_id])
+        return render_article(article, library.site, older=older, newer=newer)
+
+    neighbours = [None if n is None else (n.slug, n.title) for n in (older, newer)]
+    key = page_key("article", layout, entry.version, neighbours)
+    return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
 
 def site_pages(library: Library) -> list[Page]:
-    """The index with every article, one page per article, and `style.css`."""
+    """Every page of the site; only article pages load bodies, the rest render from Entries."""
     site = library.site
     layout = layout_key(site)
-    feed_url = site.base_url + FEED_FILE
     entries = list(library.entries)
+    newest = _last_change(entries)
+    by_channel: dict[str, list[Entry]] = {}
+    for entry in entries:
+        if entry.channel_id:  # an article from before channels were recorded has none
+            by_channel.setdefault(entry.channel_id, []).append(entry)
+    channels = _channel_views(library.channels, by_channel)
 
-    def index() -> bytes:
-        return render_index(library.articles([e.item_id for e in entries]), site, feed_url=feed_url)
+    listed = _list_pages(site, layout, entries)
+    for channel in channels:
+        listed += _list_pages(site, layout, by_channel.get(channel.id, []), channel)
+    overview = Page(
+        CHANNELS_FILE,
+        page_key("channels", layout, [c.version for c in channels]),
+        lambda: render_channels(channels, site),
+    )
+    listed.append((overview, newest))
+    for i, entry in enumerate(entries):
+        newer = entries[i - 1] if i > 0 else None
+        older = entries[i + 1] if i + 1 < len(entries) else None
+        page = _article_page(library, layout, entry, older, newer)
+        listed.append((page, utc_seconds(entry.updated)))
 
-    def article_page(entry: Entry) -> Page:
-        def render() -> bytes:
-            (article,) = library.articles([entry.item_id])
-            return render_article(article, site, feed_url=feed_url)
+    pages = [Page(STYLE_FILE, page_key("style", layout), _stylesheet)]
+    pages += [page for page, _ in listed]
+    pages.append(_sitemap(site, layout, listed))
+    return pages
 
-        key = page_key("article", layout, entry.version)
-        return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
-    pages = [
-        Page(STYLE_FILE, page_key("style", layout), _stylesheet),
-        Page(
-            INDEX_FILE,
-            page_key("index", layout, versions(entries)),
-            index,
-            needs=tuple(e.item_id for e in entries),
-        ),
-    ]
-    return pages + [article_page(entry) for entry in entries]
+def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, datetime | None]]) -> Page:
+    """Every HTML page with the newest `updated` of what it shows (an article: its own)."""
+    lastmod: dict[str, datetime | None] = {}
+    for page, changed in listed:
+        lastmod.setdefault(page.path, changed)  # two articles with one slug: the newest wins
+    urls = list(lastmod.items())
+    key = page_key("sitemap", layout, urls)
+    return Page(SITEMAP_FILE, key, lambda: render_sitemap(urls, site))
