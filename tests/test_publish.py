@@ -342,6 +342,7 @@ def test_publish_writes_everything_then_nothing(tmp_path: Path) -> None:
         out / "feed.json",
         out / "index.html",
         out / "style.css",
+        out / "favicon.svg",
         out / "sitemap.xml",
         out / "quellen" / "index.html",
         out / "quellen" / "source-blog.html",

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Sequence
-from datetime import datetime
 
-from kanalwerk.dates import utc_seconds
+from kanalwerk.dates import iso_utc
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
 from kanalwerk.publish.pages import (
@@ -23,13 +22,12 @@ from kanalwerk.publish.pages import (
     Page,
     layout_key,
     page_key,
-    versions,
 )
 from kanalwerk.publish.paging import ListPage, paginate
 from kanalwerk.publish.site import (
     CHANNELS_FILE,
     SITEMAP_FILE,
-    STYLE_FILE,
+    STATIC_FILES,
     ChannelView,
     Pager,
     article_path,
@@ -46,8 +44,11 @@ from kanalwerk.sanitize import http_url
 __all__ = ["article_path", "site_pages"]
 
 
-def _stylesheet() -> bytes:
-    return importlib.resources.files("kanalwerk").joinpath("templates", "style.css").read_bytes()
+def _static(name: str, layout: str) -> Page:
+    def render() -> bytes:
+        return importlib.resources.files("kanalwerk").joinpath("templates", name).read_bytes()
+
+    return Page(name, page_key("static", name, layout), render)
 
 
 def _pager(page: ListPage, channel_id: str | None) -> Pager:
@@ -58,8 +59,26 @@ def _pager(page: ListPage, channel_id: str | None) -> Pager:
     )
 
 
-def _last_change(entries: Sequence[Entry]) -> datetime | None:
-    return max((utc_seconds(e.updated) for e in entries), default=None)
+class _Facts:
+    """Each entry's version (as a digest) and last change, worked out once: its article
+    page, two list pages and the sitemap need them, and at 10,000 articles that adds up."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self._version = {e.item_id: page_key(e.version) for e in entries}
+        # RFC 3339 in UTC, all of one form: the newest is the greatest string.
+        self._updated = {e.item_id: iso_utc(e.updated) for e in entries}
+
+    def versions(self, entries: Sequence[Entry]) -> list[str]:
+        return [self._version[e.item_id] for e in entries]
+
+    def version(self, entry: Entry) -> str:
+        return self._version[entry.item_id]
+
+    def updated(self, entry: Entry) -> str:
+        return self._updated[entry.item_id]
+
+    def last_change(self, entries: Sequence[Entry]) -> str | None:
+        return max((self._updated[e.item_id] for e in entries), default=None)
 
 
 def _channel_views(
@@ -99,8 +118,12 @@ def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry
 
 
 def _list_pages(
-    site: SiteInfo, layout: str, entries: Sequence[Entry], channel: ChannelView | None = None
-) -> list[tuple[Page, datetime | None]]:
+    site: SiteInfo,
+    layout: str,
+    facts: _Facts,
+    entries: Sequence[Entry],
+    channel: ChannelView | None = None,
+) -> list[tuple[Page, str | None]]:
     """The index's pages, or one channel's, each with the last change of what it shows."""
     channel_id = None if channel is None else channel.id
     pages = []
@@ -117,21 +140,26 @@ def _list_pages(
             return render_channel(channel, chunk.entries, site, pager)
 
         links = (pager.number, pager.older, pager.newer)
-        key = page_key("list", layout, links, shown, versions(chunk.entries))
+        key = page_key("list", layout, links, shown, facts.versions(chunk.entries))
         path = list_path(chunk.number, channel_id)
-        pages.append((Page(path, key, render), _last_change(chunk.entries)))
+        pages.append((Page(path, key, render), facts.last_change(chunk.entries)))
     return pages
 
 
 def _article_page(
-    library: Library, layout: str, entry: Entry, older: Entry | None, newer: Entry | None
+    library: Library,
+    layout: str,
+    facts: _Facts,
+    entry: Entry,
+    older: Entry | None,
+    newer: Entry | None,
 ) -> Page:
     def render() -> bytes:
         (article,) = library.articles([entry.item_id])
         return render_article(article, library.site, older=older, newer=newer)
 
     neighbours = [None if n is None else (n.slug, n.title) for n in (older, newer)]
-    key = page_key("article", layout, entry.version, neighbours)
+    key = page_key("article", layout, facts.version(entry), neighbours)
     return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
 
@@ -140,16 +168,17 @@ def site_pages(library: Library) -> list[Page]:
     site = library.site
     layout = layout_key(site)
     entries = list(library.entries)
-    newest = _last_change(entries)
+    facts = _Facts(entries)
+    newest = facts.last_change(entries)
     by_channel: dict[str, list[Entry]] = {}
     for entry in entries:
         if entry.channel_id:  # an article from before channels were recorded has none
             by_channel.setdefault(entry.channel_id, []).append(entry)
     channels = _channel_views(library.channels, by_channel)
 
-    listed = _list_pages(site, layout, entries)
+    listed = _list_pages(site, layout, facts, entries)
     for channel in channels:
-        listed += _list_pages(site, layout, by_channel.get(channel.id, []), channel)
+        listed += _list_pages(site, layout, facts, by_channel.get(channel.id, []), channel)
     overview = Page(
         CHANNELS_FILE,
         page_key("channels", layout, [c.version for c in channels]),
@@ -159,18 +188,18 @@ def site_pages(library: Library) -> list[Page]:
     for i, entry in enumerate(entries):
         newer = entries[i - 1] if i > 0 else None
         older = entries[i + 1] if i + 1 < len(entries) else None
-        page = _article_page(library, layout, entry, older, newer)
-        listed.append((page, utc_seconds(entry.updated)))
+        page = _article_page(library, layout, facts, entry, older, newer)
+        listed.append((page, facts.updated(entry)))
 
-    pages = [Page(STYLE_FILE, page_key("style", layout), _stylesheet)]
+    pages = [_static(name, layout) for name in STATIC_FILES]
     pages += [page for page, _ in listed]
     pages.append(_sitemap(site, layout, listed))
     return pages
 
 
-def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, datetime | None]]) -> Page:
+def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, str | None]]) -> Page:
     """Every HTML page with the newest `updated` of what it shows (an article: its own)."""
-    lastmod: dict[str, datetime | None] = {}
+    lastmod: dict[str, str | None] = {}
     for page, changed in listed:
         lastmod.setdefault(page.path, changed)  # two articles with one slug: the newest wins
     urls = list(lastmod.items())
