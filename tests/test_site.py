@@ -255,6 +255,7 @@ def test_channel_pages_and_overview(published: tuple[Path, list[Article]]) -> No
     ]
     assert rows[2].xpath(".//a[text()='Website des Originals']") == []  # Gamma names none
     assert "Noch keine Beiträge." in rows[3].text_content()
+    assert overview.xpath("//p[@class='opml']/a/@href") == ["../quellen.opml"]
 
     alpha = parse_page(output / "quellen" / "alpha.html")
     assert alpha.xpath("string(//h1)").strip() == "Alpha Labs"
@@ -465,7 +466,9 @@ def test_a_channel_named_index_keeps_the_overview(tmp_path: Path) -> None:
 def test_an_empty_site(tmp_path: Path) -> None:
     publish(ArticleLibrary(SITE, []), tmp_path)
     assert "Noch keine Beiträge." in parse_page(tmp_path / "index.html").text_content()
-    assert "Noch keine Quellen." in parse_page(tmp_path / "quellen" / "index.html").text_content()
+    overview = parse_page(tmp_path / "quellen" / "index.html")
+    assert "Noch keine Quellen." in overview.text_content()
+    assert overview.xpath("//p[@class='opml']") == []  # no channels, no quellen.opml
     root = etree.fromstring((tmp_path / "sitemap.xml").read_bytes())
     assert len(root) == 2
 

@@ -207,9 +207,12 @@ def render_channel(
     return _render("channel.html", site, path, entries=entries, pager=pager, channel=channel)
 
 
-def render_channels(channels: Sequence[ChannelView], site: SiteInfo) -> bytes:
-    """`quellen/index.html`: every channel with its newest article and the original's links."""
-    return _render("channels.html", site, CHANNELS_FILE, channels=channels)
+def render_channels(
+    channels: Sequence[ChannelView], site: SiteInfo, *, opml: str | None = None
+) -> bytes:
+    """`quellen/index.html`: every channel with its newest article and the original's links;
+    `opml` is the path of the channel list for feed readers, when there is one."""
+    return _render("channels.html", site, CHANNELS_FILE, channels=channels, opml=opml)
 
 
 def render_article(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from kanalwerk.dates import iso_utc
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
+from kanalwerk.publish.opmlpages import OPML_FILE
 from kanalwerk.publish.pages import (
     ChannelInfo,
     Entry,
@@ -179,10 +180,11 @@ def site_pages(library: Library) -> list[Page]:
     listed = _list_pages(site, layout, facts, entries)
     for channel in channels:
         listed += _list_pages(site, layout, facts, by_channel.get(channel.id, []), channel)
+    opml = OPML_FILE if library.channels else None  # written when channels are known
     overview = Page(
         CHANNELS_FILE,
-        page_key("channels", layout, [c.version for c in channels]),
-        lambda: render_channels(channels, site),
+        page_key("channels", layout, opml, [c.version for c in channels]),
+        lambda: render_channels(channels, site, opml=opml),
     )
     listed.append((overview, newest))
     for i, entry in enumerate(entries):
