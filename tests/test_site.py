@@ -478,3 +478,12 @@ def test_render_index_alone() -> None:
     doc = etree.fromstring(render_index(shown, SITE), etree.HTMLParser())
     assert doc.xpath("//h2/a/text()") == ["Deutscher Titel 2", "Deutscher Titel 1"]
     assert doc.xpath("//nav[@class='blaettern']") == []
+
+
+def test_a_channel_no_longer_followed_keeps_its_page(tmp_path: Path) -> None:
+    article = make_article(1, SITE, channel=CHANNELS[1])
+    publish(ArticleLibrary(SITE, [article]), tmp_path)  # the library names no channels
+    page = parse_page(tmp_path / "quellen" / "beta-news.html")
+    assert page.xpath("string(//h1)").strip() == "Beta News"
+    assert page.xpath("//a[text()='Website des Originals']/@href") == [CHANNELS[1].feed_link]
+    assert listed_articles(tmp_path / "quellen" / "beta-news.html") == [f"{article.slug}.html"]

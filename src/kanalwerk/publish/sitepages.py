@@ -103,11 +103,9 @@ def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry
     latest = entries[0] if entries else None
     if info is not None:
         name, site_url, feed_url = info.name, info.feed_link, info.feed_url
-    elif latest is not None:
-        source = latest.source
+    else:  # no longer followed: known from its articles alone
+        source = entries[0].source
         name, site_url, feed_url = source_name(source), source.feed_link, source.feed_url
-    else:  # pragma: no cover - a channel id comes from `channels` or from an entry
-        name, site_url, feed_url = channel_id, None, None
     return ChannelView(
         id=channel_id,
         name=" ".join(name.split()) or channel_id,
