@@ -164,6 +164,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # package files: no stat() per page rendered
     )
     env.filters["datum"] = format_date_de
     env.filters["datum_zeit"] = format_datetime_de
