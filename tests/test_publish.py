@@ -210,7 +210,7 @@ def test_index_page() -> None:
     assert times[0].get("datetime") == "2025-01-27T13:05:00+00:00"
     assert "Anriss 2" in page
     assert "Quelle: Source Blog" in doc.text_content()
-    assert doc.xpath("//a[@type='application/atom+xml']/text()") == ["Atom"]
+    assert doc.xpath("//a[@type='application/atom+xml']/text()") == ["Atom-Feed"]
     assert "Automatisch übersetzt und erstellt mit kanalwerk" in page
     assert doc.xpath("//link[@rel='stylesheet']/@href") == ["style.css"]
 

@@ -180,9 +180,9 @@ def test_every_page_is_german_and_announces_all_feeds(
     index = parse_page(output / "index.html")
     visible = [(a.get("href"), a.text_content()) for a in index.xpath("//span[@class='abo']/a")]
     assert visible == [
-        (SITE.base_url + "feed.atom", "Atom"),
-        (SITE.base_url + "feed.rss", "RSS"),
-        (SITE.base_url + "feed.json", "JSON Feed"),
+        (SITE.base_url + "feed.atom", "Atom-Feed"),
+        (SITE.base_url + "feed.rss", "RSS-Feed"),
+        (SITE.base_url + "feed.json", "JSON-Feed"),
     ]
     assert "Abonnieren:" in index.text_content()
 

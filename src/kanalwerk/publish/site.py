@@ -54,9 +54,9 @@ class FeedLink:
 
 
 FEEDS = (
-    FeedLink(FEED_FILE, "application/atom+xml", "Atom"),
-    FeedLink("feed.rss", "application/rss+xml", "RSS"),
-    FeedLink("feed.json", "application/feed+json", "JSON Feed"),
+    FeedLink(FEED_FILE, "application/atom+xml", "Atom-Feed"),
+    FeedLink("feed.rss", "application/rss+xml", "RSS-Feed"),
+    FeedLink("feed.json", "application/feed+json", "JSON-Feed"),
 )
 
 
