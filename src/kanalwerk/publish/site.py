@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from kanalwerk.dates import format_date_de, format_datetime_de, iso_utc
 from kanalwerk.models import Article, SiteInfo, source_name
-from kanalwerk.publish.feeds import FEED_FILE
+from kanalwerk.publish.feeds import FEED_FILE, JSON_FEED_FILE, RSS_FILE
 from kanalwerk.publish.pages import Entry
 from kanalwerk.sanitize import http_url, sanitize_article_html
 
@@ -55,8 +55,8 @@ class FeedLink:
 
 FEEDS = (
     FeedLink(FEED_FILE, "application/atom+xml", "Atom-Feed"),
-    FeedLink("feed.rss", "application/rss+xml", "RSS-Feed"),
-    FeedLink("feed.json", "application/feed+json", "JSON-Feed"),
+    FeedLink(RSS_FILE, "application/rss+xml", "RSS-Feed"),
+    FeedLink(JSON_FEED_FILE, "application/feed+json", "JSON-Feed"),
 )
 
 
