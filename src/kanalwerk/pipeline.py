@@ -45,7 +45,7 @@ from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
-from kanalwerk.publish.pages import ArticleLibrary
+from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.websub import changed_feeds, notify_hub
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
@@ -731,39 +731,33 @@ def _write_article(
 
 # --- publish -------------------------------------------------------------------------
 
-#: The keys of the pages last written, so a quiet cycle renders nothing.
-PUBLISHED_KEYS = "published_keys"
-
 
 def _publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
-    """Write the pages whose content changed since last time; None when none did.
+    """Write the pages whose content changed since last time; None when no file changed.
 
-    A file missing from the output folder (deleted by hand, say) is written again too.
+    The store remembers the key of every page written, so a quiet cycle renders nothing
+    and writes nothing; a file missing from the output folder (deleted by hand, say) is
+    written again, and files of pages no longer published are removed. The keys are
+    recorded after the files: a crash in between only renders the same bytes again.
     """
-    articles = store.articles()
-    library = ArticleLibrary(config.site.info(), articles)
-    previous = None if force else _published_keys(store)
-    result = publish(library, Path(config.output), previous=previous)
-    store.mark_published([a.item_id for a in articles])
-    store.set_meta(PUBLISHED_KEYS, json.dumps(result.keys, sort_keys=True))
-    if not result.written and not force:
+    library = StoreLibrary(store, config.site.info(), [c.id for c in config.channels])
+    previous = store.published_pages()
+    result = publish(library, Path(config.output), previous=previous, force=force)
+    store.record_published_pages(
+        result.rendered, [path for path in previous if path not in result.keys]
+    )
+    store.mark_published(sorted(library.unpublished))
+    if not result.written and not result.removed and not force:
         return None
     log.info(
-        "published %d article(s) to %s: %d file(s) written, %d unchanged",
-        len(articles),
+        "published %d article(s) to %s: %d file(s) written, %d removed, %d unchanged",
+        len(library.entries),
         config.output,
         len(result.written),
+        len(result.removed),
         result.unchanged,
     )
     return result
-
-
-def _published_keys(store: Store) -> dict[str, str]:
-    try:
-        keys = json.loads(store.get_meta(PUBLISHED_KEYS) or "{}")
-    except ValueError:
-        return {}
-    return keys if isinstance(keys, dict) else {}
 
 
 # --- one cycle ----------------------------------------------------------------------

@@ -2,33 +2,42 @@
 
 The pages come from `feeds.feed_pages` and `sitepages.site_pages`. A page whose key equals
 the one written last time (and whose file is still there) is not rendered at all; every
-other page goes through `write_atomic`, so a crash never leaves a half-written file.
+other page goes through `write_atomic`, so a crash never leaves a half-written file. The
+bodies the rendered pages need are loaded in batches, so memory stays bounded however
+many articles the site holds. Files written by an earlier run whose page is no longer in
+the plan are removed; nothing else in `output` is touched.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from kanalwerk.errors import PublishError
+from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.files import remove_stale_temp_files, write_atomic
+from kanalwerk.publish.files import remove_file, scan_folder, write_atomic
 from kanalwerk.publish.opmlpages import opml_pages
-from kanalwerk.publish.pages import Library, Page
+from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page
 from kanalwerk.publish.sitepages import site_pages
 
 __all__ = ["PublishResult", "plan", "publish"]
 
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
 
+#: Article bodies loaded at once: bounds memory on big sites, keeps queries few.
+BODY_BATCH = 500
+
 
 @dataclass(frozen=True)
 class PublishResult:
-    written: list[Path]
-    unchanged: int
+    written: list[Path]  # files whose bytes changed
+    unchanged: int  # pages not rendered, or rendered to the bytes already there
     keys: dict[str, str] = field(default_factory=dict)  # path → key of every page now out
+    rendered: dict[str, str] = field(default_factory=dict)  # path → key of the pages rendered
+    removed: list[Path] = field(default_factory=list)  # files of pages no longer published
 
 
 def _check_slugs(library: Library) -> None:
@@ -41,7 +50,7 @@ def _check_slugs(library: Library) -> None:
 
 
 def plan(library: Library) -> list[Page]:
-    """Every file of the output, article pages before the lists and feeds that link them."""
+    """Every file of the output, pages in folders before the lists and feeds that link them."""
     _check_slugs(library)
     unique: dict[str, Page] = {}
     for page in site_pages(library) + feed_pages(library) + opml_pages(library):
@@ -49,30 +58,110 @@ def plan(library: Library) -> list[Page]:
     return sorted(unique.values(), key=lambda p: "/" not in p.path)
 
 
+class _Bodies:
+    """The library as the pages see it, serving the bodies loaded for the current batch."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        self._loaded: dict[int, Article] = {}
+
+    @property
+    def site(self) -> SiteInfo:
+        return self._library.site
+
+    @property
+    def entries(self) -> Sequence[Entry]:
+        return self._library.entries
+
+    @property
+    def channels(self) -> Sequence[ChannelInfo]:
+        return self._library.channels
+
+    def load(self, item_ids: Sequence[int]) -> None:
+        loaded = self._library.articles(item_ids) if item_ids else []
+        self._loaded = {a.item_id: a for a in loaded}
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        missing = [i for i in item_ids if i not in self._loaded]
+        extra = {a.item_id: a for a in self._library.articles(missing)} if missing else {}
+        found = [self._loaded.get(i) or extra.get(i) for i in item_ids]
+        return [a for a in found if a is not None]
+
+
+def _batches(pages: Sequence[Page]) -> Iterator[tuple[list[Page], list[int]]]:
+    """`pages` in order, cut where their bodies would exceed `BODY_BATCH` articles."""
+    batch: list[Page] = []
+    needs: dict[int, None] = {}
+    for page in pages:
+        fresh = [i for i in page.needs if i not in needs]
+        if batch and len(needs) + len(fresh) > BODY_BATCH:
+            yield batch, list(needs)
+            batch, needs = [], {}
+            fresh = list(dict.fromkeys(page.needs))
+        batch.append(page)
+        needs.update(dict.fromkeys(fresh))
+    if batch:
+        yield batch, list(needs)
+
+
+def _our_file(output: Path, path: str) -> Path | None:
+    """`output/path` for a path from the publisher's own records, if it is a plain one."""
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    return output.joinpath(*parts)
+
+
 def publish(
-    library: Library, output: Path, *, previous: Mapping[str, str] | None = None
+    library: Library,
+    output: Path,
+    *,
+    previous: Mapping[str, str] | None = None,
+    force: bool = False,
 ) -> PublishResult:
-    """Write every page whose key differs from `previous` (or whose file is gone)."""
+    """Render and write every page whose key differs from `previous` or whose file is gone.
+
+    `previous` maps the paths written last time to their keys; those no longer in the plan
+    are deleted. With `force` every page is rendered (files keep their bytes if equal).
+    """
     previous = previous or {}
-    pages = plan(library)
+    bodies = _Bodies(library)
+    pages = plan(bodies)
     written: list[Path] = []
-    unchanged = 0
+    removed: list[Path] = []
     try:
-        folders = {(output / page.path).parent for page in pages} | {output}
-        for folder in sorted(folders):
+        present: dict[Path, set[str]] = {}
+        for folder in sorted({(output / page.path).parent for page in pages} | {output}):
             folder.mkdir(parents=True, exist_ok=True)
-            remove_stale_temp_files(folder)
-        for page in pages:
-            path = output / page.path
-            if previous.get(page.path) == page.key and path.is_file():
-                unchanged += 1
-            elif write_atomic(path, page.render()):
-                written.append(path)
-            else:
-                unchanged += 1
+            present[folder] = scan_folder(folder)
+        due = [
+            page
+            for page in pages
+            if force
+            or previous.get(page.path) != page.key
+            or (output / page.path).name not in present[(output / page.path).parent]
+        ]
+        for batch, needs in _batches(due):
+            bodies.load(needs)
+            for page in batch:
+                path = output / page.path
+                if write_atomic(path, page.render()):
+                    written.append(path)
+        bodies.load([])
+        planned = {page.path for page in pages}
+        for old in previous:
+            stale = _our_file(output, old) if old not in planned else None
+            if stale is not None and remove_file(stale):
+                removed.append(stale)
     except OSError as exc:
         raise PublishError(
             f"cannot write the site to {output}: {exc.strerror or exc}; "
             "check that the output folder exists, is writable and has free space"
         ) from exc
-    return PublishResult(written, unchanged, {page.path: page.key for page in pages})
+    return PublishResult(
+        written,
+        len(pages) - len(written),
+        {page.path: page.key for page in pages},
+        {page.path: page.key for page in due},
+        removed,
+    )

@@ -84,23 +84,40 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
-def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Delete the temp files a killed `write_atomic` left in `folder`; return them.
+def scan_folder(folder: Path) -> set[str]:
+    """The names of the files in `folder`, after deleting temp files a killed run left.
 
-    Only names `write_atomic` makes are touched, and only once they are stale, so a
-    user's own files and a write still in progress are safe.
+    One directory listing serves both jobs, so checking which pages are still on disk
+    costs one `scandir` per folder instead of one `stat` per page. Only names
+    `write_atomic` makes are deleted, and only once they are stale, so a user's own files
+    and a write still in progress are safe.
     """
     cutoff = time.time() - STALE_TEMP_SECONDS
-    removed: list[Path] = []
+    names: set[str] = set()
+    removed: list[str] = []
     try:
-        candidates = [p for p in folder.iterdir() if _TEMP_NAME.match(p.name)]
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if not entry.is_file():
+                    continue
+                if _TEMP_NAME.match(entry.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
+                            removed.append(entry.name)
+                            continue
+                names.add(entry.name)
     except FileNotFoundError:
-        return removed
-    for path in candidates:
-        with contextlib.suppress(FileNotFoundError):
-            if path.is_file() and path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed.append(path)
+        return names
     if removed:
         log.info("removed %d temp file(s) a stopped run left in %s", len(removed), folder)
-    return removed
+    return names
+
+
+def remove_file(path: Path) -> bool:
+    """Delete `path` if it is there; return whether it was."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -7,6 +7,7 @@ itself, so later edits to `schema.py` cannot change what an old migration create
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -242,10 +243,48 @@ def _m0003_selection(conn: Connection) -> None:
         conn.execute(sa.text("UPDATE items SET origin = :p_origin WHERE id = :p_id"), origins)
 
 
+def _m0004_published_pages(conn: Connection) -> None:
+    """The key of every page the publisher wrote, one row per output file.
+
+    Takes over the `published_keys` meta value (one JSON object rewritten whole each
+    cycle), so a site published before is not rendered again and its pages that leave
+    the plan are still known as the publisher's own.
+    """
+    md = sa.MetaData()
+    pages = sa.Table(
+        "published_pages",
+        md,
+        sa.Column("path", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, nullable=False),
+    )
+    pages.create(conn)
+    meta = sa.Table(
+        "meta",
+        md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    old = conn.execute(sa.select(meta.c.value).where(meta.c.key == "published_keys")).scalar()
+    try:
+        keys = json.loads(old) if old else {}
+    except ValueError:
+        keys = {}
+    if isinstance(keys, dict):
+        rows = [
+            {"path": path, "key": key}
+            for path, key in keys.items()
+            if isinstance(path, str) and isinstance(key, str)
+        ]
+        if rows:
+            conn.execute(sa.insert(pages), rows)
+    conn.execute(sa.delete(meta).where(meta.c.key == "published_keys"))
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
     _m0003_selection,
+    _m0004_published_pages,
 )
 
 

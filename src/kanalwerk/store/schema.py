@@ -180,6 +180,15 @@ usage = sa.Table(
     sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
 )
 
+# The key of every page the publisher wrote (path relative to the output folder): pages
+# whose key is unchanged are not rendered again, and only files listed here are removed.
+published_pages = sa.Table(
+    "published_pages",
+    metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),
+)
+
 meta = sa.Table(
     "meta",
     metadata,

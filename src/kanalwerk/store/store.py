@@ -32,6 +32,7 @@ from kanalwerk.models import (
     StoredItem,
     Usage,
 )
+from kanalwerk.publish.pages import ChannelInfo, Entry, newest_first_key
 from kanalwerk.select import Decision, Facts, origin_key
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
@@ -236,6 +237,33 @@ def _article(row: sa.Row[Any]) -> Article:
         thumbnail=row.thumbnail,
         channel_id=row.item_channel_id,
     )
+
+
+def _articles_query() -> sa.Select[Any]:
+    return (
+        sa.select(
+            db.articles,
+            db.items.c.title.label("item_title"),
+            db.items.c.link.label("item_link"),
+            db.items.c.author.label("item_author"),
+            db.items.c.channel_id.label("item_channel_id"),
+            *_source_columns,
+        )
+        .join(db.items, db.articles.c.item_id == db.items.c.id)
+        .join(db.channels, db.items.c.channel_id == db.channels.c.id)
+    )
+
+
+#: Item states whose articles are on the site.
+_PUBLISHABLE = ("translated", "published")
+
+
+@dataclass(frozen=True)
+class PublishedEntries:
+    """The site's articles without bodies, and which of them are not marked published yet."""
+
+    entries: list[Entry]
+    unpublished: frozenset[int]
 
 
 def _free_slug(wanted: str, taken: set[str]) -> str:
@@ -625,16 +653,7 @@ class Store:
     def articles(self, limit: int | None = None) -> list[Article]:
         """All articles, newest first."""
         stmt = (
-            sa.select(
-                db.articles,
-                db.items.c.title.label("item_title"),
-                db.items.c.link.label("item_link"),
-                db.items.c.author.label("item_author"),
-                db.items.c.channel_id.label("item_channel_id"),
-                *_source_columns,
-            )
-            .join(db.items, db.articles.c.item_id == db.items.c.id)
-            .join(db.channels, db.items.c.channel_id == db.channels.c.id)
+            _articles_query()
             .order_by(db.articles.c.published.desc(), db.articles.c.item_id.desc())
             .limit(limit)
         )
@@ -803,6 +822,117 @@ class Store:
                 )
                 for row in conn.execute(stmt)
             ]
+
+    # --- publishing -----------------------------------------------------------------
+
+    def published_entries(self) -> PublishedEntries:
+        """Every translated or published article without its body, newest first.
+
+        One light query: the site's lists, links and page keys need no bodies.
+        """
+        stmt: sa.Select[Any] = (
+            sa.select(
+                db.articles.c.item_id,
+                db.articles.c.entry_id,
+                db.articles.c.slug,
+                db.articles.c.title,
+                db.articles.c.summary,
+                db.articles.c.published,
+                db.articles.c.updated,
+                db.articles.c.thumbnail,
+                db.items.c.channel_id,
+                db.items.c.state,
+                db.items.c.title.label("item_title"),
+                db.items.c.link.label("item_link"),
+                db.items.c.author.label("item_author"),
+                *_source_columns,
+            )
+            .join(db.items, db.articles.c.item_id == db.items.c.id)
+            .join(db.channels, db.items.c.channel_id == db.channels.c.id)
+            .where(db.items.c.state.in_(_PUBLISHABLE))
+        )
+        entries: list[Entry] = []
+        unpublished: set[int] = set()
+        with self._read() as conn:
+            for row in conn.execute(stmt):
+                entries.append(
+                    Entry(
+                        item_id=row.item_id,
+                        entry_id=row.entry_id,
+                        slug=row.slug,
+                        channel_id=row.channel_id,
+                        title=row.title,
+                        summary=row.summary,
+                        published=row.published,
+                        updated=row.updated,
+                        source=_source(row, row.item_title, row.item_link, row.item_author),
+                        thumbnail=row.thumbnail,
+                    )
+                )
+                if row.state != "published":
+                    unpublished.add(row.item_id)
+        entries.sort(key=lambda e: newest_first_key(e.published, e.entry_id), reverse=True)
+        return PublishedEntries(entries, frozenset(unpublished))
+
+    def articles_by_id(self, item_ids: Sequence[int]) -> list[Article]:
+        """Full articles for `item_ids`, in that order; unknown ids are left out."""
+        ids = list(dict.fromkeys(item_ids))
+        found: dict[int, Article] = {}
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                stmt = _articles_query().where(db.articles.c.item_id.in_(chunk))
+                found.update((row.item_id, _article(row)) for row in conn.execute(stmt))
+        return [found[i] for i in item_ids if i in found]
+
+    def channel_infos(self, channel_ids: Sequence[str]) -> list[ChannelInfo]:
+        """The named channels with the feed title and link last fetched, in that order."""
+        stmt = sa.select(
+            db.channels.c.id,
+            db.channels.c.name,
+            db.channels.c.url,
+            db.channels.c.configured_url,
+            db.channels.c.feed_title,
+            db.channels.c.feed_link,
+        )
+        with self._read() as conn:
+            rows = {row.id: row for row in conn.execute(stmt)}
+        return [
+            ChannelInfo(
+                id=row.id,
+                name=row.name,
+                feed_url=row.url or row.configured_url or "",
+                feed_title=row.feed_title,
+                feed_link=row.feed_link,
+            )
+            for row in (rows.get(channel_id) for channel_id in channel_ids)
+            if row is not None
+        ]
+
+    def published_pages(self) -> dict[str, str]:
+        """Path → key of every page the publisher wrote and has not removed."""
+        stmt = sa.select(db.published_pages.c.path, db.published_pages.c.key)
+        with self._read() as conn:
+            return {row.path: row.key for row in conn.execute(stmt)}
+
+    def record_published_pages(self, changed: Mapping[str, str], removed: Sequence[str]) -> None:
+        """Remember the keys of the pages just written and forget the removed ones.
+
+        Only these rows are touched, so a quiet cycle writes nothing.
+        """
+        if not changed and not removed:
+            return
+        insert = _insert_for(self._dialect, db.published_pages)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[db.published_pages.c.path], set_={"key": insert.excluded.key}
+        )
+        gone = list(removed)
+        with self._write() as conn:
+            if changed:
+                conn.execute(stmt, [{"path": p, "key": k} for p, k in changed.items()])
+            for chunk in _chunks(gone):
+                conn.execute(
+                    sa.delete(db.published_pages).where(db.published_pages.c.path.in_(chunk))
+                )
 
     # --- translation cache ----------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""The published articles in the store, as the page builders read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.pages import ChannelInfo, Entry
+
+if TYPE_CHECKING:  # the store imports `publish.pages`; this module is imported after it
+    from kanalwerk.store import Store
+
+
+class StoreLibrary:
+    """A `Library` over the store: entries from one light query, bodies only on request.
+
+    Lists, links and page keys come from the entries; `articles` loads full bodies for
+    the pages that are rendered, so a quiet cycle reads no body at all.
+    """
+
+    def __init__(self, store: Store, site: SiteInfo, channel_ids: Sequence[str]) -> None:
+        self._store = store
+        self.site = site
+        published = store.published_entries()
+        self.entries: Sequence[Entry] = published.entries
+        #: Entries whose items are not marked published yet: mark them once written.
+        self.unpublished: frozenset[int] = published.unpublished
+        self.channels: Sequence[ChannelInfo] = store.channel_infos(channel_ids)
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        return self._store.articles_by_id(item_ids)
