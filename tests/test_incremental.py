@@ -1,0 +1,339 @@
+"""Incremental publishing from the store: only pages whose key changed are rendered.
+
+The store is filled through its API (items, then articles), the site is published with
+the pipeline as every caller does, and the output folder is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kanalwerk.config import Config, load_config
+from kanalwerk.errors import PublishError
+from kanalwerk.models import Article, Item, SiteInfo, SourceRef
+from kanalwerk.pipeline import Pipeline
+from kanalwerk.publish import PublishResult, publish
+from kanalwerk.publish.library import StoreLibrary
+from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry
+from kanalwerk.store import Store, migrations
+
+START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def write_config(folder: Path, *, title: str = "KI-Nachrichten auf Deutsch") -> Path:
+    config = folder / "feeds.yaml"
+    config.write_text(
+        f"""
+site:
+  title: {title}
+  base_url: https://blog.example.org/
+  author: Redaktion
+output: {folder / "site"}
+store: sqlite:///{folder / "kanalwerk.db"}
+channels:
+  - name: Kanal A
+    url: https://a.example/feed.xml
+  - name: Kanal B
+    url: https://b.example/feed.xml
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def add_article(store: Store, n: int, *, channel: str = "kanal-a") -> Article:
+    """Item `n` of `channel`, stored and translated; published `n` hours after START."""
+    published = START + timedelta(hours=n)
+    link = f"https://{channel}.example/posts/{n}"
+    (item_id,) = store.add_items(
+        channel, [Item(guid=link, link=link, title=f"Original {n}", published=published)]
+    )
+    return store.save_article(
+        Article(
+            item_id=item_id,
+            entry_id=f"tag:blog.example.org,2025:{channel}-{n}",
+            slug=f"beitrag-{n}",
+            title=f"Beitrag {n}",
+            summary=f"Anriss {n}",
+            content_html=f"<p>Text des Beitrags {n}.</p>",
+            published=published,
+            updated=published,
+            source=SourceRef(f"Original {n}", link, channel, None, link, None, None),
+            engine="local",
+            model=None,
+            channel_id=channel,
+        )
+    )
+
+
+@dataclass
+class Site:
+    config: Config
+    store: Store
+    pipeline: Pipeline
+
+    @property
+    def output(self) -> Path:
+        return Path(self.config.output)
+
+    def publish(self, *, force: bool = False) -> PublishResult | None:
+        return self.pipeline.publish(force=force)
+
+    def snapshot(self) -> dict[Path, bytes]:
+        return {p: p.read_bytes() for p in self.output.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    config = load_config(write_config(tmp_path))
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        yield Site(config, store, pipeline)
+
+
+def publish_articles(site: Site, count: int) -> PublishResult:
+    for n in range(1, count + 1):
+        add_article(site.store, n, channel="kanal-a" if n % 2 else "kanal-b")
+    result = site.publish()
+    assert result is not None
+    return result
+
+
+def changed_files(before: dict[Path, bytes], after: dict[Path, bytes]) -> set[Path]:
+    return {path for path, data in after.items() if before.get(path) != data}
+
+
+def test_one_new_article_writes_only_the_pages_that_show_it(site: Site) -> None:
+    publish_articles(site, 6)
+    before = site.snapshot()
+
+    new = add_article(site.store, 7)
+    result = site.publish()
+
+    assert result is not None
+    after = site.snapshot()
+    written = set(result.written)
+    assert written == changed_files(before, after)
+    # Every page rendered was one whose bytes changed: keys move only with the bytes.
+    assert {site.output / path for path in result.rendered} == written
+    assert site.output / "artikel" / f"{new.slug}.html" in written
+    assert {site.output / "index.html", site.output / "feed.atom"} <= written
+    for path in written:  # by its title, or by its address (a sitemap, a canonical link)
+        data = path.read_bytes()
+        assert new.title.encode() in data or new.slug.encode() in data, path
+    assert len(written) <= 10
+    assert (site.output / "artikel" / "beitrag-1.html") not in written
+
+
+def test_quiet_cycle_renders_nothing_and_writes_nothing(site: Site) -> None:
+    publish_articles(site, 3)
+    keys = site.store.published_pages()
+    before = {p: p.stat().st_mtime_ns for p in site.snapshot()}
+
+    assert site.publish() is None
+    assert site.store.published_pages() == keys
+    assert {p: p.stat().st_mtime_ns for p in site.snapshot()} == before
+
+
+def test_items_become_published_once_their_pages_are_out(site: Site) -> None:
+    add_article(site.store, 1)
+    assert site.store.unpublished_count() == 1
+    site.publish()
+    assert site.store.unpublished_count() == 0
+
+
+def test_deleted_output_file_is_written_again_on_a_quiet_cycle(site: Site) -> None:
+    publish_articles(site, 3)
+    gone = site.output / "artikel" / "beitrag-2.html"
+    kept = gone.read_bytes()
+    gone.unlink()
+
+    result = site.publish()
+    assert result is not None
+    assert result.written == [gone]
+    assert gone.read_bytes() == kept
+
+
+def test_page_no_longer_published_is_removed_and_users_files_are_kept(site: Site) -> None:
+    publish_articles(site, 2)
+    # A page an earlier run wrote that the plan no longer has, e.g. a renamed page.
+    old = site.output / "artikel" / "alter-beitrag.html"
+    old.write_bytes(b"<p>alt</p>")
+    site.store.record_published_pages({"artikel/alter-beitrag.html": "k", "../x.html": "k"}, [])
+    outside = site.output.parent / "x.html"
+    outside.write_bytes(b"not the publisher's")
+    mine = [site.output / "impressum.html", site.output / "artikel" / "mein-text.html"]
+    for path in mine:
+        path.write_bytes(b"<p>von Hand</p>")
+
+    result = site.publish()
+
+    assert result is not None
+    assert result.removed == [old]
+    assert result.written == []
+    assert not old.exists()
+    assert outside.exists() and all(path.exists() for path in mine)
+    assert "artikel/alter-beitrag.html" not in site.store.published_pages()
+    assert site.publish() is None
+
+
+def test_article_leaving_the_library_loses_its_page(tmp_path: Path) -> None:
+    site = load_config(write_config(tmp_path)).site.info()
+    out = tmp_path / "out"
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as store:
+        store.sync_channels([("kanal-a", "Kanal A", "https://a.example/feed.xml")])
+        articles = [add_article(store, n) for n in (1, 2, 3)]
+    first = publish(ArticleLibrary(site, articles), out)
+    second = publish(ArticleLibrary(site, articles[:2]), out, previous=first.keys)
+
+    gone = out / "artikel" / f"{articles[2].slug}.html"
+    assert second.removed == [gone]
+    assert not gone.exists()
+    assert out / "index.html" in second.written
+    assert set(second.keys) == set(first.keys) - {f"artikel/{articles[2].slug}.html"}
+
+
+def test_crash_mid_publish_leaves_no_temp_files_and_the_next_run_completes(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(1, 5):
+        add_article(site.store, n)
+    real_replace = os.replace
+    calls = 0
+
+    def failing_replace(src: str | Path, dst: str | Path) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(PublishError, match="No space left on device"):
+        site.publish()
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not [p for p in site.output.rglob("*") if p.name.endswith(".tmp")]
+    assert site.store.published_pages() == {}
+    assert site.store.unpublished_count() == 4
+    first_two = set(site.snapshot())
+    assert len(first_two) == 2
+
+    result = site.publish()
+
+    assert result is not None
+    assert not set(result.written) & first_two  # rendered again, to the same bytes
+    assert set(result.rendered) == set(result.keys)
+    assert site.store.published_pages() == result.keys
+    assert site.store.unpublished_count() == 0
+    assert site.publish() is None
+
+
+def test_force_renders_every_page(site: Site) -> None:
+    publish_articles(site, 3)
+    result = site.publish(force=True)
+    assert result is not None
+    assert result.rendered == result.keys
+    assert result.written == []  # same bytes: no file is touched
+
+
+def test_new_site_settings_render_every_page_once(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    with Store.open(config.store) as store:
+        with Pipeline(config, store) as pipeline:
+            add_article(store, 1)
+            first = pipeline.publish()
+        assert first is not None
+        retitled = load_config(write_config(tmp_path, title="Neuer Titel"))
+        with Pipeline(retitled, store) as pipeline:
+            again = pipeline.publish()
+            assert again is not None
+            assert set(again.rendered) == set(first.keys)
+            assert pipeline.publish() is None
+
+
+@dataclass
+class CountingLibrary:
+    """An in-memory library that records each body request."""
+
+    inner: ArticleLibrary
+    requests: list[list[int]]
+
+    @property
+    def site(self) -> SiteInfo:
+        return self.inner.site
+
+    @property
+    def entries(self) -> Sequence[Entry]:
+        return self.inner.entries
+
+    @property
+    def channels(self) -> Sequence[ChannelInfo]:
+        return self.inner.channels
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        self.requests.append(list(item_ids))
+        return self.inner.articles(item_ids)
+
+
+def test_bodies_are_loaded_in_batches_only_for_pages_rendered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kanalwerk.publish.BODY_BATCH", 2)
+    site = load_config(write_config(tmp_path)).site.info()
+    with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as store:
+        store.sync_channels([("kanal-a", "Kanal A", "https://a.example/feed.xml")])
+        articles = [add_article(store, n) for n in range(1, 6)]
+    out = tmp_path / "out"
+    library = CountingLibrary(ArticleLibrary(site, articles), [])
+    first = publish(library, out)
+    article_loads = [ids for ids in library.requests if len(ids) <= 2]
+    assert sorted(i for ids in article_loads for i in ids) == sorted(a.item_id for a in articles)
+
+    library.requests.clear()
+    assert publish(library, out, previous=first.keys).written == []
+    assert library.requests == []  # nothing rendered, no body read
+
+
+def test_store_library_lists_published_entries_without_bodies(store: Store, tmp_path: Path) -> None:
+    store.sync_channels(
+        [
+            ("kanal-a", "Kanal A", "https://a.example/feed.xml"),
+            ("kanal-b", "Kanal B", "https://b.example/feed.xml"),
+        ]
+    )
+    one, two, three = (add_article(store, n) for n in (1, 3, 2))
+    store.add_items("kanal-b", [Item(guid="untranslated", link=None, title="Neu")])
+    store.mark_published([one.item_id])
+    site = load_config(write_config(tmp_path)).site.info()
+
+    library = StoreLibrary(store, site, ["kanal-b", "kanal-a", "unknown"])
+
+    assert [e.entry_id for e in library.entries] == [
+        two.entry_id,
+        three.entry_id,
+        one.entry_id,
+    ]
+    assert library.unpublished == {two.item_id, three.item_id}
+    assert [c.id for c in library.channels] == ["kanal-b", "kanal-a"]
+    assert library.channels[1].feed_url == "https://a.example/feed.xml"
+    loaded = library.articles([three.item_id, 999, one.item_id])
+    assert [a.item_id for a in loaded] == [three.item_id, one.item_id]
+    assert loaded[0].content_html == three.content_html
+
+
+def test_migration_takes_over_the_keys_kept_in_meta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        with Store.open(url) as old:
+            old.set_meta("published_keys", '{"index.html": "abc", "feed.atom": "def"}')
+    with Store.open(url) as store:
+        assert store.published_pages() == {"index.html": "abc", "feed.atom": "def"}
+        assert store.get_meta("published_keys") is None
