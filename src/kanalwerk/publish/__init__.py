@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.files import remove_file, scan_folder, write_atomic
+from kanalwerk.publish.files import flush_to_disk, remove_file, scan_folder, write_atomic
 from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page
 from kanalwerk.publish.sitepages import site_pages
@@ -104,6 +104,12 @@ def _batches(pages: Sequence[Page]) -> Iterator[tuple[list[Page], list[int]]]:
         yield batch, list(needs)
 
 
+def _folder(path: str) -> tuple[str, str]:
+    """A page path as (folder, file name); the folder is "" for the output folder itself."""
+    folder, _, name = path.rpartition("/")
+    return folder, name
+
+
 def _our_file(output: Path, path: str) -> Path | None:
     """`output/path` for a path from the publisher's own records, if it is a plain one."""
     parts = PurePosixPath(path).parts
@@ -130,24 +136,26 @@ def publish(
     written: list[Path] = []
     removed: list[Path] = []
     try:
-        present: dict[Path, set[str]] = {}
-        for folder in sorted({(output / page.path).parent for page in pages} | {output}):
-            folder.mkdir(parents=True, exist_ok=True)
-            present[folder] = scan_folder(folder)
-        due = [
-            page
-            for page in pages
-            if force
-            or previous.get(page.path) != page.key
-            or (output / page.path).name not in present[(output / page.path).parent]
-        ]
+        present: dict[str, set[str]] = {}
+        for folder in sorted({_folder(page.path)[0] for page in pages} | {""}):
+            directory = output / folder
+            directory.mkdir(parents=True, exist_ok=True)
+            present[folder] = scan_folder(directory)
+
+        def outdated(page: Page) -> bool:
+            folder, name = _folder(page.path)
+            return force or previous.get(page.path) != page.key or name not in present[folder]
+
+        due = [page for page in pages if outdated(page)]
         for batch, needs in _batches(due):
             bodies.load(needs)
             for page in batch:
                 path = output / page.path
-                if write_atomic(path, page.render()):
+                if write_atomic(path, page.render(), durable=False):
                     written.append(path)
         bodies.load([])
+        if written:
+            flush_to_disk()  # before the caller records the keys of these pages
         planned = {page.path for page in pages}
         for old in previous:
             stale = _our_file(output, old) if old not in planned else None

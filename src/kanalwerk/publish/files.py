@@ -52,12 +52,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Replace `path` with `data` atomically; return False (and touch nothing) if unchanged.
 
     The temporary file lives in the target's folder so `os.replace` is a same-filesystem
     rename, and it is removed on any failure. The existing file's permissions are kept;
-    new files get 0644 instead of `mkstemp`'s private 0600.
+    new files get 0644 instead of `mkstemp`'s private 0600. With `durable=False` nothing
+    is flushed to disk: for many files, followed by one `flush_to_disk` (an fsync costs
+    milliseconds; thousands of them would dominate publishing a big site).
     """
     if _same_content(path, data):
         return False
@@ -72,16 +74,24 @@ def write_atomic(path: Path, data: bytes) -> bool:
     try:
         with tmp:
             tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
+            if durable:
+                tmp.flush()
+                os.fsync(tmp.fileno())
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return True
+
+
+def flush_to_disk() -> None:
+    """Write everything written so far to disk: one call after many non-durable writes."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def scan_folder(folder: Path) -> set[str]:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 from kanalwerk import __version__
@@ -39,11 +39,12 @@ class Entry:
     source: SourceRef
     thumbnail: str | None = None
 
-    @property
+    @cached_property
     def version(self) -> tuple[object, ...]:
         """Everything of the entry a page shows; part of the key of every page listing it.
 
-        The body is not here: a re-made body always moves `updated`.
+        The body is not here: a re-made body always moves `updated`. Computed once: an
+        entry is in the key of its page, of a list page, a feed and the sitemap.
         """
         return (
             self.entry_id,

@@ -1,0 +1,254 @@
+"""Publishing cost: a full publish of a big store, one new article, and a quiet cycle.
+
+Builds a SQLite store with N articles (seeded; several channels; German bodies of about
+5 KB of HTML with links, lists and quotes, composed with the attribution box as the
+pipeline composes them) directly through the Store API, then measures with
+`Pipeline.publish`, as the daemon publishes:
+
+  full   every page of an empty output folder
+  one    after one new article is stored: seconds and files written
+  quiet  nothing changed: nothing may be rendered or written
+
+Each measurement runs in a fresh interpreter, so its peak RSS (`ru_maxrss`) is its own;
+the RSS after imports and opening the store is shown as "base". Seconds are the
+`publish` call alone. Targets (issue 10): 10,000 articles in under 10 s, one new article
+in under 0.3 s with at most 10 files written, peak RSS under 200 MB. Not run by CI.
+
+    python benchmarks/publish.py
+    python benchmarks/publish.py --articles 1000 --profile one
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kanalwerk.compose import compose_article
+from kanalwerk.config import Config, load_config
+from kanalwerk.models import Item
+from kanalwerk.pipeline import Pipeline
+from kanalwerk.store import Store
+
+CHANNELS = ("CNBC", "Tech Notes", "Ada Lindqvist", "Daily AI", "Open Models", "Heise Digest")
+START = datetime(2023, 1, 1, 6, 0, tzinfo=UTC)
+WORDS = [
+    "Modell",
+    "Daten",
+    "Rechenzentrum",
+    "Forschung",
+    "Sprache",
+    "Entwicklung",
+    "Nutzer",
+    "Sicherheit",
+    "Chip",
+    "Training",
+    "Anbieter",
+    "Markt",
+    "Software",
+    "Netz",
+    "Gesetz",
+    "Studie",
+    "Ergebnis",
+    "Version",
+    "Quelle",
+    "Bericht",
+    "schneller",
+    "größer",
+    "offen",
+    "neue",
+    "erste",
+    "deutlich",
+    "weiterhin",
+    "bereits",
+    "laut",
+    "etwa",
+    "jedoch",
+    "außerdem",
+    "zeigt",
+    "meldet",
+    "erklärt",
+    "plant",
+    "veröffentlicht",
+    "verbessert",
+    "kostet",
+    "braucht",
+    "liefert",
+]
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 18))]
+    return " ".join(words).capitalize() + "."
+
+
+def _body(rng: random.Random, n: int) -> str:
+    """About 5 KB of the HTML an article body carries."""
+    parts: list[str] = []
+    while sum(map(len, parts)) < 4600:
+        kind = rng.random()
+        if kind < 0.6:
+            text = " ".join(_sentence(rng) for _ in range(rng.randint(3, 6)))
+            link = f'<a href="https://quelle.example/{n}/{len(parts)}">{rng.choice(WORDS)}</a>'
+            parts.append(f"<p>{text} Mehr dazu: {link}.</p>")
+        elif kind < 0.8:
+            items = "".join(f"<li>{_sentence(rng)}</li>" for _ in range(rng.randint(2, 5)))
+            parts.append(f"<ul>{items}</ul>")
+        elif kind < 0.9:
+            parts.append(f"<blockquote><p>{_sentence(rng)}</p></blockquote>")
+        else:
+            parts.append(f"<h2>{_sentence(rng)[:-1]}</h2>")
+    return "".join(parts)
+
+
+def _write_config(folder: Path) -> Path:
+    channels = "".join(
+        f"  - name: {name}\n    url: https://feeds{i}.example/feed.xml\n"
+        for i, name in enumerate(CHANNELS)
+    )
+    path = folder / "feeds.yaml"
+    path.write_text(
+        "site:\n  title: KI-Nachrichten auf Deutsch\n  base_url: https://blog.example.org/\n"
+        f"  author: Redaktion\noutput: {folder / 'site'}\n"
+        f"store: sqlite:///{folder / 'kanalwerk.db'}\nchannels:\n{channels}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def add_articles(config: Config, store: Store, first: int, count: int) -> None:
+    """Items `first`…`first + count - 1`, round-robin over the channels, stored as articles."""
+    rng = random.Random(first)
+    site = config.site.info()
+    by_channel: dict[str, list[Item]] = {}
+    for n in range(first, first + count):
+        channel = config.channels[n % len(config.channels)]
+        link = f"https://feeds.example/{channel.id}/{n}"
+        by_channel.setdefault(channel.id, []).append(
+            Item(
+                guid=link,
+                link=link,
+                title=f"Original headline number {n}",
+                published=START + timedelta(minutes=37 * n),
+                thumbnail=f"https://img.example/{n}.jpg" if n % 3 == 0 else None,
+            )
+        )
+    for channel_id, items in by_channel.items():
+        store.add_items(channel_id, items)
+    for stored in store.pending_items(max_attempts=3):
+        n = int(stored.guid.rsplit("/", 1)[1])
+        store.save_article(
+            compose_article(
+                stored,
+                title_de=f"{_sentence(rng)[:60].rstrip('.')} ({n})",
+                body_html_de=_body(rng, n),
+                teaser_de=" ".join(_sentence(rng) for _ in range(2)),
+                engine="openai",
+                model="deepseek-chat",
+                site=site,
+            )
+        )
+
+
+def _measure(config_path: Path, profile: bool) -> None:
+    """In a fresh interpreter: one `publish`, reported as JSON on stdout."""
+    config = load_config(config_path)
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        result = pipeline.publish()
+        if profiler is not None:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+    if profiler is not None:
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(35)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    written = [] if result is None else result.written
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "written": len(written),
+                "files": sorted(str(p.relative_to(config.output)) for p in written)[:12],
+                "rendered": 0 if result is None else len(result.rendered),
+                "base_mb": base,
+                "peak_mb": peak,
+            }
+        )
+    )
+
+
+def _run(config_path: Path, profile: bool) -> dict[str, object]:
+    args = [sys.executable, __file__, "--measure", str(config_path)]
+    if profile:
+        args.append("--profile-this")
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    if profile:
+        print(done.stderr, file=sys.stderr)
+    answer: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return answer
+
+
+def bench(count: int, profile: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="kanalwerk-publish-") as tmp:
+        config_path = _write_config(Path(tmp))
+        config = load_config(config_path)
+        started = time.perf_counter()
+        with Store.open(config.store) as store, Pipeline(config, store):
+            add_articles(config, store, 1, count)
+        built = time.perf_counter() - started
+        print(f"\n{count:,} articles ({len(CHANNELS)} channels), store built in {built:.1f} s")
+        rows = [("full", _run(config_path, profile == "full"))]
+        with Store.open(config.store) as store:
+            add_articles(config, store, count + 1, 1)
+        rows.append(("one", _run(config_path, profile == "one")))
+        rows.append(("quiet", _run(config_path, profile == "quiet")))
+        files = sum(1 for p in Path(config.output).rglob("*") if p.is_file())
+        size = sum(p.stat().st_size for p in Path(config.output).rglob("*") if p.is_file())
+        print(f"  output: {files:,} files, {size / 1e6:.1f} MB")
+        print(
+            f"  {'':6} {'seconds':>8} {'written':>8} {'rendered':>9} {'base MB':>8} {'peak MB':>8}"
+        )
+        for name, row in rows:
+            print(
+                f"  {name:6} {row['seconds']:8.3f} {row['written']:8} {row['rendered']:8}"
+                f" {row['base_mb']:8.0f} {row['peak_mb']:8.0f}"
+            )
+        print(f"  one new article wrote: {', '.join(rows[1][1]['files'])}")  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--articles", default="1000,10000", help="comma-separated store sizes (1000,10000)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("full", "one", "quiet"),
+        help="print a cProfile of that measurement (cumulative time) to stderr",
+    )
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-this", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure is not None:
+        _measure(args.measure, args.profile_this)
+        return
+    for count in (int(n) for n in args.articles.split(",")):
+        bench(count, args.profile)
+
+
+if __name__ == "__main__":
+    main()
