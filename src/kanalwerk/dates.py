@@ -39,6 +39,8 @@ def display_zone() -> tzinfo:
 
 def as_utc(dt: datetime) -> datetime:
     """Aware UTC; a naive datetime is taken as UTC, the convention of every stage model."""
+    if dt.tzinfo is UTC:
+        return dt  # the common case, and cheap: publishing asks for thousands of dates
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 

@@ -828,7 +828,9 @@ class Store:
     def published_entries(self) -> PublishedEntries:
         """Every translated or published article without its body, newest first.
 
-        One light query: the site's lists, links and page keys need no bodies.
+        One light query (the site's lists, links and page keys need no bodies), and the
+        channels' feed fields once per channel rather than once per row: this runs every
+        cycle over every article.
         """
         stmt: sa.Select[Any] = (
             sa.select(
@@ -842,35 +844,51 @@ class Store:
                 db.articles.c.thumbnail,
                 db.items.c.channel_id,
                 db.items.c.state,
-                db.items.c.title.label("item_title"),
-                db.items.c.link.label("item_link"),
-                db.items.c.author.label("item_author"),
-                *_source_columns,
+                db.items.c.title,
+                db.items.c.link,
+                db.items.c.author,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)
-            .join(db.channels, db.items.c.channel_id == db.channels.c.id)
             .where(db.items.c.state.in_(_PUBLISHABLE))
         )
+        feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
         entries: list[Entry] = []
         unpublished: set[int] = set()
         with self._read() as conn:
-            for row in conn.execute(stmt):
-                entries.append(
-                    Entry(
-                        item_id=row.item_id,
-                        entry_id=row.entry_id,
-                        slug=row.slug,
-                        channel_id=row.channel_id,
-                        title=row.title,
-                        summary=row.summary,
-                        published=row.published,
-                        updated=row.updated,
-                        source=_source(row, row.item_title, row.item_link, row.item_author),
-                        thumbnail=row.thumbnail,
-                    )
+            channels = {row.id: row for row in conn.execute(feeds)}
+            rows = conn.execute(stmt).all()
+        for (
+            item_id,
+            entry_id,
+            slug,
+            title,
+            summary,
+            published,
+            updated,
+            thumbnail,
+            channel_id,
+            state,
+            item_title,
+            item_link,
+            item_author,
+        ) in rows:
+            source = _source(channels[channel_id], item_title, item_link, item_author)
+            entries.append(
+                Entry(
+                    item_id=item_id,
+                    entry_id=entry_id,
+                    slug=slug,
+                    channel_id=channel_id,
+                    title=title,
+                    summary=summary,
+                    published=published,
+                    updated=updated,
+                    source=source,
+                    thumbnail=thumbnail,
                 )
-                if row.state != "published":
-                    unpublished.add(row.item_id)
+            )
+            if state != "published":
+                unpublished.add(item_id)
         entries.sort(key=lambda e: newest_first_key(e.published, e.entry_id), reverse=True)
         return PublishedEntries(entries, frozenset(unpublished))
 
