@@ -10,8 +10,8 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODE = 0o644  # published files must be readable by the web server
 
-#: `write_atomic`'s temp files: `.<target name>.<8 random characters of tempfile>.tmp`.
+#: `write_atomic`'s temp files: `.<target name>.<8 random characters>.tmp`.
 _TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
@@ -28,13 +28,26 @@ _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 STALE_TEMP_SECONDS = 60
 
 
-def _same_content(path: Path, data: bytes) -> bool:
+def _existing_mode(path: Path, data: bytes) -> int | None:
+    """The permissions of the file at `path`, or None when it already holds `data`."""
     try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
+        info = path.stat()
+        if info.st_size == len(data) and path.read_bytes() == data:
+            return None
+        return stat.S_IMODE(info.st_mode)
     except FileNotFoundError:
-        return False
+        return DEFAULT_MODE
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temp file beside `path`, named as `_TEMP_NAME` expects."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
+        try:
+            return os.open(tmp_path, flags, 0o600), tmp_path
+        except FileExistsError:
+            continue
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -57,27 +70,21 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
 
     The temporary file lives in the target's folder so `os.replace` is a same-filesystem
     rename, and it is removed on any failure. The existing file's permissions are kept;
-    new files get 0644 instead of `mkstemp`'s private 0600. With `durable=False` nothing
+    new files get 0644 (the temp file is private until then). With `durable=False` nothing
     is flushed to disk: for many files, followed by one `flush_to_disk` (an fsync costs
     milliseconds; thousands of them would dominate publishing a big site).
     """
-    if _same_content(path, data):
+    mode = _existing_mode(path, data)
+    if mode is None:
         return False
+    fd, tmp_path = _create_temp(path)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = DEFAULT_MODE
-    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename
-        dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, delete=False
-    )
-    tmp_path = Path(tmp.name)
-    try:
-        with tmp:
+        with open(fd, "wb") as tmp:
             tmp.write(data)
             if durable:
                 tmp.flush()
-                os.fsync(tmp.fileno())
-        os.chmod(tmp_path, mode)
+                os.fsync(fd)
+            os.fchmod(fd, mode)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
