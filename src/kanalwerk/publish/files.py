@@ -132,9 +132,16 @@ def scan_folder(folder: Path) -> set[str]:
 
 
 def remove_file(path: Path) -> bool:
-    """Delete `path` if it is there; return whether it was."""
+    """Delete the file at `path` if there is one; return whether there was.
+
+    A folder of that name (made by hand where a page used to be) is left alone.
+    """
     try:
         path.unlink()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         return False
+    except PermissionError:
+        if path.is_dir():  # what unlink raises for a folder on some systems
+            return False
+        raise
     return True
