@@ -77,6 +77,9 @@ class _Bodies:
     def channels(self) -> Sequence[ChannelInfo]:
         return self._library.channels
 
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._library, name)  # whatever else a Library offers
+
     def load(self, item_ids: Sequence[int]) -> None:
         loaded = self._library.articles(item_ids) if item_ids else []
         self._loaded = {a.item_id: a for a in loaded}
@@ -93,13 +96,13 @@ def _batches(pages: Sequence[Page]) -> Iterator[tuple[list[Page], list[int]]]:
     batch: list[Page] = []
     needs: dict[int, None] = {}
     for page in pages:
-        fresh = [i for i in page.needs if i not in needs]
-        if batch and len(needs) + len(fresh) > BODY_BATCH:
+        own = dict.fromkeys(page.needs)
+        fresh = sum(1 for i in own if i not in needs)
+        if batch and len(needs) + fresh > BODY_BATCH:
             yield batch, list(needs)
             batch, needs = [], {}
-            fresh = list(dict.fromkeys(page.needs))
         batch.append(page)
-        needs.update(dict.fromkeys(fresh))
+        needs.update(own)
     if batch:
         yield batch, list(needs)
 
