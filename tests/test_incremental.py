@@ -164,7 +164,11 @@ def test_page_no_longer_published_is_removed_and_users_files_are_kept(site: Site
     # A page an earlier run wrote that the plan no longer has, e.g. a renamed page.
     old = site.output / "artikel" / "alter-beitrag.html"
     old.write_bytes(b"<p>alt</p>")
-    site.store.record_published_pages({"artikel/alter-beitrag.html": "k", "../x.html": "k"}, [])
+    folder = site.output / "artikel" / "ordner.html"  # made by hand where a page was
+    folder.mkdir()
+    site.store.record_published_pages(
+        {"artikel/alter-beitrag.html": "k", "../x.html": "k", "artikel/ordner.html": "k"}, []
+    )
     outside = site.output.parent / "x.html"
     outside.write_bytes(b"not the publisher's")
     mine = [site.output / "impressum.html", site.output / "artikel" / "mein-text.html"]
@@ -177,8 +181,10 @@ def test_page_no_longer_published_is_removed_and_users_files_are_kept(site: Site
     assert result.removed == [old]
     assert result.written == []
     assert not old.exists()
-    assert outside.exists() and all(path.exists() for path in mine)
-    assert "artikel/alter-beitrag.html" not in site.store.published_pages()
+    assert outside.exists() and folder.is_dir() and all(path.exists() for path in mine)
+    assert not {"artikel/alter-beitrag.html", "../x.html", "artikel/ordner.html"} & set(
+        site.store.published_pages()
+    )
     assert site.publish() is None
 
 
