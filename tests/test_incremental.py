@@ -337,7 +337,7 @@ def test_migration_takes_over_the_keys_kept_in_meta(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
         with Store.open(url) as old:
             old.set_meta("published_keys", '{"index.html": "abc", "feed.atom": "def"}')
     with Store.open(url) as store:
