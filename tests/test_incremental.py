@@ -7,12 +7,14 @@ the pipeline as every caller does, and the output folder is compared byte for by
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import PublishError
@@ -343,3 +345,46 @@ def test_migration_takes_over_the_keys_kept_in_meta(
     with Store.open(url) as store:
         assert store.published_pages() == {"index.html": "abc", "feed.atom": "def"}
         assert store.get_meta("published_keys") is None
+
+
+# --- the order of publishing ----------------------------------------------------------
+
+ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
+
+
+def atom_ids(path: Path) -> list[str]:
+    return [
+        str(i) for i in etree.parse(str(path)).xpath("//a:entry/a:id/text()", namespaces=ATOM_NS)
+    ]
+
+
+def test_an_old_original_published_late_reaches_the_feed_and_spares_the_archives(
+    site: Site,
+) -> None:
+    publish_articles(site, 120)  # feed.atom holds 50, archiv/1.atom and archiv/2.atom 70
+    archive = site.output / "archiv" / "1.atom"
+    before = site.snapshot()
+
+    late = add_article(site.store, 500, channel="kanal-b")
+    with sqlite3.connect(Path(site.config.store.removeprefix("sqlite:///"))) as db:
+        db.execute(
+            "UPDATE articles SET published = ? WHERE item_id = ?",
+            (datetime(2019, 5, 1, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), late.item_id),
+        )
+    site.publish()
+
+    assert late.entry_id in atom_ids(site.output / "feed.atom")
+    assert archive.read_bytes() == before[archive]
+    assert late.entry_id not in archive.read_text(encoding="utf-8")
+    assert site.output / "archiv" / "1.atom" not in changed_files(before, site.snapshot())
+    front = (site.output / "index.html").read_text(encoding="utf-8")
+    assert f"artikel/{late.slug}.html" in front
+
+
+def test_articles_going_out_together_keep_the_originals_order(site: Site) -> None:
+    publish_articles(site, 3)
+    ids = atom_ids(site.output / "feed.atom")
+    assert ids == [
+        f"tag:blog.example.org,2025:{c}-{n}"
+        for n, c in ((3, "kanal-a"), (2, "kanal-b"), (1, "kanal-a"))
+    ]

@@ -111,7 +111,10 @@ class Library(Protocol):
 
 
 def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]:
-    """The one order of the site and feeds: newest published first, entry id breaking ties."""
+    """Newest original first, entry id breaking ties: among articles that went out together.
+
+    The store orders by when articles went out first (`Store.published_entries`).
+    """
     return (utc_seconds(published), entry_id)
 
 

@@ -280,11 +280,39 @@ def _m0004_published_pages(conn: Connection) -> None:
     conn.execute(sa.delete(meta).where(meta.c.key == "published_keys"))
 
 
+def _m0005_publication_order(conn: Connection) -> None:
+    """When each article first went out, so feeds and pages follow the order of publishing.
+
+    Ordered by the original's date, an article about an old original (a new channel's
+    backfill, an approved draft) landed among the archives, which readers have already
+    read and never fetch again. Articles already out keep the order they had: their
+    original's date stands in for the moment they went out.
+    """
+    md = sa.MetaData()
+    items = sa.Table("items", md, sa.Column("id", sa.Integer), sa.Column("state", sa.Text))
+    articles = sa.Table(
+        "articles",
+        md,
+        sa.Column("item_id", sa.Integer),
+        sa.Column("published", UTCDateTime),
+        sa.Column("first_published_at", UTCDateTime),
+    )
+    when = UTCDateTime().compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE articles ADD COLUMN first_published_at {when}"))
+    out = sa.select(items.c.id).where(items.c.state == "published").scalar_subquery()
+    conn.execute(
+        sa.update(articles)
+        .where(articles.c.item_id.in_(out))
+        .values(first_published_at=articles.c.published)
+    )
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
     _m0003_selection,
     _m0004_published_pages,
+    _m0005_publication_order,
 )
 
 

@@ -137,6 +137,8 @@ articles = sa.Table(
     sa.Column("language", sa.Text, nullable=False, server_default="de"),
     sa.Column("thumbnail", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # When the article first went out: the order of the feeds, archives and pages.
+    sa.Column("first_published_at", UTCDateTime),
     sa.Index("ix_articles_published", "published"),
 )
 

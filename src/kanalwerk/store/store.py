@@ -668,6 +668,17 @@ class Store:
         now = _now()
         with self._write() as conn:
             for chunk in _chunks(ids):
+                translated = sa.select(db.items.c.id).where(
+                    db.items.c.id.in_(chunk), db.items.c.state == "translated"
+                )
+                conn.execute(
+                    sa.update(db.articles)
+                    .where(
+                        db.articles.c.item_id.in_(translated.scalar_subquery()),
+                        db.articles.c.first_published_at.is_(None),
+                    )
+                    .values(first_published_at=now)
+                )
                 conn.execute(
                     sa.update(db.items)
                     .where(db.items.c.id.in_(chunk), db.items.c.state == "translated")
@@ -826,7 +837,12 @@ class Store:
     # --- publishing -----------------------------------------------------------------
 
     def published_entries(self) -> PublishedEntries:
-        """Every translated or published article without its body, newest first.
+        """Every translated or published article without its body, last to go out first.
+
+        The order is that of publishing (articles not out yet come first), not of the
+        originals' dates: an article about an old original still reaches `feed.atom` and
+        the front page, and the archives and older pages, which readers have seen, stay
+        as they were.
 
         One light query (the site's lists, links and page keys need no bodies), and the
         channels' feed fields once per channel rather than once per row: this runs every
@@ -847,13 +863,15 @@ class Store:
                 db.items.c.title,
                 db.items.c.link,
                 db.items.c.author,
+                db.articles.c.first_published_at,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)
             .where(db.items.c.state.in_(_PUBLISHABLE))
         )
         feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
-        entries: list[Entry] = []
+        entries: list[tuple[tuple[datetime, datetime, str], Entry]] = []
         unpublished: set[int] = set()
+        now = _now()
         with self._read() as conn:
             channels = {row.id: row for row in conn.execute(feeds)}
             rows = conn.execute(stmt).all()
@@ -871,26 +889,32 @@ class Store:
             item_title,
             item_link,
             item_author,
+            first_published_at,
         ) in rows:
             source = _source(channels[channel_id], item_title, item_link, item_author)
+            went_out = first_published_at or now
+            order = (went_out, *newest_first_key(published, entry_id))
             entries.append(
-                Entry(
-                    item_id=item_id,
-                    entry_id=entry_id,
-                    slug=slug,
-                    channel_id=channel_id,
-                    title=title,
-                    summary=summary,
-                    published=published,
-                    updated=updated,
-                    source=source,
-                    thumbnail=thumbnail,
+                (
+                    order,
+                    Entry(
+                        item_id=item_id,
+                        entry_id=entry_id,
+                        slug=slug,
+                        channel_id=channel_id,
+                        title=title,
+                        summary=summary,
+                        published=published,
+                        updated=updated,
+                        source=source,
+                        thumbnail=thumbnail,
+                    ),
                 )
             )
             if state != "published":
                 unpublished.add(item_id)
-        entries.sort(key=lambda e: newest_first_key(e.published, e.entry_id), reverse=True)
-        return PublishedEntries(entries, frozenset(unpublished))
+        entries.sort(key=lambda pair: pair[0], reverse=True)
+        return PublishedEntries([entry for _, entry in entries], frozenset(unpublished))
 
     def articles_by_id(self, item_ids: Sequence[int]) -> list[Article]:
         """Full articles for `item_ids`, in that order; unknown ids are left out."""
