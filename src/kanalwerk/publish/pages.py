@@ -99,7 +99,7 @@ class Library(Protocol):
 
     @property
     def entries(self) -> Sequence[Entry]:
-        """Every published article, newest first (published, then entry id, descending)."""
+        """Every published article, the last to go out first (see `newest_first_key`)."""
         ...
 
     @property
