@@ -16,6 +16,11 @@ Article mode: a request whose system prompt asks for `"body_html"` gets an artic
 `articles` is a queue of scripted answers (a dict is sent as JSON, a string as it is),
 one per article request; when it is empty, `write_article` (default: `default_article`)
 answers. The `http`, `length`, `fenced`, `not_json` and `no_usage` faults apply too.
+
+Notes on a part of a long source: a request whose system prompt asks for `{"notes"`
+gets `write_notes(text, target)` (default: `default_notes`, sentences of the part spread
+over it, within the length the request asks for) as `{"notes": [...]}`; `notes_parts()`
+lists the parts received.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ FaultKind = Literal[
 
 _PLACEHOLDER = re.compile(r"</?x\d+/?>")
 ARTICLE_MARKER = '"body_html"'
+NOTES_MARKER = '{"notes"'
+_NOTES_TARGET = re.compile(r"at most about (\d+) characters")
+_NOTES_TEXT = "Text:\n\n"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def prefix_de(text: str) -> str:
@@ -62,12 +71,45 @@ def default_article(body: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def is_article_request(body: dict[str, Any]) -> bool:
+def default_notes(text: str, target: int) -> list[str]:
+    """Sentences of `text` spread evenly over it, at most about `target` characters in all.
+
+    A sentence is kept while the notes stay within the share of `target` that the text
+    read so far earns, so the notes cover the whole part, its end included.
+    """
+    sentences = [s for s in _SENTENCE_END.split(text.replace("\n", " ")) if s.strip()]
+    total = sum(len(s) for s in sentences) or 1
+    notes: list[str] = []
+    seen = kept = 0
+    for sentence in sentences:
+        seen += len(sentence)
+        if kept + len(sentence) <= target * seen / total:
+            notes.append(sentence.strip())
+            kept += len(sentence) + 3
+    return notes
+
+
+def _system_says(body: dict[str, Any], marker: str) -> bool:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
         return False
     first = messages[0]
-    return first.get("role") == "system" and ARTICLE_MARKER in str(first.get("content", ""))
+    return first.get("role") == "system" and marker in str(first.get("content", ""))
+
+
+def is_article_request(body: dict[str, Any]) -> bool:
+    return _system_says(body, ARTICLE_MARKER)
+
+
+def is_notes_request(body: dict[str, Any]) -> bool:
+    return _system_says(body, NOTES_MARKER)
+
+
+def notes_request_text(body: dict[str, Any]) -> tuple[str, int]:
+    """The part of the source a notes request carries, and the length of notes it asks for."""
+    user = str(body["messages"][1]["content"])
+    target = _NOTES_TARGET.search(user)
+    return user.split(_NOTES_TEXT, 1)[1], int(target.group(1)) if target else len(user)
 
 
 @dataclass
@@ -144,12 +186,14 @@ class FakeOpenAI:
         prefix: str = "/v1",
         translate: Callable[[str], str] = prefix_de,
         write_article: Callable[[dict[str, Any]], dict[str, str]] = default_article,
+        write_notes: Callable[[str, int], list[str]] = default_notes,
     ):
         self.server = server
         self.api_key = api_key
         self.prefix = prefix
         self.translate = translate
         self.write_article = write_article
+        self.write_notes = write_notes
         self.articles: deque[dict[str, Any] | str] = deque()
         self.faults: deque[Fault] = deque()
         self.max_segments: int | None = None
@@ -182,6 +226,10 @@ class FakeOpenAI:
     def answer_articles(self, *answers: dict[str, Any] | str) -> None:
         """Script the next article answers: a dict goes out as JSON, a string verbatim."""
         self.articles.extend(answers)
+
+    def notes_parts(self) -> list[str]:
+        """The parts of long sources sent for notes, in the order they came."""
+        return [notes_request_text(body)[0] for body in self.bodies if is_notes_request(body)]
 
     def messages(self, index: int = -1) -> list[dict[str, Any]]:
         """The chat messages of request `index`."""
@@ -221,6 +269,14 @@ class FakeOpenAI:
         kind = fault.kind if fault is not None else None
         if is_article_request(body):
             return self._complete(body, *self._article(body, kind), kind)
+        if is_notes_request(body):
+            notes = self.write_notes(*notes_request_text(body))
+            content = json.dumps({"notes": notes}, ensure_ascii=False)
+            if kind == "length":
+                return self._complete(body, content[: len(content) // 2], "length", kind)
+            if kind == "not_json":
+                content = "Notes: " + " ".join(notes)
+            return self._complete(body, content, "stop", kind)
         segments = json.loads(body["messages"][-1]["content"])["segments"]
         translations = [self.translate(s) for s in segments]
         finish = "stop"
@@ -301,7 +357,7 @@ class FakeOpenAI:
             "json" in str(m.get("content", "")).lower() for m in messages
         ):
             return "'messages' must contain the word 'json' in some form, to use 'response_format'"
-        if is_article_request(body):
+        if is_article_request(body) or is_notes_request(body):
             return None
         try:
             segments = json.loads(messages[-1]["content"])["segments"]

@@ -14,7 +14,7 @@ from kanalwerk.errors import ArticleInvalid, Blame, TranslationError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.article.base import ArticleRequest, cost_usd
-from kanalwerk.translate.article.prompt import source_text, truncate_source
+from kanalwerk.translate.article.prompt import source_text
 from kanalwerk.translate.article.validate import validate_article
 from kanalwerk.translate.article.writer import OpenAIArticleWriter
 from kanalwerk.translate.cache import StoreCache
@@ -380,42 +380,6 @@ def test_custom_prompt_template_placeholders_are_filled(fake: FakeOpenAI, sleeps
     assert '{"title": "…", "teaser": "…", "body_html": "…"}' in system  # contract kept
 
 
-def test_long_source_is_cut_at_a_paragraph_boundary(fake: FakeOpenAI, sleeps: Sleeps) -> None:
-    paragraphs = [f"Paragraph {i} says something about model number {i}." for i in range(40)]
-    html = "".join(f"<p>{p}</p>" for p in paragraphs)
-    limit = 500
-    w = OpenAIArticleWriter(
-        OpenAIConfig(base_url=fake.base_url, model="m", article_max_source_chars=limit),
-        api_key=KEY,
-        sleep=sleeps,
-    )
-    try:
-        result = w.write(req(source_html=html))
-    finally:
-        w.close()
-    user = fake.last_body["messages"][1]["content"]
-    kept = [p for p in paragraphs if p in user]
-    assert kept == paragraphs[: len(kept)]
-    assert 0 < len(kept) < len(paragraphs)
-    start, end = user.index(kept[0]), user.index(kept[-1]) + len(kept[-1])
-    sent = user[start:end]
-    assert len(sent) <= limit < len(sent) + 2 + len(paragraphs[len(kept)])
-    full = source_text(html)
-    omitted = f"{len(full) - len(sent):,}".replace(",", ".")  # German digit grouping
-    assert omitted.count(".") == 1
-    assert f"gekürzt; {omitted} Zeichen fehlen" in user
-    assert result.usage.characters == len(sent)
-
-
-def test_truncate_source_cuts_a_huge_first_paragraph_after_a_sentence() -> None:
-    text = "First sentence is here. " * 10 + "\n\nSecond paragraph."
-    kept, omitted = truncate_source(text, 100)
-    assert kept.endswith("here.")
-    assert len(kept) <= 100
-    assert omitted == len(text) - len(kept)
-    assert truncate_source("short", 100) == ("short", 0)
-
-
 def test_source_text_is_the_visible_text() -> None:
     html = (
         "<h2>Intro</h2><p>See <a href='https://a.example/x'>https://a.example/x</a> and "
@@ -482,6 +446,26 @@ def test_validate_accepts_source_links_ignoring_trailing_slashes() -> None:
             "source note",
         ),
         (ENGLISH, "not in German"),
+        (article(body_html="<h2>Kosten</h2><h2>Leistung</h2><p>Gut.</p>"), "„Kosten“ is empty"),
+        (article(body_html="<p>Text.</p><h2>Ende</h2>"), "„Ende“ is empty"),
+        (article(body_html="<p>Text.</p><h2> </h2><p>Mehr.</p>"), "empty <h2> heading"),
+        (
+            article(body_html="<p>Text.</p><h2>Kosten</h2><h3>Teil</h3>"),
+            "„Kosten“ is empty",
+        ),
+        (
+            article(body_html=f"<p>{'Ein langer deutscher Satz ohne Gliederung. ' * 40}</p>"),
+            "no <h2>",
+        ),
+        (
+            article(
+                body_html=GERMAN["body_html"]
+                + "<h2>Und was das bedeutet</h2><p>The model beats GPT-4 on many benchmarks "
+                "and costs only 5.6 million dollars to train, the developers say in their "
+                "paper, which was published on Monday together with the weights.</p>"
+            ),
+            "„Und was das bedeutet“ is not in German (detected language: en)",
+        ),
     ],
 )
 def test_validate_rejects_with_a_precise_reason(data: object, reason: str) -> None:

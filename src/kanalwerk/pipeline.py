@@ -57,8 +57,9 @@ from kanalwerk.translate.article.base import (
     ArticleWriter,
     article_engine,
     cost_usd,
-    describe_usage,
+    describe_written,
 )
+from kanalwerk.translate.article.source import article_source
 from kanalwerk.translate.base import TranslationRequest, Translator
 from kanalwerk.translate.chain import Suspension, Suspensions
 from kanalwerk.translate.factory import (
@@ -630,7 +631,7 @@ def _translate_item(
         )
     writer = article_writer() if article_writer is not None else None
     if writer is not None:
-        written = _write_article(config, stored, writer, site, body_html, lang, resting)
+        written = _write_article(config, stored, writer, site, lang, resting)
         if written is not None:
             return written
     body = segment_html(body_html)
@@ -669,24 +670,28 @@ def _write_article(
     stored: StoredItem,
     writer: ArticleWriter,
     site: SiteInfo,
-    body_html: str,
     lang: str,
     resting: Suspensions,
 ) -> Article | None:
-    """The writer's article for `stored`; `None` when it could not get one right or rests."""
+    """The writer's article for `stored`; `None` when it could not get one right or rests.
+
+    It is written from the best source text there is (`article_source`).
+    """
     item = stored.item
     o = config.translator.openai
     prices = (o.price_per_million_input, o.price_per_million_output)
+    source = article_source(stored)
     try:
         written = writer.write(
             ArticleRequest(
                 title=item.title,
-                source_html=body_html,
+                source_html=source.html,
                 source_lang=lang,
                 channel_name=stored.source.channel_name,
                 link=stored.source.link or item.link,
                 is_video=item.video_id is not None,
                 glossary=tuple(config.translator.glossary.items()),
+                source_label=source.label,
             )
         )
     except ArticleInvalid as exc:
@@ -713,7 +718,7 @@ def _write_article(
             "%s: article for %r written (%s)",
             stored.source.channel_name,
             item.title,
-            describe_usage(written.usage, *prices),
+            describe_written(written, *prices),
         )
     # The teaser leads the page, as in a blog post; the body never repeats it.
     lead = f"<p>{html.escape(written.teaser, quote=False)}</p>"

@@ -3,7 +3,8 @@
 Instead of translating segment by segment, the model reads the whole source as text
 (transcript or description of a video, the full content of a post) and answers with a
 JSON object `{"title", "teaser", "body_html"}`. One module per job: `base` (what is
-exchanged, cost), `prompt` (what the model is asked), `validate` (checking the answer),
+exchanged, cost), `source` (which text of the item), `prompt` (what the model is asked),
+`condense` (long sources as notes, part by part), `validate` (checking the answer),
 `cache` (finished articles in the store) and `writer` (the HTTP round trips).
 """
 
@@ -14,6 +15,7 @@ from kanalwerk.translate.article.base import (
     article_engine,
     cost_usd,
     describe_usage,
+    describe_written,
 )
 from kanalwerk.translate.article.writer import OpenAIArticleWriter
 
@@ -25,4 +27,5 @@ __all__ = [
     "article_engine",
     "cost_usd",
     "describe_usage",
+    "describe_written",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kanalwerk.models import Usage
@@ -20,6 +20,9 @@ class ArticleRequest:
     link: str | None  # the original's URL
     is_video: bool
     glossary: tuple[tuple[str, str], ...] = ()
+    #: What the source is, in German for the prompt ("Transkript des Videos"); None: the
+    #: item's own text (a video's description, a post's content).
+    source_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,10 @@ class WrittenArticle:
     body_html: str  # validated, sanitized HTML, allowed tags only
     engine: str  # "openai"
     model: str | None
-    usage: Usage
+    usage: Usage  # everything paid for this article, notes included
+    #: The part of `usage` paid for notes on a long source.
+    notes_usage: Usage = field(default_factory=Usage)
+    parts: int = 0  # parts a long source was condensed in; 0: written from the whole
 
 
 class ArticleWriter(Protocol):
@@ -69,3 +75,28 @@ def describe_usage(usage: Usage, price_in: float | None, price_out: float | None
     text = f"{usage.requests} request(s), {tokens} tokens"
     cost = cost_usd(usage, price_in, price_out)
     return text if cost is None else f"{text}, ${cost:.4f}"
+
+
+def describe_written(
+    written: WrittenArticle, price_in: float | None, price_out: float | None
+) -> str:
+    """What an article cost, each step on its own when a long source was condensed first.
+
+    Like "notes on 4 parts: 4 request(s), 9000 tokens; article: 1 request(s), 2500
+    tokens; total $0.0031"; for an article from the whole source as `describe_usage`.
+    """
+    if not written.parts:
+        return describe_usage(written.usage, price_in, price_out)
+    notes = written.notes_usage
+    article = Usage(
+        written.usage.requests - notes.requests,
+        written.usage.characters - notes.characters,
+        written.usage.prompt_tokens - notes.prompt_tokens,
+        written.usage.completion_tokens - notes.completion_tokens,
+    )
+    cost = cost_usd(written.usage, price_in, price_out)
+    text = (
+        f"notes on {written.parts} part(s): {describe_usage(notes, None, None)}; "
+        f"article: {describe_usage(article, None, None)}"
+    )
+    return text if cost is None else f"{text}; total ${cost:.4f}"

@@ -7,17 +7,29 @@ import json
 
 from kanalwerk.models import Usage
 from kanalwerk.translate.article.base import ArticleRequest, WrittenArticle
+from kanalwerk.translate.article.condense import NOTES_VERSION
 from kanalwerk.translate.cache import CacheScope, TranslationCache
 
 #: Bump to invalidate every cached article (e.g. when validation becomes stricter).
 KEY_VERSION = "1"
 CACHE_FORMAT = "article"
+#: Part of the key of an article written from notes: bump when condensing changes.
+CONDENSE_METHOD = f"notes-{NOTES_VERSION}"
 
 
-def article_key(template: str, request: ArticleRequest, max_source_chars: int) -> str:
-    """Cache key of a finished article: everything that shapes what the model is asked."""
+def article_key(
+    template: str, request: ArticleRequest, max_source_chars: int, *, condensed: bool = False
+) -> str:
+    """Cache key of a finished article: everything that shapes what the model is asked.
+
+    An article written from notes (`condensed`) also depends on how they are made.
+    """
+    # Added only when used, so the keys of articles cached before stay valid.
+    method = [CONDENSE_METHOD] if condensed else []
+    method += [f"label:{request.source_label}"] if request.source_label else []
     payload = json.dumps(
         [
+            *method,
             KEY_VERSION,
             template,
             request.title,

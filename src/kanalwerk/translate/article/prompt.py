@@ -6,6 +6,7 @@ import re
 
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.translate.article.base import ArticleRequest
+from kanalwerk.translate.article.condense import Condensed
 
 DEFAULT_ARTICLE_PROMPT = """\
 Du bist Redakteurin eines deutschsprachigen Tech-Nachrichtenblogs. Die Vorlage ist ein \
@@ -44,6 +45,7 @@ _SOURCE_LANGUAGES = {
     "en": "Englisch", "fr": "Französisch", "es": "Spanisch", "it": "Italienisch",
     "nl": "Niederländisch", "pt": "Portugiesisch", "zh": "Chinesisch", "ja": "Japanisch",
 }  # fmt: skip
+_NO_TEXT = "(kein Text, nur der Titel)"
 _PLACEHOLDER = re.compile(r"\{(channel|title|kind|glossary)\}")
 
 
@@ -76,29 +78,7 @@ def source_text(html: str) -> str:
     return "\n\n".join(html_to_text(html, links=True).splitlines())
 
 
-def truncate_source(text: str, max_chars: int) -> tuple[str, int]:
-    """`text` cut to at most `max_chars` at a paragraph boundary, and how much was left out.
-
-    A first paragraph longer than the limit is cut after its last sentence (or word) that fits.
-    """
-    if len(text) <= max_chars:
-        return text, 0
-    kept = ""
-    for paragraph in text.split("\n\n"):
-        candidate = f"{kept}\n\n{paragraph}" if kept else paragraph
-        if len(candidate) > max_chars:
-            break
-        kept = candidate
-    if not kept:
-        head = text[:max_chars]
-        cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
-        kept = head[: cut + 1] if cut > max_chars // 2 else head.rsplit(None, 1)[0]
-    return kept, len(text) - len(kept)
-
-
-def source_message(request: ArticleRequest, max_chars: int) -> tuple[str, int]:
-    """The user message carrying the source, and how many source characters it holds."""
-    text, omitted = truncate_source(source_text(request.source_html), max_chars)
+def _header(request: ArticleRequest) -> list[str]:
     lines = [
         f"Originaltitel: {request.title}",
         f"Kanal: {request.channel_name}",
@@ -107,17 +87,42 @@ def source_message(request: ArticleRequest, max_chars: int) -> tuple[str, int]:
     language = _SOURCE_LANGUAGES.get(request.source_lang.lower())
     if language:
         lines.append(f"Sprache der Vorlage: {language}")
-    what = "Transkript bzw. Beschreibung des Videos" if request.is_video else "Inhalt des Beitrags"
-    lines += ["", f"Vorlage ({what}):", "", text or "(kein Text, nur der Titel)"]
-    if omitted:
-        count = f"{omitted:,}".replace(",", ".")
-        lines += [
-            "",
-            f"[Die Vorlage ist hier gekürzt; {count} Zeichen fehlen. "
-            "Schreibe nur über den Teil oben.]",
-        ]
-    lines += ["", "Antworte mit dem JSON-Objekt."]
-    return "\n".join(lines), len(text)
+    return lines
+
+
+def _what(request: ArticleRequest) -> str:
+    if request.source_label:
+        return request.source_label
+    return "Transkript bzw. Beschreibung des Videos" if request.is_video else "Inhalt des Beitrags"
+
+
+def source_message(request: ArticleRequest, text: str) -> str:
+    """The user message carrying the whole source `text` (see `source_text`)."""
+    lines = [*_header(request), "", f"Vorlage ({_what(request)}):", "", text or _NO_TEXT]
+    return "\n".join([*lines, "", "Antworte mit dem JSON-Objekt."])
+
+
+def condensed_message(request: ArticleRequest, condensed: Condensed) -> str:
+    """The user message carrying a long source as its notes, part by part, in order."""
+    count = len(condensed.parts)
+    chars = f"{condensed.source_chars:,}".replace(",", ".")
+    lines = [
+        *_header(request),
+        "",
+        f"Vorlage ({_what(request)}, als Notizen): Die Vorlage hat {chars} Zeichen; sie "
+        f"wurde der Reihe nach in {count} Teilen zu Notizen in ihrer Sprache verdichtet.",
+    ]
+    for number, notes in enumerate(condensed.parts, start=1):
+        body = "\n".join(f"- {note}" for note in notes) or "(nichts Wesentliches)"
+        lines += ["", f"Teil {number} von {count}:", body]
+    lines += [
+        "",
+        "[Die Notizen decken die ganze Vorlage ab, vom Anfang bis zum Ende. Der Artikel folgt "
+        "ihnen durch alle Teile bis zum letzten und sagt nur, was in ihnen steht.]",
+        "",
+        "Antworte mit dem JSON-Objekt.",
+    ]
+    return "\n".join(lines)
 
 
 def correction(reason: str) -> str:

@@ -1,4 +1,4 @@
-"""Checking a model's article strictly: tags, links, language, no repeated headline.
+"""Checking a model's article strictly: tags, links, sections, language, no repeated headline.
 
 Strict on purpose: a disallowed tag or an unknown link is rejected rather than
 stripped, because it shows the model ignored the rules and may have ignored others.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,10 @@ ARTICLE_TAGS: frozenset[str] = frozenset(
 TOLERATED_TAGS: frozenset[str] = frozenset({"br"})
 MAX_TITLE_CHARS = 200
 MAX_TEASER_CHARS = 800
+#: A body with more text than this must be structured in `<h2>` sections.
+MIN_CHARS_FOR_SECTIONS = 1500
+#: A section's language is checked on its own from this many characters of text.
+MIN_CHARS_FOR_SECTION_LANGUAGE = 160
 
 _TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
 _BARE_URL = re.compile(r"""https?://[^\s<>"'()\[\]{}]+""")
@@ -60,6 +65,22 @@ def source_links(source_html: str, extra: Iterable[str | None] = ()) -> set[str]
     return found
 
 
+@dataclass
+class _Section:
+    """An `<h2>` and what follows it up to the next one; the intro has no heading."""
+
+    heading: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return collapse_whitespace("".join(self.heading))
+
+    @property
+    def content(self) -> str:
+        return collapse_whitespace(" ".join(self.text))
+
+
 class _BodyCheck(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -69,6 +90,8 @@ class _BodyCheck(HTMLParser):
         self.anchor_without_href = False
         self.first_block: list[str] | None = None
         self._first_done = False
+        self.sections: list[_Section] = [_Section()]
+        self._heading: str | None = None  # "h2" or "h3" while inside one
 
     def _tag(self, tag: str) -> None:
         if tag not in ARTICLE_TAGS | TOLERATED_TAGS and tag not in self.bad_tags:
@@ -76,6 +99,10 @@ class _BodyCheck(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._tag(tag)
+        if tag == "h2":
+            self.sections.append(_Section())
+        if tag in ("h2", "h3"):
+            self._heading = tag
         if tag == "p":
             self.paragraphs += 1
         if tag in ("h2", "h3", "p") and self.first_block is None:
@@ -92,12 +119,19 @@ class _BodyCheck(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self._tag(tag)
+        if tag == self._heading:
+            self._heading = None
         if tag in ("h2", "h3", "p") and self.first_block is not None:
             self._first_done = True
 
     def handle_data(self, data: str) -> None:
         if self.first_block is not None and not self._first_done:
             self.first_block.append(data)
+        section = self.sections[-1]
+        if self._heading == "h2":
+            section.heading.append(data)
+        elif self._heading is None:  # a subheading is no content of its own
+            section.text.append(data)
 
 
 def _field(data: Mapping[str, Any], name: str) -> str:
@@ -124,6 +158,35 @@ def _plain(name: str, value: str) -> str:
 
 def _comparable(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text).strip().casefold()
+
+
+def _check_sections(sections: list[_Section], body_chars: int) -> None:
+    """Sections as in a blog article: headed by `<h2>`, none empty, none in another language.
+
+    A short article may be one block; a long one without a single `<h2>` is a wall of
+    text. A section in English hides easily in a long German article, so each section
+    long enough to tell is checked on its own (a short one full of names fools detection).
+    """
+    headed = sections[1:]
+    if not headed and body_chars > MIN_CHARS_FOR_SECTIONS:
+        raise ArticleInvalid(
+            f"body_html has {body_chars:,} characters of text but no <h2> section; "
+            "structure it in sections with <h2> headings"
+        )
+    for number, section in enumerate(headed, start=1):
+        if not section.title:
+            raise ArticleInvalid(f"section {number} has an empty <h2> heading")
+        if not section.content:
+            raise ArticleInvalid(
+                f"the section „{section.title[:80]}“ is empty; every <h2> needs text after it"
+            )
+    for section in sections:
+        text = f"{section.title}\n{section.content}"
+        short = len(section.content) < MIN_CHARS_FOR_SECTION_LANGUAGE
+        language = None if short else detect_language(text)
+        if language is not None and language != "de":
+            where = f"the section „{section.title[:80]}“" if section.title else "the introduction"
+            raise ArticleInvalid(f"{where} is not in German (detected language: {language})")
 
 
 def validate_article(
@@ -183,6 +246,7 @@ def validate_article(
     language = detect_language(f"{title}\n{teaser}\n{body_text}")
     if language is not None and language != "de":
         raise ArticleInvalid(f"the article is not in German (detected language: {language})")
+    _check_sections(check.sections, len(body_text))
     clean = sanitize_html(body)
     if not html_to_text(clean):
         raise ArticleInvalid("body_html has no text left after sanitizing")
