@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -24,11 +26,20 @@ from kanalwerk.errors import ConfigError
 from kanalwerk.models import Usage
 from kanalwerk.store import Store
 from kanalwerk.translate.article.base import ArticleRequest, cost_usd
+from kanalwerk.translate.article.condense import split_parts
 from kanalwerk.translate.article.prompt import RESPONSE_CONTRACT, source_text
-from kanalwerk.translate.factory import build_article_writer
+from kanalwerk.translate.chain import Suspensions
+from kanalwerk.translate.factory import build_article_writer, translator_settings
 from tests.cli import run_cli, run_cycle
-from tests.fake_openai import FakeOpenAI, Fault, default_article, is_article_request
+from tests.fake_openai import (
+    FakeOpenAI,
+    Fault,
+    default_article,
+    is_article_request,
+    is_notes_request,
+)
 from tests.servers import LocalServer, Resource
+from tests.test_condense import article_from_notes, echo_markers, markers, paragraph
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 KEY = "sk-article-mode-0815"
@@ -399,3 +410,122 @@ def test_cli_run_uses_the_custom_prompt_and_publishes(env: Env) -> None:
     assert status.returncode == 0, status.stderr
     tokens = env.api.usage_total["prompt_tokens"] + env.api.usage_total["completion_tokens"]
     assert "2 request(s)" in status.stdout and f"{tokens} tokens" in status.stdout
+
+
+# --- a long transcript, condensed part by part --------------------------------------
+
+EPISODE_LINK = "https://podcast.example.com/episodes/42"
+
+
+def transcript() -> str:
+    """Paragraphs with a marker each, just over 40,000 characters of text."""
+    paragraphs: list[str] = []
+    while sum(len(p) + 2 for p in paragraphs) < 40_000:
+        paragraphs.append(paragraph(len(paragraphs)))
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+def published_body(config: Config) -> str:
+    with Store.open(config.store) as store:
+        [article] = store.articles()
+    return article.content_html
+
+
+def serve_transcript(env: Env) -> str:
+    """One episode whose text is the transcript; the API's notes and article come from it.
+
+    Each part's notes name the markers of the part sent, the article one section per
+    part of notes: what the article says must have travelled through both steps.
+    """
+    env.serve([("Episode 42: open models", EPISODE_LINK, transcript())])
+    env.api.write_notes = echo_markers
+    env.api.write_article = article_from_notes
+    return source_text(transcript())
+
+
+def kinds(api: FakeOpenAI) -> list[str]:
+    return ["notes" if is_notes_request(b) else "article" for b in api.bodies]
+
+
+def test_the_end_of_a_long_transcript_reaches_the_article(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = serve_transcript(env)
+    prices = "    price_per_million_input: 0.27\n    price_per_million_output: 1.10"
+    config = env.config(openai=prices, german=False)
+    assert len(text) >= 40_000 > config.translator.openai.article_max_source_chars
+
+    with caplog.at_level(logging.INFO, logger="kanalwerk.pipeline"):
+        report = run_cycle(config)
+
+    assert report.translate.translated == 1
+    parts = env.api.notes_parts()
+    assert len(parts) >= 2 and kinds(env.api) == ["notes"] * len(parts) + ["article"]
+    assert parts[-1].endswith(text[-300:])  # the end of the transcript went out for notes
+    reduce = env.api.messages(-1)[1]["content"]
+    last_notes = reduce.split(f"Teil {len(parts)} von {len(parts)}:\n", 1)[1]
+    assert markers(last_notes) == markers(parts[-1])  # …and its notes reached the writer
+    final_section = published_body(config).rsplit("<h2>", 1)[1]
+    assert markers(text)[-1] in final_section
+    page = next((env.output / "artikel").glob("*.html")).read_text(encoding="utf-8")
+    assert markers(text)[-1] in page
+
+    [line] = [r.getMessage() for r in caplog.records if "written (" in r.getMessage()]
+    assert f"written (notes on {len(parts)} part(s): {len(parts)} request(s), " in line
+    assert "; article: 1 request(s), " in line and "; total $" in line
+
+    # A re-run costs nothing: the item written anew comes from the cache, not the API.
+    run_cycle(config)
+    with closing(sqlite3.connect(env.folder / "data" / "kanalwerk.db")) as db, db:
+        db.execute("UPDATE items SET state = 'new'")
+    assert run_cycle(config).translate.translated == 1
+    assert env.api.requests == len(parts) + 1
+    assert markers(text)[-1] in published_body(config).rsplit("<h2>", 1)[1]
+
+    # What every step cost is in the usage records, and so in `kanalwerk status`.
+    status = run_cli(env.folder / "feeds.yaml", "status")
+    assert status.returncode == 0, status.stderr
+    tokens = env.api.usage_total["prompt_tokens"] + env.api.usage_total["completion_tokens"]
+    sent = len(text) - 2 * (len(parts) - 1) + len(reduce.split("verdichtet.\n\n", 1)[1])
+    found = re.search(
+        rf"openai: {len(parts) + 1} request\(s\), ([\d,]+) characters, "
+        rf"{tokens:,} tokens, \$\d+\.\d{{4}} today",
+        status.stdout,
+    )
+    assert found, status.stdout
+    assert len(text) < int(found.group(1).replace(",", "")) < sent
+
+
+def test_a_budget_spent_half_way_through_the_notes_waits_and_pays_only_the_rest(
+    env: Env,
+) -> None:
+    text = serve_transcript(env)
+    limit = 24_000  # article_max_source_chars by default
+    parts = split_parts(text, limit)
+    assert len(parts) == 2
+    room = len(parts[0]) + 100
+    config = env.config(
+        translator=f"  budget: {{openai: {{daily_characters: {room}}}}}", german=False
+    )
+
+    report = run_cycle(config)
+
+    assert report.translate.translated == 0 and report.translate.failed == 0
+    assert report.translate.pending == 1
+    assert "daily budget" in (report.translate.stopped_reason or "")
+    assert env.api.notes_parts() == parts[:1]
+    with Store.open(config.store) as store:
+        [waiting] = store.pending_items(5)
+        assert waiting.attempts == 0
+        assert store.usage_for(datetime.now(UTC).date(), "openai").characters == len(parts[0])
+        # The next day: the pause is over and there is room again.
+        Suspensions(store, settings=translator_settings(config)).suspend(
+            "openai", datetime.now(UTC) - timedelta(minutes=1), "over"
+        )
+
+    budget = f"  budget: {{openai: {{daily_characters: {room + len(text)}}}}}"
+    later = env.config(translator=budget, german=False)
+    assert run_cycle(later).translate.translated == 1
+    assert env.api.notes_parts() == parts  # the first part was not paid for again
+    assert kinds(env.api)[-1] == "article"
+    assert markers(text)[-1] in published_body(later).rsplit("<h2>", 1)[1]
