@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -23,27 +24,102 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import Config
-    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus
+    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus, Pipeline
     from kanalwerk.publish.serve import Serving
+    from kanalwerk.status import Report
 
 log = logging.getLogger("kanalwerk")
+
+
+@dataclass
+class _Globals:
+    """Options every command takes, before or after its name: `kanalwerk -v run` and
+    `kanalwerk run -v` mean the same. Logging follows them as they are parsed."""
+
+    config: Path | None = None
+    verbose: int = 0
+    quiet: bool = False
+    log_format: str = "text"
+    handler: logging.Handler | None = None
+
+    def apply(self) -> None:
+        if self.handler is not None:
+            logs.configure(self.handler, self.log_format)
+            _set_levels(self.verbose, self.quiet)
+
+
+def _globals(ctx: click.Context) -> _Globals:
+    return ctx.ensure_object(_Globals)
+
+
+def _take_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """A command's --config, else the one given before the command's name, else feeds.yaml."""
+    options = _globals(ctx)
+    if value is not None:
+        options.config = value
+    return options.config or Path("feeds.yaml")
+
+
+def _take_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        options = _globals(ctx)
+        options.verbose += value
+        options.apply()
+
+
+def _take_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        options = _globals(ctx)
+        options.quiet = True
+        options.apply()
+
+
+def _take_log_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        options = _globals(ctx)
+        options.log_format = value
+        options.apply()
+
 
 config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("feeds.yaml"),
-    show_default=True,
+    callback=_take_config,
+    show_default="feeds.yaml",
     help="The feeds.yaml to use; relative paths in it resolve against its folder.",
 )
 
 
-def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
-    """Log to this command's stderr; return the function that undoes it.
+def _global_options() -> list[click.Option]:
+    """-v, -q and --log-format, as every command (and the group) takes them."""
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_take_verbose,
+            help="More detail in the log (-vv: even more).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_take_quiet,
+            help="Only warnings and errors.",
+        ),
+        click.Option(
+            ["--log-format"],
+            type=click.Choice(["text", "json"]),
+            expose_value=False,
+            callback=_take_log_format,
+            help="text (default), or json: one object a line with time, level, channel, "
+            "event, outcome and message.",
+        ),
+    ]
 
-    Undoing matters when the command runs inside another program (tests drive it in
-    process): its handler and levels must not outlive the command.
-    """
+
+def _set_levels(verbose: int, quiet: bool) -> None:
     levels = {
         "": logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO),
         # httpx logs every request at INFO; that is noise at our default level.
@@ -52,13 +128,25 @@ def _setup_logging(verbose: int, quiet: bool) -> Callable[[], None]:
         "apscheduler": logging.INFO if verbose else logging.WARNING,
         "uvicorn": logging.INFO if verbose else logging.WARNING,  # -v: one line per request
     }
-    before = {name: logging.getLogger(name).level for name in levels}
-    handler = logs.install(sys.stderr)  # control characters shown escaped
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
 
+
+def _setup_logging(options: _Globals) -> Callable[[], None]:
+    """Log to this command's stderr; return the function that undoes it.
+
+    Undoing matters when the command runs inside another program (tests drive it in
+    process): its handler and levels must not outlive the command.
+    """
+    names = ("", "httpx", "httpcore", "apscheduler", "uvicorn")
+    before = {name: logging.getLogger(name).level for name in names}
+    options.handler = logs.install(sys.stderr)  # control characters shown escaped
+    options.apply()
+
     def undo() -> None:
-        logging.getLogger().removeHandler(handler)
+        if options.handler is not None:
+            logging.getLogger().removeHandler(options.handler)
+            options.handler = None
         for name, level in before.items():
             logging.getLogger(name).setLevel(level)
 
@@ -71,6 +159,14 @@ class _Commands(click.Group):
     A deliberate error (`KanalwerkError`) is shown as its message; an unexpected one (a
     bug) is named, and its traceback is logged at debug level, so `-v` shows where.
     """
+
+    group_class = type  # subgroups (`models`) are such groups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Every command takes the global options too, wherever they are written."""
+        have = {opt for param in cmd.params for opt in getattr(param, "opts", ())}
+        cmd.params += [o for o in _global_options() if not set(o.opts) & have]
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -95,15 +191,35 @@ def _load(config_path: Path) -> Config:
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kanalwerk", prog_name="kanalwerk")
-@click.option("-v", "--verbose", count=True, help="More detail in the log.")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    expose_value=False,
+    callback=_take_config,
+    help="The feeds.yaml to use (default: feeds.yaml); also taken after the command.",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
-    """Turn chosen channels' feeds into a German-language blog with an Atom feed."""
-    ctx.call_on_close(_setup_logging(verbose, quiet))
+def main(ctx: click.Context) -> None:
+    """Turn chosen channels' feeds into a German-language blog with an Atom feed.
+
+    -v, -q, --log-format and --config may be written before or after the command.
+    """
+    ctx.call_on_close(_setup_logging(_globals(ctx)))
 
 
-@main.command()
+main.params += _global_options()
+
+
+#: `run --once` exit statuses, for cron (README: "Exit codes").
+EXIT_OK, EXIT_FAILED, EXIT_SOME_CHANNELS_FAILED, EXIT_ITEMS_WAIT = 0, 1, 3, 4
+
+
+@main.command(
+    epilog="Exit status of --once: 0 all fine; 1 no channel could be fetched or publishing "
+    "failed (or another error); 3 some channels failed; 4 items wait because no engine "
+    "could translate them. The first that applies, in this order."
+)
 @config_option
 @click.option("--once", is_flag=True, help="Do one full cycle (poll, translate, publish) and exit.")
 @click.option("--serve", is_flag=True, help="Also serve the output folder, as `serve` does.")
@@ -112,10 +228,12 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> None:
     """Poll the channels, translate new items and publish the site.
 
-    Without --once this runs until Ctrl-C, polling each channel on its interval and
-    picking up edits to the config file without a restart; --serve serves the site
-    meanwhile from the same process.
+    Without --once this runs until Ctrl-C or SIGTERM, polling each channel on its
+    interval and picking up edits to the config file (or a SIGHUP) without a restart;
+    --serve serves the site meanwhile from the same process. After every round it
+    writes status.json beside the store, for monitoring.
     """
+    from kanalwerk.config.paths import check_writable
     from kanalwerk.daemon import Daemon
     from kanalwerk.lock import single_instance
     from kanalwerk.pipeline import open_pipeline
@@ -123,15 +241,53 @@ def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> Non
     if once and serve:
         raise click.UsageError("--serve keeps running; use it without --once")
     config = _load(config_path)
+    check_writable(config)
     with single_instance(config.store), open_pipeline(config) as pipeline:
         if not once:
             with _serving(config.output, host, port) if serve else contextlib.nullcontext():
                 Daemon(pipeline).run()
             return
-        report = pipeline.run_cycle()
+        report = _run_once(pipeline)
     _summarise(report)
-    if report.poll.outcomes and report.poll.succeeded == 0:
+    code = once_exit_code(report)
+    if code == EXIT_FAILED:
         raise click.ClickException("no channel could be fetched; see the log above")
+    if code == EXIT_SOME_CHANNELS_FAILED:
+        click.echo(f"warning: {report.poll.failed} channel(s) could not be fetched", err=True)
+    elif code == EXIT_ITEMS_WAIT:
+        click.echo(f"warning: {report.translate.pending} item(s) wait for an engine", err=True)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _run_once(pipeline: Pipeline) -> CycleReport:
+    """One cycle, its round recorded in status.json whether it ends well or not."""
+    from kanalwerk.health import round_facts, write_health
+    from kanalwerk.pipeline import CycleReport
+
+    poll = translate = None
+    try:
+        poll = pipeline.poll()
+        translate = pipeline.translate()
+        published = pipeline.publish()
+    except Exception as exc:
+        write_health(pipeline.config, round_facts(poll, translate, error=str(exc)))
+        raise
+    written = len(published.written) if published is not None else 0
+    write_health(pipeline.config, round_facts(poll, translate, written))
+    return CycleReport(poll, translate, published)
+
+
+def once_exit_code(report: CycleReport) -> int:
+    """The exit status of `run --once` for `report` (publishing failed raises instead)."""
+    poll = report.poll
+    if poll.outcomes and poll.succeeded == 0:
+        return EXIT_FAILED
+    if poll.failed:
+        return EXIT_SOME_CHANNELS_FAILED
+    if report.translate.pending:
+        return EXIT_ITEMS_WAIT
+    return EXIT_OK
 
 
 @main.command()
@@ -199,8 +355,15 @@ def _summarise(report: CycleReport) -> None:
 @main.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the config file and exit non-zero on errors."""
+    """Validate the config file and exit non-zero on errors.
+
+    Besides the file itself it checks that the output folder and the store's folder can
+    be written, as `run` needs them.
+    """
+    from kanalwerk.config.paths import check_writable
+
     config = _load(config_path)
+    check_writable(config)
     enabled = sum(1 for c in config.channels if c.enabled)
     click.echo(
         f"{config.path}: OK — {len(config.channels)} channel(s) ({enabled} enabled), "
@@ -359,49 +522,96 @@ def export_opml(config_path: Path, output: Path | None) -> None:
 
 @main.command()
 @config_option
-def status(config_path: Path) -> None:
-    """Show each channel's last fetch, errors and queue sizes, and translation usage.
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON document with stable keys (README: status --json), for scripts.",
+)
+def status(config_path: Path, as_json: bool) -> None:
+    """Show each channel's last fetch, errors, queue and next poll, and translation usage.
 
     Per engine: today's usage against its daily budget and whether it is suspended
     (quota or budget spent); openai also in article mode, with today's cost in USD when
     its prices are configured; with a DeepL key set, DeepL's own count for the period.
-    It changes no channel, item or usage in the store, so it is safe beside a running
-    `kanalwerk run`.
+    Then why items wait, `@handle`s that could not be looked up, and the daemon's last
+    round (status.json). It only reads: the store is never changed, created or migrated,
+    so it is safe beside a running `kanalwerk run`.
     """
+    import json
+
     from kanalwerk.pipeline import read_status
+    from kanalwerk.status import status_json
 
     config = _load(config_path)
     now = datetime.now(UTC)
     report = read_status(config, now)
-    for row in report.channels:
-        when = (
-            row.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_fetched_at else "never"
-        )
+    if as_json:
+        click.echo(json.dumps(status_json(report), indent=2, ensure_ascii=False))
+        return
+    for line in _status_lines(report, now):
+        click.echo(logs.printable(line))
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+
+def _status_lines(report: Report, now: datetime) -> Iterator[str]:
+    if report.store.message is not None and report.store.state != "missing":
+        yield f"store: {report.store.message}"
+    for view in report.channels:
+        row = view.row
         state = f"HTTP {row.last_status}" if row.last_status else "-"
-        click.echo(
-            f"{row.name}: last fetch {when} ({state}); items {row.items_total}, "
-            f"pending {row.items_pending}, published {row.items_published}, "
+        paused = "" if view.enabled else " (disabled)"
+        yield (
+            f"{row.name}{paused}: last fetch {_when(row.last_fetched_at)} ({state}); items "
+            f"{row.items_total}, pending {row.items_pending}, published {row.items_published}, "
             f"failed {row.items_failed}"
         )
         if row.last_error:
-            click.echo(f"  error: {row.last_error} ({row.error_count}× in a row)")
-        if row.retry_after_until is not None and row.retry_after_until > now:
-            click.echo(
-                f"  not polled before {row.retry_after_until:%Y-%m-%d %H:%M} UTC "
-                "(the server asked to wait)"
-            )
+            yield f"  error: {row.last_error} ({row.error_count}× in a row)"
+        poll = view.next_poll
+        if poll is not None and poll.reason == "retry-after":
+            yield f"  not polled before {_when(poll.at)} (the server asked to wait)"
+        elif poll is not None and poll.at is not None:
+            yield f"  next poll {_when(poll.at)} ({poll.reason})"
+        if poll is not None and poll.backoff is not None and poll.backoff.until is not None:
+            yield f"  backing off until {_when(poll.backoff.until)}"
+        if view.disabled_reason:
+            yield f"  disabled: {view.disabled_reason}"
+        if view.handle_lookup is not None:
+            h = view.handle_lookup
+            yield f"  {h.handle} could not be looked up ({_when(h.at)}): {h.error}"
         if row.last_warning:
-            click.echo(f"  warning: {row.last_warning}")
+            yield f"  warning: {row.last_warning}"
     usage = report.usage
-    click.echo(
+    yield (
         f"translation today: {usage.requests} request(s), {usage.characters} characters, "
         f"{usage.prompt_tokens + usage.completion_tokens} tokens"
     )
     for engine in report.engines:
-        for line in _engine_lines(engine):
-            click.echo(line)
+        yield from _engine_lines(engine)
     if report.deepl is not None:
-        click.echo(_deepl_account_line(report.deepl))
+        yield _deepl_account_line(report.deepl)
+    if report.pending_items:
+        yield f"{report.pending_items} item(s) wait for translation"
+    for reason in report.pending:
+        count = f"{reason.items} item(s): " if reason.items else ""
+        if reason.kind == "no-model":
+            yield f"  {count}no model for their language: {reason.message}"
+        elif reason.kind == "engines-unavailable":
+            yield f"  no engine could translate at the last try: {reason.message}"
+        else:
+            what = "budget spent" if reason.kind == "budget-spent" else "resting"
+            yield f"  {reason.engine} {what} until {_when(reason.until)}: {reason.message}"
+    health = report.health
+    if health is not None:
+        outcome = "OK" if health.last_round_ok else "failed"
+        yield (
+            f"last round {_when(health.last_round_at)} ({outcome}); last successful round "
+            f"{_when(health.last_success_at)}"
+        )
 
 
 def _of(used: int, limit: int | None) -> str:

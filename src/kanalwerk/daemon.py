@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk.config import ChannelConfig, Config, load_config
 from kanalwerk.errors import ConfigError, KanalwerkError, StopRequested
+from kanalwerk.health import round_facts, write_health
 from kanalwerk.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Daemon:
         self._config_mtime = _mtime(pipeline.config.path)
         self._restart_warned: tuple[str, Path] | None = None  # (store, output) last warned of
         self._stopping = False
+        self._process_error: str | None = None  # the last translate/publish's, for status.json
+        self._reload_asked = threading.Event()  # SIGHUP: read the config again now
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -96,14 +99,16 @@ class Daemon:
             return
         try:
             report = self.pipeline.poll([channel])
-        except Exception:
+        except Exception as exc:
             log.exception("%s: poll failed unexpectedly", channel.name)
+            write_health(self.pipeline.config, round_facts(None, None, error=str(exc)))
             return
         max_attempts = self.pipeline.config.translator.max_attempts
         if report.new_items or self.pipeline.store.pending_items(max_attempts, 1):
             self._process()
         else:
             self.pipeline.notify_hub()  # a ping a hub refused earlier is due again
+        write_health(self.pipeline.config, round_facts(report, None, error=self._process_error))
 
     def _process(self) -> None:
         """Translate and publish; a job arriving meanwhile asks for one more round.
@@ -116,21 +121,25 @@ class Daemon:
         try:
             while self._dirty.is_set():
                 self._dirty.clear()
+                self._process_error = None
                 try:
                     self.pipeline.translate()
                     self.pipeline.publish()
                 except KanalwerkError as exc:
                     log.error("%s", exc)
-                except Exception:
+                    self._process_error = str(exc)
+                except Exception as exc:
                     log.exception("translate/publish failed unexpectedly")
+                    self._process_error = f"{type(exc).__name__}: {exc}"
         finally:
             self._process_lock.release()
 
     def _watch_config(self) -> None:
         current = self.pipeline.config
         mtime = _mtime(current.path)
-        if mtime == self._config_mtime:
+        if mtime == self._config_mtime and not self._reload_asked.is_set():
             return
+        self._reload_asked.clear()
         self._config_mtime = mtime
         try:
             config = load_config(current.path)
@@ -182,7 +191,12 @@ class Daemon:
             log.info("stopping (signal %d): waiting for the running jobs", signum)
             raise StopRequested
 
+        def reload(signum: int, frame: FrameType | None) -> None:
+            log.info("SIGHUP: reading %s again", self.pipeline.config.path)
+            self._reload_asked.set()  # the config watch picks it up within seconds
+
         previous = signal.getsignal(signal.SIGTERM)
+        previous_hup = signal.signal(signal.SIGHUP, reload)
         log.info(
             "kanalwerk running: %d channel(s), every %s; Ctrl-C stops",
             sum(1 for c in config.channels if c.enabled),
@@ -201,6 +215,8 @@ class Daemon:
                 self.scheduler.shutdown(wait=True)
             if previous is not None:  # None: set outside Python, cannot be put back
                 signal.signal(signal.SIGTERM, previous)
+            if previous_hup is not None:
+                signal.signal(signal.SIGHUP, previous_hup)
 
 
 def _mtime(path: Path) -> float | None:

@@ -163,6 +163,14 @@ class NoStoreYet(StoreError):
     """The store's database does not exist yet, and the caller asked not to create it."""
 
 
+class StoreNeedsMigration(StoreError):
+    """The store's schema is older than this kanalwerk's, and the caller may not migrate it.
+
+    Commands that only read (`status`) run without the lock, beside a daemon: migrating
+    there would race the daemon, so they report the older schema instead.
+    """
+
+
 class StopRequested(BaseException):
     """SIGTERM asked the daemon to stop: raised in the main thread to leave the scheduler's
     loop, like `KeyboardInterrupt` for Ctrl-C, so no `except Exception` swallows it."""

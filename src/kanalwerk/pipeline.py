@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 import kanalwerk.sources.youtube as youtube
+from kanalwerk import logs
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.errors import (
@@ -38,6 +39,7 @@ from kanalwerk.errors import (
     KanalwerkError,
     NoStoreYet,
     ParseError,
+    StoreNeedsMigration,
     TranslationDeferred,
     TranslationError,
 )
@@ -50,6 +52,18 @@ from kanalwerk.publish.websub import changed_feeds, notify_hub
 from kanalwerk.retry_after import parse_retry_after
 from kanalwerk.sanitize import html_to_text
 from kanalwerk.select import Rules, decide
+from kanalwerk.status import (
+    ChannelView,
+    HandleLookup,
+    StoreView,
+    handle_lookups,
+    next_poll,
+    pending_reasons,
+    waiting,
+)
+from kanalwerk.status import Report as StatusReport
+from kanalwerk.status import record_handle_lookup as note_lookup
+from kanalwerk.status import record_waiting as note_waiting
 from kanalwerk.store import ChannelStatus, FetchRecord, Store
 from kanalwerk.translate.article.base import (
     ARTICLE_MODE_SUFFIX,
@@ -127,6 +141,7 @@ class TranslateReport:
     pending: int = 0
     stopped_reason: str | None = None  # set when the engine was unusable this cycle
     errors: tuple[str, ...] = field(default=())
+    deferred: tuple[tuple[str, int], ...] = ()  # reason → items no engine could take now
 
 
 def fetch_settings(config: Config) -> FetchSettings:
@@ -232,6 +247,9 @@ def _resolve_handles(
     if not pending:
         return
 
+    def now() -> datetime:
+        return datetime.now(UTC)
+
     async def resolve_all() -> None:
         async with httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent},
@@ -244,7 +262,9 @@ def _resolve_handles(
                     channel_id = await youtube.resolve_handle(client, channel.youtube_handle)
                 except KanalwerkError as exc:
                     log.error("%s: %s", channel.name, exc)
+                    note_lookup(store, channel.id, channel.youtube_handle, str(exc), now())
                     continue
+                note_lookup(store, channel.id, channel.youtube_handle, None, now())
                 url = youtube.feed_url_for_channel_id(channel_id)
                 if not config.rules(channel).shorts:
                     url = youtube.uploads_feed_url(channel_id)
@@ -363,16 +383,27 @@ def _retry_after(result: FetchResult) -> datetime | None:
 
 def _log_outcome(o: ChannelOutcome) -> None:
     status = f"HTTP {o.status}" if o.status else "no response"
+    outcome = (
+        "waiting"
+        if o.waiting_until is not None
+        else "error"
+        if o.error
+        else "unchanged"
+        if o.not_modified
+        else "fetched"
+    )
+    extra = logs.fields(channel=o.channel_id, event="poll", outcome=outcome)
     if o.waiting_until is not None:
         log.info(
             "%s: not polled; the server asked to wait until %s",
             o.name,
             f"{o.waiting_until:%Y-%m-%d %H:%M} UTC",
+            extra=extra,
         )
     elif o.error:
-        log.error("%s: %s (%s)", o.name, o.error, status)
+        log.error("%s: %s (%s)", o.name, o.error, status, extra=extra)
     elif o.not_modified:
-        log.info("%s: unchanged (%s)", o.name, status)
+        log.info("%s: unchanged (%s)", o.name, status, extra=extra)
     else:
         if o.warning:
             log.warning("%s: feed is malformed but usable: %s", o.name, o.warning)
@@ -380,7 +411,8 @@ def _log_outcome(o: ChannelOutcome) -> None:
             log.warning("%s: %s", o.name, note)
         chosen = [f"{o.skipped} skipped"] if o.skipped else []
         chosen += [f"{o.held} held until aired"] if o.held else []
-        log.info("%s: %s (%s)", o.name, ", ".join([f"{o.new_items} new item(s)", *chosen]), status)
+        new = ", ".join([f"{o.new_items} new item(s)", *chosen])
+        log.info("%s: %s (%s)", o.name, new, status, extra=extra)
 
 
 # --- translate + compose -------------------------------------------------------------
@@ -510,7 +542,9 @@ def _translate_pending(
         charge(streak.release())
         waiting += sum(deferred.values()) + probe.drop()
         log.log(level, "%s; %d item(s) wait for the next cycle", reason, waiting)
-        return TranslateReport(translated, failed, waiting, reason, tuple(errors))
+        return TranslateReport(
+            translated, failed, waiting, reason, tuple(errors), tuple(deferred.items())
+        )
 
     last_outage = _item_ids(store.get_meta(LAST_OUTAGE_KEY))
     recovered: set[str] = set()  # engines whose suspect trips this step has forgotten
@@ -588,6 +622,9 @@ def _translate_pending(
                     stored.source.channel_name,
                     stored.item.title,
                     article.title,
+                    extra=logs.fields(
+                        channel=stored.channel_id, event="translate", outcome="translated"
+                    ),
                 )
         charge(streak.release())
         charge(probe.settle(lambda f: f.stored.last_error == f.error))
@@ -595,7 +632,9 @@ def _translate_pending(
         for reason, count in deferred.items():
             log.warning("%d item(s) wait: %s", count, reason)
     waiting = sum(deferred.values()) + probe.drop()
-    return TranslateReport(translated, failed, waiting, None, tuple(errors))
+    return TranslateReport(
+        translated, failed, waiting, None, tuple(errors), tuple(deferred.items())
+    )
 
 
 def _translate_item(
@@ -815,9 +854,11 @@ class Pipeline:
         config = self.config
         self.translators.update(config)
         self.writers.update(config)
-        return _translate_pending(
+        report = _translate_pending(
             config, self.store, self.translators.get, self.writers.get, limit=limit
         )
+        note_waiting(self.store, report.stopped_reason, report.deferred, datetime.now(UTC))
+        return report
 
     def publish(self, *, force: bool = False) -> PublishResult | None:
         """Write the feed and site when something changed (always with `force`)."""
@@ -889,31 +930,39 @@ class DeepLAccount:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Status:
-    """What `kanalwerk status` shows; read from the store and config, never written."""
-
-    channels: tuple[ChannelStatus, ...]
-    usage: Usage  # today's, all engines
-    engines: tuple[EngineStatus, ...]
-    deepl: DeepLAccount | None  # None: DeepL not configured or no key set
-
-
-def read_status(config: Config, now: datetime) -> Status:
+def read_status(config: Config, now: datetime, *, account: bool = True) -> StatusReport:
     """The store's view of the channels and engines, without writing to it or creating it.
 
     `status` runs beside a daemon and without the run lock, so it builds no `Pipeline`
-    (whose `reconfigure` writes the channel table): channels in the config that the
-    store does not know yet are shown as never fetched.
+    (whose `reconfigure` writes the channel table) and migrates nothing: channels in the
+    config that the store does not know yet are shown as never fetched, and a store
+    whose schema is older is reported as such. `account`: ask DeepL for its own count.
     """
+    from kanalwerk.health import health_path, read_health
+    from kanalwerk.store.store import mask_url
+
+    stored: list[ChannelStatus] = []
+    counts: dict[str, dict[str, int]] = {}
+    lookups: dict[str, HandleLookup] = {}
+    last_waiting = None
+    usage = Usage()
+    resting: Mapping[str, Suspension] = {}
+    used_today: Callable[[str], Usage] = lambda name: Usage()  # noqa: E731
+    store_view = StoreView(mask_url(config.store), "ok")
     try:
-        store = Store.open(config.store, create=False)
+        store = Store.open(config.store, create=False, migrate=False)
     except NoStoreYet:  # nothing run yet: every channel never fetched, nothing used
-        stored, usage = [], Usage()
-        engines = _engine_statuses(config, lambda name: Usage(), {})
+        store_view = StoreView(store_view.url, "missing", "no store yet: nothing has run")
+        engines = _engine_statuses(config, used_today, resting)
+    except StoreNeedsMigration as exc:
+        store_view = StoreView(store_view.url, "needs-migration", str(exc))
+        engines = _engine_statuses(config, used_today, resting)
     else:
         with store:
             stored = store.channel_statuses()
+            counts = store.item_counts()
+            lookups = handle_lookups(store)
+            last_waiting = waiting(store)
             usage = store.usage_for(now.date())
             # Without the pauses a settings edit lifted: status shows what the next run does.
             resting = Suspensions(
@@ -922,14 +971,37 @@ def read_status(config: Config, now: datetime) -> Status:
             engines = _engine_statuses(
                 config, lambda name: store.usage_for(now.date(), name), resting
             )
-    known = {row.id for row in stored}
-    missing = [
-        ChannelStatus(c.id, c.name, config.poll_url(c), None, None, None, None, None, 0, 0, 0, 0, 0)
-        for c in config.channels
-        if c.id not in known
-    ]
-    channels = sorted([*stored, *missing], key=lambda row: (row.name, row.id))
-    return Status(tuple(channels), usage, engines, _deepl_account(config))
+    by_id = {row.id: row for row in stored}
+    views = []
+    for channel in config.channels:
+        row = by_id.get(channel.id) or ChannelStatus(
+            channel.id, channel.name, config.poll_url(channel), *(None,) * 5, 0, 0, 0, 0, 0
+        )
+        lookup = lookups.get(channel.id) if row.url is None else None
+        views.append(
+            ChannelView(
+                row,
+                channel.enabled,
+                counts.get(channel.id, {}),
+                next_poll(config, channel, row, now) if channel.enabled else None,
+                lookup,
+            )
+        )
+    views.sort(key=lambda view: (view.row.name, view.row.id))
+    pending_items = sum(view.items.get("new", 0) for view in views)
+    return StatusReport(
+        generated_at=now,
+        config=str(config.path),
+        store=store_view,
+        channels=tuple(views),
+        usage=usage,
+        engines=engines,
+        pending_items=pending_items,
+        pending=pending_reasons(last_waiting, engines, pending_items),
+        handle_lookups=tuple(v.handle_lookup for v in views if v.handle_lookup is not None),
+        health=read_health(health_path(config)),
+        deepl=_deepl_account(config) if account else None,
+    )
 
 
 def _engine_statuses(

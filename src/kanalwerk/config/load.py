@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from kanalwerk.config.lines import KeyPath, LineLoader, syntax_error
 from kanalwerk.config.messages import describe, dotted, show
-from kanalwerk.config.models import Config
+from kanalwerk.config.models import Config, format_duration
+from kanalwerk.config.paths import output_problem
 from kanalwerk.errors import ConfigError, DuplicateKey
 from kanalwerk.sources.youtube import parse_channel_ref
 
@@ -59,6 +60,10 @@ def load_config(path: Path, *, text: str | None = None) -> Config:
         raise ConfigError("\n".join(f"{name}:{line}: {text}" for line, text in problems)) from None
     _check_unique_ids(config, name, loader.lines)
     _check_unique_feeds(config, name, loader.lines)
+    _check_intervals(config, name, loader.lines)
+    problem = output_problem(config)
+    if problem is not None:
+        raise ConfigError(f"{name}:{loader.lines.get(('output',), 1)}: output: {problem}")
     return config
 
 
@@ -102,6 +107,20 @@ def _check_unique_feeds(config: Config, name: str, lines: dict[KeyPath, int]) ->
             f"feed as '{other.name}' (line {there[1]}); keep one of them, or every item "
             "is published twice"
         )
+
+
+def _check_intervals(config: Config, name: str, lines: dict[KeyPath, int]) -> None:
+    """A channel's own interval must not be shorter than the jitter polls are spread by."""
+    jitter = config.schedule.jitter
+    for index, channel in enumerate(config.channels):
+        if channel.interval is not None and channel.interval < jitter:
+            line = lines.get(("channels", index, "interval"), 1)
+            interval = format_duration(channel.interval)
+            raise ConfigError(
+                f"{name}:{line}: channels[{index}].interval: {interval} is "
+                f"shorter than schedule.jitter ({format_duration(jitter)}); make it at least "
+                "the jitter, or lower the jitter"
+            )
 
 
 def _first_repeat(keys: Iterable[str]) -> tuple[int, int] | None:

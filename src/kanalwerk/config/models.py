@@ -34,7 +34,7 @@ from kanalwerk.sources.youtube import (
     parse_channel_ref,
     uploads_feed_url,
 )
-from kanalwerk.translate.language import normalise_language
+from kanalwerk.translate.language import language_code
 
 # `backend[+driver]://rest`, the form SQLAlchemy accepts; SQLite keeps its path in `rest`.
 _DATABASE_URL = re.compile(
@@ -57,6 +57,8 @@ _STORE_DRIVERS: dict[str, dict[str | None, tuple[str, str]]] = {
 Engine = Literal["local", "deepl", "libretranslate", "openai"]
 ENGINES: tuple[str, ...] = get_args(Engine)
 DURATION_HINT = "use e.g. 30m, 1h, 90s"
+#: The longest duration any key takes: longer ones are typos, and overflow the scheduler.
+MAX_DURATION = timedelta(days=365)
 
 
 # --- value parsers -------------------------------------------------------------------------
@@ -68,20 +70,32 @@ _SIZE_UNITS["gib"] = 1024**3
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30s', '15m', '1h30m', '2d' or whole seconds."""
+    """'30s', '15m', '1h30m', '2d' or whole seconds; at most `MAX_DURATION`."""
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value, value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
+        return _bounded(value, seconds=value)
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return timedelta(seconds=int(text))
+            return _bounded(value, seconds=int(text))
         match = _DURATION.fullmatch(text)
         if text and match:
             d, h, m, s = (int(g or 0) for g in match.groups())
-            return timedelta(days=d, hours=h, minutes=m, seconds=s)
+            return _bounded(value, days=d, hours=h, minutes=m, seconds=s)
     raise fail(f"{show(value)} is not a duration; {DURATION_HINT}")
+
+
+def _bounded(value: Any, given: timedelta | None = None, **parts: int) -> timedelta:
+    """The duration of `parts` (or `given`), refused above `MAX_DURATION`."""
+    too_long = fail(f"{show(value)} is longer than a year (365d); {DURATION_HINT}")
+    try:
+        duration = given if given is not None else timedelta(**parts)
+    except OverflowError:
+        raise too_long from None
+    if duration > MAX_DURATION:
+        raise too_long
+    return duration
 
 
 def parse_size(value: Any) -> int:
@@ -96,13 +110,16 @@ def parse_size(value: Any) -> int:
 
 def _at_least_a_minute(value: timedelta) -> timedelta:
     if value < timedelta(minutes=1):
-        raise fail(f"{_format_duration(value)} is too short; the minimum interval is 1m")
+        raise fail(f"{format_duration(value)} is too short; the minimum interval is 1m")
     return value
 
 
-def _format_duration(value: timedelta) -> str:
+def format_duration(value: timedelta) -> str:
+    """A duration as the config writes it: 90s → 1m30s, 26h → 1d2h, 0 → 0s."""
     seconds = int(value.total_seconds())
-    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
+    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m")]
+    text = "".join(f"{n}{unit}" for n, unit in parts if n)
+    return text + (f"{seconds % 60}s" if seconds % 60 or not text else "")
 
 
 def _http_url(value: str) -> str:
@@ -122,6 +139,20 @@ BudgetKey = Annotated[str, AfterValidator(_budget_key)]  # an engine name or '*'
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_at_least_a_minute)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _language_code(value: str) -> str:
+    try:
+        return language_code(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _source_language(value: str) -> str:
+    return value if value == "auto" else _language_code(value)
+
+
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -190,6 +221,16 @@ class SiteConfig(_Model):
 class ScheduleConfig(_Model):
     interval: Interval = timedelta(minutes=30)
     jitter: Duration = timedelta(minutes=2)
+
+    @model_validator(mode="after")
+    def _jitter_within_interval(self) -> ScheduleConfig:
+        """A jitter above the interval would let a channel's polls overtake each other."""
+        if self.jitter > self.interval:
+            raise fail(
+                f"jitter ({format_duration(self.jitter)}) is longer than the interval "
+                f"({format_duration(self.interval)}); make it at most the interval"
+            )
+        return self
 
 
 class FetchConfig(_Model):
@@ -283,7 +324,7 @@ class TranslatorConfig(_Model):
     engine: Engine = "local"
     fallback: list[Engine] = []
     mode: Literal["translate", "article"] = "translate"
-    source_language: str = "auto"
+    source_language: Annotated[str, AfterValidator(_source_language)] = "auto"
     target_language: Literal["de"] = "de"
     glossary: dict[str, str] = {}
     budget: dict[BudgetKey, BudgetConfig] = {}
@@ -356,13 +397,6 @@ class MatchConfig(_Model):
         return tuple(compile_matcher(name, word) for name, words in fields for word in words)
 
 
-def _language_code(value: str) -> str:
-    code = normalise_language(value)
-    if code is None:
-        raise fail(f"{show(value)} is not a language code; use e.g. en, fr, de")
-    return code
-
-
 def _backfill(value: Any) -> Any:
     if value == "all":
         return None
@@ -385,7 +419,7 @@ class SelectionKeys(_Model):
     exclude: MatchConfig | None = None
     min_duration: Duration | None = None
     max_duration: Duration | None = None
-    languages: list[Annotated[str, AfterValidator(_language_code)]] | None = None
+    languages: list[LanguageCode] | None = None
     shorts: bool | None = None
 
     @model_validator(mode="after")
@@ -432,7 +466,7 @@ class ChannelConfig(SelectionKeys):
     id: str = ""
     interval: Interval | None = None
     enabled: bool = True
-    language: str | None = None
+    language: LanguageCode | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -514,6 +548,17 @@ class Config(_Model):
         """How items of `channel` are chosen: see `channel_rules`."""
         source = self.translator.source_language
         return channel_rules(channel, self.selection, None if source == "auto" else source)
+
+    @property
+    def store_file(self) -> Path | None:
+        """The SQLite database file of `store:` (absolute); None for other databases."""
+        match = _DATABASE_URL.fullmatch(self.store)
+        if match is None or match["backend"].lower() != "sqlite":
+            return None
+        database = match["rest"].split("?", 1)[0]
+        if not database.startswith("/") or database in ("/", "/:memory:"):
+            return None
+        return None if database.startswith("/file:") else Path(database[1:])
 
     def poll_url(self, channel: ChannelConfig) -> str | None:
         """The URL `channel` is polled at (see `ChannelConfig.poll_url`)."""

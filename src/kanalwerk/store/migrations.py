@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kanalwerk.errors import StoreError
+from kanalwerk.errors import StoreError, StoreNeedsMigration
 from kanalwerk.store.schema import UTCDateTime, schema_version
 
 Migration = Callable[[Connection], None]
@@ -324,6 +324,24 @@ def current_version(conn: Connection) -> int:
     """The highest applied migration number; 0 for a fresh database."""
     version = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar_one()
     return int(version) if version is not None else 0
+
+
+def check_current(engine: Engine, display_url: str) -> None:
+    """Raise unless the database is at this kanalwerk's schema version; write nothing."""
+    with engine.connect() as conn:
+        has_table = sa.inspect(conn).has_table(schema_version.name)
+        version = current_version(conn) if has_table else 0
+    if version > latest_version():
+        raise StoreError(
+            f"the database {display_url} has schema version {version}, but this kanalwerk "
+            f"only knows versions up to {latest_version()}; upgrade kanalwerk to use it"
+        )
+    if version < latest_version():
+        raise StoreNeedsMigration(
+            f"the store {display_url} has schema version {version}, this kanalwerk uses "
+            f"{latest_version()}; the next `kanalwerk run` (or `kanalwerk publish`) migrates "
+            "it, and commands that only read show it after that"
+        )
 
 
 def upgrade(engine: Engine, display_url: str) -> int:

@@ -289,11 +289,12 @@ class Store:
         self._to_adopt: set[str] | None = None
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> Store:
+    def open(cls, url: str, *, create: bool = True, migrate: bool = True) -> Store:
         """Connect and apply pending migrations.
 
         With `create=False` an SQLite file that does not exist yet raises `NoStoreYet`
-        instead of being set up: for commands that only read.
+        instead of being set up: for commands that only read. With `migrate=False` a
+        store whose schema is older raises `StoreNeedsMigration` and is left as it is.
         """
         display = mask_url(url)
         try:
@@ -326,7 +327,10 @@ class Store:
             if sqlite_file is not None:
                 with engine.connect() as conn:
                     _check_ours(conn, display)
-            migrations.upgrade(store._writer, display)
+            if migrate:
+                migrations.upgrade(store._writer, display)
+            else:
+                migrations.check_current(engine, display)
         except StoreError:
             store.close()
             raise
@@ -533,6 +537,17 @@ class Store:
             )
             for row in rows
         ]
+
+    def item_counts(self) -> dict[str, dict[str, int]]:
+        """Per channel id, how many of its items are in each state (states with none left out)."""
+        stmt = sa.select(db.items.c.channel_id, db.items.c.state, sa.func.count()).group_by(
+            db.items.c.channel_id, db.items.c.state
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self._read() as conn:
+            for channel_id, state, count in conn.execute(stmt):
+                counts.setdefault(channel_id, {})[state] = int(count)
+        return counts
 
     # --- items ----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kanalwerk.sanitize import html_to_text
+from kanalwerk.translate.iso639 import THREE_LETTER, TWO_LETTER
 
 #: Below this many letters a guess is noise; the caller falls back to its default.
 MIN_LETTERS = 20
@@ -76,6 +77,33 @@ def normalise_language(code: str | None) -> str | None:
         return None
     base = code.strip().replace("_", "-").split("-")[0].lower()
     return base if _CODE.fullmatch(base) else None
+
+
+def language_code(value: str) -> str:
+    """`value` as a real ISO 639 code (`en-US` → `en`); ValueError saying what to write.
+
+    A language's name ("English") gets its code suggested, and so does a three-letter
+    code that has a two-letter one: feeds and engines use those.
+    """
+    code = normalise_language(value)
+    if code is not None and (code in TWO_LETTER or THREE_LETTER.get(code, "") is None):
+        return code
+    short = THREE_LETTER.get(code or "")
+    if short is not None:
+        raise ValueError(f"{value!r} is a three-letter code; did you mean `{short}`?")
+    wanted = value.strip().casefold()
+    named = [c for c, name in TWO_LETTER.items() if wanted in _names(name)]
+    if named:
+        raise ValueError(
+            f"{value!r} is a language's name, not its code; did you mean `{named[0]}`?"
+        )
+    raise ValueError(f"{value!r} is not a language code; use an ISO 639 code such as en, fr or de")
+
+
+def _names(name: str) -> set[str]:
+    """'Greek, Modern (1453-)' → {'greek, modern (1453-)', 'greek'}, in lower case."""
+    first = name.split(",")[0].split("(")[0].strip()
+    return {name.casefold(), first.casefold()}
 
 
 @dataclass(frozen=True)
