@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -117,7 +117,6 @@ class Report:
     handle_lookups: tuple[HandleLookup, ...]
     health: Health | None
     deepl: DeepLAccount | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 # --- notes the pipeline leaves in the store ---------------------------------------------
@@ -314,7 +313,6 @@ def status_json(report: Report) -> dict[str, Any]:
             "state": report.store.state,
             "message": report.store.message,
         },
-        "notes": list(report.notes),
         "daemon": health.to_json() if health is not None else None,
         "channels": [_channel_json(view) for view in report.channels],
         "usage_today": {
