@@ -31,10 +31,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def rss(*items: tuple[str, str]) -> bytes:
     """A feed of (title, language) items; each item declares its own language."""
     body = "".join(
-        f"<item><title>{title}</title><guid>{title}</guid><link>https://e.com/{n}</link>"
+        f"<item><title>{title}</title><guid>{title}</guid><link>https://e.com/{title}</link>"
         f"<dc:language>{lang}</dc:language>"
         f"<description>{title}: a sentence long enough to be an item.</description></item>"
-        for n, (title, lang) in enumerate(items)
+        for title, lang in items
     )
     return (
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
