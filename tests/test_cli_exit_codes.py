@@ -12,10 +12,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,60 +21,13 @@ from kanalwerk.config import load_config
 from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import open_pipeline
 from tests.cli import command, environment, run_cli
-from tests.fake_libretranslate import FakeLibreTranslate
-from tests.servers import LocalServer, Resource
-from tests.test_status_json import rss
-
-
-@dataclass
-class Setup:
-    folder: Path
-    feeds: LocalServer
-    libre: FakeLibreTranslate
-
-    @property
-    def config(self) -> Path:
-        return self.folder / "feeds.yaml"
-
-    @property
-    def health(self) -> Path:
-        return self.folder / "data" / "status.json"
-
-    def write(self, *paths: str) -> None:
-        channels = "".join(
-            f"  - name: Feed {n}\n    url: {self.feeds.url(path)}\n" for n, path in enumerate(paths)
-        )
-        self.config.write_text(
-            f"""\
-site: {{title: T, base_url: "https://example.org/", author: A}}
-store: sqlite:///data/k.db
-output: site/
-schedule: {{interval: 1h, jitter: 0s}}
-translator:
-  engine: libretranslate
-  libretranslate: {{url: "{self.libre.server.base_url}"}}
-channels:
-{channels}""",
-            encoding="utf-8",
-        )
-
-    def read_health(self) -> dict[str, Any]:
-        data = json.loads(self.health.read_text(encoding="utf-8"))
-        assert isinstance(data, dict)
-        return data
+from tests.once import Setup, run_setup
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    feeds, libre_server = LocalServer().start(), LocalServer().start()
-    try:
-        feeds.routes["/en.rss"] = Resource(rss(("One", "en"), ("Two", "en")))
-        feeds.routes["/it.rss"] = Resource(rss(("Uno", "it")))
-        setup = Setup(tmp_path, feeds, FakeLibreTranslate(libre_server))
-        yield setup
-    finally:
-        feeds.stop()
-        libre_server.stop()
+    with run_setup(tmp_path) as ready:
+        yield ready
 
 
 @pytest.mark.parametrize(

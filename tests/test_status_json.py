@@ -23,23 +23,10 @@ from kanalwerk.translate.chain import Suspensions
 from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate
+from tests.once import rss
 from tests.servers import LocalServer, Resource
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def rss(*items: tuple[str, str]) -> bytes:
-    """A feed of (title, language) items; each item declares its own language."""
-    body = "".join(
-        f"<item><title>{title}</title><guid>{title}</guid><link>https://e.com/{title}</link>"
-        f"<dc:language>{lang}</dc:language>"
-        f"<description>{title}: a sentence long enough to be an item.</description></item>"
-        for title, lang in items
-    )
-    return (
-        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-        f"<title>F</title><link>https://e.com/</link>{body}</channel></rss>"
-    ).encode()
 
 
 @dataclass

@@ -247,28 +247,38 @@ def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> Non
             with _serving(config.output, host, port) if serve else contextlib.nullcontext():
                 Daemon(pipeline).run()
             return
-        report = _run_once(pipeline)
+        report = _run_once(pipeline, _globals(click.get_current_context()).handler)
     _summarise(report)
     code = once_exit_code(report)
     if code == EXIT_FAILED:
         raise click.ClickException("no channel could be fetched; see the log above")
     if code == EXIT_SOME_CHANNELS_FAILED:
-        click.echo(f"warning: {report.poll.failed} channel(s) could not be fetched", err=True)
+        _say(f"warning: {report.poll.failed} channel(s) could not be fetched", "cycle", "partial")
     elif code == EXIT_ITEMS_WAIT:
-        click.echo(f"warning: {report.translate.pending} item(s) wait for an engine", err=True)
+        _say(f"warning: {report.translate.pending} item(s) wait for an engine", "cycle", "waiting")
     if code:
         raise click.exceptions.Exit(code)
 
 
-def _run_once(pipeline: Pipeline) -> CycleReport:
-    """One cycle, its round recorded in status.json whether it ends well or not."""
+def _run_once(pipeline: Pipeline, console: logging.Handler | None) -> CycleReport:
+    """One cycle, its round recorded in status.json whether it ends well or not.
+
+    A long one shows its progress (channels polled, items translated) on `console`'s
+    terminal, or as a line now and then.
+    """
     from kanalwerk.health import round_facts, write_health
     from kanalwerk.pipeline import CycleReport
+    from kanalwerk.progress import round_progress
 
+    config = pipeline.config
     poll = translate = None
     try:
-        poll = pipeline.poll()
-        translate = pipeline.translate()
+        with round_progress(sys.stderr, console) as progress:
+            progress.phase("channels polled", "poll", sum(c.enabled for c in config.channels))
+            poll = pipeline.poll()
+            queued = pipeline.store.pending_items(config.translator.max_attempts)
+            progress.phase("items translated", "translate", len(queued))
+            translate = pipeline.translate()
         published = pipeline.publish()
     except Exception as exc:
         write_health(pipeline.config, round_facts(poll, translate, error=str(exc)))
@@ -347,9 +357,19 @@ def _summarise(report: CycleReport) -> None:
         parts.append(f"{tr.pending} waiting")
     if report.published is not None:
         parts.append(f"{len(report.published.written)} file(s) written")
-    click.echo("; ".join(parts), err=True)
+    _say("; ".join(parts), "cycle", "summary")
     if tr.stopped_reason:
-        click.echo(f"warning: {tr.stopped_reason}", err=True)
+        _say(f"warning: {tr.stopped_reason}", "translate", "stopped")
+
+
+def _say(text: str, event: str, outcome: str) -> None:
+    """A line for the user on stderr; a log object of `event` with --log-format json
+    (a warning when the text is one, else info)."""
+    if _globals(click.get_current_context()).log_format == "json":
+        level = logging.WARNING if text.startswith("warning:") else logging.INFO
+        log.log(level, text, extra=logs.fields(event=event, outcome=outcome))
+    else:
+        click.echo(text, err=True)
 
 
 @main.command()
