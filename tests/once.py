@@ -44,7 +44,11 @@ class Setup:
     def health(self) -> Path:
         return self.folder / "data" / "status.json"
 
-    def write(self, *paths: str) -> None:
+    def write(self, *paths: str, more: str = "", translator: str = "") -> None:
+        """Channels `Feed 0`, `Feed 1`, … (ids feed-0, …) on `paths`, then `more` as given.
+
+        `translator` adds lines to the translator section (e.g. a budget).
+        """
         channels = "".join(
             f"  - name: Feed {n}\n    url: {self.feeds.url(path)}\n" for n, path in enumerate(paths)
         )
@@ -57,10 +61,21 @@ schedule: {{interval: 1h, jitter: 0s}}
 translator:
   engine: libretranslate
   libretranslate: {{url: "{self.libre.server.base_url}"}}
+{translator}
 channels:
-{channels}""",
+{channels}{more}""",
             encoding="utf-8",
         )
+
+    def status(self) -> dict[str, Any]:
+        """`kanalwerk status --json`, parsed."""
+        from tests.cli import run_cli
+
+        result = run_cli(self.config, "status", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert isinstance(data, dict)
+        return data
 
     def read_health(self) -> dict[str, Any]:
         data = json.loads(self.health.read_text(encoding="utf-8"))

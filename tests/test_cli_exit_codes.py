@@ -10,8 +10,7 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import open_pipeline
 from tests.cli import command, environment, run_cli
 from tests.once import Setup, run_setup
+from tests.test_daemon import wait_for
 
 
 @pytest.fixture
@@ -124,15 +124,6 @@ def test_the_daemon_writes_status_json_after_a_round(setup: Setup) -> None:
         failed = setup.read_health()
         assert failed["last_round_ok"] is False
         assert failed["last_success_at"] == health["last_success_at"]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_sighup_reads_the_config_again(setup: Setup) -> None:

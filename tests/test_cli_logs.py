@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import select
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,10 @@ def test_on_a_terminal_the_progress_is_a_bar() -> None:
                 log.info("c%d: unchanged", n, extra=logs.fields(channel=f"c{n}", event="poll"))
         assert console.level == logging.NOTSET
         terminal.flush()
-        shown = os.read(master, 65536).decode()
+        written = b""
+        while select.select([master], [], [], 0)[0]:  # all of it is there already
+            written += os.read(master, 65536)
+        shown = written.decode()
     finally:
         root.removeHandler(console)
         root.setLevel(before)

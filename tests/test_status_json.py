@@ -6,10 +6,8 @@ Runs are real: feeds and LibreTranslate on 127.0.0.1, the CLI in process.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,60 +20,17 @@ from kanalwerk.store import Store, migrations
 from kanalwerk.translate.chain import Suspensions
 from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli
-from tests.fake_libretranslate import FakeLibreTranslate
-from tests.once import rss
-from tests.servers import LocalServer, Resource
+from tests.once import Setup, rss, run_setup
+from tests.servers import Resource
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-@dataclass
-class Setup:
-    folder: Path
-    feeds: LocalServer
-    libre: FakeLibreTranslate
-
-    @property
-    def config(self) -> Path:
-        return self.folder / "k.yaml"
-
-    def write(self, extra_channels: str = "", budget: str = "") -> None:
-        self.config.write_text(
-            f"""
-site: {{title: T, base_url: "https://example.org/", author: A}}
-store: sqlite:///data/k.db
-output: site/
-translator:
-  engine: libretranslate
-  libretranslate: {{url: "{self.libre.server.base_url}"}}
-{budget}
-channels:
-  - name: Feed
-    url: {self.feeds.url("/f.rss")}
-    language: en
-{extra_channels}""",
-            encoding="utf-8",
-        )
-
-    def status(self) -> dict[str, Any]:
-        result = run_cli(self.config, "status", "--json")
-        assert result.returncode == 0, result.stderr
-        data = json.loads(result.stdout)
-        assert isinstance(data, dict)
-        return data
-
-
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    feeds, libre_server = LocalServer().start(), LocalServer().start()
-    try:
-        setup = Setup(tmp_path, feeds, FakeLibreTranslate(libre_server))
-        feeds.routes["/f.rss"] = Resource(rss(("First", "en"), ("Second", "en")))
-        setup.write()
-        yield setup
-    finally:
-        feeds.stop()
-        libre_server.stop()
+    with run_setup(tmp_path) as ready:
+        ready.write("/en.rss")
+        yield ready
 
 
 def documented_keys(section: str) -> set[str]:
@@ -106,12 +61,12 @@ def test_status_json_has_the_documented_keys(setup: Setup) -> None:
     assert data["store"] == {"url": f"sqlite:///{setup.folder}/data/k.db", "state": "ok",
                              "message": None}  # fmt: skip
     [channel] = data["channels"]
-    assert channel["name"] == "Feed" and channel["id"] == "feed"
-    assert channel["url"] == setup.feeds.url("/f.rss")
+    assert channel["name"] == "Feed 0" and channel["id"] == "feed-0"
+    assert channel["url"] == setup.feeds.url("/en.rss")
     assert channel["items"] == {"published": 2, "total": 2}
     assert channel["http_status"] == 200 and channel["error"] is None
     fetched = datetime.fromisoformat(channel["last_fetch"])
-    assert datetime.fromisoformat(channel["next_poll"]) == fetched + timedelta(minutes=30)
+    assert datetime.fromisoformat(channel["next_poll"]) == fetched + timedelta(hours=1)
     assert channel["next_poll_reason"] == "interval"
     assert channel["backoff"] is None and channel["handle_lookup"] is None
     [engine] = data["engines"]
@@ -130,10 +85,10 @@ def test_status_never_changes_the_store(setup: Setup) -> None:
     database = setup.folder / "data" / "k.db"
     before = (database.read_bytes(), database.stat().st_mtime_ns)
     files = sorted(p.name for p in database.parent.iterdir())
-    setup.write("  - name: Later\n    url: http://127.0.0.1:9/later.xml\n")
+    setup.write("/en.rss", more="  - name: Later\n    url: http://127.0.0.1:9/later.xml\n")
     assert run_cli(setup.config, "status").returncode == 0
     data = setup.status()
-    assert [c["name"] for c in data["channels"]] == ["Feed", "Later"]
+    assert [c["name"] for c in data["channels"]] == ["Feed 0", "Later"]
     assert data["channels"][1]["last_fetch"] is None
     assert data["channels"][1]["next_poll_reason"] == "never-fetched"
     assert (database.read_bytes(), database.stat().st_mtime_ns) == before
@@ -165,11 +120,8 @@ def test_a_store_that_needs_migrating_is_reported_not_migrated(
 
 def test_status_says_why_items_wait(setup: Setup) -> None:
     """No model for a language, a spent budget, an engine resting: each named."""
-    setup.feeds.routes["/f.rss"] = Resource(rss(("Uno", "it"), ("Due", "it"), ("One", "en")))
-    setup.config.write_text(
-        setup.config.read_text(encoding="utf-8").replace("    language: en\n", ""),
-        encoding="utf-8",
-    )
+    setup.feeds.routes["/it.rss"] = Resource(rss(("Uno", "it"), ("Due", "it")))
+    setup.write("/en.rss", "/it.rss")
     first = run_cli(setup.config, "run", "--once")
     assert first.returncode == 4, first.stderr  # items wait: no engine can take them
 
@@ -185,7 +137,7 @@ def test_status_says_why_items_wait(setup: Setup) -> None:
     # Today's budget is what was used: the next run stops before asking the server.
     used = data["engines"][0]["characters"]
     budget = f"  budget: {{libretranslate: {{daily_characters: {used}}}}}"
-    setup.write(budget=budget)
+    setup.write("/en.rss", "/it.rss", translator=budget)
     assert run_cli(setup.config, "run", "--once").returncode == 4
     data = setup.status()
     reasons = {r["kind"]: r for r in data["pending"]["reasons"]}
@@ -200,7 +152,7 @@ def test_status_says_why_items_wait(setup: Setup) -> None:
     assert re.search(r"^  libretranslate budget spent until \d{4}-\d\d-\d\d 00:00", text, re.M)
 
     # An engine told to wait (HTTP 429), with the budget lifted, is said to rest.
-    setup.write()
+    setup.write("/en.rss", "/it.rss")
     with Store.open(f"sqlite:///{setup.folder / 'data' / 'k.db'}") as store:
         book = Suspensions(store, settings=translator_settings(load_config(setup.config)))
         book.suspend("libretranslate", datetime.now(UTC) + timedelta(hours=2), "HTTP 429")
@@ -216,7 +168,7 @@ def test_a_failed_handle_look_up_is_shown(setup: Setup, monkeypatch: pytest.Monk
         "resolve_handle",
         functools.partial(youtube.resolve_handle, base=setup.feeds.base_url),
     )
-    setup.write('  - name: Lost\n    youtube: "@nosuchchannel"\n')
+    setup.write("/en.rss", more='  - name: Lost\n    youtube: "@nosuchchannel"\n')
     run = run_cli(setup.config, "run", "--once")
     assert run.returncode == 3, run.stderr  # one channel could not be polled
 

@@ -86,8 +86,8 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     callback=_take_config,
-    show_default="feeds.yaml",
-    help="The feeds.yaml to use; relative paths in it resolve against its folder.",
+    help="The feeds.yaml to use (default: ./feeds.yaml); relative paths in it resolve "
+    "against its folder.",
 )
 
 
@@ -99,7 +99,7 @@ def _global_options() -> list[click.Option]:
             count=True,
             expose_value=False,
             callback=_take_verbose,
-            help="More detail in the log (-vv: even more).",
+            help="More detail in the log.",
         ),
         click.Option(
             ["-q", "--quiet"],
