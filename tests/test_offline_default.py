@@ -116,7 +116,7 @@ channels:
     )
     env = {"KANALWERK_DATA_DIR": str(tmp_path / "data")}
     result = kanalwerk(tmp_path, env, "run", "--once")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # items wait: no model to translate them
     assert "3 waiting" in result.stderr
     assert "models install" in result.stderr  # tells the user how to fix it
     status = kanalwerk(tmp_path, env, "status")
