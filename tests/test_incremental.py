@@ -283,6 +283,10 @@ class CountingLibrary:
     def channels(self) -> Sequence[ChannelInfo]:
         return self.inner.channels
 
+    @property
+    def removed(self) -> Sequence[str]:
+        return self.inner.removed
+
     def articles(self, item_ids: Sequence[int]) -> list[Article]:
         self.requests.append(list(item_ids))
         return self.inner.articles(item_ids)

@@ -119,11 +119,13 @@ class StoredItem:
     channel_id: str
     guid: str
     item: Item  # content fields already sanitized
-    state: str  # "new" | "translated" | "published" | "failed"
+    state: str  # one of `store.schema.ITEM_STATES`
     attempts: int
     last_error: str | None
     first_seen: datetime
     source: SourceRef
+    content_hash: str | None = None  # `fingerprint.content_hash` of `item`
+    remake: bool = False  # its article exists: the original changed since it was made
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -33,6 +33,7 @@ import kanalwerk.sources.youtube as youtube
 from kanalwerk import logs
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
+from kanalwerk.dates import utc_seconds
 from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
@@ -202,7 +203,9 @@ def _poll(
     by_id = {c.id: (c, config.rules(c)) for c in chosen}
     pool = _LazyPool(executor, enabled=executor is not None or len(states) >= PARSE_POOL_THRESHOLD)
     try:
-        outcomes += asyncio.run(_fetch_parse_store(states, settings, store, by_id, pool))
+        outcomes += asyncio.run(
+            _fetch_parse_store(states, settings, store, by_id, pool, config.remakes)
+        )
     finally:
         pool.shutdown()
     return PollReport(tuple(outcomes))
@@ -280,6 +283,7 @@ async def _fetch_parse_store(
     store: Store,
     channels: Mapping[str, tuple[ChannelConfig, Rules]],
     pool: _LazyPool,
+    remakes: Callable[[str], bool],
 ) -> list[ChannelOutcome]:
     """Parse each body as soon as it arrives, on other cores when a pool is given.
 
@@ -295,7 +299,9 @@ async def _fetch_parse_store(
         parsed: ParseOutcome | None = None
         if result.ok and result.content is not None:
             parsed = await _parse_off_loop(loop, pool.get(), result)
-        outcome, record = _store_result(store, *channels[result.channel_id], result, parsed)
+        updates = remakes(result.channel_id)
+        channel, rules = channels[result.channel_id]
+        outcome, record = _store_result(store, channel, rules, result, parsed, updates=updates)
         if record is not None:
             pending.append(record)
             if len(pending) >= RECORD_BATCH:
@@ -327,6 +333,8 @@ def _store_result(
     rules: Rules,
     result: FetchResult,
     parsed: ParseOutcome | None,
+    *,
+    updates: bool = True,
 ) -> tuple[ChannelOutcome, FetchRecord | None]:
     """Store new items as `select` decided, at once; return the rest as a record to batch.
 
@@ -354,7 +362,8 @@ def _store_result(
     try:
         facts = store.selection_facts(channel.id, parsed.items)
         decisions = decide(channel.id, parsed.items, rules, facts)
-        stored = store.store_decisions(channel.id, decisions, fetched=FetchRecord(result, parsed))
+        fetched = FetchRecord(result, parsed)
+        stored = store.store_decisions(channel.id, decisions, fetched=fetched, updates=updates)
     except Exception as exc:  # one channel's items must not stop the others
         error = f"storing its items failed: {exc}"
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=error)
@@ -615,17 +624,8 @@ def _translate_pending(
                     if answered_by not in recovered:  # once per engine and step
                         resting.recovered(answered_by)
                         recovered.add(answered_by)
-                store.save_article(article)
+                _save(config, store, stored, article)
                 translated += 1
-                log.info(
-                    "%s: translated %r → %r",
-                    stored.source.channel_name,
-                    stored.item.title,
-                    article.title,
-                    extra=logs.fields(
-                        channel=stored.channel_id, event="translate", outcome="translated"
-                    ),
-                )
         charge(streak.release())
         charge(probe.settle(lambda f: f.stored.last_error == f.error))
     finally:
@@ -770,6 +770,26 @@ def _write_article(
         model=written.model,
         site=site,
         translated=True,
+    )
+
+
+def _save(config: Config, store: Store, stored: StoredItem, article: Article) -> None:
+    """Keep the article: a draft when its channel is under review, published otherwise.
+
+    A re-made article (its original was edited) shows when: its `updated` moves to now.
+    """
+    if stored.remake:
+        article = replace(article, updated=max(article.updated, utc_seconds(datetime.now(UTC))))
+    draft = config.reviews(stored.channel_id)
+    store.save_article(article, source_hash=stored.content_hash, draft=draft)
+    log.info(
+        "%s: %s %r → %r%s",
+        stored.source.channel_name,
+        "re-made" if stored.remake else "translated",
+        stored.item.title,
+        article.title,
+        " (draft, waits for review)" if draft and not stored.remake else "",
+        extra=logs.fields(channel=stored.channel_id, event="translate", outcome="translated"),
     )
 
 

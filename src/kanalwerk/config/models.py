@@ -405,6 +405,11 @@ def _backfill(value: Any) -> Any:
     return value
 
 
+#: What an edited original does to its article: `remake` it (the translation cache makes
+#: only changed segments cost), or `ignore` the edit.
+UpdatePolicy = Literal["remake", "ignore"]
+
+
 class SelectionKeys(_Model):
     """What decides which items become articles; in `selection:` and on each channel.
 
@@ -421,6 +426,8 @@ class SelectionKeys(_Model):
     max_duration: Duration | None = None
     languages: list[LanguageCode] | None = None
     shorts: bool | None = None
+    review: bool = False  # translated articles wait as drafts for `kanalwerk approve`
+    update: UpdatePolicy = "remake"
 
     @model_validator(mode="after")
     def _durations_in_order(self) -> SelectionKeys:
@@ -563,6 +570,20 @@ class Config(_Model):
     def poll_url(self, channel: ChannelConfig) -> str | None:
         """The URL `channel` is polled at (see `ChannelConfig.poll_url`)."""
         return channel.poll_url(self.rules(channel).shorts)
+
+    def _selection_key(self, channel_id: str, name: str) -> Any:
+        """The channel's own value of a `SelectionKeys` key, else the `selection:` one."""
+        channel = next((c for c in self.channels if c.id == channel_id), None)
+        own = channel is not None and name in channel.model_fields_set
+        return getattr(channel if own else self.selection, name)
+
+    def reviews(self, channel_id: str) -> bool:
+        """Whether the channel's new articles wait as drafts for `kanalwerk approve`."""
+        return bool(self._selection_key(channel_id, "review"))
+
+    def remakes(self, channel_id: str) -> bool:
+        """Whether an edited original of the channel re-makes its article."""
+        return bool(self._selection_key(channel_id, "update") == "remake")
 
     @field_validator("output")
     @classmethod

@@ -21,6 +21,7 @@ from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import flush_to_disk, remove_file, scan_folder, write_atomic
 from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page
+from kanalwerk.publish.removed import removed_pages
 from kanalwerk.publish.sitepages import site_pages
 
 __all__ = ["PublishResult", "plan", "publish"]
@@ -53,7 +54,8 @@ def plan(library: Library) -> list[Page]:
     """Every file of the output, pages in folders before the lists and feeds that link them."""
     _check_slugs(library)
     unique: dict[str, Page] = {}
-    for page in site_pages(library) + feed_pages(library) + opml_pages(library):
+    pages = site_pages(library) + feed_pages(library) + opml_pages(library)
+    for page in pages + removed_pages(library):
         unique.setdefault(page.path, page)  # two articles with one slug: the newest wins
     return sorted(unique.values(), key=lambda p: "/" not in p.path)
 
@@ -76,6 +78,10 @@ class _Bodies:
     @property
     def channels(self) -> Sequence[ChannelInfo]:
         return self._library.channels
+
+    @property
+    def removed(self) -> Sequence[str]:
+        return self._library.removed
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._library, name)  # whatever else a Library offers

@@ -27,6 +27,7 @@ class StoreLibrary:
         #: Entries whose items are not marked published yet: mark them once written.
         self.unpublished: frozenset[int] = published.unpublished
         self.channels: Sequence[ChannelInfo] = store.channel_infos(channel_ids)
+        self.removed: Sequence[str] = store.removed_slugs()  # unpublished: a notice page each
 
     def articles(self, item_ids: Sequence[int]) -> list[Article]:
         return self._store.articles_by_id(item_ids)

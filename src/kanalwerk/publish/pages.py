@@ -109,6 +109,11 @@ class Library(Protocol):
         """Full articles for `item_ids`, in that order; unknown ids are left out."""
         ...
 
+    @property
+    def removed(self) -> Sequence[str]:
+        """Slugs of unpublished articles (`Store.removed_slugs`): their pages become a notice."""
+        ...
+
 
 def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]:
     """Newest original first, entry id breaking ties: among articles that went out together.
@@ -125,6 +130,7 @@ class ArticleLibrary:
     site: SiteInfo
     source_articles: Sequence[Article]
     channels: Sequence[ChannelInfo] = ()
+    removed: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         ordered = sorted(

@@ -235,6 +235,11 @@ def render_article(
     )
 
 
+def render_removed(slug: str, site: SiteInfo) -> bytes:
+    """The notice left at an unpublished article's address (see `publish.removed`)."""
+    return _render("removed.html", site, article_path(slug))
+
+
 def render_sitemap(pages: Sequence[tuple[str, str | None]], site: SiteInfo) -> bytes:
     """`sitemap.xml` (sitemaps.org 0.9): every page's absolute URL with its last change.
 

@@ -307,12 +307,33 @@ def _m0005_publication_order(conn: Connection) -> None:
     )
 
 
+def _m0006_review_and_edits(conn: Connection) -> None:
+    """Drafts, rejected and removed articles; the hashes that tell an edit from a re-delivery.
+
+    `items.content_hash` is the normalised title and text of an item as stored,
+    `articles.source_hash` the one its article was made from. Both start empty: an old
+    item's first differing re-delivery sets its hash, and its article counts as made
+    from the stored text. Only hashed items can wait for a re-make: a partial index
+    finds them without reading every published item.
+    """
+    selection = ("new", "translated", "published", "failed", "skipped", "held")
+    allow_item_states(conn, (*selection, "draft", "rejected", "removed"))
+    conn.execute(sa.text("ALTER TABLE items ADD COLUMN content_hash TEXT"))
+    conn.execute(sa.text("ALTER TABLE articles ADD COLUMN source_hash TEXT"))
+    conn.execute(
+        sa.text(
+            "CREATE INDEX ix_items_hashed ON items (content_hash) WHERE content_hash IS NOT NULL"
+        )
+    )
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
     _m0003_selection,
     _m0004_published_pages,
     _m0005_publication_order,
+    _m0006_review_and_edits,
 )
 
 

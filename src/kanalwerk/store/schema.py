@@ -42,7 +42,19 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 #: An item's life: new → translated → published, or failed after too many attempts;
 #: skipped when selection chose not to publish it, held while a premiere has not aired.
-ITEM_STATES = ("new", "translated", "published", "failed", "skipped", "held")
+#: Under review an article waits as a draft until approved (→ translated) or rejected;
+#: an unpublished one is removed: its page says so, and nothing brings it back.
+ITEM_STATES = (
+    "new",
+    "translated",
+    "published",
+    "failed",
+    "skipped",
+    "held",
+    "draft",
+    "rejected",
+    "removed",
+)
 
 metadata = sa.MetaData()
 
@@ -107,12 +119,23 @@ items = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("skip_reason", sa.Text),  # why it is skipped or held
     sa.Column("origin", sa.Text),  # select.origin_key: the same original through two channels
+    # Normalised title and text (`kanalwerk.fingerprint`), computed once a re-delivery
+    # differs from the stored text: what tells an edit from noise.
+    sa.Column("content_hash", sa.Text),
     sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
     sa.CheckConstraint(
         f"state IN ({', '.join(repr(state) for state in ITEM_STATES)})", name="ck_items_state"
     ),
     sa.Index("ix_items_state", "state"),
     sa.Index("ix_items_origin", "origin"),
+)
+# The items that may wait for a re-make: few, since only a re-delivery that differs from
+# the stored text gives an item its hash.
+sa.Index(
+    "ix_items_hashed",
+    items.c.content_hash,
+    sqlite_where=items.c.content_hash.is_not(None),
+    postgresql_where=items.c.content_hash.is_not(None),
 )
 
 articles = sa.Table(
@@ -139,6 +162,8 @@ articles = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # When the article first went out: the order of the feeds, archives and pages.
     sa.Column("first_published_at", UTCDateTime),
+    # The item's content_hash the article was made from; a differing one asks for a re-make.
+    sa.Column("source_hash", sa.Text),
     sa.Index("ix_articles_published", "published"),
 )
 

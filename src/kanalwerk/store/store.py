@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
+from kanalwerk.fingerprint import content_hash
 from kanalwerk.models import (
     Article,
     FetchResult,
@@ -217,6 +218,9 @@ def _stored_item(row: sa.Row[Any]) -> StoredItem:
         last_error=row.last_error,
         first_seen=row.first_seen,
         source=_source(row, row.title, row.link, row.author),
+        # Computed when missing, so a saved article always names what it was made from.
+        content_hash=row.content_hash or content_hash(item),
+        remake=getattr(row, "remake", False),
     )
 
 
@@ -273,6 +277,64 @@ def _free_slug(wanted: str, taken: set[str]) -> str:
     while f"{wanted}-{n}" in taken:
         n += 1
     return f"{wanted}-{n}"
+
+
+#: States whose article is re-made when the original changes (`add_items(updates=True)`).
+_REMAKE_STATES = ("draft", "translated", "published")
+
+
+#: The fields an edit is judged by (`fingerprint.content_hash` reads the same ones).
+_TEXT_FIELDS = ("title", "content_html", "summary_html")
+
+
+def _store_edits(
+    conn: Connection, channel_id: str, seen: Mapping[str, Item], now: datetime
+) -> None:
+    """Store re-delivered items whose title or text changed; the rest cost one read.
+
+    Hashes are computed only where the stored and the delivered text differ at all, so
+    a feed that re-sends its items as they were costs no parsing of their HTML. The
+    first hash of an item is its stored content's; its article counts as made from it.
+    A re-delivery with other markup or whitespace only is stored (the next one is then
+    byte-identical); one with other words also gets its attempts back, and its article,
+    if any, is re-made by the next translate step. Failed, rejected, removed (and any
+    other) items stay as they are: an edit does not bring them back.
+    """
+    i = db.items.c
+    rows: list[Any] = []
+    for chunk in _chunks(list(seen)):
+        columns = (i.id, i.guid, i.state, i.content_hash, *(i[name] for name in _TEXT_FIELDS))
+        stmt = sa.select(*columns).where(i.channel_id == channel_id, i.guid.in_(chunk))
+        rows += conn.execute(stmt).all()
+    for row in rows:
+        item = seen[row.guid]
+        if row.state not in ("new", *_REMAKE_STATES) or all(
+            getattr(row, name) == getattr(item, name) for name in _TEXT_FIELDS
+        ):
+            continue
+        old = row.content_hash or content_hash(
+            Item(
+                row.guid,
+                None,
+                row.title,
+                content_html=row.content_html,
+                summary_html=row.summary_html,
+            )
+        )
+        new = content_hash(item)
+        values: dict[str, Any] = {name: getattr(item, name) for name in _item_fields}
+        if new != old:
+            values |= {"attempts": 0, "last_error": None}
+        conn.execute(
+            sa.update(db.items)
+            .where(i.id == row.id)
+            .values(**values, content_hash=new, updated_at=now)
+        )
+        conn.execute(
+            sa.update(db.articles)
+            .where(db.articles.c.item_id == row.id, db.articles.c.source_hash.is_(None))
+            .values(source_hash=old)
+        )
 
 
 class Store:
@@ -552,7 +614,12 @@ class Store:
     # --- items ----------------------------------------------------------------------
 
     def add_items(
-        self, channel_id: str, items: Sequence[Item], *, fetched: FetchRecord | None = None
+        self,
+        channel_id: str,
+        items: Sequence[Item],
+        *,
+        fetched: FetchRecord | None = None,
+        updates: bool = True,
     ) -> list[int]:
         """Store items not seen before, all to be translated; return their new ids.
 
@@ -560,7 +627,7 @@ class Store:
         same without a choice.
         """
         decisions = [Decision(item, "new", None, origin_key(item)) for item in items]
-        return self.store_decisions(channel_id, decisions, fetched=fetched).new_ids
+        return self.store_decisions(channel_id, decisions, fetched=fetched, updates=updates).new_ids
 
     def _stored_items_query(self) -> sa.Select[Any]:
         return sa.select(db.items, *_source_columns).join(
@@ -568,15 +635,33 @@ class Store:
         )
 
     def pending_items(self, max_attempts: int, limit: int | None = None) -> list[StoredItem]:
-        """Items waiting for translation, oldest first; undated ones count from first_seen."""
-        stmt = (
+        """Items waiting for translation, oldest first; undated ones count from first_seen.
+
+        Besides new items, those whose article was made from an older version of the
+        original (`remake`): their draft or published article stays as it is meanwhile.
+        """
+        i = db.items.c
+        oldest_first = (sa.func.coalesce(i.published, i.first_seen), i.id)
+        base = (
             self._stored_items_query()
-            .where(db.items.c.state == "new", db.items.c.attempts < max_attempts)
-            .order_by(sa.func.coalesce(db.items.c.published, db.items.c.first_seen), db.items.c.id)
+            .add_columns(db.articles.c.item_id.is_not(None).label("remake"))
+            .outerjoin(db.articles, db.articles.c.item_id == i.id)
+            .where(i.attempts < max_attempts)
+            .order_by(*oldest_first)
             .limit(limit)
         )
+        # Two queries, each on an index: `state` for new items, and for re-makes the
+        # partial index of the few items that carry a hash (see `_store_edits`). A state
+        # condition would make SQLite prefer the state index and read every published
+        # item, so the few edited items in other states are dropped here instead.
+        remakes = base.limit(None).where(
+            i.content_hash.is_not(None), db.articles.c.source_hash != i.content_hash
+        )
         with self._read() as conn:
-            return [_stored_item(row) for row in conn.execute(stmt)]
+            rows = [*conn.execute(base.where(i.state == "new"))]
+            rows += [row for row in conn.execute(remakes) if row.state in _REMAKE_STATES]
+        rows.sort(key=lambda row: (row.published or row.first_seen, row.id))
+        return [_stored_item(row) for row in rows[:limit]]
 
     def mark_attempt_failed(self, item_id: int, error: str, max_attempts: int) -> str:
         """Count a failed translation; the item gives up ("failed") after `max_attempts`."""
@@ -603,11 +688,15 @@ class Store:
 
     # --- articles -------------------------------------------------------------------
 
-    def save_article(self, article: Article) -> Article:
-        """Store the item's article and mark the item translated.
+    def save_article(
+        self, article: Article, *, source_hash: str | None = None, draft: bool = False
+    ) -> Article:
+        """Store the item's article and mark the item translated (a `draft` under review).
 
         A re-saved article keeps the entry id, slug and published date it got first, so
-        feed readers never see it as new. A slug taken by another item gets "-2", "-3"….
+        feed readers never see it as new; a draft stays a draft, and a rejected or
+        removed article keeps its state. A slug taken by another item gets "-2", "-3"….
+        `source_hash` is the item's `content_hash` the article was made from.
         Returns the article as stored.
         """
         now = _now()
@@ -626,6 +715,7 @@ class Store:
                 "model": article.model,
                 "language": article.language,
                 "thumbnail": article.thumbnail,
+                "source_hash": source_hash,
             }
             if kept is not None:
                 conn.execute(
@@ -658,22 +748,83 @@ class Store:
                         **content,
                     )
                 )
+            state = db.items.c.state
+            waits = state.in_(("draft", "new") if draft else ("draft",))
             conn.execute(
                 sa.update(db.items)
-                .where(db.items.c.id == article.item_id)
-                .values(state="translated", updated_at=now)
+                .where(db.items.c.id == article.item_id, state.in_(("new", *_REMAKE_STATES)))
+                .values(state=sa.case((waits, "draft"), else_="translated"), updated_at=now)
             )
         return stored
 
-    def articles(self, limit: int | None = None) -> list[Article]:
-        """All articles, newest first."""
-        stmt = (
+    def _listed(self) -> sa.Select[Any]:
+        """Articles with their item's state, newest original first."""
+        return (
             _articles_query()
+            .add_columns(db.items.c.state.label("item_state"))
             .order_by(db.articles.c.published.desc(), db.articles.c.item_id.desc())
-            .limit(limit)
         )
+
+    def articles(self, limit: int | None = None) -> list[Article]:
+        """The articles on the site and in the feeds, newest original first."""
+        stmt = self._listed().where(db.items.c.state.in_(_PUBLISHABLE)).limit(limit)
         with self._read() as conn:
             return [_article(row) for row in conn.execute(stmt)]
+
+    def drafts(self) -> list[Article]:
+        """Articles waiting for review (`kanalwerk pending`), newest first."""
+        stmt = self._listed().where(db.items.c.state == "draft")
+        with self._read() as conn:
+            return [_article(row) for row in conn.execute(stmt)]
+
+    def article(self, item_id: int) -> tuple[Article, str] | None:
+        """The item's article in any state, with the item's state; None if it has none."""
+        stmt = self._listed().where(db.articles.c.item_id == item_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (_article(row), row.item_state)
+
+    def removed_slugs(self) -> list[str]:
+        """Slugs of unpublished articles: their pages become a removal notice."""
+        stmt = (
+            sa.select(db.articles.c.slug)
+            .join(db.items, db.articles.c.item_id == db.items.c.id)
+            .where(db.items.c.state == "removed")
+            .order_by(db.articles.c.slug)
+        )
+        with self._read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def change_article_states(
+        self,
+        item_ids: Sequence[int],
+        to: str,
+        check: Callable[[Mapping[int, str]], None],
+    ) -> dict[int, str]:
+        """Move the articles of `item_ids` to state `to`, all or none; return the old states.
+
+        `check` gets the current state of each id that has an article (ids without one
+        are missing) inside the transaction, and raises to change nothing.
+        """
+        ids = list(dict.fromkeys(item_ids))
+        with self._write() as conn:
+            states: dict[int, str] = {}
+            for chunk in _chunks(ids):
+                stmt = (
+                    sa.select(db.items.c.id, db.items.c.state)
+                    .join(db.articles, db.articles.c.item_id == db.items.c.id)
+                    .where(db.items.c.id.in_(chunk))
+                )
+                states.update({row.id: row.state for row in conn.execute(stmt)})
+            check(states)
+            moving = [i for i in ids if states.get(i, to) != to]
+            for chunk in _chunks(moving):
+                conn.execute(
+                    sa.update(db.items)
+                    .where(db.items.c.id.in_(chunk))
+                    .values(state=to, updated_at=_now())
+                )
+        return states
 
     def mark_published(self, item_ids: Sequence[int]) -> None:
         """Translated items become published; items in other states are left alone."""
@@ -747,6 +898,7 @@ class Store:
         decisions: Sequence[Decision],
         *,
         fetched: FetchRecord | None = None,
+        updates: bool = True,
     ) -> StoredDecisions:
         """Store decided items: new ones once per (channel, guid), held ones decided again.
 
@@ -756,7 +908,10 @@ class Store:
         poll that brought them, is recorded in the same transaction: the new validators
         can never be stored without the items (one commit, not two). The channel's first
         poll with items ends its backfill, also when all of them were stored before (the
-        channel was pointed at another URL of the same feed).
+        channel was pointed at another URL of the same feed). With `updates`, a known
+        item whose title or text changed materially is stored anew, and its article goes
+        back for a re-make (see `_store_edits`); select's decision is not asked again.
+        The known items are those of `decisions` and of the feed in `fetched`.
         """
         unique: dict[str, Decision] = {}
         for decision in decisions:
@@ -806,6 +961,12 @@ class Store:
                     row = conn.execute(release.values(**values), {"p_guid": guid}).first()
                     if row is not None:
                         stored[guid] = row.id
+            if updates:  # select decides only unknown items: the feed names the others
+                seen: dict[str, Item] = {}
+                for item in [d.item for d in unique.values()] + list(feed.items if feed else ()):
+                    if item.guid not in stored:
+                        seen.setdefault(item.guid, item)
+                _store_edits(conn, channel_id, seen, now)
             conn.execute(
                 sa.update(db.channels)
                 .where(db.channels.c.id == channel_id, db.channels.c.first_items_at.is_(None))
