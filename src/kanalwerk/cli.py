@@ -1,4 +1,5 @@
-"""The command line: `kanalwerk run`, `check`, `status`, `items`, `publish`, `models`.
+"""The command line: `kanalwerk run`, `check`, `status`, `items`, `publish`, `models`,
+and the review commands `pending`, `show`, `approve`, `reject` and `unpublish`.
 
 Each command imports what it needs when it runs: the pipeline pulls in the store,
 HTTP clients and config models, which `--help` or a typo should not wait for.
@@ -742,6 +743,121 @@ def publish_cmd(config_path: Path) -> None:
         result = pipeline.publish(force=True)
     assert result is not None
     click.echo(f"{len(result.written)} file(s) written, {result.unchanged} unchanged")
+
+
+# --- review: pending, show, approve, reject, unpublish ---------------------------------
+
+
+def _ids(ids: tuple[int, ...], everything: bool, config: Config) -> list[int]:
+    from kanalwerk import review
+
+    if everything:
+        return [*ids, *(a.item_id for a in review.drafts(config))]
+    if not ids:
+        raise click.UsageError("name at least one ID (see `kanalwerk pending`), or use --all")
+    return list(ids)
+
+
+def _line(*fields: str | None) -> str:
+    """Tab-separated fields, control characters from feeds shown escaped."""
+    return "\t".join(logs.printable(field or "-") for field in fields)
+
+
+@main.command()
+@config_option
+def pending(config_path: Path) -> None:
+    """List drafts waiting for review: id, channel, German title, original link.
+
+    \f
+    It only reads the store, so it is safe beside a running `kanalwerk run`.
+    """
+    from kanalwerk import review
+
+    drafts = review.drafts(_load(config_path))
+    for draft in drafts:
+        source = draft.source
+        click.echo(_line(str(draft.item_id), source.channel_name, draft.title, source.link))
+    if not drafts:
+        click.echo("no drafts waiting for review", err=True)
+
+
+@main.command()
+@config_option
+@click.argument("item_id", metavar="ID", type=int)
+def show(config_path: Path, item_id: int) -> None:
+    """Print the German article ID as text: title, teaser, body and the original's link."""
+    from kanalwerk import review
+    from kanalwerk.sanitize import html_to_text
+
+    article, state = review.article(_load(config_path), item_id)
+    body = html_to_text(article.content_html)
+    for line in (article.title, "", article.summary, "", *body.splitlines(), ""):
+        click.echo(logs.printable(line))
+    click.echo(_line(f"Original: {article.source.link or '-'}"))
+    click.echo(f"({state}, {article.source.channel_name})", err=True)
+
+
+def _decide(config_path: Path, verb: str, ids: tuple[int, ...], everything: bool) -> None:
+    from kanalwerk import review
+    from kanalwerk.lock import REVIEW_INSTEAD, single_instance
+
+    decision = {"approve": review.APPROVE, "reject": review.REJECT}[verb]
+    config = _load(config_path)
+    with single_instance(config.store, instead=REVIEW_INSTEAD):
+        wanted = _ids(ids, everything, config)
+        changed = review.decide(config, decision, wanted) if wanted else []
+    if not wanted:
+        click.echo("no drafts waiting for review", err=True)
+        return
+    done = {"approve": "approved", "reject": "rejected"}[verb]
+    listed = ", ".join(map(str, changed)) if changed else "none changed"
+    click.echo(f"{done} {len(changed)} article(s): {listed}")
+    if verb == "approve" and changed:
+        click.echo("the next cycle publishes them (`kanalwerk run --once`, or the daemon)")
+
+
+_all_option = click.option("--all", "everything", is_flag=True, help="Every draft waiting.")
+
+
+@main.command()
+@config_option
+@_all_option
+@click.argument("ids", metavar="ID...", nargs=-1, type=int)
+def approve(config_path: Path, ids: tuple[int, ...], everything: bool) -> None:
+    """Approve drafts (ids from `kanalwerk pending`); the next cycle publishes them.
+
+    A rejected article can be approved too. Unknown ids change nothing and exit 1.
+    """
+    _decide(config_path, "approve", ids, everything)
+
+
+@main.command()
+@config_option
+@_all_option
+@click.argument("ids", metavar="ID...", nargs=-1, type=int)
+def reject(config_path: Path, ids: tuple[int, ...], everything: bool) -> None:
+    """Reject drafts (ids from `kanalwerk pending`): they are never published."""
+    _decide(config_path, "reject", ids, everything)
+
+
+@main.command()
+@config_option
+@click.argument("ids", metavar="ID...", nargs=-1, type=int, required=True)
+def unpublish(config_path: Path, ids: tuple[int, ...]) -> None:
+    """Take published articles off the feeds, index and archives now.
+
+    Each page stays as a short notice ("Dieser Beitrag wurde entfernt."), so links do
+    not break; a re-delivered or edited original never brings the article back.
+    """
+    from kanalwerk import review
+    from kanalwerk.lock import REVIEW_INSTEAD, single_instance
+
+    config = _load(config_path)
+    with single_instance(config.store, instead=REVIEW_INSTEAD):
+        changed, result = review.unpublish(config, ids)
+    listed = ", ".join(map(str, changed)) if changed else "none changed"
+    written = f"; {len(result.written)} file(s) written" if result is not None else ""
+    click.echo(f"unpublished {len(changed)} article(s): {listed}{written}")
 
 
 @main.group()

@@ -103,8 +103,9 @@ class Daemon:
             log.exception("%s: poll failed unexpectedly", channel.name)
             write_health(self.pipeline.config, round_facts(None, None, error=str(exc)))
             return
-        max_attempts = self.pipeline.config.translator.max_attempts
-        if report.new_items or self.pipeline.store.pending_items(max_attempts, 1):
+        store, max_attempts = self.pipeline.store, self.pipeline.config.translator.max_attempts
+        # Approved drafts wait for a round too, though no poll brought anything.
+        if report.new_items or store.pending_items(max_attempts, 1) or store.unpublished_count():
             self._process()
         else:
             self.pipeline.notify_hub()  # a ping a hub refused earlier is due again

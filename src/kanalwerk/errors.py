@@ -159,6 +159,10 @@ class NotInStore(StoreError):
     """The store holds no channel or item with the id a caller named."""
 
 
+class WrongState(KanalwerkError):
+    """An approve, reject or unpublish named an article its state does not allow it for."""
+
+
 class NoStoreYet(StoreError):
     """The store's database does not exist yet, and the caller asked not to create it."""
 

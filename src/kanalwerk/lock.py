@@ -24,6 +24,8 @@ from kanalwerk.errors import AlreadyRunning, StoreError
 RUN_INSTEAD = "stop it first, or give this config a store of its own"
 #: What `publish` says: the running daemon publishes after each cycle.
 PUBLISH_INSTEAD = "let it publish (it does after every cycle), or stop it first"
+#: What `approve`, `reject` and `unpublish` say: they change what the running one publishes.
+REVIEW_INSTEAD = "stop it, run this again, then start it again"
 
 
 def lock_path(store_url: str) -> Path:
