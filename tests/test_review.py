@@ -97,17 +97,31 @@ def test_approve_of_an_unknown_id_changes_nothing(blog: Blog) -> None:
     assert "no article with id 999" in shown.stderr
 
 
-def test_decisions_wait_for_a_running_kanalwerk_but_reading_does_not(blog: Blog) -> None:
+def test_decisions_beside_a_running_daemon_reach_the_site_at_its_next_round(blog: Blog) -> None:
     blog.cycle()
-    item = pending_lines(blog)[0][0]
-    with single_instance(load_config(blog.config).store):  # as a running daemon holds it
-        for command in ("approve", "reject", "unpublish"):
-            result = blog.run(command, item)
-            assert result.returncode == 1
-            assert "already running" in result.stderr
-        assert len(pending_lines(blog)) == 3
-        assert blog.run("show", item).returncode == 0
-    assert set(blog.states().values()) == {"draft"}
+    lines = {fields[3]: fields[0] for fields in pending_lines(blog)}
+    approved, rejected = lines[POSTS[0].link], lines[POSTS[1].link]
+    config = load_config(blog.config)
+    with single_instance(config.store), open_pipeline(config) as pipeline:  # a daemon's
+        result = blog.run("approve", approved)
+        assert result.returncode == 0, result.stderr
+        assert "the running kanalwerk publishes them at its next round" in result.stdout
+        assert blog.run("reject", rejected).returncode == 0
+        assert blog.states() == {"a": "translated", "b": "rejected", "c": "draft"}
+        assert blog.entries() == {}  # nothing is published behind the daemon's back
+        assert blog.run("show", approved).returncode == 0
+
+        Daemon(pipeline)._poll_channel("lab-notes")  # the feed is unchanged: a 304
+        assert list(blog.entries()) == [POSTS[0].link]
+
+        result = blog.run("unpublish", approved)
+        assert result.returncode == 0, result.stderr
+        assert "at its next round" in result.stdout
+        assert list(blog.entries()) == [POSTS[0].link]  # still there until the round
+        Daemon(pipeline)._poll_channel("lab-notes")
+        assert blog.entries() == {}
+    page = next((blog.output / "artikel").glob("*.html")).read_text(encoding="utf-8")
+    assert "Dieser Beitrag wurde entfernt." in page
 
 
 def test_review_per_channel_overrides_the_selection_default(blog: Blog) -> None:

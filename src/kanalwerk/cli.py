@@ -799,11 +799,11 @@ def show(config_path: Path, item_id: int) -> None:
 
 def _decide(config_path: Path, verb: str, ids: tuple[int, ...], everything: bool) -> None:
     from kanalwerk import review
-    from kanalwerk.lock import REVIEW_INSTEAD, single_instance
+    from kanalwerk.lock import held_if_free
 
     decision = {"approve": review.APPROVE, "reject": review.REJECT}[verb]
     config = _load(config_path)
-    with single_instance(config.store, instead=REVIEW_INSTEAD):
+    with held_if_free(config.store) as alone:
         wanted = _ids(ids, everything, config)
         changed = review.decide(config, decision, wanted) if wanted else []
     if not wanted:
@@ -813,7 +813,11 @@ def _decide(config_path: Path, verb: str, ids: tuple[int, ...], everything: bool
     listed = ", ".join(map(str, changed)) if changed else "none changed"
     click.echo(f"{done} {len(changed)} article(s): {listed}")
     if verb == "approve" and changed:
-        click.echo("the next cycle publishes them (`kanalwerk run --once`, or the daemon)")
+        click.echo(
+            "the next cycle publishes them (`kanalwerk run --once`)"
+            if alone
+            else "the running kanalwerk publishes them at its next round"
+        )
 
 
 _all_option = click.option("--all", "everything", is_flag=True, help="Every draft waiting.")
@@ -850,14 +854,16 @@ def unpublish(config_path: Path, ids: tuple[int, ...]) -> None:
     not break; a re-delivered or edited original never brings the article back.
     """
     from kanalwerk import review
-    from kanalwerk.lock import REVIEW_INSTEAD, single_instance
+    from kanalwerk.lock import held_if_free
 
     config = _load(config_path)
-    with single_instance(config.store, instead=REVIEW_INSTEAD):
-        changed, result = review.unpublish(config, ids)
+    with held_if_free(config.store) as alone:
+        changed, result = review.unpublish(config, ids, publish=alone)
     listed = ", ".join(map(str, changed)) if changed else "none changed"
     written = f"; {len(result.written)} file(s) written" if result is not None else ""
     click.echo(f"unpublished {len(changed)} article(s): {listed}{written}")
+    if changed and not alone:
+        click.echo("the running kanalwerk takes them off the site at its next round")
 
 
 @main.group()

@@ -104,8 +104,13 @@ class Daemon:
             write_health(self.pipeline.config, round_facts(None, None, error=str(exc)))
             return
         store, max_attempts = self.pipeline.store, self.pipeline.config.translator.max_attempts
-        # Approved drafts wait for a round too, though no poll brought anything.
-        if report.new_items or store.pending_items(max_attempts, 1) or store.unpublished_count():
+        # Decisions (approve, unpublish) wait for a round too, though no poll brought anything.
+        if (
+            report.new_items
+            or store.pending_items(max_attempts, 1)
+            or store.unpublished_count()
+            or store.publish_requested()
+        ):
             self._process()
         else:
             self.pipeline.notify_hub()  # a ping a hub refused earlier is due again

@@ -24,8 +24,6 @@ from kanalwerk.errors import AlreadyRunning, StoreError
 RUN_INSTEAD = "stop it first, or give this config a store of its own"
 #: What `publish` says: the running daemon publishes after each cycle.
 PUBLISH_INSTEAD = "let it publish (it does after every cycle), or stop it first"
-#: What `approve`, `reject` and `unpublish` say: they change what the running one publishes.
-REVIEW_INSTEAD = "stop it, run this again, then start it again"
 
 
 def lock_path(store_url: str) -> Path:
@@ -77,6 +75,23 @@ def single_instance(store_url: str, *, instead: str = RUN_INSTEAD) -> Iterator[N
         yield
     finally:
         handle.close()
+
+
+@contextlib.contextmanager
+def held_if_free(store_url: str) -> Iterator[bool]:
+    """The store's lock for the block when no other run holds it (True); else False.
+
+    For editorial decisions: they are one transaction each, safe beside a running
+    daemon, which publishes them at its next round; without one they publish at once.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(single_instance(store_url))
+        except AlreadyRunning:
+            held = False
+        else:
+            held = True
+        yield held
 
 
 def _open_lock_file(path: Path, store: str) -> IO[str]:

@@ -804,6 +804,8 @@ def _publish_site(config: Config, store: Store, *, force: bool = False) -> Publi
     written again, and files of pages no longer published are removed. The keys are
     recorded after the files: a crash in between only renders the same bytes again.
     """
+    if store.publish_requested():
+        store.clear_publish_request()  # before reading: a request made meanwhile stays
     library = StoreLibrary(store, config.site.info(), [c.id for c in config.channels])
     previous = store.published_pages()
     result = publish(library, Path(config.output), previous=previous, force=force)

@@ -100,9 +100,17 @@ def article(config: Config, item_id: int) -> tuple[Article, str]:
     return found
 
 
-def unpublish(config: Config, ids: Sequence[int]) -> tuple[list[int], PublishResult | None]:
-    """Remove the articles from the site and feeds now; their pages become a notice."""
+def unpublish(
+    config: Config, ids: Sequence[int], *, publish: bool = True
+) -> tuple[list[int], PublishResult | None]:
+    """Remove the articles from the site and feeds; their pages become a notice.
+
+    With `publish` (the caller holds the store's lock) at once; else a running daemon
+    does it at its next round.
+    """
     with _open(config) as store:
         changed = _decide(store, UNPUBLISH, ids)
+        if not publish:
+            return changed, None
         with Pipeline(config, store) as pipeline:
             return changed, pipeline.publish()

@@ -337,6 +337,10 @@ def _store_edits(
         )
 
 
+#: Meta key: "1" while a decision waits to be published (see `change_article_states`).
+PUBLISH_REQUESTED = "publish_requested"
+
+
 class Store:
     """kanalwerk's database. Open with `Store.open(url)`; close it (or use `with`)."""
 
@@ -804,7 +808,9 @@ class Store:
         """Move the articles of `item_ids` to state `to`, all or none; return the old states.
 
         `check` gets the current state of each id that has an article (ids without one
-        are missing) inside the transaction, and raises to change nothing.
+        are missing) inside the transaction, and raises to change nothing. A change asks
+        for a publish in the same transaction (`publish_requested`), so a running daemon
+        shows it at its next round even when no poll brings anything.
         """
         ids = list(dict.fromkeys(item_ids))
         with self._write() as conn:
@@ -824,7 +830,17 @@ class Store:
                     .where(db.items.c.id.in_(chunk))
                     .values(state=to, updated_at=_now())
                 )
+            if moving:
+                conn.execute(_set_meta_statement(self._dialect, PUBLISH_REQUESTED, "1"))
         return states
+
+    def publish_requested(self) -> bool:
+        """Whether a decision changed what the output should show since the last publish."""
+        return self.get_meta(PUBLISH_REQUESTED) == "1"
+
+    def clear_publish_request(self) -> None:
+        """Called before a publish reads the articles: a request made during it stays."""
+        self.set_meta(PUBLISH_REQUESTED, "0")
 
     def mark_published(self, item_ids: Sequence[int]) -> None:
         """Translated items become published; items in other states are left alone."""
@@ -1270,12 +1286,15 @@ class Store:
         return None if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
-        insert = _insert_for(self._dialect, db.meta).values(key=key, value=value)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[db.meta.c.key], set_={"value": insert.excluded.value}
-        )
         with self._write() as conn:
-            conn.execute(stmt)
+            conn.execute(_set_meta_statement(self._dialect, key, value))
+
+
+def _set_meta_statement(dialect: str, key: str, value: str) -> sa.Insert:
+    insert = _insert_for(dialect, db.meta).values(key=key, value=value)
+    return insert.on_conflict_do_update(
+        index_elements=[db.meta.c.key], set_={"value": insert.excluded.value}
+    )
 
 
 def _decided_fields(decision: Decision) -> dict[str, Any]:
