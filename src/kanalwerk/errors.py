@@ -147,6 +147,18 @@ class DiscoveryError(KanalwerkError):
     """`kanalwerk add` found no feed behind the URL it was given; the message says why."""
 
 
+class TranscriptUnavailable(KanalwerkError):
+    """An item's transcript could not be had; the message is the reason `items` shows.
+
+    `blocked` is set when the service refuses this client as a whole (blocked address,
+    too many requests): asking for the next video would only be refused too.
+    """
+
+    def __init__(self, message: str, *, blocked: bool = False) -> None:
+        super().__init__(message)
+        self.blocked = blocked
+
+
 class DuplicateKey(ConfigError):
     """A mapping in the config file names a key twice (YAML would keep the last silently)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 from kanalwerk.errors import ConfigError
@@ -49,6 +50,42 @@ class FetchResult:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Enclosure:
+    """An audio or video file the item carries (RSS enclosure, Atom rel="enclosure")."""
+
+    url: str
+    type: str | None = None  # MIME type as the feed gives it, e.g. "audio/mpeg"
+    length: int | None = None  # bytes; None when the feed does not say
+
+
+@dataclass(frozen=True)
+class TranscriptLink:
+    """A Podcasting 2.0 `<podcast:transcript>`: where the episode's transcript lives."""
+
+    url: str
+    type: str  # MIME type, e.g. "text/vtt", "application/x-subrip"
+    language: str | None = None
+
+
+#: What an article is made from, best first: what was said, the page's whole text, the
+#: video's description, the feed's own text.
+SourceKind = Literal["transcript", "fulltext", "description", "feed"]
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """The text an article is made from, chosen once per item by the enrich step.
+
+    `html` is sanitized. `reason` says why no better source was had (transcripts
+    disabled, blocked, too little full text); `kanalwerk items` shows it.
+    """
+
+    kind: SourceKind
+    html: str
+    reason: str | None = None
+
+
 UNTITLED = "(ohne Titel)"  # the title of an entry that has none, shown to readers
 
 
@@ -76,6 +113,8 @@ class Item:
     categories: tuple[str, ...] = ()  # <category>, atom:category, JSON Feed tags
     duration: int | None = None  # seconds: itunes:duration, media:content, yt:duration
     views: int | None = None  # YouTube media:statistics; 0 before a premiere has aired
+    enclosures: tuple[Enclosure, ...] = ()  # audio and video files, published with the article
+    transcripts: tuple[TranscriptLink, ...] = ()  # <podcast:transcript> links
 
 
 @dataclass(frozen=True)
@@ -126,6 +165,7 @@ class StoredItem:
     source: SourceRef
     content_hash: str | None = None  # `fingerprint.content_hash` of `item`
     remake: bool = False  # its article exists: the original changed since it was made
+    source_text: SourceText | None = None  # None until the enrich step has run
 
 
 @dataclass(frozen=True)
@@ -146,6 +186,7 @@ class Article:
     language: str = "de"
     thumbnail: str | None = None
     channel_id: str = ""  # the channel the original came through
+    enclosures: tuple[Enclosure, ...] = ()  # the original's audio and video files
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from kanalwerk import logs
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.dates import utc_seconds
+from kanalwerk.enrich import EnrichReport, Source, build_sources, enrich_pending
 from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
@@ -853,8 +854,10 @@ class Pipeline:
         *,
         translator_factory: Callable[[Config, Store], Translator] = build_translator,
         writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
+        sources_factory: Callable[[Config, FetchSettings], Sequence[Source]] = build_sources,
     ):
         self.store = store
+        self.sources_factory = sources_factory
         self.translators = TranslatorHolder(translator_factory, store)
         self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
         self._hub_lock = threading.Lock()
@@ -871,8 +874,20 @@ class Pipeline:
         """Fetch, parse and store the given (default: all enabled) channels once."""
         return _poll(self.config, self.store, channels, executor=executor)
 
+    def enrich(self) -> EnrichReport:
+        """Choose each new item's source text once: transcript, full text, or its own."""
+        config = self.config
+        sources = self.sources_factory(config, fetch_settings(config))
+        return enrich_pending(
+            config, self.store, sources, language=lambda s: source_language(config, s)
+        )
+
     def translate(self, *, limit: int | None = None) -> TranslateReport:
-        """Turn stored items into German articles with the configured engines."""
+        """Turn stored items into German articles with the configured engines.
+
+        Items first get their source text (`enrich`), so every caller translates from it.
+        """
+        self.enrich()
         config = self.config
         self.translators.update(config)
         self.writers.update(config)

@@ -474,6 +474,11 @@ class ChannelConfig(SelectionKeys):
     interval: Interval | None = None
     enabled: bool = True
     language: LanguageCode | None = None
+    # Videos' transcripts (None: when the youtube extra is installed) and podcasts'.
+    transcripts: bool | None = None
+    # Translate mode: the translated transcript follows the description ("Das Video in
+    # Textform"); false publishes the translated description alone.
+    transcript_section: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -327,6 +327,22 @@ def _m0006_review_and_edits(conn: Connection) -> None:
     )
 
 
+def _m0007_source_texts(conn: Connection) -> None:
+    """Items' enclosures and transcript links, and the source text each article is made from.
+
+    Items stored before have neither; those still waiting get their source text at the
+    next enrich step, from what they hold.
+    """
+    for column in (
+        "enclosures",
+        "transcript_links",
+        "source_kind",
+        "source_html",
+        "source_reason",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE items ADD COLUMN {column} TEXT"))
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
@@ -334,6 +350,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0004_published_pages,
     _m0005_publication_order,
     _m0006_review_and_edits,
+    _m0007_source_texts,
 )
 
 

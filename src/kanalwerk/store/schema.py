@@ -122,6 +122,13 @@ items = sa.Table(
     # Normalised title and text (`kanalwerk.fingerprint`), computed once a re-delivery
     # differs from the stored text: what tells an edit from noise.
     sa.Column("content_hash", sa.Text),
+    # JSON lists: the item's audio/video files and its <podcast:transcript> links.
+    sa.Column("enclosures", sa.Text),
+    sa.Column("transcript_links", sa.Text),
+    # What the article is made from (enrich.py), chosen once; NULL until then.
+    sa.Column("source_kind", sa.Text),
+    sa.Column("source_html", sa.Text),
+    sa.Column("source_reason", sa.Text),  # why no better source was had
     sa.UniqueConstraint("channel_id", "guid", name="uq_items_channel_guid"),
     sa.CheckConstraint(
         f"state IN ({', '.join(repr(state) for state in ITEM_STATES)})", name="ck_items_state"

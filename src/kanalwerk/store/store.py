@@ -30,6 +30,7 @@ from kanalwerk.models import (
     Item,
     ParsedFeed,
     SourceRef,
+    SourceText,
     StoredItem,
     Usage,
 )
@@ -39,6 +40,13 @@ from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
 from kanalwerk.store.chunks import chunks as _chunks
 from kanalwerk.store.guids import adopt_resolved_guids, channels_to_adopt
+from kanalwerk.store.media import (
+    enclosures_from_json,
+    enclosures_json,
+    links_from_json,
+    links_json,
+    source_text,
+)
 
 _WRITE = "kanalwerk_write"  # execution option: this transaction will write
 _SUPPORTED = ("sqlite", "postgresql")
@@ -207,7 +215,12 @@ def _source(row: sa.Row[Any], title: str, link: str | None, author: str | None) 
 
 
 def _stored_item(row: sa.Row[Any]) -> StoredItem:
-    item = Item(guid=row.guid, **{name: getattr(row, name) for name in _item_fields})
+    item = Item(
+        guid=row.guid,
+        **{name: getattr(row, name) for name in _item_fields},
+        enclosures=enclosures_from_json(row.enclosures),
+        transcripts=links_from_json(row.transcript_links),
+    )
     return StoredItem(
         id=row.id,
         channel_id=row.channel_id,
@@ -221,6 +234,7 @@ def _stored_item(row: sa.Row[Any]) -> StoredItem:
         # Computed when missing, so a saved article always names what it was made from.
         content_hash=row.content_hash or content_hash(item),
         remake=getattr(row, "remake", False),
+        source_text=source_text(row.source_kind, row.source_html, row.source_reason),
     )
 
 
@@ -240,6 +254,7 @@ def _article(row: sa.Row[Any]) -> Article:
         language=row.language,
         thumbnail=row.thumbnail,
         channel_id=row.item_channel_id,
+        enclosures=enclosures_from_json(row.item_enclosures),
     )
 
 
@@ -251,6 +266,7 @@ def _articles_query() -> sa.Select[Any]:
             db.items.c.link.label("item_link"),
             db.items.c.author.label("item_author"),
             db.items.c.channel_id.label("item_channel_id"),
+            db.items.c.enclosures.label("item_enclosures"),
             *_source_columns,
         )
         .join(db.items, db.articles.c.item_id == db.items.c.id)
@@ -667,6 +683,39 @@ class Store:
         rows.sort(key=lambda row: (row.published or row.first_seen, row.id))
         return [_stored_item(row) for row in rows[:limit]]
 
+    def items_to_enrich(self, limit: int | None = None) -> list[StoredItem]:
+        """Items waiting for translation whose source text is not chosen yet, oldest first."""
+        stmt = (
+            self._stored_items_query()
+            .where(db.items.c.state == "new", db.items.c.source_kind.is_(None))
+            .order_by(sa.func.coalesce(db.items.c.published, db.items.c.first_seen), db.items.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_stored_item(row) for row in conn.execute(stmt)]
+
+    def save_source_texts(self, texts: Mapping[int, SourceText]) -> None:
+        """Keep each item's source text; an item that has one already keeps it."""
+        if not texts:
+            return
+        i = db.items.c
+        stmt = (
+            sa.update(db.items)
+            .where(i.id == sa.bindparam("p_id"), i.source_kind.is_(None))
+            .values(
+                source_kind=sa.bindparam("p_kind"),
+                source_html=sa.bindparam("p_html"),
+                source_reason=sa.bindparam("p_reason"),
+                updated_at=_now(),
+            )
+        )
+        rows = [
+            {"p_id": item_id, "p_kind": t.kind, "p_html": t.html, "p_reason": t.reason}
+            for item_id, t in texts.items()
+        ]
+        with self._write() as conn:
+            conn.execute(stmt, rows)
+
     def mark_attempt_failed(self, item_id: int, error: str, max_attempts: int) -> str:
         """Count a failed translation; the item gives up ("failed") after `max_attempts`."""
         attempts = db.items.c.attempts + 1
@@ -1006,7 +1055,15 @@ class Store:
         i = db.items.c
         when = sa.func.coalesce(i.published, i.first_seen)
         stmt = sa.select(
-            i.id, i.channel_id, i.state, i.title, i.link, i.skip_reason, when.label("date")
+            i.id,
+            i.channel_id,
+            i.state,
+            i.title,
+            i.link,
+            i.skip_reason,
+            when.label("date"),
+            i.source_kind,
+            i.source_reason,
         ).order_by(when.desc(), i.id.desc())
         if channel_id is not None:
             stmt = stmt.where(i.channel_id == channel_id)
@@ -1022,6 +1079,8 @@ class Store:
                     row.title,
                     row.link,
                     row.skip_reason,
+                    row.source_kind,
+                    row.source_reason,
                 )
                 for row in conn.execute(stmt)
             ]
@@ -1304,6 +1363,8 @@ def _decided_fields(decision: Decision) -> dict[str, Any]:
         "state": decision.state,
         "skip_reason": decision.reason,
         "origin": decision.origin,
+        "enclosures": enclosures_json(item.enclosures),
+        "transcript_links": links_json(item.transcripts),
     }
 
 
@@ -1327,6 +1388,8 @@ class ListedItem:
     title: str
     link: str | None
     skip_reason: str | None
+    source_kind: str | None = None  # what the article is made from (enrich.py)
+    source_reason: str | None = None  # why no better source was had
 
 
 @dataclass(frozen=True)

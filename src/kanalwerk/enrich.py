@@ -1,0 +1,127 @@
+"""Each new item's best source text, chosen once, between storing and translating.
+
+Sources are asked in order (what was said, then the linked page's full text); the first
+with text wins. When none has any, the item keeps its own text (a video's description,
+the feed's text) together with the reasons the better ones were missing, so `kanalwerk
+items` can say why an article was made from less. The choice is stored with the item:
+re-polls and later cycles never fetch it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from kanalwerk.config import ChannelConfig, Config
+from kanalwerk.fetch import FetchSettings
+from kanalwerk.models import SourceKind, SourceText, StoredItem
+from kanalwerk.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item waiting for its source text, with what sources need to know about it."""
+
+    stored: StoredItem
+    channel: ChannelConfig
+    language: str  # the item's language (channel setting, feed, or detected)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A source applies to the item but has no text for it; `reason` says why."""
+
+    reason: str
+
+
+class Source(Protocol):
+    """One kind of richer text (transcripts, full text), asked for a batch of items.
+
+    A batch lets a source fetch concurrently under the shared per-host limits, and stop
+    early for all items when its service refuses the client.
+    """
+
+    def find(self, candidates: Sequence[Candidate]) -> Mapping[int, SourceText | Missing]:
+        """Text or the reason for none, by item id; items the source does not apply to
+        (a blog post for transcripts, a channel without `full_text`) are left out."""
+        ...
+
+
+def own_text(stored: StoredItem, reasons: Sequence[str] = ()) -> SourceText:
+    """The item's own text: the video's description or the feed's text."""
+    item = stored.item
+    kind: SourceKind = "description" if item.video_id else "feed"
+    reason = "; ".join(reasons) or None
+    return SourceText(kind, item.content_html or item.summary_html, reason)
+
+
+@dataclass(frozen=True)
+class EnrichReport:
+    """What one enrich step chose: items per source kind, and how many fell back."""
+
+    kinds: Mapping[str, int]
+    fell_back: int  # items where a source applied but had no text
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+
+def enrich_pending(
+    config: Config,
+    store: Store,
+    sources: Sequence[Source],
+    *,
+    language: Callable[[StoredItem], str],
+    limit: int | None = None,
+) -> EnrichReport:
+    """Give every stored item still waiting for translation its source text, once."""
+    waiting = store.items_to_enrich(limit=limit)
+    if not waiting:
+        return EnrichReport({}, 0)
+    channels = {c.id: c for c in config.channels}
+    candidates = [
+        Candidate(s, channels[s.channel_id], language(s))
+        for s in waiting
+        if s.channel_id in channels
+    ]
+    chosen: dict[int, SourceText] = {}
+    reasons: dict[int, list[str]] = {}
+    for source in sources:
+        open_ = [c for c in candidates if c.stored.id not in chosen]
+        if not open_:
+            break
+        for item_id, answer in source.find(open_).items():
+            if isinstance(answer, Missing):
+                reasons.setdefault(item_id, []).append(answer.reason)
+            else:
+                chosen[item_id] = answer
+    kinds: dict[str, int] = {}
+    fell_back = 0
+    for c in candidates:
+        item_id = c.stored.id
+        text = chosen.get(item_id)
+        if text is None:
+            text = own_text(c.stored, reasons.get(item_id, ()))
+            if text.reason:
+                fell_back += 1
+                log.info(
+                    "%s: %r is made from its %s (%s)",
+                    c.channel.name,
+                    c.stored.item.title,
+                    "description" if text.kind == "description" else "feed text",
+                    text.reason,
+                )
+        chosen[item_id] = text
+        kinds[text.kind] = kinds.get(text.kind, 0) + 1
+    store.save_source_texts({c.stored.id: chosen[c.stored.id] for c in candidates})
+    return EnrichReport(kinds, fell_back)
+
+
+def build_sources(config: Config, settings: FetchSettings) -> list[Source]:
+    """The configured sources, best first; each applies only where its channel wants it."""
+    return []
