@@ -13,7 +13,15 @@ from html import escape
 from urllib.parse import quote
 
 from kanalwerk.dates import utc_seconds
-from kanalwerk.models import UNTITLED, Article, SiteInfo, SourceRef, StoredItem, source_name
+from kanalwerk.models import (
+    UNTITLED,
+    Article,
+    SiteInfo,
+    SourceKind,
+    SourceRef,
+    StoredItem,
+    source_name,
+)
 from kanalwerk.sanitize import (
     clean_text,
     collapse_whitespace,
@@ -23,6 +31,8 @@ from kanalwerk.sanitize import (
     sanitize_html,
 )
 from kanalwerk.slug import slugify
+from kanalwerk.sources import chapters
+from kanalwerk.sources.youtube import watch_url
 
 SUMMARY_LENGTH = 280
 SLUG_LENGTH = 60
@@ -74,8 +84,31 @@ def _original_label(source: SourceRef) -> str:
     return title or name or "Originalbeitrag"
 
 
-def attribution_box(source: SourceRef, site: SiteInfo, *, translated: bool = True) -> str:
-    """The "Hinweis zur Quelle" box.
+#: The heading of the transcript section in translate mode, by what was recorded.
+TRANSCRIPT_HEADING_VIDEO = "Das Video in Textform"
+TRANSCRIPT_HEADING_EPISODE = "Die Folge in Textform"
+
+
+def basis_line(kind: SourceKind | None, *, video: bool, episode: bool = False) -> str | None:
+    """ "Grundlage: …" for the attribution box; None for an ordinary feed's own text.
+
+    `episode`: a podcast episode (the item carries audio or video).
+    """
+    if kind == "transcript":
+        return "Grundlage: " + ("Transkript des Videos" if video else "Transkript der Folge")
+    if kind == "fulltext":
+        return "Grundlage: Volltext des Artikels"
+    if kind == "description" or (kind == "feed" and video):
+        return "Grundlage: Beschreibung des Videos"
+    if kind == "feed" and episode:
+        return "Grundlage: Beschreibung der Folge"
+    return None
+
+
+def attribution_box(
+    source: SourceRef, site: SiteInfo, *, translated: bool = True, basis: str | None = None
+) -> str:
+    """The "Hinweis zur Quelle" box, with what the article was made from (`basis_line`).
 
     A `div` with a bold heading paragraph: it reads as a distinct note in feed readers that
     drop classes and unknown elements, and `class="quelle"` styles it on the site.
@@ -91,7 +124,8 @@ def attribution_box(source: SourceRef, site: SiteInfo, *, translated: bool = Tru
         '<div class="quelle" role="note">'
         f"<p><strong>ℹ️ {escape(site.attribution_heading)}</strong></p>"
         f"<p>{escape(text)} {original}{end}</p>"
-        "</div>"
+        + (f'<p class="grundlage">{escape(basis)}</p>' if basis else "")
+        + "</div>"
     )
 
 
@@ -100,7 +134,7 @@ def _video_preview(stored: StoredItem) -> str:
     thumbnail = http_url(item.thumbnail)
     if not (item.video_id and thumbnail):
         return ""
-    link = http_url(item.link) or f"https://www.youtube.com/watch?v={quote(item.video_id, safe='')}"
+    link = http_url(item.link) or watch_url(item.video_id)
     alt = f"Video ansehen: {collapse_whitespace(stored.source.title or item.title)}"
     return (
         f'<p><a href="{escape(link)}"><img src="{escape(thumbnail)}" alt="{escape(alt)}"></a></p>'
@@ -118,10 +152,15 @@ def compose_article(
     site: SiteInfo,
     translated: bool = True,
     now: datetime | None = None,
+    basis: SourceKind | None = None,
+    chapters_html_de: str = "",
+    transcript_html_de: str = "",
 ) -> Article:
     """Build the German article for `stored` from its translation.
 
-    `title_de` and `teaser_de` are plain text; `body_html_de` is HTML and is sanitized here.
+    `title_de` and `teaser_de` are plain text; `body_html_de` is HTML and is sanitized here,
+    as are the video's chapter list and the transcript section, which follow the body
+    under German headings. `basis` is named in the attribution box.
 
     `now` only clamps dates a source put in the future, so such an entry doesn't stay pinned
     to the top of the feed.
@@ -130,8 +169,19 @@ def compose_article(
     source = stored.source
     base = source.link or item.link
     body = sanitize_html(body_html_de, base_url=base)
+    episode = any(_is_media(e.type) for e in item.enclosures)
+    line = basis_line(basis, video=item.video_id is not None, episode=episode)
+    extra = ""
+    if chapters_html_de.strip():
+        extra += f"<h2>{chapters.HEADING}</h2>{sanitize_html(chapters_html_de)}"
+    if transcript_html_de.strip():
+        heading = TRANSCRIPT_HEADING_VIDEO if item.video_id else TRANSCRIPT_HEADING_EPISODE
+        extra += f"<h2>{heading}</h2>{sanitize_html(transcript_html_de, base_url=base)}"
     content = sanitize_article_html(
-        attribution_box(source, site, translated=translated) + _video_preview(stored) + body,
+        attribution_box(source, site, translated=translated, basis=line)
+        + _video_preview(stored)
+        + body
+        + extra,
         base_url=base,
     )
 
@@ -159,4 +209,9 @@ def compose_article(
         model=model,
         thumbnail=item.thumbnail,
         channel_id=stored.channel_id,
+        enclosures=item.enclosures,
     )
+
+
+def _is_media(mime: str | None) -> bool:
+    return bool(mime) and str(mime).lower().startswith(("audio/", "video/"))

@@ -123,5 +123,10 @@ def enrich_pending(
 
 
 def build_sources(config: Config, settings: FetchSettings) -> list[Source]:
-    """The configured sources, best first; each applies only where its channel wants it."""
-    return []
+    """The sources, best first; each applies only where its channel wants it.
+
+    Imported here: the sources import this module's `Candidate` and `Missing`.
+    """
+    from kanalwerk.sources.transcripts import TranscriptSource
+
+    return [TranscriptSource(settings)]

@@ -27,7 +27,7 @@ import feedparser.mixin
 
 from kanalwerk.dates import as_utc
 from kanalwerk.errors import ParseError
-from kanalwerk.models import UNTITLED, Item, ParsedFeed
+from kanalwerk.models import UNTITLED, Enclosure, Item, ParsedFeed, TranscriptLink
 from kanalwerk.sanitize import collapse_whitespace, html_to_text
 
 __all__ = ["UNTITLED", "parse_feed", "text_to_html"]
@@ -52,6 +52,23 @@ def _start_link_keeping_href(self: Any, attrs_d: dict[str, Any]) -> Any:
             href = _decode_xml_refs(href)
         attrs_d[_WRITTEN_HREF] = href
     return _feedparser_start_link(self, attrs_d)
+
+
+# Podcasting 2.0 `<podcast:transcript>`: feedparser keeps only the last such element of
+# an entry, and only under the prefix the feed chose; every one is collected instead,
+# under the namespace's usual prefix whatever the feed calls it.
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+_TRANSCRIPTS = "kanalwerk_transcripts"
+_Mixin.namespaces = {**_Mixin.namespaces, PODCAST_NS: "podcast"}
+_Mixin._matchnamespaces = {**_Mixin._matchnamespaces, PODCAST_NS: "podcast"}
+
+
+def _start_podcast_transcript(self: Any, attrs_d: dict[str, Any]) -> None:
+    if self.inentry:
+        self._get_context().setdefault(_TRANSCRIPTS, []).append(dict(attrs_d))
+
+
+_Mixin._start_podcast_transcript = _start_podcast_transcript
 
 
 # The lenient parser (a malformed feed) decodes only `&amp;` in attribute values. A
@@ -101,6 +118,8 @@ _CHAR_REF_RE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 _REPLACEMENT_REF = b"&#xFFFD;"
 #: An item's categories beyond this many are not kept (a hostile feed may list thousands).
 MAX_CATEGORIES = 50
+#: An item's enclosures or transcript links beyond this many are not kept.
+MAX_ENCLOSURES = 10
 #: JSON numbers longer than this stay digit strings (Python refuses ints over 4300 digits).
 JSON_INT_DIGITS = 100
 
@@ -284,7 +303,43 @@ def _entry_to_item(
         categories=_categories(_get(entry, "tags") or (), lambda tag: _get(tag, "term")),
         duration=_duration(entry),
         views=_views(entry),
+        enclosures=_enclosures(entry, base_url or feed_base),
+        transcripts=_transcript_links(entry, base_url or feed_base),
     )
+
+
+def _is_media(kind: str | None) -> bool:
+    return bool(kind) and str(kind).lower().startswith(("audio/", "video/"))
+
+
+def _enclosures(entry: Any, base: str) -> tuple[Enclosure, ...]:
+    """Audio and video files (RSS enclosure, Atom rel="enclosure"), each once."""
+    found: dict[str, Enclosure] = {}
+    for link in _get(entry, "links") or ():
+        kind = _clean(_get(link, "type"))
+        href = _clean(_get(link, "href"))
+        if _get(link, "rel") != "enclosure" or not href or not _is_media(kind):
+            continue
+        url = _join(base, href)
+        if url and url not in found:
+            found[url] = Enclosure(url, kind, _length(_get(link, "length")))
+    return tuple(found.values())[:MAX_ENCLOSURES]
+
+
+def _length(value: Any) -> int | None:
+    text = _clean(value) if isinstance(value, str) else None
+    return int(text) if text and text.isdigit() and len(text) <= JSON_INT_DIGITS else None
+
+
+def _transcript_links(entry: Any, base: str) -> tuple[TranscriptLink, ...]:
+    """The entry's `<podcast:transcript>` links with a type, each URL once."""
+    found: dict[str, TranscriptLink] = {}
+    for attrs in _get(entry, _TRANSCRIPTS) or ():
+        href, kind = _clean(attrs.get("url")), _clean(attrs.get("type"))
+        url = _join(base, href) if href else None
+        if url and kind and url not in found:
+            found[url] = TranscriptLink(url, kind.lower(), _clean(attrs.get("language")))
+    return tuple(found.values())[:MAX_ENCLOSURES]
 
 
 def _categories(values: Iterable[Any], text: Callable[[Any], Any]) -> tuple[str, ...]:
@@ -621,7 +676,22 @@ def _json_item(
         thumbnail=_json_url(raw.get("image"), base) or _json_url(raw.get("banner_image"), base),
         base_url=content_base,
         categories=_categories(_json_list(raw.get("tags")), lambda tag: tag),
+        enclosures=_json_attachments(raw.get("attachments"), base),
     )
+
+
+def _json_attachments(value: Any, base: str) -> tuple[Enclosure, ...]:
+    """JSON Feed `attachments` that are audio or video, each URL once."""
+    found: dict[str, Enclosure] = {}
+    for raw in _json_list(value):
+        if not isinstance(raw, dict):
+            continue
+        url, kind = _json_url(raw.get("url"), base), _json_str(raw.get("mime_type"))
+        size = raw.get("size_in_bytes")
+        if url and _is_media(kind) and url not in found:
+            length = size if isinstance(size, int) and not isinstance(size, bool) else None
+            found[url] = Enclosure(url, kind, length)
+    return tuple(found.values())[:MAX_ENCLOSURES]
 
 
 def _json_list(value: Any) -> list[Any]:

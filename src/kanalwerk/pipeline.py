@@ -31,6 +31,7 @@ import httpx
 
 import kanalwerk.sources.youtube as youtube
 from kanalwerk import logs
+from kanalwerk.basis import basis
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.dates import utc_seconds
@@ -656,27 +657,37 @@ def _translate_item(
     so an outage leaves the item queued.
     """
     item = stored.item
-    body_html = item.content_html or item.summary_html
+    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
+    made_from = basis(stored, transcript_section=channel.transcript_section if channel else True)
     lang = source_language(config, stored)
     if lang == "de":
         return compose_article(
             stored,
             title_de=item.title,
-            body_html_de=body_html,
+            body_html_de=made_from.body_html,
             teaser_de=None,
             engine="none",
             model=None,
             site=site,
             translated=False,
+            basis=made_from.kind,
+            chapters_html_de=made_from.chapters_html,
+            transcript_html_de=made_from.transcript_html,
         )
     writer = article_writer() if article_writer is not None else None
     if writer is not None:
         written = _write_article(config, stored, writer, site, lang, resting)
         if written is not None:
             return written
-    body = segment_html(body_html)
+    # Body, chapter titles and transcript travel in one request, each segment cached on
+    # its own: a retranslation pays for nothing it has translated before.
+    parts = [
+        segment_html(made_from.body_html),
+        segment_html(made_from.chapters_html),
+        segment_html(made_from.transcript_html),
+    ]
     # The title travels as an HTML segment without tags so the whole item is one request.
-    texts = (html.escape(item.title, quote=False), *body.texts)
+    texts = (html.escape(item.title, quote=False), *(t for part in parts for t in part.texts))
     request = TranslationRequest(
         texts=texts,
         source_lang=lang,
@@ -692,7 +703,12 @@ def _translate_item(
             engine=result.engine,
         )
     title_de = html_to_text(result.texts[0]).strip() or item.title
-    body_de = body.render(result.texts[1:])
+    rendered: list[str] = []
+    start = 1
+    for part in parts:
+        rendered.append(part.render(result.texts[start : start + len(part.texts)]))
+        start += len(part.texts)
+    body_de, chapters_de, transcript_de = rendered
     return compose_article(
         stored,
         title_de=title_de,
@@ -702,6 +718,9 @@ def _translate_item(
         model=result.model,
         site=site,
         translated=True,
+        basis=made_from.kind,
+        chapters_html_de=chapters_de,
+        transcript_html_de=transcript_de,
     )
 
 
@@ -771,6 +790,7 @@ def _write_article(
         model=written.model,
         site=site,
         translated=True,
+        basis=source.kind,
     )
 
 

@@ -385,4 +385,14 @@ def sanitize_item(item: Item) -> Item:
         video_id=optional_text(item.video_id),
         yt_channel_id=optional_text(item.yt_channel_id),
         media_description=strip_control_chars(media) if media is not None else None,
+        enclosures=tuple(
+            dataclasses.replace(e, url=url, type=optional_text(e.type))
+            for e in item.enclosures
+            if (url := http_url(e.url))
+        ),
+        transcripts=tuple(
+            dataclasses.replace(t, url=url, language=optional_text(t.language))
+            for t in item.transcripts
+            if (url := http_url(t.url))
+        ),
     )

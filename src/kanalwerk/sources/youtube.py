@@ -71,6 +71,11 @@ def uploads_feed_url(channel_id: str) -> str:
     return f"{FEED_BASE}?playlist_id=UULF{_checked_id(channel_id)[2:]}"
 
 
+def watch_url(video_id: str) -> str:
+    """The video's page on YouTube."""
+    return f"https://www.youtube.com/watch?v={quote(video_id, safe='')}"
+
+
 def channel_feed_instead_of_uploads(url: str) -> str | None:
     """The channel's full feed when `url` is its uploads playlist's feed, else None.
 
