@@ -4,7 +4,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from requests.adapters import BaseAdapter
 
+from kanalwerk.sources import youtube_transcripts
 from kanalwerk.store import Store
 from tests.servers import LocalServer
 
@@ -41,3 +44,26 @@ def store(tmp_path: Path) -> Iterator[Store]:
     """A new, empty store in the test's folder."""
     with Store.open(f"sqlite:///{tmp_path / 'k.db'}") as opened:
         yield opened
+
+
+class _Offline(BaseAdapter):
+    """Refuses every request: tests never reach YouTube itself."""
+
+    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        raise requests.ConnectionError(f"tests do not reach {request.url}")
+
+    def close(self) -> None:
+        pass
+
+
+def offline_session() -> requests.Session:
+    client = requests.Session()
+    client.mount("https://", _Offline())
+    client.mount("http://", _Offline())
+    return client
+
+
+@pytest.fixture(autouse=True)
+def youtube_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Video transcripts fail as without a network, unless a test routes them to a fake."""
+    monkeypatch.setattr(youtube_transcripts, "session", offline_session)

@@ -691,6 +691,9 @@ def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str 
     New items wait for translation; skipped ones were not chosen (backfill, a rule,
     Shorts, a duplicate) and never become articles; held ones are premieres or live
     streams that have not aired yet. It only reads the store, like `status`.
+
+    An item whose transcript or full text could not be had says what its article is
+    made from instead, and why (`[from its description: transcripts are disabled …]`).
     """
     from kanalwerk.errors import NoStoreYet
     from kanalwerk.store import Store
@@ -721,6 +724,8 @@ def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str 
         line = f"{row.id}  {row.channel_id}  {row.state}  {row.date:%Y-%m-%d}  {row.title}"
         if row.skip_reason and row.state in ("skipped", "held"):
             line += f"  ({row.skip_reason})"
+        if row.source_reason:  # made from less than it could have been, and why
+            line += f"  [from its {row.source_kind}: {row.source_reason}]"
         click.echo(logs.printable(line))
 
 

@@ -124,7 +124,7 @@ def attribution_box(
         '<div class="quelle" role="note">'
         f"<p><strong>ℹ️ {escape(site.attribution_heading)}</strong></p>"
         f"<p>{escape(text)} {original}{end}</p>"
-        + (f'<p class="grundlage">{escape(basis)}</p>' if basis else "")
+        + (f"<p>{escape(basis)}</p>" if basis else "")
         + "</div>"
     )
 

@@ -31,6 +31,7 @@ class _Link:
     rel: str
     type: str | None = None
     title: str | None = None
+    length: int | None = None
 
 
 class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
@@ -76,6 +77,8 @@ def _link_elem(parent: Any, link: _Link) -> None:
         elem.set("type", link.type)
     if link.title:
         elem.set("title", link.title)
+    if link.length is not None:
+        elem.set("length", str(link.length))
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:
@@ -144,5 +147,9 @@ def _add_entry(fg: Any, item: FeedItem) -> None:
     extras.links.append(_Link(item.url, "alternate", "text/html"))
     if item.original_url:
         extras.links.append(_Link(item.original_url, "via", "text/html", item.original_title))
+    for enclosure in item.enclosures:
+        extras.links.append(
+            _Link(enclosure.url, "enclosure", enclosure.type, None, enclosure.length)
+        )
     extras.source = item.source
     extras.source_updated = iso_utc(item.updated)

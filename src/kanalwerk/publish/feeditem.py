@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kanalwerk.dates import utc_seconds
-from kanalwerk.models import Article, SiteInfo, SourceRef, source_name
+from kanalwerk.models import Article, Enclosure, SiteInfo, SourceRef, source_name
 from kanalwerk.sanitize import feed_id_iri, http_url, strip_control_chars
 
 # An empty feed still needs a date; a fixed value keeps the file byte-identical between runs.
@@ -61,6 +61,7 @@ class FeedItem:
     author: str
     image: str | None
     source: FeedSource
+    enclosures: tuple[Enclosure, ...] = ()  # the original's audio and video files
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ def feed_item(article: Article, site: SiteInfo) -> FeedItem:
         author=text(site.author),
         image=_optional_iri(http_url(article.thumbnail)),
         source=_source(article.source),
+        enclosures=tuple(
+            Enclosure(iri(url), text(e.type) if e.type else None, e.length)
+            for e in article.enclosures
+            if (url := http_url(e.url))
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kanalwerk.dates import iso_utc
-from kanalwerk.models import Article, SiteInfo
+from kanalwerk.models import Article, Enclosure, SiteInfo
 from kanalwerk.publish.feeditem import FeedItem, feed_info, feed_items
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -31,6 +31,16 @@ def _item(item: FeedItem) -> dict[str, Any]:
         "date_modified": iso_utc(item.updated),
         "authors": [{"name": item.author}],
         "language": "de",
+        "attachments": [_attachment(e) for e in item.enclosures] or None,
+    }
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _attachment(enclosure: Enclosure) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "url": enclosure.url,
+        "mime_type": enclosure.type or "application/octet-stream",
+        "size_in_bytes": enclosure.length,
     }
     return {key: value for key, value in data.items() if value is not None}
 

@@ -52,6 +52,13 @@ def _item(channel: etree._Element, item: FeedItem) -> None:
     _child(elem, "guid", item.id).set("isPermaLink", "false")
     _child(elem, "pubDate", rfc822(item.published))
     _child(elem, "source", item.source.title).set("url", item.source.feed_url)
+    if item.enclosures:  # RSS 2.0 allows one; the first is the episode itself
+        first = item.enclosures[0]
+        # url, length and type are all required; 0 is the usual "length unknown".
+        enclosure = _child(elem, "enclosure")
+        enclosure.set("url", first.url)
+        enclosure.set("length", str(first.length or 0))
+        enclosure.set("type", first.type or "application/octet-stream")
 
 
 def render_rss(
