@@ -63,7 +63,12 @@ def youtube_feed(*entries: str) -> bytes:
 FEED = youtube_feed(
     video_entry("manual00001", "DeepSeek explained", "The short description.", 20),
     video_entry("generated01", "Nvidia falls", "Nvidia lost value.", 21),
-    video_entry("disabled001", "Stargate announced", "A big project.", 22),
+    video_entry(
+        "disabled001",
+        "Stargate announced",
+        "A big project.\n\n0:00 Intro\n1:30 Who pays\n12:34 What it means",
+        22,
+    ),
     video_entry("frenchonly1", "Mistral in Paris", "A French lab.", 23),
 )
 VIDEOS = {
@@ -136,8 +141,9 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
 
 
 def section(page: str, heading: str) -> str:
-    """The HTML after `heading`'s <h2> up to the next <h2> or the end of the article."""
-    match = re.search(rf"<h2>{re.escape(heading)}</h2>(.*?)(?:<h2>|</article>)", page, re.S)
+    """The HTML after `heading`'s <h2> up to the next <h2> or the end of the body."""
+    end = r'(?:<h2>|<p class="original">|</article>)'
+    match = re.search(rf"<h2>{re.escape(heading)}</h2>(.*?){end}", page, re.S)
     assert match is not None, f"no section {heading!r}"
     return match.group(1)
 
@@ -242,3 +248,17 @@ def test_without_the_extra_items_say_how_to_get_transcripts(
     listing = setup.run("items", channel="    transcripts: true")
     asked = next(line for line in listing.splitlines() if "Asked for" in line)
     assert asked.endswith("pip install 'kanalwerk[youtube]']")
+
+
+def test_chapters_in_the_description_become_a_chapter_list(setup: Setup) -> None:
+    setup.run("run", "--once")
+
+    chapters = section(setup.page("DE: Stargate announced"), "Kapitel")
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', chapters)
+    assert links == [
+        ("https://www.youtube.com/watch?v=disabled001&amp;t=0s", "0:00"),
+        ("https://www.youtube.com/watch?v=disabled001&amp;t=90s", "1:30"),
+        ("https://www.youtube.com/watch?v=disabled001&amp;t=754s", "12:34"),
+    ]
+    assert "Who pays" in chapters and chapters.count("DE: ") == 3  # titles translated
+    assert "<h2>Kapitel</h2>" not in setup.page("DE: Nvidia falls")
