@@ -20,6 +20,7 @@ from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI
 from tests.fake_youtube import FakeYouTube, Video
 from tests.servers import LocalServer, Resource
+from tests.test_store import raw
 
 API_KEY = "sk-transcripts-test"
 
@@ -262,3 +263,16 @@ def test_chapters_in_the_description_become_a_chapter_list(setup: Setup) -> None
     ]
     assert "Who pays" in chapters and chapters.count("DE: ") == 3  # titles translated
     assert "<h2>Kapitel</h2>" not in setup.page("DE: Nvidia falls")
+
+
+def test_translating_a_transcript_again_costs_nothing(setup: Setup) -> None:
+    setup.run("run", "--once")
+    paid = setup.api.requests
+    sent = "".join(body for body in map(str, setup.api.bodies))
+    assert "Welcome back to the show." in sent
+
+    raw(setup.folder / "kanalwerk.db", "UPDATE items SET state = 'new'")
+    setup.run("run", "--once")
+
+    assert setup.api.requests == paid  # every segment came from the cache
+    assert "Das Video in Textform" in setup.page("DE: DeepSeek explained")
