@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kanalwerk.errors import TranscriptUnavailable
-from kanalwerk.models import TranscriptLink
+from kanalwerk.models import Enclosure, Item, TranscriptLink
+from kanalwerk.parse import parse_feed
+from kanalwerk.sanitize import sanitize_item
 from kanalwerk.sources.cues import (
     MAX_PARAGRAPH,
     MIN_PARAGRAPH,
@@ -107,3 +111,53 @@ def test_the_link_in_the_items_language_comes_first_then_timed_formats() -> None
     assert best_link([vtt_es, html_en], "en-US") == (html_en, "html")
     assert best_link([html_en, srt, vtt_es], "en") == (srt, "srt")
     assert best_link([pdf], "en") is None
+
+
+def test_parse_keeps_every_transcript_link_and_media_enclosure_whatever_the_prefix() -> None:
+    feed = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:pc="https://podcastindex.org/namespace/1.0">
+ <channel><title>P</title><link>https://p.example/</link>
+  <item><title>E</title><guid>e1</guid>
+   <enclosure url="/media/e1.mp3" length="123" type="audio/mpeg"/>
+   <pc:transcript url="/t/e1.vtt" type="text/vtt" language="en"/>
+   <pc:transcript url="https://p.example/t/e1.srt" type="Application/X-Subrip"/>
+   <pc:transcript url="javascript:alert(1)" type="text/html"/>
+  </item>
+  <item><title>Cover</title><guid>e2</guid>
+   <enclosure url="https://p.example/cover.jpg" length="5" type="image/jpeg"/>
+  </item>
+ </channel>
+</rss>"""
+    parsed = parse_and_sanitize_feed(feed)
+
+    first, second = parsed
+    assert first.enclosures == (Enclosure("https://p.example/media/e1.mp3", "audio/mpeg", 123),)
+    assert first.transcripts == (
+        TranscriptLink("https://p.example/t/e1.vtt", "text/vtt", "en"),
+        TranscriptLink("https://p.example/t/e1.srt", "application/x-subrip"),
+    )
+    assert second.enclosures == () and second.transcripts == ()
+
+
+def test_json_feed_attachments_are_enclosures() -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "P",
+        "items": [
+            {
+                "id": "1",
+                "content_text": "Hi",
+                "attachments": [
+                    {"url": "e1.m4a", "mime_type": "audio/x-m4a", "size_in_bytes": 99},
+                    {"url": "notes.pdf", "mime_type": "application/pdf"},
+                ],
+            }
+        ],
+    }
+    (item,) = parse_and_sanitize_feed(json.dumps(feed).encode(), "application/feed+json")
+    assert item.enclosures == (Enclosure("https://p.example/e1.m4a", "audio/x-m4a", 99),)
+
+
+def parse_and_sanitize_feed(body: bytes, content_type: str = "application/rss+xml") -> list[Item]:
+    parsed = parse_feed(body, url="https://p.example/feed", headers={"content-type": content_type})
+    return [sanitize_item(item) for item in parsed.items]
