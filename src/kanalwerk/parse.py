@@ -60,7 +60,8 @@ def _start_link_keeping_href(self: Any, attrs_d: dict[str, Any]) -> Any:
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 _TRANSCRIPTS = "kanalwerk_transcripts"
 _Mixin.namespaces = {**_Mixin.namespaces, PODCAST_NS: "podcast"}
-_Mixin._matchnamespaces = {**_Mixin._matchnamespaces, PODCAST_NS: "podcast"}
+# feedparser fills this lower-cased copy from `namespaces` only while it is empty.
+_Mixin._matchnamespaces = {uri.lower(): prefix for uri, prefix in _Mixin.namespaces.items()}
 
 
 def _start_podcast_transcript(self: Any, attrs_d: dict[str, Any]) -> None:
