@@ -6,7 +6,8 @@ track's timed text. Their shapes follow what YouTube answers; `session()` is the
 requests session handed to the library, with youtube.com routed to this server.
 
 Knobs: `videos` maps a video id to its `Video`; `too_many_requests` answers 429 to
-everything, as YouTube does to a client it throttles. `seen` records every call.
+everything, as YouTube does to a client it throttles; `bot_check` refuses every video
+as YouTube refuses a client it takes for a bot. `seen` records every call.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FakeYouTube:
     server: LocalServer
     videos: dict[str, Video] = field(default_factory=dict)
     too_many_requests: bool = False
+    bot_check: bool = False  # "Sign in to confirm you’re not a bot" for every video
 
     def __post_init__(self) -> None:
         self.server.routes["/watch"] = self._watch
@@ -74,6 +76,9 @@ class FakeYouTube:
         if parse_qs(urlsplit(request.path).query).get("key") != [API_KEY]:
             return Response.json({"error": {"code": 400, "message": "API key not valid"}}, 400)
         video_id = request.json()["videoId"]
+        if self.bot_check:
+            status = {"status": "LOGIN_REQUIRED", "reason": "Sign in to confirm you’re not a bot"}
+            return Response.json({"playabilityStatus": status})
         video = self.videos.get(video_id)
         if video is None:
             return Response.json(

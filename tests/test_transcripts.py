@@ -87,10 +87,19 @@ class Setup:
     youtube: FakeYouTube
     api: FakeOpenAI
 
-    def write_config(self, channel: str = "") -> Path:
-        config = self.folder / "feeds.yaml"
-        config.write_text(
-            f"""
+    def run(self, *args: str, channel: str = "") -> str:
+        channels = f"  - name: CNBC\n    url: {self.feeds.url('/videos.xml')}\n{channel}"
+        return run_kanalwerk(self.folder, self.api, channels, *args)
+
+    def page(self, title: str) -> str:
+        return article_page(self.folder / "site", title)
+
+
+def run_kanalwerk(folder: Path, api: FakeOpenAI, channels: str, *args: str) -> str:
+    """`kanalwerk ARGS` with a config of `channels` translated by `api`; its output."""
+    config = folder / "feeds.yaml"
+    config.write_text(
+        f"""
 site:
   title: KI-Nachrichten auf Deutsch
   base_url: https://blog.example.org/
@@ -100,32 +109,25 @@ store: sqlite:///kanalwerk.db
 translator:
   engine: openai
   source_language: en
-  openai:
-    base_url: {self.api.base_url}
-    model: test-model
-    api_key_env: KW_TEST_KEY
+  openai: {{base_url: "{api.base_url}", model: test-model, api_key_env: KW_TEST_KEY}}
 selection:
   backfill: all
 channels:
-  - name: CNBC
-    url: {self.feeds.url("/videos.xml")}
-{channel}""",
-            encoding="utf-8",
-        )
-        return config
+{channels}""",
+        encoding="utf-8",
+    )
+    result = run_cli(config, *args, env={"KW_TEST_KEY": API_KEY})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
-    def run(self, *args: str, channel: str = "") -> str:
-        result = run_cli(self.write_config(channel), *args, env={"KW_TEST_KEY": API_KEY})
-        assert result.returncode == 0, result.stderr
-        return result.stdout
 
-    def page(self, title: str) -> str:
-        """The article page whose headline is `title`."""
-        for path in (self.folder / "site" / "artikel").glob("*.html"):
-            text = path.read_text(encoding="utf-8")
-            if f"<h1>{title}</h1>" in text:
-                return text
-        raise AssertionError(f"no article is called {title!r}")
+def article_page(site: Path, title: str) -> str:
+    """The article page whose headline is `title`."""
+    for path in (site / "artikel").glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        if f"<h1>{title}</h1>" in text:
+            return text
+    raise AssertionError(f"no article is called {title!r}")
 
 
 @pytest.fixture
@@ -202,13 +204,19 @@ def test_transcripts_are_fetched_once(setup: Setup) -> None:
     assert len(setup.youtube.seen) == asked
 
 
-def test_too_many_requests_stops_asking_for_the_rest_of_the_run(setup: Setup) -> None:
-    setup.youtube.too_many_requests = True
+@pytest.mark.parametrize(
+    ("knob", "asked"),
+    [("too_many_requests", ["/watch"]), ("bot_check", ["/watch", "/youtubei/v1/player"])],
+)
+def test_a_refused_client_stops_asking_for_the_rest_of_the_run(
+    setup: Setup, knob: str, asked: list[str]
+) -> None:
+    setattr(setup.youtube, knob, True)
 
     setup.run("run", "--once")
 
-    # The first video's watch page got the 429; no other video was asked.
-    assert [r.path.split("?")[0] for r in setup.youtube.seen] == ["/watch"]
+    # The first video was refused; no other video was asked.
+    assert [r.path.split("?")[0] for r in setup.youtube.seen] == asked
     listing = setup.run("items")
     assert listing.count("YouTube refuses transcript requests from this address") == 4
     assert "Grundlage: Beschreibung des Videos" in setup.page("DE: DeepSeek explained")

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI
 from tests.servers import LocalServer, Resource
+from tests.test_transcripts import API_KEY, article_page, run_kanalwerk
 
-API_KEY = "sk-podcast-test"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 VTT = """WEBVTT
@@ -77,43 +76,15 @@ class Setup:
     api: FakeOpenAI
 
     def run(self, *args: str) -> str:
-        config = self.folder / "feeds.yaml"
-        config.write_text(
-            f"""
-site:
-  title: KI-Nachrichten auf Deutsch
-  base_url: https://blog.example.org/
-  author: Redaktion
-output: site/
-store: sqlite:///kanalwerk.db
-translator:
-  engine: openai
-  openai:
-    base_url: {self.api.base_url}
-    model: test-model
-    api_key_env: KW_TEST_KEY
-selection:
-  backfill: all
-channels:
-  - name: Model Talk
-    url: {self.server.url("/podcast.rss")}
-""",
-            encoding="utf-8",
-        )
-        result = run_cli(config, *args, env={"KW_TEST_KEY": API_KEY})
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        channels = f"  - name: Model Talk\n    url: {self.server.url('/podcast.rss')}\n"
+        return run_kanalwerk(self.folder, self.api, channels, *args)
 
     @property
     def site(self) -> Path:
         return self.folder / "site"
 
     def page(self, title: str) -> str:
-        for path in (self.site / "artikel").glob("*.html"):
-            text = path.read_text(encoding="utf-8")
-            if f"<h1>{title}</h1>" in text:
-                return text
-        raise AssertionError(f"no article is called {title!r}")
+        return article_page(self.site, title)
 
 
 @pytest.fixture
