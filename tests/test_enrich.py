@@ -102,12 +102,13 @@ def test_items_of_a_channel_no_longer_configured_are_left_alone(
     assert stored_texts(store) == {"g-1": None}
 
 
-def test_migration_4_gives_waiting_items_their_source_at_the_next_step(
+def test_after_the_source_text_migration_waiting_items_get_theirs_at_the_next_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "k.db"
     with monkeypatch.context() as patched:
-        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+        before = migrations.MIGRATIONS.index(migrations._m0006_source_texts)
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
         Store.open(f"sqlite:///{path}").close()
     now = "2025-01-01 00:00:00"
     raw(

@@ -11,6 +11,7 @@ import pytest
 from kanalwerk.basis import basis
 from kanalwerk.compose import basis_line
 from kanalwerk.models import Enclosure, SourceKind, SourceText, StoredItem
+from kanalwerk.translate.article.source import ArticleSource, article_source
 from tests.test_compose import compose, stored_item
 
 CHAPTERS = "Intro below.\n0:00 Intro\n2:00 Part two\n5:00 End"
@@ -62,7 +63,6 @@ def test_a_transcript_follows_the_description_unless_turned_off() -> None:
         "<p>Original text</p>",
         "<p>Said.</p>",
     )
-    assert made.source_html == "<p>Said.</p>"  # the article writer writes from it
     assert made.chapters_html.count("<li>") == 3
 
     off = basis(stored, transcript_section=False)
@@ -71,7 +71,10 @@ def test_a_transcript_follows_the_description_unless_turned_off() -> None:
         "<p>Original text</p>",
         "",
     )
-    assert off.source_html == "<p>Said.</p>"
+    # The article writer writes from the transcript either way, and names it.
+    assert article_source(stored) == ArticleSource(
+        "<p>Said.</p>", "Transkript des Videos", "transcript"
+    )
 
 
 def test_full_text_replaces_the_feeds_body() -> None:
@@ -89,6 +92,9 @@ def test_an_item_not_yet_enriched_uses_its_own_text() -> None:
     made = basis(stored_item())
     assert (made.kind, made.body_html) == ("description", "<p>Original text</p>")
     assert basis(stored_item(video=False)).kind == "feed"
+    assert article_source(stored_item()) == ArticleSource(
+        "<p>Original text</p>", None, "description"
+    )
 
 
 def test_the_article_carries_chapters_transcript_and_enclosures() -> None:

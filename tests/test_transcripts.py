@@ -87,15 +87,17 @@ class Setup:
     youtube: FakeYouTube
     api: FakeOpenAI
 
-    def run(self, *args: str, channel: str = "") -> str:
+    def run(self, *args: str, channel: str = "", mode: str = "translate") -> str:
         channels = f"  - name: CNBC\n    url: {self.feeds.url('/videos.xml')}\n{channel}"
-        return run_kanalwerk(self.folder, self.api, channels, *args)
+        return run_kanalwerk(self.folder, self.api, channels, *args, mode=mode)
 
     def page(self, title: str) -> str:
         return article_page(self.folder / "site", title)
 
 
-def run_kanalwerk(folder: Path, api: FakeOpenAI, channels: str, *args: str) -> str:
+def run_kanalwerk(
+    folder: Path, api: FakeOpenAI, channels: str, *args: str, mode: str = "translate"
+) -> str:
     """`kanalwerk ARGS` with a config of `channels` translated by `api`; its output."""
     config = folder / "feeds.yaml"
     config.write_text(
@@ -108,6 +110,7 @@ output: site/
 store: sqlite:///kanalwerk.db
 translator:
   engine: openai
+  mode: {mode}
   source_language: en
   openai: {{base_url: "{api.base_url}", model: test-model, api_key_env: KW_TEST_KEY}}
 selection:
@@ -284,3 +287,20 @@ def test_translating_a_transcript_again_costs_nothing(setup: Setup) -> None:
 
     assert setup.api.requests == paid  # every segment came from the cache
     assert "Das Video in Textform" in setup.page("DE: DeepSeek explained")
+
+
+def test_article_mode_writes_from_the_transcript(setup: Setup) -> None:
+    setup.run("run", "--once", mode="article")
+
+    sent = [str(body) for body in setup.api.bodies if "body_html" in str(body)]
+    deepseek = next(body for body in sent if "DeepSeek explained" in body)
+    assert "Vorlage (Transkript des Videos)" in deepseek
+    assert "It was trained for a fraction of the usual cost." in deepseek
+    stargate = next(body for body in sent if "Stargate announced" in body)
+    assert "Transkript des Videos" not in stargate.split("Vorlage", 1)[1][:40]
+    pages = [p.read_text(encoding="utf-8") for p in (setup.folder / "site/artikel").glob("*")]
+    lines = sorted(line for page in pages for line in re.findall(r"Grundlage: [^<]+", page))
+    assert (
+        lines
+        == ["Grundlage: Beschreibung des Videos"] * 2 + ["Grundlage: Transkript des Videos"] * 2
+    )

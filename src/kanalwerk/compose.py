@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
+from kanalwerk.basis import basis_name, is_episode
 from kanalwerk.dates import utc_seconds
 from kanalwerk.models import (
     UNTITLED,
@@ -90,19 +91,9 @@ TRANSCRIPT_HEADING_EPISODE = "Die Folge in Textform"
 
 
 def basis_line(kind: SourceKind | None, *, video: bool, episode: bool = False) -> str | None:
-    """ "Grundlage: …" for the attribution box; None for an ordinary feed's own text.
-
-    `episode`: a podcast episode (the item carries audio or video).
-    """
-    if kind == "transcript":
-        return "Grundlage: " + ("Transkript des Videos" if video else "Transkript der Folge")
-    if kind == "fulltext":
-        return "Grundlage: Volltext des Artikels"
-    if kind == "description" or (kind == "feed" and video):
-        return "Grundlage: Beschreibung des Videos"
-    if kind == "feed" and episode:
-        return "Grundlage: Beschreibung der Folge"
-    return None
+    """ "Grundlage: …" for the attribution box; None for an ordinary feed's own text."""
+    name = basis_name(kind, video=video, episode=episode)
+    return f"Grundlage: {name}" if name else None
 
 
 def attribution_box(
@@ -169,8 +160,7 @@ def compose_article(
     source = stored.source
     base = source.link or item.link
     body = sanitize_html(body_html_de, base_url=base)
-    episode = any(_is_media(e.type) for e in item.enclosures)
-    line = basis_line(basis, video=item.video_id is not None, episode=episode)
+    line = basis_line(basis, video=item.video_id is not None, episode=is_episode(stored))
     extra = ""
     if chapters_html_de.strip():
         extra += f"<h2>{chapters.HEADING}</h2>{sanitize_html(chapters_html_de)}"
@@ -211,7 +201,3 @@ def compose_article(
         channel_id=stored.channel_id,
         enclosures=item.enclosures,
     )
-
-
-def _is_media(mime: str | None) -> bool:
-    return bool(mime) and str(mime).lower().startswith(("audio/", "video/"))
