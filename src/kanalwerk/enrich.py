@@ -119,6 +119,9 @@ def enrich_pending(
         chosen[item_id] = text
         kinds[text.kind] = kinds.get(text.kind, 0) + 1
     store.save_source_texts({c.stored.id: chosen[c.stored.id] for c in candidates})
+    if candidates:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        log.info("source texts chosen for %d item(s): %s", len(candidates), counts)
     return EnrichReport(kinds, fell_back)
 
 

@@ -35,7 +35,7 @@ from kanalwerk.basis import basis
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.dates import utc_seconds
-from kanalwerk.enrich import EnrichReport, Source, build_sources, enrich_pending
+from kanalwerk.enrich import EnrichReport, build_sources, enrich_pending
 from kanalwerk.errors import (
     ArticleInvalid,
     Blame,
@@ -874,10 +874,8 @@ class Pipeline:
         *,
         translator_factory: Callable[[Config, Store], Translator] = build_translator,
         writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
-        sources_factory: Callable[[Config, FetchSettings], Sequence[Source]] = build_sources,
     ):
         self.store = store
-        self.sources_factory = sources_factory
         self.translators = TranslatorHolder(translator_factory, store)
         self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
         self._hub_lock = threading.Lock()
@@ -897,7 +895,7 @@ class Pipeline:
     def enrich(self) -> EnrichReport:
         """Choose each new item's source text once: transcript, full text, or its own."""
         config = self.config
-        sources = self.sources_factory(config, fetch_settings(config))
+        sources = build_sources(config, fetch_settings(config))
         return enrich_pending(
             config, self.store, sources, language=lambda s: source_language(config, s)
         )
