@@ -107,7 +107,7 @@ def test_after_the_source_text_migration_waiting_items_get_theirs_at_the_next_st
 ) -> None:
     path = tmp_path / "k.db"
     with monkeypatch.context() as patched:
-        before = migrations.MIGRATIONS.index(migrations._m0006_source_texts)
+        before = migrations.MIGRATIONS.index(migrations._m0007_source_texts)
         patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
         Store.open(f"sqlite:///{path}").close()
     now = "2025-01-01 00:00:00"

@@ -33,7 +33,8 @@ def basis(stored: StoredItem, *, transcript_section: bool = True) -> Basis:
     video = watch_url(item.video_id) if item.video_id else None
     listed = chapters_html(chapters(item.media_description), video) if video else ""
     if chosen is None or chosen.kind in ("description", "feed"):
-        return Basis(kind, chosen.html if chosen and chosen.html else own, listed, "")
+        # The item's text as it is now: an edited original is made again from its edit.
+        return Basis(kind, own, listed, "")
     if chosen.kind == "fulltext":
         return Basis(kind, chosen.html, listed, "")
     # A transcript: the description leads, the transcript follows as its own section.
