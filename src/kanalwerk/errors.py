@@ -21,6 +21,20 @@ class FetchError(KanalwerkError):
     """A channel's feed could not be downloaded."""
 
 
+class PrivateAddressRefused(FetchError):
+    """A URL from a feed leads to a private address and was not connected to.
+
+    `address` is the resolved address that made it private (None for `localhost`
+    names), for the message fetch builds around it.
+    """
+
+    def __init__(self, host: str, address: str | None) -> None:
+        at = f" ({address})" if address is not None and address != host else ""
+        super().__init__(f"{host}{at} is a private or loopback address")
+        self.host = host
+        self.address = address
+
+
 class ParseError(KanalwerkError):
     """A feed body yielded no entries."""
 

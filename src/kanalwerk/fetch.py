@@ -8,6 +8,12 @@ whether a move is permanent.
 Concurrency is deliberately modest (8 connections, 2 per host): httpx spends more CPU per
 request as concurrency rises (encode/httpx#3215), and feed servers are often small sites.
 Tune through `FetchSettings`, not here.
+
+Private addresses: a feed the user configured may live on one (an intranet feed), and
+may then move anywhere; a public feed may not redirect into the local network, and a URL
+taken from a feed (`untrusted`: article pages, transcripts) may not reach one at all,
+unless `fetch.allow_private_addresses` is on. `addresses.GuardTransport` enforces this
+at connect time, on every address the host resolves to, after every redirect.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import asyncio
 import dataclasses
 import hashlib
 import http
-import ipaddress
 import logging
 import socket
 import ssl
@@ -26,8 +31,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from kanalwerk.addresses import PRIVATE_ALLOWED, GuardTransport
 from kanalwerk.content_encoding import ACCEPT_ENCODING, ContentDecoder
-from kanalwerk.errors import FetchError
+from kanalwerk.errors import FetchError, PrivateAddressRefused
 from kanalwerk.logs import printable
 from kanalwerk.models import FetchResult, FetchState
 from kanalwerk.retry_after import HONOURED_STATUSES, parse_retry_after
@@ -75,7 +81,7 @@ class FetchSettings:
     max_connections: int
     max_per_host: int
     user_agent: str
-    allow_private_addresses: bool  # may a public feed redirect to a private address?
+    allow_private_addresses: bool  # may any fetched URL reach a private address?
 
     def __post_init__(self) -> None:
         for name in ("timeout", "connect_timeout", "max_bytes", "max_connections", "max_per_host"):
@@ -89,7 +95,16 @@ class FetchSettings:
 
 
 def create_client(settings: FetchSettings) -> httpx.AsyncClient:
-    """The shared client: feed Accept header, our User-Agent, timeouts and pool limits."""
+    """The shared client: feed Accept header, our User-Agent, timeouts and pool limits.
+
+    Its transport guards against private addresses (see the module docstring); a
+    request for a URL the user configured carries `PRIVATE_ALLOWED` once that URL
+    turned out to be private.
+    """
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
     return httpx.AsyncClient(
         headers=_headers(settings),
         timeout=httpx.Timeout(
@@ -98,10 +113,8 @@ def create_client(settings: FetchSettings) -> httpx.AsyncClient:
             write=settings.timeout,
             pool=settings.timeout * 2,
         ),
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        limits=limits,
+        transport=GuardTransport(limits, allow_private=settings.allow_private_addresses),
         follow_redirects=False,
     )
 
@@ -120,8 +133,13 @@ async def fetch_all(
     states: Sequence[FetchState],
     settings: FetchSettings,
     on_result: Callable[[FetchResult], Awaitable[None]] | None = None,
+    *,
+    untrusted: bool = False,
 ) -> list[FetchResult]:
     """Poll every channel concurrently; results come back in the order of `states`.
+
+    `untrusted`: the URLs come from feeds (pages, transcripts), not from the config, so
+    none of them may reach a private address (see the module docstring).
 
     With `on_result`, each result is handed over as soon as it arrives (so parsing
     overlaps fetching) and the returned results no longer hold the bodies, which keeps
@@ -141,7 +159,7 @@ async def fetch_all(
         async with backlog:
             # Host first: a request waiting for its host must not hold a global slot.
             async with host_slot, overall:
-                result = await fetch_one(client, state, settings)
+                result = await fetch_one(client, state, settings, untrusted=untrusted)
             if on_result is None:
                 return result
             await on_result(result)
@@ -152,11 +170,18 @@ async def fetch_all(
 
 
 async def fetch_one(
-    client: httpx.AsyncClient, state: FetchState, settings: FetchSettings
+    client: httpx.AsyncClient,
+    state: FetchState,
+    settings: FetchSettings,
+    *,
+    untrusted: bool = False,
 ) -> FetchResult:
-    """Poll one channel. Never raises for the channel's own problems."""
+    """Poll one channel. Never raises for the channel's own problems.
+
+    The private-address guard needs a client from `create_client`.
+    """
     started = time.monotonic()
-    progress = _Progress(state.url)
+    progress = _Progress(state.url, untrusted=untrusted)
     try:
         async with asyncio.timeout(settings.deadline):
             return await _fetch(client, state, settings, progress, started)
@@ -178,9 +203,11 @@ class _Progress:
     """Where the redirect chain has got to; kept outside `_fetch` for error results."""
 
     url: str
+    untrusted: bool = False  # a URL from a feed: never to a private address
     redirects: int = 0
     permanent: bool = True
-    origin_private: bool | None = None  # the polled URL's address class, asked on first redirect
+    private_allowed: bool = False  # set when the configured URL itself is private
+    status: int | None = None  # of the last redirect
 
 
 async def _fetch(
@@ -197,23 +224,27 @@ async def _fetch(
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     while True:
-        request = client.build_request("GET", progress.url, headers=headers)
-        # Explicit: a caller's client may follow redirects by itself, which would hide the
-        # hops we need and read their bodies without the size cap.
-        response = await client.send(request, stream=True, follow_redirects=False)
+        extensions = {PRIVATE_ALLOWED: True} if progress.private_allowed else {}
+        request = client.build_request("GET", progress.url, headers=headers, extensions=extensions)
+        try:
+            # Explicit: a caller's client may follow redirects by itself, which would hide
+            # the hops we need and read their bodies without the size cap.
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except PrivateAddressRefused as exc:
+            if progress.redirects == 0 and not progress.untrusted:
+                # A feed the user configured on a private address (an intranet feed, a
+                # test server): theirs to choose, and it may move anywhere from there.
+                progress.private_allowed = True
+                continue
+            error = _refusal_message(state, progress, exc)
+            return _failure(state, progress, started, error, progress.status)
         try:
             if response.has_redirect_location and response.next_request is not None:
                 if progress.redirects >= MAX_REDIRECTS:
                     error = f"too many redirects (more than {MAX_REDIRECTS})"
                     return _failure(state, progress, started, error, response.status_code)
                 target = response.next_request.url
-                if not settings.allow_private_addresses and await _leads_inside(progress, target):
-                    error = (
-                        f"redirect from {state.url} to {target} refused: a public feed may not "
-                        "lead to a private or loopback address; set "
-                        "fetch.allow_private_addresses: true if this is intended"
-                    )
-                    return _failure(state, progress, started, error, response.status_code)
+                progress.status = response.status_code
                 progress.permanent = progress.permanent and (
                     response.status_code in PERMANENT_REDIRECTS
                 )
@@ -225,45 +256,18 @@ async def _fetch(
             await _release(response)
 
 
-async def _leads_inside(progress: _Progress, target: httpx.URL) -> bool:
-    """Whether a redirect leads from a public address to a private or loopback one.
-
-    A feed configured on a private address (an intranet feed, a test server) may move
-    within it. A host name that cannot be resolved counts as public for the origin (so
-    the guard applies) and is let through as a target (its request fails anyway).
-    """
-    if progress.origin_private is None:
-        origin = httpx.URL(progress.url)
-        progress.origin_private = await _is_private(origin.host, origin.port) is True
-    if progress.origin_private:
-        return False
-    return await _is_private(target.host, target.port) is True
-
-
-async def _is_private(host: str, port: int | None) -> bool | None:
-    """Whether `host` is, or resolves to, a non-public address; None if it cannot be resolved."""
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return _private_address(host)
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port or 80, type=socket.SOCK_STREAM
+def _refusal_message(state: FetchState, progress: _Progress, exc: PrivateAddressRefused) -> str:
+    hint = "set fetch.allow_private_addresses: true if this is intended"
+    if progress.redirects == 0:
+        return (
+            f"{progress.url} refused: {exc}; links taken from feeds may not lead to private "
+            f"or loopback addresses; {hint}"
         )
-    except (OSError, UnicodeError):
-        return None
-    return any(_private_address(str(info[4][0])) for info in infos)
-
-
-def _private_address(text: str) -> bool:
-    """Loopback, private, link-local (cloud metadata), shared, reserved: all but global."""
-    address = ipaddress.ip_address(text)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global
+    who = "a link taken from a feed" if progress.untrusted else "a public feed"
+    return (
+        f"redirect from {state.url} to {progress.url} refused: {who} may not lead to a "
+        f"private or loopback address; {hint}"
+    )
 
 
 #: Unread bodies (304, redirects, error pages) up to this size are drained, not dropped.

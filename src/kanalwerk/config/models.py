@@ -240,7 +240,7 @@ class FetchConfig(_Model):
     max_connections: int = Field(default=8, ge=1)
     max_per_host: int = Field(default=2, ge=1)
     user_agent: str | None = None
-    allow_private_addresses: bool = False  # may a public feed redirect to a private address?
+    allow_private_addresses: bool = False  # may any fetched URL reach a private address?
 
 
 class BudgetConfig(_Model):
