@@ -470,6 +470,8 @@ class ChannelConfig(SelectionKeys):
     name: str = Field(min_length=1)
     url: HttpUrl | None = None
     youtube: str | None = None
+    # Fetch each new article's page for its whole text (sources/fulltext.py).
+    full_text: bool = False
     id: str = ""
     interval: Interval | None = None
     enabled: bool = True
@@ -495,6 +497,16 @@ class ChannelConfig(SelectionKeys):
     def _id_is_slug(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
             raise fail(f"{value!r} is not a valid id; use lower-case letters, digits and '-'")
+        return value
+
+    @field_validator("full_text")
+    @classmethod
+    def _extractor_installed(cls, value: bool) -> bool:
+        if value and importlib.util.find_spec("trafilatura") is None:
+            raise fail(
+                "needs trafilatura to extract the pages' text; install it with "
+                "pip install 'kanalwerk[fulltext]', or remove full_text: true"
+            )
         return value
 
     @field_validator("youtube")
