@@ -12,8 +12,12 @@ import asyncio
 import dataclasses
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import httpcore
 import pytest
@@ -253,6 +257,49 @@ def test_a_public_page_is_fetched_from_the_checked_address_with_its_host_kept(
     assert result.ok and result.content == PAGE
     assert server.requests_to("/post")[0].headers["host"] == f"blog.example:{port}"
     assert public_loopback == ["blog.example"]
+
+
+class _Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = self.headers["Host"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_tls_is_verified_for_the_name_while_connecting_to_the_checked_address(
+    data_dir: Path, public_loopback: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The certificate is for blog.example (tests/data/tls, signed by ca.pem)."""
+    tls = data_dir / "tls"
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls / "blog.pem", tls / "blog.key")
+
+    def seen(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        names.append(name)
+
+    context.sni_callback = seen
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls / "ca.pem"))
+    try:
+        port = httpd.server_address[1]
+        result = fetch_untrusted(f"https://blog.example:{port}/post")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+    assert result.ok and result.content == f"blog.example:{port}".encode()
+    assert names == ["blog.example"] and public_loopback == ["blog.example"]
 
 
 @pytest.mark.parametrize("target", ["http://127.0.0.2:{port}/", "http://[::1]:{port6}/"])

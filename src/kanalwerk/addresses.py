@@ -167,11 +167,12 @@ class GuardTransport(httpx.AsyncBaseTransport):
     opened for a configured private feed is never reused for an untrusted URL.
     """
 
-    def __init__(self, limits: httpx.Limits, *, allow_private: bool) -> None:
+    def __init__(self, limits: httpx.Limits, *, allow_private: bool, http2: bool = False) -> None:
         self._limits = limits
+        self._http2 = http2
         self._allow_private = allow_private
-        self._open = httpx.AsyncHTTPTransport(limits=limits)
-        self._guarded = _guarded_transport(limits, GuardedBackend())
+        self._open = httpx.AsyncHTTPTransport(limits=limits, http2=http2)
+        self._guarded = _guarded_transport(limits, GuardedBackend(), http2=http2)
         self._proxies = urllib.request.getproxies_environment()
         self._via: dict[str, httpx.AsyncHTTPTransport] = {}
 
@@ -193,7 +194,9 @@ class GuardTransport(httpx.AsyncBaseTransport):
 
     def _through(self, proxy: str) -> httpx.AsyncHTTPTransport:
         if proxy not in self._via:
-            self._via[proxy] = httpx.AsyncHTTPTransport(limits=self._limits, proxy=proxy)
+            self._via[proxy] = httpx.AsyncHTTPTransport(
+                limits=self._limits, http2=self._http2, proxy=proxy
+            )
         return self._via[proxy]
 
     async def aclose(self) -> None:
@@ -202,7 +205,7 @@ class GuardTransport(httpx.AsyncBaseTransport):
 
 
 def _guarded_transport(
-    limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
+    limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend, *, http2: bool
 ) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections `backend` opens.
 
@@ -210,7 +213,7 @@ def _guarded_transport(
     `_pool` (httpx 0.18 to 0.28), replaced here by one on `backend` with the same limits
     and TLS settings.
     """
-    transport = httpx.AsyncHTTPTransport(limits=limits)
+    transport = httpx.AsyncHTTPTransport(limits=limits, http2=http2)
     if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
         raise TypeError("this httpx version keeps no httpcore pool in AsyncHTTPTransport._pool")
     transport._pool = httpcore.AsyncConnectionPool(
@@ -218,6 +221,7 @@ def _guarded_transport(
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
+        http2=http2,
         network_backend=backend,
     )
     return transport
