@@ -8,19 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from kanalwerk.fetch import FetchSettings
 from kanalwerk.sources.fulltext import MIN_CHARACTERS, Extractor, FullText, Page, full_texts
 from kanalwerk.sources.robots import Robots
 from tests.servers import LocalServer, Resource, Response
+from tests.test_fetch import fetch_settings
 
-SETTINGS = FetchSettings(
-    timeout=5,
-    connect_timeout=2,
+# The pages are on 127.0.0.1.
+SETTINGS = fetch_settings(
     max_bytes=1_000_000,
-    max_connections=4,
-    max_per_host=2,
+    allow_private_addresses=True,
     user_agent="kanalwerk/0.1.0 (+https://example.org/)",
-    allow_private_addresses=True,  # the pages are on 127.0.0.1
 )
 
 PARAGRAPHS = [

@@ -28,16 +28,9 @@ from kanalwerk.errors import PrivateAddressRefused
 from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import FetchResult, FetchState
 from tests.servers import LocalServer, Resource, Response
+from tests.test_fetch import fetch_settings
 
-SETTINGS = FetchSettings(
-    timeout=5,
-    connect_timeout=2,
-    max_bytes=1_000_000,
-    max_connections=4,
-    max_per_host=2,
-    user_agent="kanalwerk-test/1.0",
-    allow_private_addresses=False,
-)
+SETTINGS = fetch_settings(timeout=5.0, connect_timeout=2.0)
 PAGE = b"<html><body><p>The page.</p></body></html>"
 
 
