@@ -23,8 +23,7 @@ def settings(tmp_path: Path) -> FetchSettings:
     config = tmp_path / "feeds.yaml"
     config.write_text(
         "site: {title: T, base_url: 'https://e.org/', author: A}\n"
-        # YouTube's stand-in lives on 127.0.0.1; only configured URLs may be private.
-        "fetch: {max_bytes: 200KB, allow_private_addresses: true}\n"
+        "fetch: {max_bytes: 200KB}\n"
         "channels: [{name: x, url: 'https://example.org/feed'}]\n",
         encoding="utf-8",
     )

@@ -686,9 +686,8 @@ def test_create_client_identifies_itself(server: LocalServer) -> None:
     server.routes["/page"] = lambda r: Response(200, b"ok", {"Content-Type": "text/plain"})
 
     async def main() -> None:
-        # A plain request through the client is guarded (tests/test_private_addresses.py).
-        async with create_client(dataclasses.replace(SETTINGS, allow_private_addresses=True)) as c:
-            await c.get(server.url("/page"))
+        async with create_client(SETTINGS) as client:
+            await client.get(server.url("/page"))
 
     asyncio.run(main())
     assert server.requests_to("/page")[0].headers["user-agent"] == "kanalwerk-test/1.0"

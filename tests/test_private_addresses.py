@@ -23,9 +23,9 @@ import httpcore
 import pytest
 
 import kanalwerk.addresses as addresses
-from kanalwerk.addresses import GuardedBackend, checked_addresses, is_private_address
+from kanalwerk.addresses import GUARDED, GuardedBackend, checked_addresses, is_private_address
 from kanalwerk.errors import PrivateAddressRefused
-from kanalwerk.fetch import FetchSettings, fetch_all
+from kanalwerk.fetch import FetchSettings, create_client, fetch_all
 from kanalwerk.models import FetchResult, FetchState
 from tests.servers import LocalServer, Resource, Response
 from tests.test_fetch import fetch_settings
@@ -210,6 +210,20 @@ def test_a_link_to_a_private_address_is_fetched_when_allowed(listener: Listener)
     settings = dataclasses.replace(SETTINGS, allow_private_addresses=True)
     result = fetch_untrusted(f"http://localhost:{listener.port}/", settings)
     assert result.ok and result.content == b"ok" and listener.connections == 1
+
+
+def test_only_requests_marked_guarded_are_kept_from_private_addresses(listener: Listener) -> None:
+    """fetch_one marks its requests; URLs kanalwerk builds itself (YouTube) go as they are."""
+
+    async def main() -> None:
+        async with create_client(SETTINGS) as client:
+            url = f"http://127.0.0.1:{listener.port}/"
+            assert (await client.get(url)).text == "ok"
+            with pytest.raises(PrivateAddressRefused):
+                await client.get(url, extensions={GUARDED: True})
+
+    asyncio.run(main())
+    assert listener.connections == 1
 
 
 def test_a_configured_feed_on_a_private_address_is_still_polled(server: LocalServer) -> None:

@@ -8,8 +8,10 @@ checks every address it resolves to, and connects to a checked address itself; t
 server name and the Host header still come from the URL.
 
 `GuardTransport` is the transport of the client `fetch.create_client` builds: requests
-go through the guard unless they carry `PRIVATE_ALLOWED` (a feed the user configured on
-a private address) or `fetch.allow_private_addresses` is on. Through an HTTP proxy the
+marked `GUARDED` go through the guard unless `fetch.allow_private_addresses` is on.
+`fetch.fetch_one` marks every request but those for a feed the user configured on a
+private address; requests for URLs kanalwerk builds itself (YouTube lookups) go as
+they are. Through an HTTP proxy the
 environment names, the proxy connects, so there the host is checked before the request
 is handed to it (the best that can be done without seeing the proxy's connection).
 """
@@ -28,15 +30,15 @@ import httpx
 from kanalwerk.errors import PrivateAddressRefused
 
 __all__ = [
-    "PRIVATE_ALLOWED",
+    "GUARDED",
     "GuardTransport",
     "GuardedBackend",
     "is_private_address",
     "resolve",
 ]
 
-#: Request extension: this request may reach private addresses (see module docstring).
-PRIVATE_ALLOWED = "kanalwerk.private_allowed"
+#: Request extension: this request may not reach private addresses (see module docstring).
+GUARDED = "kanalwerk.guarded"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -177,7 +179,7 @@ class GuardTransport(httpx.AsyncBaseTransport):
         self._via: dict[str, httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        allowed = self._allow_private or bool(request.extensions.get(PRIVATE_ALLOWED))
+        allowed = self._allow_private or not request.extensions.get(GUARDED)
         proxy = self._proxy_for(request.url)
         if proxy is not None:
             if not allowed:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from kanalwerk.addresses import PRIVATE_ALLOWED, GuardTransport
+from kanalwerk.addresses import GUARDED, GuardTransport
 from kanalwerk.content_encoding import ACCEPT_ENCODING, ContentDecoder
 from kanalwerk.errors import FetchError, PrivateAddressRefused
 from kanalwerk.logs import printable
@@ -97,9 +97,8 @@ class FetchSettings:
 def create_client(settings: FetchSettings) -> httpx.AsyncClient:
     """The shared client: feed Accept header, our User-Agent, timeouts and pool limits.
 
-    Its transport guards against private addresses (see the module docstring); a
-    request for a URL the user configured carries `PRIVATE_ALLOWED` once that URL
-    turned out to be private.
+    Its transport keeps requests marked `addresses.GUARDED` from private addresses (see
+    the module docstring); `fetch_one` marks its requests.
     """
     limits = httpx.Limits(
         max_connections=settings.max_connections,
@@ -224,7 +223,7 @@ async def _fetch(
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     while True:
-        extensions = {PRIVATE_ALLOWED: True} if progress.private_allowed else {}
+        extensions = {} if progress.private_allowed else {GUARDED: True}
         request = client.build_request("GET", progress.url, headers=headers, extensions=extensions)
         try:
             # Explicit: a caller's client may follow redirects by itself, which would hide
