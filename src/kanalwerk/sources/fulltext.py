@@ -106,7 +106,7 @@ async def _full_texts(
         else:
             linked.append(page)
     if not settings.allow_private_addresses:
-        linked = await _public_only(linked, found)
+        linked = await _public_only(linked, found, settings.connect_timeout)
     await robots.load(p.url for p in linked if p.url is not None)
     allowed = []
     for page in linked:
@@ -128,7 +128,7 @@ async def _full_texts(
     return found
 
 
-async def _public_only(pages: list[Page], found: dict[int, FullText]) -> list[Page]:
+async def _public_only(pages: list[Page], found: dict[int, FullText], timeout: float) -> list[Page]:
     """The pages whose host is public. The fetches are guarded anyway; asking first
     gives the plain reason instead of robots.txt's failure to load."""
     verdicts: dict[str, str | None] = {}
@@ -142,11 +142,12 @@ async def _public_only(pages: list[Page], found: dict[int, FullText]) -> list[Pa
             continue
         if url.host not in verdicts:
             try:
-                await checked_addresses(url.host, url.port or 80)
+                async with asyncio.timeout(timeout):
+                    await checked_addresses(url.host, url.port or 80)
                 verdicts[url.host] = None
             except PrivateAddressRefused as exc:
                 verdicts[url.host] = f"the link was not followed: {exc}"
-            except (OSError, UnicodeError):
+            except (OSError, UnicodeError, TimeoutError):
                 verdicts[url.host] = None  # the fetch reports it
         reason = verdicts[url.host]
         if reason is None:
