@@ -96,9 +96,17 @@ class Setup:
 
 
 def run_kanalwerk(
-    folder: Path, api: FakeOpenAI, channels: str, *args: str, mode: str = "translate"
+    folder: Path,
+    api: FakeOpenAI,
+    channels: str,
+    *args: str,
+    mode: str = "translate",
+    allow_private: bool = True,
 ) -> str:
-    """`kanalwerk ARGS` with a config of `channels` translated by `api`; its output."""
+    """`kanalwerk ARGS` with a config of `channels` translated by `api`; its output.
+
+    Links in feeds may reach 127.0.0.1, where the tests serve them, unless not `allow_private`.
+    """
     config = folder / "feeds.yaml"
     config.write_text(
         f"""
@@ -108,6 +116,7 @@ site:
   author: Redaktion
 output: site/
 store: sqlite:///kanalwerk.db
+fetch: {{allow_private_addresses: {str(allow_private).lower()}}}
 translator:
   engine: openai
   mode: {mode}

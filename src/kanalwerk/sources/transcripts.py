@@ -90,7 +90,7 @@ class TranscriptSource:
             found[candidate.stored.id] = _episode_text(result, link, fmt)
 
         states = [FetchState(key, link.url) for key, (_c, link, _f) in chosen.items()]
-        await fetch_all(states, self._settings, on_result=handle)
+        await fetch_all(states, self._settings, on_result=handle, untrusted=True)
         return found
 
 
