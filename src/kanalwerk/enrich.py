@@ -130,6 +130,7 @@ def build_sources(config: Config, settings: FetchSettings) -> list[Source]:
 
     Imported here: the sources import this module's `Candidate` and `Missing`.
     """
+    from kanalwerk.sources.fulltext import FullTextSource
     from kanalwerk.sources.transcripts import TranscriptSource
 
-    return [TranscriptSource(settings)]
+    return [TranscriptSource(settings), FullTextSource(settings)]

@@ -20,15 +20,16 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.pool
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
 
 from kanalwerk.addresses import checked_addresses
+from kanalwerk.enrich import Candidate, Missing
 from kanalwerk.errors import PrivateAddressRefused
 from kanalwerk.fetch import FetchSettings, fetch_all
-from kanalwerk.models import FetchResult, FetchState
+from kanalwerk.models import FetchResult, FetchState, SourceText
 from kanalwerk.sanitize import collapse_whitespace, cut_html, html_to_text, sanitize_html
 from kanalwerk.sources.robots import Robots
 
@@ -37,6 +38,7 @@ __all__ = [
     "MIN_CHARACTERS",
     "Extractor",
     "FullText",
+    "FullTextSource",
     "Page",
     "full_texts",
 ]
@@ -73,6 +75,37 @@ class FullText:
     def __post_init__(self) -> None:
         if (self.html is None) == (self.reason is None):
             raise ValueError("FullText has either html or a reason")
+
+
+class FullTextSource:
+    """The linked page's full text for channels with `full_text: true` (an enrich `Source`).
+
+    Built for one enrich step, so robots.txt is read once per site for all its items.
+    Videos are left out: their page is a player, their text a transcript.
+    """
+
+    def __init__(self, settings: FetchSettings, extractor: Extractor | None = None) -> None:
+        self._settings = settings
+        self._extractor = extractor
+        self._robots = Robots(settings)
+
+    def find(self, candidates: Sequence[Candidate]) -> Mapping[int, SourceText | Missing]:
+        pages = [
+            Page(
+                c.stored.id,
+                c.stored.item.link,
+                c.stored.item.content_html or c.stored.item.summary_html,
+            )
+            for c in candidates
+            if c.channel.full_text and not c.stored.item.video_id
+        ]
+        found = full_texts(pages, self._settings, extractor=self._extractor, robots=self._robots)
+        return {
+            item_id: SourceText("fulltext", text.html)
+            if text.html is not None
+            else Missing(text.reason or "")
+            for item_id, text in found.items()
+        }
 
 
 def full_texts(
