@@ -6,8 +6,11 @@ command line. Back-off timing is driven through `notify_hub` with an explicit cl
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -17,6 +20,7 @@ import pytest
 from kanalwerk.config import load_config
 from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import Pipeline
+from kanalwerk.publish import websub
 from kanalwerk.publish.websub import (
     MAX_DELAY,
     PENDING_KEY,
@@ -259,3 +263,148 @@ def test_the_daemon_sends_an_owed_ping_after_a_quiet_poll(
         daemon._poll_channel("notes")  # 304 from the feed: nothing to translate or publish
         assert BASE + "feed.atom" in hub.topics()
         assert store.get_meta(PENDING_KEY) == ""
+
+
+class StallingHub:
+    """A raw socket hub on 127.0.0.1 that never finishes an answer.
+
+    With `drip`, it sends a status line and then one header line every 0.5 s for as
+    long as the client listens; without, it accepts and says nothing.
+    """
+
+    def __init__(self, *, drip: bool) -> None:
+        self._drip = drip
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hub"
+        self.connections = 0
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._stall, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _stall(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self._drip:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                n = 0
+                while not self._stop.wait(0.5):
+                    if self._drip:
+                        n += 1
+                        conn.sendall(f"X-Drip-{n}: x\r\n".encode())
+            except OSError:
+                return  # the client hung up
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self._listener.close()
+
+
+@pytest.fixture(params=["drip", "silent"])
+def stalling_hub(request: pytest.FixtureRequest) -> Iterator[StallingHub]:
+    hub = StallingHub(drip=request.param == "drip")
+    yield hub
+    hub.close()
+
+
+def test_a_stalling_hub_costs_one_deadline_and_the_ping_stays_owed(
+    tmp_path: Path,
+    feed_server: LocalServer,
+    stalling_hub: StallingHub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx's timeouts are per read: only a deadline on the whole round bounds a hub
+    that answers one header line at a time."""
+    monkeypatch.setattr(websub, "DEADLINE", 1.0)
+    config = write_config(tmp_path, feed_server, stalling_hub.url)
+    started = time.monotonic()
+    result = run_cli(config, "run", "--once")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < websub.DEADLINE + 5, f"run --once took {elapsed:.1f} s"
+    assert stalling_hub.connections >= 1, "the hub was asked"
+    assert (tmp_path / "site" / "feed.atom").is_file()
+    failed = [line for line in result.stderr.splitlines() if "WebSub hub" in line]
+    assert len(failed) == 1 and "no complete answer within 1 s" in failed[0], result.stderr
+    owed = pending(config)
+    assert BASE + "feed.atom" in owed.topics and owed.failures == 1
+
+
+def test_what_is_owed_is_recorded_before_the_hub_is_asked(
+    store: Store, server: LocalServer
+) -> None:
+    """A process killed mid-ping loses nothing: the topics are owed while the POST runs."""
+    topic = BASE + "feed.atom"
+    seen: list[Pending] = []
+
+    def answer(request: Request) -> Response:
+        seen.append(Pending.from_json(store.get_meta(PENDING_KEY)))
+        return Response(204)
+
+    server.routes["/hub"] = answer
+    report = notify_hub(store, server.url("/hub"), [topic], user_agent="t")
+    assert report.sent == (topic,)
+    assert seen and topic in seen[0].topics
+    assert store.get_meta(PENDING_KEY) == ""
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """kanalwerk's log lines (httpx's own request log is silenced by the command line)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("kanalwerk")]
+
+
+@pytest.mark.parametrize("refusing", [True, False])
+def test_hub_secrets_never_reach_the_log(
+    store: Store, server: LocalServer, caplog: pytest.LogCaptureFixture, refusing: bool
+) -> None:
+    if refusing:
+        Hub(server).status = 500
+        port = server.url("/").split(":")[2].split("/")[0]
+    else:
+        port = closed_port_url().split(":")[2].split("/")[0]
+    hub = f"http://kanal:s3cr3t@127.0.0.1:{port}/hub?token=t0k3n"
+    caplog.set_level(logging.DEBUG, logger="kanalwerk")
+    report = notify_hub(store, hub, [BASE + "feed.atom"], user_agent="t")
+    assert report.owed == (BASE + "feed.atom",)
+    assert report.error is not None
+    shown = " ".join([*ours(caplog), report.error])
+    assert f"WebSub hub http://127.0.0.1:{port}/hub " in shown
+    assert "s3cr3t" not in shown and "t0k3n" not in shown and "kanal" not in shown
+
+    Hub(server).status = 204  # and when the hub takes it
+    caplog.clear()
+    good = server.url("/hub").replace("http://", "http://kanal:s3cr3t@") + "?token=t0k3n"
+    assert notify_hub(store, good, [], user_agent="t").sent == (BASE + "feed.atom",)
+    shown = " ".join(ours(caplog))
+    assert "127.0.0.1" in shown
+    assert "s3cr3t" not in shown and "t0k3n" not in shown
+
+
+def test_a_hub_url_with_a_password_is_a_config_error(
+    tmp_path: Path, feed_server: LocalServer
+) -> None:
+    """The hub is named in every feed (rel="hub"): a password there reaches every reader."""
+    config = write_config(tmp_path, feed_server, "https://kanal:s3cr3t@hub.example.org/")
+    line = next(
+        n
+        for n, text in enumerate(config.read_text(encoding="utf-8").splitlines(), 1)
+        if "websub_hub" in text
+    )
+    result = run_cli(config, "run", "--once")
+    assert result.returncode != 0
+    assert f"{config.name}:{line}" in result.stderr, result.stderr
+    assert "site.websub_hub" in result.stderr and "password" in result.stderr
+    assert "s3cr3t" not in result.stderr and "Traceback" not in result.stderr

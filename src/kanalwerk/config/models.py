@@ -129,6 +129,15 @@ def _http_url(value: str) -> str:
     return value.strip()
 
 
+def _public_url(value: str) -> str:
+    if urlsplit(value).username is not None:
+        raise fail(
+            "must not hold a user name or password: every feed names the hub, so every "
+            "reader would see them; use a hub that takes pings without credentials"
+        )
+    return value
+
+
 def _budget_key(value: str) -> str:
     if value not in (*ENGINES, "*"):
         raise fail(f"{show(value)} is not an engine; use {', '.join(ENGINES)} or '*' (all)")
@@ -139,6 +148,7 @@ BudgetKey = Annotated[str, AfterValidator(_budget_key)]  # an engine name or '*'
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Interval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_at_least_a_minute)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+PublicUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(_public_url)]  # in the feeds
 
 
 def _language_code(value: str) -> str:
@@ -195,7 +205,7 @@ class SiteConfig(_Model):
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)
     feed_size: int = Field(default=50, ge=1, le=1000)  # entries in feed.atom; older ones in archiv/
     page_size: int = Field(default=20, ge=1, le=500)  # articles on one page of the index
-    websub_hub: HttpUrl | None = None  # pinged after every change of the feeds
+    websub_hub: PublicUrl | None = None  # pinged after every change of the feeds
 
     @field_validator("base_url")
     @classmethod

@@ -7,10 +7,16 @@ answered with a 2xx (usually 204). One request per feed, as some hubs take only 
 A ping that fails is kept in the store's meta and sent again at a later cycle: the
 first retry at the next cycle, then after 2, 4, 8 … minutes (at most six hours), so a
 hub that is down is not hammered. Nothing here raises: a hub never blocks publishing.
+
+httpx's timeouts bound each read, not a request: a hub that sends a header line every
+few seconds would hold a POST open for ever. So a whole round of pings runs under one
+`DEADLINE`; what is unsent when it passes stays owed. What is owed is written down
+before the first POST, so a process stopped mid-round loses nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -31,6 +38,8 @@ PENDING_KEY = "websub_pending"
 FEED_SUFFIXES = (".atom", ".rss", ".json")
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+#: Seconds a whole round of pings may take, whatever the hub does.
+DEADLINE = 10.0
 MAX_DELAY = timedelta(hours=6)
 
 
@@ -98,15 +107,56 @@ def retry_delay(failures: int) -> timedelta:
     return min(timedelta(minutes=2 ** min(failures - 1, 20)), MAX_DELAY)
 
 
-def _ping(client: httpx.Client, hub: str, topic: str) -> str | None:
+def shown_hub(hub: str) -> str:
+    """The hub URL without user, password, query or fragment: safe for logs and errors."""
+    try:
+        parts = urlsplit(hub)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+async def _ping(client: httpx.AsyncClient, hub: str, topic: str) -> str | None:
     """Tell `hub` that `topic` changed; the reason when it did not take it."""
     try:
-        response = client.post(hub, data={"hub.mode": "publish", "hub.url": topic})
+        response = await client.post(hub, data={"hub.mode": "publish", "hub.url": topic})
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        text = str(exc).replace(hub, shown_hub(hub))
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if not response.is_success:
         return f"HTTP {response.status_code}"
     return None
+
+
+async def _round(hub: str, owed: Sequence[str], user_agent: str, sent: list[str]) -> str | None:
+    """Ping `hub` for each of `owed` in turn, appending to `sent`; the first failure."""
+    async with httpx.AsyncClient(headers={"User-Agent": user_agent}, timeout=TIMEOUT) as client:
+        for topic in owed:
+            error = await _ping(client, hub, topic)
+            if error is not None:
+                return error  # the hub is down or refusing: the rest waits too
+            sent.append(topic)
+    return None
+
+
+def _send(hub: str, owed: Sequence[str], user_agent: str) -> tuple[list[str], str | None]:
+    """The topics the hub took within `DEADLINE`, and why the rest were not."""
+    sent: list[str] = []
+    deadline = DEADLINE
+
+    async def bounded() -> str | None:
+        async with asyncio.timeout(deadline):
+            return await _round(hub, owed, user_agent, sent)
+
+    try:
+        return sent, asyncio.run(bounded())
+    except TimeoutError:
+        return sent, f"no complete answer within {deadline:g} s"
 
 
 def notify_hub(
@@ -138,18 +188,13 @@ def notify_hub(
             )
         return PingReport(owed=owed)
 
-    sent: list[str] = []
-    error: str | None = None
-    with httpx.Client(headers={"User-Agent": user_agent}, timeout=TIMEOUT) as client:
-        for topic in owed:
-            error = _ping(client, hub, topic)
-            if error is not None:
-                break  # the hub is down or refusing: the rest waits too
-            sent.append(topic)
+    if owed != pending.topics:  # owed before asking: a stop mid-round loses nothing
+        store.set_meta(PENDING_KEY, Pending(owed, pending.failures, pending.not_before).to_json())
+    sent, error = _send(hub, owed, user_agent)
     left = tuple(t for t in owed if t not in sent)
     if not left:
         store.set_meta(PENDING_KEY, "")
-        log.info("told the WebSub hub %s about %d changed feed(s)", hub, len(sent))
+        log.info("told the WebSub hub %s about %d changed feed(s)", shown_hub(hub), len(sent))
         return PingReport(sent=tuple(sent))
     failures = pending.failures + 1
     retry = now + retry_delay(failures)
@@ -157,7 +202,7 @@ def notify_hub(
     when = "at the next cycle" if retry <= now else f"after {retry:%Y-%m-%d %H:%M} UTC"
     log.warning(
         "WebSub hub %s did not take the ping for %s (%s); trying again %s",
-        hub,
+        shown_hub(hub),
         left[0] if len(left) == 1 else f"{len(left)} feeds",
         error,
         when,
