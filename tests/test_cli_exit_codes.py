@@ -21,7 +21,7 @@ from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import open_pipeline
 from tests.cli import command, environment, run_cli
 from tests.once import Setup, run_setup
-from tests.test_daemon import wait_for
+from tests.test_daemon import poll_now, wait_for
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_the_daemon_writes_status_json_after_a_round(setup: Setup) -> None:
     with open_pipeline(config) as pipeline:
         daemon = Daemon(pipeline)
         assert not setup.health.exists()
-        daemon._poll_channel("feed-0")
+        poll_now(daemon, "feed-0")
         health = setup.read_health()
         assert health["last_round_ok"] is True
         assert health["last_round"]["new_items"] == 2
@@ -120,7 +120,7 @@ def test_the_daemon_writes_status_json_after_a_round(setup: Setup) -> None:
         assert (setup.folder / "site" / "feed.atom").is_file()  # translated and published
 
         setup.feeds.routes.pop("/en.rss")
-        daemon._poll_channel("feed-0")
+        poll_now(daemon, "feed-0")
         failed = setup.read_health()
         assert failed["last_round_ok"] is False
         assert failed["last_success_at"] == health["last_success_at"]

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from kanalwerk.config import Config, load_config
 from kanalwerk.daemon import Daemon
 from kanalwerk.lock import lock_path, single_instance
 from kanalwerk.pipeline import Pipeline
+from kanalwerk.schedule import first_offset
 from kanalwerk.store import Store
 from kanalwerk.translate.article import ArticleRequest, ArticleWriter, WrittenArticle
 from kanalwerk.translate.factory import (
@@ -43,6 +45,41 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def start_daemon(
+    config: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`kanalwerk ARGS run` in the config's folder, logging to daemon.log there."""
+    log_file = config.parent / "daemon.log"
+    with open(log_file, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command(config, *args, "run"),
+            cwd=config.parent,
+            env=environment(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return process, log_file
+
+
+def stop_daemon(process: subprocess.Popen[bytes], signum: int, timeout: float) -> int:
+    """Send `signum` and return the exit status; kill it and fail after `timeout` seconds."""
+    if process.poll() is None:
+        process.send_signal(signum)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
+def without_jitter(config: Path) -> Path:
+    """The config with every channel's first poll right at the start."""
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("\nchannels:", "\nschedule: {jitter: 0s}\nchannels:", 1))
+    return config
 
 
 def entry_count(feed_file: Path) -> int:
@@ -73,17 +110,9 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
     tmp_path: Path, servers: tuple[LocalServer, FakeOpenAI]
 ) -> None:
     feeds, api = servers
-    config = write_config(tmp_path, feeds, api)
+    config = without_jitter(write_config(tmp_path, feeds, api))
     feed_file = tmp_path / "site" / "feed.atom"
-    log_file = tmp_path / "daemon.log"
-    with open(log_file, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command(config, "run"),
-            cwd=tmp_path,
-            env=environment({"KW_TEST_KEY": API_KEY}),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, log_file = start_daemon(config, env={"KW_TEST_KEY": API_KEY})
     try:
         assert wait_for(lambda: entry_count(feed_file) == 8), log_file.read_text()
 
@@ -104,12 +133,7 @@ def test_daemon_runs_reloads_config_and_stops_on_ctrl_c(
         assert wait_for(lambda: entry_count(feed_file) > 8), log_file.read_text()
         assert "reloaded" in log_file.read_text()
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            returncode = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        returncode = stop_daemon(process, signal.SIGINT, 20)
     assert returncode == 0, log_file.read_text()
     assert "Traceback" not in log_file.read_text()
 
@@ -166,6 +190,7 @@ def libretranslate_config(
 site: {{title: {title}, base_url: "https://blog.example.org/", author: Redaktion}}
 output: {output}
 store: sqlite:///kanalwerk.db
+schedule: {{jitter: 0s}}
 translator:
   engine: libretranslate
   libretranslate: {{url: "{server.base_url}"}}
@@ -184,8 +209,9 @@ channels:
 
 
 def test_sigterm_lets_the_translation_in_flight_finish(tmp_path: Path, server: LocalServer) -> None:
-    """systemd stops with SIGTERM: the paid answer is stored before the store is closed."""
-    server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+    """systemd stops with SIGTERM: the paid answer is stored and published, no other item
+    is started, and the next start publishes the rest."""
+    server.routes["/notes.rss"] = Resource(rss("Notes", [*POSTS, THIRD_POST]))
     answer = FakeLibreTranslate(server)._translate
     arrived, release = threading.Event(), threading.Event()
 
@@ -196,27 +222,60 @@ def test_sigterm_lets_the_translation_in_flight_finish(tmp_path: Path, server: L
 
     server.routes["/translate"] = held
     config = libretranslate_config(tmp_path, server)
-    log_file = tmp_path / "daemon.log"
-    with open(log_file, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command(config, "run"), cwd=tmp_path, env=environment(), stdout=log, stderr=log
-        )
+    process, log_file = start_daemon(config)
     try:
         assert arrived.wait(timeout=30), log_file.read_text()
         process.send_signal(signal.SIGTERM)
         assert wait_for(lambda: "stopping" in log_file.read_text()), log_file.read_text()
         release.set()
-        returncode = process.wait(timeout=30)
     finally:
         release.set()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        returncode = stop_daemon(process, signal.SIGTERM, 30)
     text = log_file.read_text()
     assert returncode == 0, text
     assert "closed" not in text and "Traceback" not in text, text
+    assert "stopping; 2 item(s) wait for the next cycle" in text
     with Store.open(load_config(config).store) as store:
         assert [a.title for a in store.articles()] == ["DE:OPEN MODEL BEATS THE GIANTS"]
+        assert len(store.pending_items(max_attempts=5)) == 2
+    feed_file = tmp_path / "site" / "feed.atom"
+    assert entry_count(feed_file) == 1  # a whole, valid feed of what was translated
+
+    assert run_cli(config, "run", "--once").returncode == 0
+    assert entry_count(feed_file) == 3
+
+
+def test_sigterm_during_a_poll_round_exits_at_once_and_keeps_what_arrived(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    """A feed that does not answer holds no shutdown: the round stops, what it stored stays."""
+    server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+    arrived, release = threading.Event(), threading.Event()
+
+    def hanging(_request: Request) -> Response:
+        arrived.set()
+        release.wait(timeout=60)
+        return Response(200, rss("Slow", POSTS[1:2]))
+
+    server.routes["/slow.rss"] = hanging
+    config = libretranslate_config(tmp_path, server)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + f"  - name: Slow\n    url: {server.url('/slow.rss')}\n")
+    process, log_file = start_daemon(config)
+    try:
+        assert arrived.wait(timeout=30), log_file.read_text()
+        assert wait_for(lambda: "Notes: 1 new item" in log_file.read_text()), log_file.read_text()
+    finally:
+        returncode = stop_daemon(process, signal.SIGTERM, 10)  # the feed still hangs
+        release.set()
+    text = log_file.read_text()
+    assert returncode == 0, text
+    assert "Traceback" not in text, text
+    with Store.open(load_config(config).store) as store:
+        fetched = {row.id: row.last_fetched_at for row in store.channel_statuses()}
+        assert fetched["notes"] is not None and fetched["slow"] is None
+        assert [i.item.title for i in store.pending_items(5)] == ["Open model beats the giants"]
+        assert store.articles() == []
 
 
 def test_reload_keeps_the_store_and_output_it_started_with(
@@ -239,6 +298,49 @@ def test_reload_keeps_the_store_and_output_it_started_with(
     assert not (tmp_path / "elsewhere").exists()
     warnings = [r for r in caplog.records if "after a restart" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_the_first_round_waits_for_each_channels_place_in_the_jitter_after_reload_and_pause(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+
+    def write(title: str) -> Path:
+        path = libretranslate_config(tmp_path, server, title=title)
+        path.write_text(path.read_text().replace("jitter: 0s", "jitter: 30m"), encoding="utf-8")
+        return path
+
+    path = write("Notizen")
+    clock = FakeClock()
+    start = clock.now
+    offset = first_offset("notes", timedelta(minutes=30))
+    assert timedelta(minutes=1) < offset  # else pick another channel name
+    config = load_config(path)
+    with Store.open(config.store) as store, Pipeline(config, store, clock=clock) as pipeline:
+        daemon = Daemon(pipeline)
+        daemon.plan(first=True)
+        assert daemon.tick() is None and server.requests == []
+        write("Neu")  # an edit meanwhile
+        daemon._watch_config()
+        assert pipeline.config.site.title == "Neu"
+        clock.now = start + offset - timedelta(seconds=1)
+        assert daemon.tick() is None
+        clock.now = start + offset
+        report = daemon.tick()
+        assert report is not None and report.new_items == 1
+        assert daemon.tick() is None
+        clock.advance(hours=24)  # its only post is old: quiet, polled daily
+        assert daemon.tick() is not None
+        polled = len(server.requests_to("/notes.rss"))
+
+        # Started again after ten days off: one poll at its place in the jitter, no burst.
+        clock.advance(days=10)
+        restarted = Daemon(pipeline)
+        restarted.plan(first=True)
+        assert restarted.tick() is None
+        clock.advance(seconds=offset.total_seconds())
+        assert restarted.tick() is not None and restarted.tick() is None
+        assert len(server.requests_to("/notes.rss")) == polled + 1
 
 
 # --- article mode: one writer across rounds ------------------------------------------------
@@ -265,6 +367,32 @@ class Recorded:
     def close(self) -> None:
         self.closed = True
         self.inner.close()
+
+
+class FakeClock:
+    """A clock for the pipeline that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def next_round(daemon: Daemon, clock: FakeClock) -> None:
+    """A day later: one tick polls what is due and what follows runs right away."""
+    clock.advance(days=1)
+    report = daemon.tick()
+    assert report is not None
+    daemon.follow(report, lambda work: work())
+
+
+def poll_now(daemon: Daemon, *channel_ids: str) -> None:
+    """The channels polled in one round now, and what follows run right away."""
+    daemon.follow(daemon.tick(channel_ids), lambda work: work())
 
 
 class Writers:
@@ -315,27 +443,33 @@ def article_daemon(
     tmp_path: Path,
     servers: tuple[LocalServer, FakeOpenAI],
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[Daemon, Writers, FakeOpenAI]]:
+) -> Iterator[tuple[Daemon, Writers, FakeOpenAI, FakeClock]]:
     feeds, api = servers
     monkeypatch.setenv("KW_TEST_KEY", API_KEY)
     feeds.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
     config = load_config(article_config(tmp_path, feeds, api, model="model-a", title="A"))
     writers = Writers()
-    with Store.open(config.store) as store, Pipeline(config, store, writer_factory=writers) as p:
-        yield Daemon(p), writers, api
+    clock = FakeClock()
+    with (
+        Store.open(config.store) as store,
+        Pipeline(config, store, writer_factory=writers, clock=clock) as pipeline,
+    ):
+        daemon = Daemon(pipeline)
+        daemon.plan(first=True)
+        yield daemon, writers, api, clock
 
 
 def test_daemon_keeps_one_article_writer_until_the_openai_settings_change(
     tmp_path: Path,
     servers: tuple[LocalServer, FakeOpenAI],
-    article_daemon: tuple[Daemon, Writers, FakeOpenAI],
+    article_daemon: tuple[Daemon, Writers, FakeOpenAI, FakeClock],
 ) -> None:
     feeds, _ = servers
-    daemon, writers, api = article_daemon
+    daemon, writers, api, clock = article_daemon
 
-    daemon._poll_channel("notes")
+    next_round(daemon, clock)
     feeds.routes["/notes.rss"] = Resource(rss("Notes", POSTS))
-    daemon._poll_channel("notes")  # a second round with a new item
+    next_round(daemon, clock)  # a second round with a new item
     assert [is_article_request(body) for body in api.bodies] == [True, True]
     assert len(writers.built) == 1 and not writers.built[0].closed
 
@@ -350,7 +484,7 @@ def test_daemon_keeps_one_article_writer_until_the_openai_settings_change(
     daemon._watch_config()
     assert writers.built[0].closed
     feeds.routes["/notes.rss"] = Resource(rss("Notes", [*POSTS, THIRD_POST]))
-    daemon._poll_channel("notes")
+    next_round(daemon, clock)
     assert len(writers.built) == 2 and writers.built[1].model == "model-b"
     assert [body["model"] for body in api.bodies] == ["model-a", "model-a", "model-b"]
 

@@ -46,7 +46,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
 
         shown = run_cli(tmp_path / "feeds.yaml", "status")
         assert shown.returncode == 0, shown.stderr
-        assert "not polled before" in shown.stdout and "(the server asked to wait)" in shown.stdout
+        assert "next poll in 1 h: server asked (Retry-After)" in shown.stdout
 
         second = {o.channel_id: o for o in polling.poll().outcomes}
         assert len(server.requests_to("/busy.xml")) == 1  # not asked again

@@ -16,6 +16,7 @@ from kanalwerk.daemon import Daemon
 from kanalwerk.lock import single_instance
 from kanalwerk.pipeline import open_pipeline
 from tests.editorial import Blog, Post, open_blog, text
+from tests.test_daemon import poll_now
 
 POSTS = [
     Post("a", "Alpha model released", "<p>The alpha model is out.</p>", day=1),
@@ -111,14 +112,14 @@ def test_decisions_beside_a_running_daemon_reach_the_site_at_its_next_round(blog
         assert blog.entries() == {}  # nothing is published behind the daemon's back
         assert blog.run("show", approved).returncode == 0
 
-        Daemon(pipeline)._poll_channel("lab-notes")  # the feed is unchanged: a 304
+        poll_now(Daemon(pipeline), "lab-notes")  # the feed is unchanged: a 304
         assert list(blog.entries()) == [POSTS[0].link]
 
         result = blog.run("unpublish", approved)
         assert result.returncode == 0, result.stderr
         assert "at its next round" in result.stdout
         assert list(blog.entries()) == [POSTS[0].link]  # still there until the round
-        Daemon(pipeline)._poll_channel("lab-notes")
+        poll_now(Daemon(pipeline), "lab-notes")
         assert blog.entries() == {}
     page = next((blog.output / "artikel").glob("*.html")).read_text(encoding="utf-8")
     assert "Dieser Beitrag wurde entfernt." in page
@@ -143,7 +144,7 @@ def test_the_daemons_next_round_publishes_approved_drafts_for_good(blog: Blog) -
     assert blog.run("approve", item).returncode == 0
 
     with open_pipeline(load_config(blog.config)) as pipeline:
-        Daemon(pipeline)._poll_channel("lab-notes")  # the feed is unchanged: a 304
+        poll_now(Daemon(pipeline), "lab-notes")  # the feed is unchanged: a 304
     assert list(blog.entries()) == [POSTS[2].link]
 
     result = blog.run("reject", item)  # published now: only unpublish takes it down

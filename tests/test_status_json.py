@@ -66,8 +66,10 @@ def test_status_json_has_the_documented_keys(setup: Setup) -> None:
     assert channel["items"] == {"published": 2, "total": 2}
     assert channel["http_status"] == 200 and channel["error"] is None
     fetched = datetime.fromisoformat(channel["last_fetch"])
-    assert datetime.fromisoformat(channel["next_poll"]) == fetched + timedelta(hours=1)
-    assert channel["next_poll_reason"] == "interval"
+    # Two posts this week: quiet, about four polls per gap (README: when channels are polled).
+    assert datetime.fromisoformat(channel["next_poll"]) == fetched + timedelta(days=7) / 2 / 4
+    assert channel["next_poll_reason"] == "quiet"
+    assert channel["next_poll_why"] == "quiet: 2 posts in 7 days" and channel["failing"] is False
     assert channel["backoff"] is None and channel["handle_lookup"] is None
     [engine] = data["engines"]
     assert engine["name"] == "libretranslate" and engine["requests"] == 2

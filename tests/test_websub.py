@@ -35,7 +35,7 @@ from tests.cli import run_cli
 from tests.fake_libretranslate import FakeLibreTranslate
 from tests.servers import LocalServer, Request, Resource, Response
 from tests.test_article_mode import POSTS, rss
-from tests.test_daemon import libretranslate_config
+from tests.test_daemon import FakeClock, libretranslate_config, next_round
 
 BASE = "https://blog.example.org/"
 
@@ -254,13 +254,15 @@ def test_the_daemon_sends_an_owed_ping_after_a_quiet_poll(
     hub = Hub(feed_server)
     hub.status = 500
     config = load_config(write_config(tmp_path, feed_server, hub.url))
-    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+    clock = FakeClock()
+    with Store.open(config.store) as store, Pipeline(config, store, clock=clock) as pipeline:
         daemon = Daemon(pipeline)
-        daemon._poll_channel("notes")  # new article published, the hub refuses
+        daemon.plan(first=True)
+        next_round(daemon, clock)  # new article published, the hub refuses
         assert BASE + "feed.atom" in Pending.from_json(store.get_meta(PENDING_KEY)).topics
         hub.status = 204
         hub.pings.clear()
-        daemon._poll_channel("notes")  # 304 from the feed: nothing to translate or publish
+        next_round(daemon, clock)  # 304 from the feed: nothing to translate or publish
         assert BASE + "feed.atom" in hub.topics()
         assert store.get_meta(PENDING_KEY) == ""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from kanalwerk import logs
 from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
-    from kanalwerk.config import Config
+    from kanalwerk.config import ChannelConfig, Config
     from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus, Pipeline
     from kanalwerk.publish.serve import Serving
     from kanalwerk.status import Report
@@ -235,7 +236,7 @@ def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> Non
     writes status.json beside the store, for monitoring.
     """
     from kanalwerk.config.paths import check_writable
-    from kanalwerk.daemon import Daemon
+    from kanalwerk.daemon import Daemon, SteppedClock
     from kanalwerk.lock import single_instance
     from kanalwerk.pipeline import open_pipeline
 
@@ -243,10 +244,12 @@ def run(config_path: Path, once: bool, serve: bool, host: str, port: int) -> Non
         raise click.UsageError("--serve keeps running; use it without --once")
     config = _load(config_path)
     check_writable(config)
-    with single_instance(config.store), open_pipeline(config) as pipeline:
+    clock = SteppedClock.from_env(os.environ)
+    timing = {"clock": clock} if clock is not None else {}
+    with single_instance(config.store), open_pipeline(config, **timing) as pipeline:
         if not once:
             with _serving(config.output, host, port) if serve else contextlib.nullcontext():
-                Daemon(pipeline).run()
+                Daemon(pipeline, stepped=clock).run()
             return
         report = _run_once(pipeline, _globals(click.get_current_context()).handler)
     _summarise(report)
@@ -543,6 +546,47 @@ def export_opml(config_path: Path, output: Path | None) -> None:
 
 @main.command()
 @config_option
+@click.argument("name")
+def enable(config_path: Path, name: str) -> None:
+    """Poll the channel NAME (its name or id) again after it was disabled (410 Gone).
+
+    Its backoff is reset too, so it is polled at its next turn. Safe beside a running
+    `kanalwerk run`, which picks it up within seconds.
+    """
+    from kanalwerk.errors import NoStoreYet
+    from kanalwerk.store import Store
+
+    config = _load(config_path)
+    channel = _channel_by_ref(config, name)
+    try:
+        store = Store.open(config.store, create=False)
+    except NoStoreYet:
+        click.echo(f"{channel.name} is not disabled (nothing polled yet)")
+        return
+    with store:
+        try:
+            enabled = store.enable_channel(channel.id)
+        except KanalwerkError:  # in the config, not polled yet
+            enabled = False
+    if not enabled:
+        click.echo(f"{channel.name} is not disabled")
+        return
+    click.echo(f"{channel.name} is enabled again and polled at its next turn")
+    if not channel.enabled:
+        click.echo(f"note: {config.path} says `enabled: false` for it; remove that to poll it")
+
+
+def _channel_by_ref(config: Config, ref: str) -> ChannelConfig:
+    """The configured channel whose id or name (any case) is `ref`."""
+    for channel in config.channels:
+        if ref.casefold() in (channel.id, channel.name.casefold()):
+            return channel
+    known = ", ".join(c.id for c in config.channels)
+    raise click.ClickException(f"no channel {ref!r} in {config.path}; use {known}")
+
+
+@main.command()
+@config_option
 @click.option(
     "--json",
     "as_json",
@@ -561,11 +605,13 @@ def status(config_path: Path, as_json: bool) -> None:
     """
     import json
 
+    from kanalwerk.daemon import SteppedClock
     from kanalwerk.pipeline import read_status
     from kanalwerk.status import status_json
 
     config = _load(config_path)
-    now = datetime.now(UTC)
+    clock = SteppedClock.from_env(os.environ)
+    now = clock() if clock is not None else datetime.now(UTC)
     report = read_status(config, now)
     if as_json:
         click.echo(json.dumps(status_json(report), indent=2, ensure_ascii=False))
@@ -593,14 +639,14 @@ def _status_lines(report: Report, now: datetime) -> Iterator[str]:
         if row.last_error:
             yield f"  error: {row.last_error} ({row.error_count}× in a row)"
         poll = view.next_poll
-        if poll is not None and poll.reason == "retry-after":
-            yield f"  not polled before {_when(poll.at)} (the server asked to wait)"
-        elif poll is not None and poll.at is not None:
-            yield f"  next poll {_when(poll.at)} ({poll.reason})"
-        if poll is not None and poll.backoff is not None and poll.backoff.until is not None:
-            yield f"  backing off until {_when(poll.backoff.until)}"
         if view.disabled_reason:
-            yield f"  disabled: {view.disabled_reason}"
+            yield f"  next poll disabled: {view.disabled_reason}"
+            yield f"  to poll it again: kanalwerk enable {row.id}, or give it a new URL"
+        elif poll is not None:
+            yield f"  next poll {poll.describe(now)}"
+            if poll.failing:
+                days = (now - (row.failing_since or now)).days
+                yield f"  FAILING for {days} days: check its URL, or remove it from the config"
         if view.handle_lookup is not None:
             h = view.handle_lookup
             yield f"  {h.handle} could not be looked up ({_when(h.at)}): {h.error}"
@@ -705,15 +751,7 @@ def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str 
     wanted = "skipped" if skipped else state
     if wanted is not None and wanted not in ITEM_STATES:
         raise click.UsageError(f"unknown state {wanted!r}; use one of {', '.join(ITEM_STATES)}")
-    channel_id = None
-    if channel_ref is not None:
-        matches = [
-            c.id for c in config.channels if channel_ref.casefold() in (c.id, c.name.casefold())
-        ]
-        if not matches:
-            known = ", ".join(c.id for c in config.channels)
-            raise click.ClickException(f"no channel {channel_ref!r} in {config.path}; use {known}")
-        channel_id = matches[0]
+    channel_id = None if channel_ref is None else _channel_by_ref(config, channel_ref).id
     try:
         store = Store.open(config.store, create=False)
     except NoStoreYet:

@@ -1,8 +1,17 @@
-"""The long-running service: one APScheduler job per channel, config reload on edit.
+"""The long-running service: one tick polls the channels that are due; config reload on edit.
 
-Jobs are rebuilt from the config at start and on every edit (`replace_existing`), never
-pickled. Channel jobs fetch concurrently; translating and publishing run under one lock
-so two jobs never work on the same queue at once.
+One APScheduler job, the tick, runs every few seconds and polls every channel whose
+next poll (`kanalwerk.schedule`) has come through one `Pipeline.poll`, so the global
+and per-host limits and the keep-alive client hold exactly as in `run --once`. The first
+round is spread over `jitter`, each channel at the same place on every start, so a
+daemon started after a long pause polls each channel once, in order, not all at once.
+Translating and publishing run in a job of their own under one lock, so polls go on
+during a long translation. Jobs are rebuilt at start, never pickled.
+
+Time comes from the pipeline's clock. For tests only, `KANALWERK_CLOCK` ("START STEP":
+an ISO time and seconds) starts it at START and moves it STEP at each tick, ticking as
+fast as the machine allows: a simulated day passes in seconds, the same way however
+busy the machine is.
 """
 
 from __future__ import annotations
@@ -10,30 +19,74 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from kanalwerk.config import ChannelConfig, Config, load_config
+from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError, KanalwerkError, StopRequested
 from kanalwerk.health import round_facts, write_health
-from kanalwerk.pipeline import Pipeline
+from kanalwerk.pipeline import Pipeline, PollReport
+from kanalwerk.schedule import first_offset
 
 log = logging.getLogger(__name__)
 
 CONFIG_WATCH_SECONDS = 2
+#: How often the tick looks for due channels, in the clock's seconds.
+TICK_SECONDS = 5.0
+#: The shortest tick in wall seconds, however fast a test's clock runs.
+MIN_TICK_SECONDS = 0.02
+CLOCK_ENV = "KANALWERK_CLOCK"
+
+
+@dataclass
+class SteppedClock:
+    """Time that stands still but for `step` at each tick of the daemon (tests only)."""
+
+    now: datetime
+    step: timedelta
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self) -> None:
+        self.now += self.step
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SteppedClock | None:
+        """From `KANALWERK_CLOCK` ("START STEP", see the module docstring), if set."""
+        value = environ.get(CLOCK_ENV)
+        if not value:
+            return None
+        try:
+            start, step = value.split()
+            clock = cls(datetime.fromisoformat(start), timedelta(seconds=float(step)))
+        except ValueError as exc:
+            raise ConfigError(f"{CLOCK_ENV}={value!r} is not 'START STEP'") from exc
+        if clock.now.tzinfo is None:
+            raise ConfigError(f"{CLOCK_ENV}={value!r}: START needs a time zone")
+        return clock
 
 
 class Daemon:
-    """Schedules `pipeline`'s stages and feeds it config edits; the caller closes it."""
+    """Schedules `pipeline`'s stages and feeds it config edits; the caller closes it.
 
-    def __init__(self, pipeline: Pipeline):
+    `stepped`: the pipeline's clock when a test moves it at each tick.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, stepped: SteppedClock | None = None):
         self.pipeline = pipeline
+        self.clock: Callable[[], datetime] = pipeline.clock
+        self._stepped = stepped
+        self._tick_seconds = TICK_SECONDS if stepped is None else MIN_TICK_SECONDS
+        self._due: dict[str, datetime] = {}  # channel id → when it is polled next
+        self._disabled: set[str] = set()  # 410 Gone: checked each tick for `enable`
         self._process_lock = threading.Lock()
         self._dirty = threading.Event()
         self._config_mtime = _mtime(pipeline.config.path)
@@ -43,65 +96,98 @@ class Daemon:
         self._reload_asked = threading.Event()  # SIGHUP: read the config again now
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
 
-    # -- jobs -------------------------------------------------------------------------
+    # -- the plan -----------------------------------------------------------------------
 
-    def _schedule(self, config: Config, *, first: bool) -> None:
-        wanted = {f"channel:{c.id}" for c in config.channels if c.enabled}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("channel:") and job.id not in wanted:
-                job.remove()
-                log.info("stopped polling %s", job.id.removeprefix("channel:"))
-        for channel in config.channels:
-            if not channel.enabled:
+    def plan(self, only: Collection[str] | None = None, *, first: bool = False) -> None:
+        """Work out when channels are polled next: all, or those in `only` after a poll.
+
+        At the start (`first`) and for channels new to the plan, a poll that is due goes
+        to the channel's own place in the jitter window from now.
+        """
+        now = self.clock()
+        plans = self.pipeline.plan(now, only=only)
+        jitter = self.pipeline.config.schedule.jitter
+        if only is None:
+            for channel_id in [c for c in self._due if c not in plans]:
+                del self._due[channel_id]
+                log.info("stopped polling %s", channel_id)
+            self._disabled &= set(plans)
+        for channel_id, planned in plans.items():
+            if planned.at is None:  # disabled: `enable` or a new URL brings it back
+                self._due.pop(channel_id, None)
+                self._disabled.add(channel_id)
                 continue
-            interval = channel.interval or config.schedule.interval
-            trigger = IntervalTrigger(
-                seconds=int(interval.total_seconds()),
-                jitter=int(config.schedule.jitter.total_seconds()) or None,
-            )
-            job_id = f"channel:{channel.id}"
-            existing = self.scheduler.get_job(job_id)
-            if (
-                existing is not None
-                and existing.trigger.interval == trigger.interval
-                and existing.trigger.jitter == trigger.jitter
-            ):
-                continue  # unchanged: keep its place in the schedule
-            kwargs: dict[str, Any] = {}
-            if first or existing is None:
-                kwargs["next_run_time"] = datetime.now(UTC)  # new channels start right away
-            self.scheduler.add_job(
-                self._poll_channel,
-                trigger,
-                args=[channel.id],
-                id=job_id,
-                name=channel.name,
-                replace_existing=True,
-                **kwargs,
-            )
-        self.scheduler.add_job(
-            self._watch_config,
-            IntervalTrigger(seconds=CONFIG_WATCH_SECONDS),
-            id="config-watch",
-            replace_existing=True,
+            self._disabled.discard(channel_id)
+            at = planned.at
+            if first or channel_id not in self._due:
+                at = max(at, now + first_offset(channel_id, jitter))
+            elif only is None and planned.kind == "first":  # a reload keeps its place
+                at = self._due[channel_id]
+            elif only is not None and at <= now:  # a poll that recorded nothing (a handle
+                # not resolved, a bug) is not repeated at every tick
+                at = now + self._interval(channel_id)
+            self._due[channel_id] = at
+
+    def _interval(self, channel_id: str) -> timedelta:
+        config = self.pipeline.config
+        channel = next((c for c in config.channels if c.id == channel_id), None)
+        return config.cadence(channel).interval if channel else config.schedule.interval
+
+    def due(self) -> list[str]:
+        now = self.clock()
+        return sorted(channel_id for channel_id, at in self._due.items() if at <= now)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def tick(self, only: Collection[str] | None = None) -> PollReport | None:
+        """Poll every channel that is due (or those in `only`, now) in one round; None
+        when there was none."""
+        if self._disabled:  # `kanalwerk enable` may have brought one back
+            self.plan(set(self._disabled))
+        due = set(self.due()) if only is None else set(only)
+        if not due or self.pipeline.stopping.is_set():
+            return None
+        channels = [c for c in self.pipeline.config.channels if c.id in due and c.enabled]
+        log.debug(
+            "round at %s: polling %s",
+            f"{self.clock():%Y-%m-%d %H:%M:%S} UTC",
+            ", ".join(sorted(due)),
         )
-
-    def _channel(self, channel_id: str) -> ChannelConfig | None:
-        return next((c for c in self.pipeline.config.channels if c.id == channel_id), None)
-
-    def _poll_channel(self, channel_id: str) -> None:
-        channel = self._channel(channel_id)
-        if channel is None or not channel.enabled:
-            return
         try:
-            report = self.pipeline.poll([channel])
+            report = self.pipeline.poll(channels)
+        except StopRequested:
+            return None  # what was stored stays; the rest is polled at the next start
         except Exception as exc:
-            log.exception("%s: poll failed unexpectedly", channel.name)
+            log.exception("polling %d channel(s) failed unexpectedly", len(channels))
             write_health(self.pipeline.config, round_facts(None, None, error=str(exc)))
+            report = None
+        self.plan(due)
+        return report
+
+    def _tick(self) -> None:
+        """The tick's job: a round, then the next tick a tick later (never two at once,
+        however long a round takes)."""
+        try:
+            self.follow(self.tick(), lambda work: self.scheduler.add_job(work))
+        finally:
+            if self._stepped is not None:
+                self._stepped.advance()
+            if not self.pipeline.stopping.is_set():
+                self._next_tick(timedelta(seconds=self._tick_seconds))
+
+    def _next_tick(self, wait: timedelta) -> None:
+        self.scheduler.add_job(self._tick, "date", run_date=datetime.now(UTC) + wait)
+
+    def follow(
+        self, report: PollReport | None, start: Callable[[Callable[[], None]], object]
+    ) -> None:
+        """After a poll: `start` translating and publishing when there is work, else only
+        send the hub pings still owed. The tick starts it as a job of its own."""
+        if report is None:
             return
         store, max_attempts = self.pipeline.store, self.pipeline.config.translator.max_attempts
         # Decisions (approve, unpublish) wait for a round too, though no poll brought anything.
@@ -111,34 +197,35 @@ class Daemon:
             or store.unpublished_count()
             or store.publish_requested()
         ):
-            self._process()
+            start(self.process)
         else:
             self.pipeline.notify_hub()  # a ping a hub refused earlier is due again
         write_health(self.pipeline.config, round_facts(report, None, error=self._process_error))
 
-    def _process(self) -> None:
-        """Translate and publish; a job arriving meanwhile asks for one more round.
+    def process(self) -> None:
+        """Translate and publish; a call arriving meanwhile asks for one more round.
 
         Engines follow config edits here, under the lock, so none is closed while in use.
         """
         self._dirty.set()
-        if not self._process_lock.acquire(blocking=False):
-            return
-        try:
-            while self._dirty.is_set():
-                self._dirty.clear()
-                self._process_error = None
-                try:
-                    self.pipeline.translate()
-                    self.pipeline.publish()
-                except KanalwerkError as exc:
-                    log.error("%s", exc)
-                    self._process_error = str(exc)
-                except Exception as exc:
-                    log.exception("translate/publish failed unexpectedly")
-                    self._process_error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self._process_lock.release()
+        while self._dirty.is_set() and not self.pipeline.stopping.is_set():
+            if not self._process_lock.acquire(blocking=False):
+                return  # the holder sees `_dirty` and goes round once more
+            try:
+                while self._dirty.is_set():
+                    self._dirty.clear()
+                    self._process_error = None
+                    try:
+                        self.pipeline.translate()
+                        self.pipeline.publish()
+                    except KanalwerkError as exc:
+                        log.error("%s", exc)
+                        self._process_error = str(exc)
+                    except Exception as exc:
+                        log.exception("translate/publish failed unexpectedly")
+                        self._process_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._process_lock.release()
 
     def _watch_config(self) -> None:
         current = self.pipeline.config
@@ -154,9 +241,9 @@ class Daemon:
             return
         config = self._keep_store_and_output(config)
         self.pipeline.reconfigure(config)
-        self._schedule(config, first=False)
+        self.plan()
         log.info("reloaded %s: %d channel(s)", config.path, len(config.channels))
-        self._process()
+        self.process()
 
     def _keep_store_and_output(self, edited: Config) -> Config:
         """`edited` on the running store and output: the store is open and locked, and a
@@ -182,18 +269,31 @@ class Daemon:
 
         Both signals end the scheduler's loop the same way, by an exception in the main
         thread (a handler that set an `Event` could deadlock on the lock its own thread
-        holds), and `run` always ends by waiting for the running jobs: the caller closes
-        the store and the engines and releases the lock right after, and a request in
-        flight is paid for. A second signal while waiting is only logged.
+        holds), after setting `pipeline.stopping`: a poll round stops at once, keeping
+        what it stored, and a translation finishes the item in flight. `run` always ends
+        by waiting for the running jobs: the caller closes the store and the engines and
+        releases the lock right after. A second signal while waiting is only logged.
         """
         config = self.pipeline.config
-        self._schedule(config, first=True)
+        self.plan(first=True)
+        self._next_tick(timedelta(0))
+        self.scheduler.add_job(
+            self._watch_config, IntervalTrigger(seconds=CONFIG_WATCH_SECONDS), id="config-watch"
+        )
+        store, max_attempts = self.pipeline.store, config.translator.max_attempts
+        if (
+            store.pending_items(max_attempts, 1)
+            or store.unpublished_count()
+            or store.publish_requested()
+        ):
+            self.scheduler.add_job(self.process)  # what an earlier run left to do
 
         def stop(signum: int, frame: FrameType | None) -> None:
             if self._stopping:
                 log.info("still stopping: waiting for the running jobs (signal %d)", signum)
                 return
             self._stopping = True
+            self.pipeline.stopping.set()
             log.info("stopping (signal %d): waiting for the running jobs", signum)
             raise StopRequested
 
@@ -215,8 +315,10 @@ class Daemon:
             pass
         except (KeyboardInterrupt, SystemExit):
             self._stopping = True
+            self.pipeline.stopping.set()
             log.info("stopping: waiting for the running jobs")
         finally:
+            self.pipeline.stopping.set()
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
             if previous is not None:  # None: set outside Python, cannot be put back

@@ -74,3 +74,11 @@ def next_utc_midnight(now: datetime) -> datetime:
     """The start of the next UTC day: when daily budgets and DeepL's quota pause end."""
     day = now.astimezone(UTC).date() + timedelta(days=1)
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration as the config writes it: 90s → 1m30s, 26h → 1d2h, 0 → 0s."""
+    seconds = int(value.total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m")]
+    text = "".join(f"{n}{unit}" for n, unit in parts if n)
+    return text + (f"{seconds % 60}s" if seconds % 60 or not text else "")

@@ -63,6 +63,10 @@ KEPT_HEADERS = (
     "etag",
     "last-modified",
     "retry-after",
+    # For the next poll's time (kanalwerk.freshness): how long the feed stays fresh.
+    "cache-control",
+    "expires",
+    "date",
 )
 
 

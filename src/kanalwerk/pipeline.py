@@ -20,7 +20,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 import kanalwerk.sources.youtube as youtube
-from kanalwerk import logs
+from kanalwerk import logs, schedule
 from kanalwerk.basis import basis
 from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
@@ -42,11 +42,13 @@ from kanalwerk.errors import (
     KanalwerkError,
     NoStoreYet,
     ParseError,
+    StopRequested,
     StoreNeedsMigration,
     TranslationDeferred,
     TranslationError,
 )
 from kanalwerk.fetch import FetchSettings, fetch_all
+from kanalwerk.freshness import fresh_for
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
 from kanalwerk.publish import PublishResult, publish
@@ -59,6 +61,7 @@ from kanalwerk.status import (
     ChannelView,
     HandleLookup,
     StoreView,
+    disabled_reason,
     handle_lookups,
     next_poll,
     pending_reasons,
@@ -104,6 +107,9 @@ PARSE_POOL_THRESHOLD = 16
 #: Outcomes without new items are written to the store this many at a time.
 RECORD_BATCH = 200
 
+#: How soon a poll round notices it is asked to stop.
+STOP_CHECK_SECONDS = 0.1
+
 
 @dataclass(frozen=True)
 class ChannelOutcome:
@@ -115,6 +121,7 @@ class ChannelOutcome:
     error: str | None = None
     warning: str | None = None
     waiting_until: datetime | None = None  # skipped: the server's Retry-After has not passed
+    disabled: str | None = None  # not polled, or no longer: why, e.g. "410 Gone on 2026-01-02"
     notes: tuple[str, ...] = ()  # logged as warnings, e.g. an item cut to size
     skipped: int = 0  # new items selection skipped (see `kanalwerk items --skipped`)
     held: int = 0  # premieres and live streams waiting to air
@@ -168,14 +175,24 @@ def _sync_channels(config: Config, store: Store) -> None:
 # --- poll ---------------------------------------------------------------------------
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _poll(
     config: Config,
     store: Store,
     channels: Sequence[ChannelConfig] | None = None,
     *,
     executor: Executor | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    stopping: threading.Event | None = None,
 ) -> PollReport:
-    """Fetch, parse and store the given (default: all enabled) channels once."""
+    """Fetch, parse and store the given (default: all enabled) channels once.
+
+    Disabled channels (410 Gone) are left out. When `stopping` is set meanwhile, no
+    further result is stored and `StopRequested` is raised: what was stored stays.
+    """
     chosen = [c for c in (channels if channels is not None else config.channels) if c.enabled]
     if not chosen:
         return PollReport(())
@@ -185,9 +202,17 @@ def _poll(
     states: list[FetchState] = []
     outcomes: list[ChannelOutcome] = []
     known = store.fetch_states([c.id for c in chosen])
-    now = datetime.now(UTC)
+    now = clock()
+    histories = store.poll_histories([c.id for c in chosen], now)
     for channel in chosen:
         state = known.get(channel.id)
+        history = histories.get(channel.id)
+        if history is not None and history.disabled_at is not None:
+            plan = schedule.next_poll(history, config.cadence(channel), now)
+            outcome = ChannelOutcome(channel.id, channel.name, None, disabled=plan.reason)
+            _log_outcome(outcome)
+            outcomes.append(outcome)
+            continue
         if state is None:
             outcomes.append(
                 ChannelOutcome(channel.id, channel.name, None, error="no feed URL known yet")
@@ -205,12 +230,30 @@ def _poll(
     by_id = {c.id: (c, config.rules(c)) for c in chosen}
     pool = _LazyPool(executor, enabled=executor is not None or len(states) >= PARSE_POOL_THRESHOLD)
     try:
-        outcomes += asyncio.run(
-            _fetch_parse_store(states, settings, store, by_id, pool, config.remakes)
-        )
+        work = _fetch_parse_store(states, settings, store, by_id, pool, config.remakes, clock)
+        outcomes += asyncio.run(_until_stopped(work, stopping))
     finally:
         pool.shutdown()
     return PollReport(tuple(outcomes))
+
+
+async def _until_stopped(
+    work: Coroutine[object, object, list[ChannelOutcome]], stopping: threading.Event | None
+) -> list[ChannelOutcome]:
+    """`work`'s result, or `StopRequested` soon after `stopping` is set.
+
+    Stopping cancels the round: requests in flight are dropped, results not yet stored
+    are fetched again next time, and what was stored stays (each write is one transaction).
+    """
+    task = asyncio.ensure_future(work)
+    while stopping is not None and not task.done():
+        if stopping.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise StopRequested
+        await asyncio.wait({task}, timeout=STOP_CHECK_SECONDS)
+    return await task
 
 
 class _LazyPool:
@@ -286,6 +329,7 @@ async def _fetch_parse_store(
     channels: Mapping[str, tuple[ChannelConfig, Rules]],
     pool: _LazyPool,
     remakes: Callable[[str], bool],
+    clock: Callable[[], datetime] = _utcnow,
 ) -> list[ChannelOutcome]:
     """Parse each body as soon as it arrives, on other cores when a pool is given.
 
@@ -303,7 +347,9 @@ async def _fetch_parse_store(
             parsed = await _parse_off_loop(loop, pool.get(), result)
         updates = remakes(result.channel_id)
         channel, rules = channels[result.channel_id]
-        outcome, record = _store_result(store, channel, rules, result, parsed, updates=updates)
+        outcome, record = _store_result(
+            store, channel, rules, result, parsed, updates=updates, now=clock()
+        )
         if record is not None:
             pending.append(record)
             if len(pending) >= RECORD_BATCH:
@@ -337,13 +383,16 @@ def _store_result(
     parsed: ParseOutcome | None,
     *,
     updates: bool = True,
+    now: datetime | None = None,
 ) -> tuple[ChannelOutcome, FetchRecord | None]:
     """Store new items as `select` decided, at once; return the rest as a record to batch.
 
     Only outcomes whose loss is harmless are deferred: without them the next poll just
     asks again. Validators of a body with items are written right after its items, so
-    a crash can never leave a stored ETag whose items are missing.
+    a crash can never leave a stored ETag whose items are missing. `now` is when the
+    poll counts as done, for the schedule; a 410 Gone disables the channel.
     """
+    now = now or _utcnow()
     if not result.ok:
         fallback = youtube.channel_feed_instead_of_uploads(result.requested_url)
         if result.status == 404 and fallback is not None:
@@ -352,24 +401,35 @@ def _store_result(
                 "%s: no uploads playlist on YouTube; polling %s instead", channel.name, fallback
             )
             store.set_channel_url(channel.id, fallback)
-        record = FetchRecord(result, retry_after_until=_retry_after(result))
-        return ChannelOutcome(channel.id, channel.name, result.status, error=result.error), record
+        gone = GONE if result.status == 410 else None
+        record = FetchRecord(
+            result, retry_after_until=_retry_after(result, now), at=now, disable=gone
+        )
+        outcome = ChannelOutcome(
+            channel.id,
+            channel.name,
+            result.status,
+            error=result.error,
+            disabled=f"{gone} on {now:%Y-%m-%d}" if gone else None,
+        )
+        return outcome, record
+    fresh = _fresh_until(result, now)
     if result.not_modified or parsed is None:
         outcome = ChannelOutcome(channel.id, channel.name, result.status, not_modified=True)
-        return outcome, FetchRecord(result)
+        return outcome, FetchRecord(result, at=now, fresh_until=fresh)
     if isinstance(parsed, ParseError):
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=str(parsed))
-        return outcome, FetchRecord(result, error=str(parsed))
+        return outcome, FetchRecord(result, error=str(parsed), at=now)
     # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
     try:
         facts = store.selection_facts(channel.id, parsed.items)
         decisions = decide(channel.id, parsed.items, rules, facts)
-        fetched = FetchRecord(result, parsed)
+        fetched = FetchRecord(result, parsed, at=now, fresh_until=fresh)
         stored = store.store_decisions(channel.id, decisions, fetched=fetched, updates=updates)
     except Exception as exc:  # one channel's items must not stop the others
         error = f"storing its items failed: {exc}"
         outcome = ChannelOutcome(channel.id, channel.name, result.status, error=error)
-        return outcome, FetchRecord(result, error=error)
+        return outcome, FetchRecord(result, error=error, at=now)
     outcome = ChannelOutcome(
         channel.id,
         channel.name,
@@ -383,19 +443,31 @@ def _store_result(
     return outcome, None
 
 
-def _retry_after(result: FetchResult) -> datetime | None:
+#: Why a channel answering 410 is disabled: the server says the feed is gone for good.
+GONE = "410 Gone"
+
+
+def _retry_after(result: FetchResult, now: datetime) -> datetime | None:
     """When the server wants the next request (fetch keeps the header only on 429/503)."""
     value = result.headers.get("retry-after") if result.headers else None
-    seconds = parse_retry_after(value)
+    seconds = parse_retry_after(value, now=now.timestamp())
     if not seconds:
         return None
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+    return now + timedelta(seconds=seconds)
+
+
+def _fresh_until(result: FetchResult, now: datetime) -> datetime | None:
+    """Until when the server calls the feed fresh (Cache-Control max-age / Expires)."""
+    seconds = fresh_for(result.headers, now=now.timestamp()) if result.headers else None
+    return now + timedelta(seconds=seconds) if seconds else None
 
 
 def _log_outcome(o: ChannelOutcome) -> None:
     status = f"HTTP {o.status}" if o.status else "no response"
     outcome = (
-        "waiting"
+        "disabled"
+        if o.disabled is not None
+        else "waiting"
         if o.waiting_until is not None
         else "error"
         if o.error
@@ -404,7 +476,19 @@ def _log_outcome(o: ChannelOutcome) -> None:
         else "fetched"
     )
     extra = logs.fields(channel=o.channel_id, event="poll", outcome=outcome)
-    if o.waiting_until is not None:
+    if o.disabled is not None:
+        if o.status is not None:  # just now
+            log.error(
+                "%s: %s; no longer polled (disabled) until its URL in the config changes "
+                "or `kanalwerk enable %s`",
+                o.name,
+                o.error,
+                o.channel_id,
+                extra=extra,
+            )
+        else:
+            log.info("%s: not polled: disabled (%s)", o.name, o.disabled, extra=extra)
+    elif o.waiting_until is not None:
         log.info(
             "%s: not polled; the server asked to wait until %s",
             o.name,
@@ -481,6 +565,7 @@ def _translate_pending(
     get_writer: Callable[[], ArticleWriter],
     *,
     limit: int | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> TranslateReport:
     """Turn stored items into German articles; what a failure costs is its `Blame`.
 
@@ -562,6 +647,8 @@ def _translate_pending(
     try:
         queue = collections.deque(pending)
         while queue:
+            if stopping():  # shutting down: the item in flight is done, the rest wait
+                return stop("stopping", len(queue), logging.INFO)
             if probe.held is not None:  # another item tells whether the engine is out
                 position = probe_position([s.id for s in queue], last_outage)
                 stored = queue[position]
@@ -874,8 +961,11 @@ class Pipeline:
         *,
         translator_factory: Callable[[Config, Store], Translator] = build_translator,
         writer_factory: Callable[[Config, Store], ArticleWriter] = build_article_writer,
+        clock: Callable[[], datetime] = _utcnow,
     ):
         self.store = store
+        self.clock = clock  # when polls happen, for the schedule (tests speed it up)
+        self.stopping = threading.Event()  # set: finish the item in flight, take no more
         self.translators = TranslatorHolder(translator_factory, store)
         self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
         self._hub_lock = threading.Lock()
@@ -890,7 +980,20 @@ class Pipeline:
         self, channels: Sequence[ChannelConfig] | None = None, *, executor: Executor | None = None
     ) -> PollReport:
         """Fetch, parse and store the given (default: all enabled) channels once."""
-        return _poll(self.config, self.store, channels, executor=executor)
+        return _poll(
+            self.config,
+            self.store,
+            channels,
+            executor=executor,
+            clock=self.clock,
+            stopping=self.stopping,
+        )
+
+    def plan(
+        self, now: datetime, only: Collection[str] | None = None
+    ) -> dict[str, schedule.NextPoll]:
+        """Each enabled channel's (or those in `only`) next poll and why (`kanalwerk.schedule`)."""
+        return plan_polls(self.config, self.store, now, only)
 
     def enrich(self) -> EnrichReport:
         """Choose each new item's source text once: transcript, full text, or its own."""
@@ -910,7 +1013,12 @@ class Pipeline:
         self.translators.update(config)
         self.writers.update(config)
         report = _translate_pending(
-            config, self.store, self.translators.get, self.writers.get, limit=limit
+            config,
+            self.store,
+            self.translators.get,
+            self.writers.get,
+            limit=limit,
+            stopping=self.stopping.is_set,
         )
         note_waiting(self.store, report.stopped_reason, report.deferred, datetime.now(UTC))
         return report
@@ -955,10 +1063,27 @@ class Pipeline:
 
 
 @contextlib.contextmanager
-def open_pipeline(config: Config) -> Iterator[Pipeline]:
+def open_pipeline(config: Config, *, clock: Callable[[], datetime] = _utcnow) -> Iterator[Pipeline]:
     """The config's store opened and the pipeline on it; both closed at the end."""
-    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+    with Store.open(config.store) as store, Pipeline(config, store, clock=clock) as pipeline:
         yield pipeline
+
+
+# --- schedule -----------------------------------------------------------------------
+
+
+def plan_polls(
+    config: Config, store: Store, now: datetime, only: Collection[str] | None = None
+) -> dict[str, schedule.NextPoll]:
+    """Each enabled channel's (or those in `only`) next poll from the store; reads only."""
+    enabled = [c for c in config.channels if c.enabled and (only is None or c.id in only)]
+    histories = store.poll_histories([c.id for c in enabled], now)
+    return {
+        c.id: schedule.next_poll(
+            histories.get(c.id, schedule.PollHistory()), config.cadence(c), now
+        )
+        for c in enabled
+    }
 
 
 # --- status (read only) --------------------------------------------------------------
@@ -999,6 +1124,7 @@ def read_status(config: Config, now: datetime, *, account: bool = True) -> Statu
     stored: list[ChannelStatus] = []
     counts: dict[str, dict[str, int]] = {}
     lookups: dict[str, HandleLookup] = {}
+    plans: dict[str, schedule.NextPoll] = {}
     last_waiting = None
     usage = Usage()
     resting: Mapping[str, Suspension] = {}
@@ -1015,6 +1141,7 @@ def read_status(config: Config, now: datetime, *, account: bool = True) -> Statu
     else:
         with store:
             stored = store.channel_statuses()
+            plans = plan_polls(config, store, now)
             counts = store.item_counts()
             lookups = handle_lookups(store)
             last_waiting = waiting(store)
@@ -1038,8 +1165,9 @@ def read_status(config: Config, now: datetime, *, account: bool = True) -> Statu
                 row,
                 channel.enabled,
                 counts.get(channel.id, {}),
-                next_poll(config, channel, row, now) if channel.enabled else None,
+                next_poll(plans.get(channel.id), row) if channel.enabled else None,
                 lookup,
+                disabled_reason(row),
             )
         )
     views.sort(key=lambda view: (view.row.name, view.row.id))

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from kanalwerk import schedule
 from kanalwerk.models import Usage
 
 if TYPE_CHECKING:
-    from kanalwerk.config import ChannelConfig, Config
     from kanalwerk.health import Health
     from kanalwerk.pipeline import DeepLAccount, EngineStatus
     from kanalwerk.store import ChannelStatus, Store
@@ -76,11 +76,17 @@ class Backoff:
 
 @dataclass(frozen=True)
 class NextPoll:
-    """When a channel is polled next, and why then."""
+    """When a channel is polled next, and why then (see `kanalwerk.schedule`)."""
 
     at: datetime | None  # None: at the next round (never fetched yet)
-    reason: str
+    reason: str  # a `schedule.Kind` or "never-fetched"
     backoff: Backoff | None = None
+    why: str = ""  # for people: "interval 30m", "backing off after 4 errors"
+    failing: bool = False  # failing for a week: polled daily, needs a look
+
+    def describe(self, now: datetime) -> str:
+        """ "in 25 min: interval 30m", "now: first poll", as `status` shows it."""
+        return schedule.describe(self.at or now, self.why, now)
 
 
 @dataclass(frozen=True)
@@ -191,18 +197,21 @@ def waiting(store: Store) -> Waiting | None:
 # --- derived views ----------------------------------------------------------------------
 
 
-def next_poll(
-    config: Config, channel: ChannelConfig, row: ChannelStatus, now: datetime
-) -> NextPoll:
-    """When the daemon polls `channel` next: its interval after the last fetch, or later
-    when the server asked to wait (Retry-After)."""
-    interval = channel.interval or config.schedule.interval
-    backoff = Backoff(row.error_count, None) if row.error_count else None
-    if row.retry_after_until is not None and row.retry_after_until > now:
-        return NextPoll(row.retry_after_until, "retry-after", backoff)
-    if row.last_fetched_at is None:
-        return NextPoll(None, "never-fetched", backoff)
-    return NextPoll(max(row.last_fetched_at + interval, now), "interval", backoff)
+def next_poll(planned: schedule.NextPoll | None, row: ChannelStatus) -> NextPoll | None:
+    """Status's view of the daemon's plan for a channel; None: disabled (410 Gone)."""
+    if planned is None or planned.kind == "first":
+        return NextPoll(None, "never-fetched", why="first poll")
+    if planned.at is None:
+        return None
+    backoff = Backoff(row.error_count, planned.at) if row.error_count else None
+    return NextPoll(planned.at, planned.kind, backoff, planned.reason, planned.flagged)
+
+
+def disabled_reason(row: ChannelStatus) -> str | None:
+    """Why kanalwerk stopped polling the channel, e.g. "410 Gone on 2026-03-01"."""
+    if row.disabled_at is None:
+        return None
+    return f"{row.disabled_reason or 'disabled'} on {row.disabled_at:%Y-%m-%d}"
 
 
 def pending_reasons(
@@ -261,6 +270,8 @@ def _channel_json(view: ChannelView) -> dict[str, Any]:
         "items": {**view.items, "total": sum(view.items.values())},
         "next_poll": _time(poll.at) if poll is not None else None,
         "next_poll_reason": poll.reason if poll is not None else "disabled",
+        "next_poll_why": poll.why if poll is not None else view.disabled_reason,
+        "failing": poll.failing if poll is not None else False,
         "backoff": (
             {"errors_in_a_row": backoff.errors_in_a_row, "until": _time(backoff.until)}
             if backoff is not None

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from kanalwerk.config.lines import KeyPath, LineLoader, syntax_error
 from kanalwerk.config.messages import describe, dotted, show
-from kanalwerk.config.models import Config, format_duration
+from kanalwerk.config.models import Config
 from kanalwerk.config.paths import output_problem
+from kanalwerk.dates import format_duration
 from kanalwerk.errors import ConfigError, DuplicateKey
 from kanalwerk.sources.youtube import parse_channel_ref
 

@@ -24,7 +24,9 @@ from pydantic import (
 )
 
 from kanalwerk.config.messages import fail, show
+from kanalwerk.dates import format_duration
 from kanalwerk.models import SiteInfo
+from kanalwerk.schedule import Cadence
 from kanalwerk.select import Field as MatchField
 from kanalwerk.select import Matcher, Rules, compile_matcher
 from kanalwerk.slug import channel_slug
@@ -112,14 +114,6 @@ def _at_least_a_minute(value: timedelta) -> timedelta:
     if value < timedelta(minutes=1):
         raise fail(f"{format_duration(value)} is too short; the minimum interval is 1m")
     return value
-
-
-def format_duration(value: timedelta) -> str:
-    """A duration as the config writes it: 90s → 1m30s, 26h → 1d2h, 0 → 0s."""
-    seconds = int(value.total_seconds())
-    parts = [(seconds // 86400, "d"), (seconds // 3600 % 24, "h"), (seconds // 60 % 60, "m")]
-    text = "".join(f"{n}{unit}" for n, unit in parts if n)
-    return text + (f"{seconds % 60}s" if seconds % 60 or not text else "")
 
 
 def _http_url(value: str) -> str:
@@ -231,6 +225,9 @@ class SiteConfig(_Model):
 class ScheduleConfig(_Model):
     interval: Interval = timedelta(minutes=30)
     jitter: Duration = timedelta(minutes=2)
+    # How far the interval adapts to a channel's pace (see kanalwerk.schedule).
+    min_interval: Interval = timedelta(minutes=5)
+    max_interval: Interval = timedelta(hours=24)
 
     @model_validator(mode="after")
     def _jitter_within_interval(self) -> ScheduleConfig:
@@ -484,6 +481,8 @@ class ChannelConfig(SelectionKeys):
     full_text: bool = False
     id: str = ""
     interval: Interval | None = None
+    min_interval: Interval | None = None
+    max_interval: Interval | None = None
     enabled: bool = True
     language: LanguageCode | None = None
     # Videos' transcripts (None: when the youtube extra is installed) and podcasts'.
@@ -593,6 +592,16 @@ class Config(_Model):
         if not database.startswith("/") or database in ("/", "/:memory:"):
             return None
         return None if database.startswith("/file:") else Path(database[1:])
+
+    def cadence(self, channel: ChannelConfig) -> Cadence:
+        """How often `channel` is polled: its own keys, else `schedule:`."""
+        s = self.schedule
+        return Cadence(
+            interval=channel.interval or s.interval,
+            min_interval=channel.min_interval or s.min_interval,
+            max_interval=channel.max_interval or s.max_interval,
+            jitter=s.jitter,
+        )
 
     def poll_url(self, channel: ChannelConfig) -> str | None:
         """The URL `channel` is polled at (see `ChannelConfig.poll_url`)."""

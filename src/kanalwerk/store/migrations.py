@@ -343,6 +343,23 @@ def _m0007_source_texts(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE items ADD COLUMN {column} TEXT"))
 
 
+def _m0008_poll_schedule(conn: Connection) -> None:
+    """What scheduling needs besides the fetch state: since when a channel fails, until when
+    the server called its feed fresh (Cache-Control/Expires), and why and since when a
+    channel is disabled (410 Gone)."""
+    when = UTCDateTime().compile(dialect=conn.dialect)
+    for column in ("failing_since", "fresh_until", "disabled_at"):
+        conn.execute(sa.text(f"ALTER TABLE channels ADD COLUMN {column} {when}"))
+    conn.execute(sa.text("ALTER TABLE channels ADD COLUMN disabled_reason TEXT"))
+    # A channel failing now has failed at least since its last success.
+    conn.execute(
+        sa.text(
+            "UPDATE channels SET failing_since = coalesce(last_success_at, created_at) "
+            "WHERE error_count > 0"
+        )
+    )
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
@@ -351,6 +368,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0005_publication_order,
     _m0006_review_and_edits,
     _m0007_source_texts,
+    _m0008_poll_schedule,
 )
 
 

@@ -87,6 +87,10 @@ channels = sa.Table(
     sa.Column("retry_after_until", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("first_items_at", UTCDateTime),  # None: backfill applies to its first items
+    sa.Column("failing_since", UTCDateTime),  # the first error since the last success
+    sa.Column("fresh_until", UTCDateTime),  # the server's Cache-Control max-age / Expires
+    sa.Column("disabled_at", UTCDateTime),  # 410 Gone: not polled until re-enabled
+    sa.Column("disabled_reason", sa.Text),
 )
 
 items = sa.Table(

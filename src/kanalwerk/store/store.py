@@ -35,6 +35,7 @@ from kanalwerk.models import (
     Usage,
 )
 from kanalwerk.publish.pages import ChannelInfo, Entry, newest_first_key
+from kanalwerk.schedule import BUSY_WINDOW, QUIET_WINDOW, PollHistory
 from kanalwerk.select import Decision, Facts, origin_key
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
@@ -70,6 +71,9 @@ class ChannelStatus:
     items_published: int
     items_failed: int
     retry_after_until: datetime | None = None  # the server asked not to poll before this
+    disabled_at: datetime | None = None  # 410 Gone: not polled until enabled again
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None  # the first error since the last success
 
 
 def mask_url(url: str) -> str:
@@ -510,6 +514,13 @@ class Store:
                             content_hash=None,
                             retry_after_until=None,
                             first_items_at=None,  # another feed: backfill applies again
+                            # … and it gets a fresh start: not disabled, no backoff.
+                            disabled_at=None,
+                            disabled_reason=None,
+                            error_count=0,
+                            failing_since=None,
+                            fresh_until=None,
+                            last_error=None,
                         )
                     )
                 elif name != row.name:
@@ -616,6 +627,9 @@ class Store:
                 items_published=int(row.published),
                 items_failed=int(row.failed),
                 retry_after_until=row.retry_after_until,
+                disabled_at=row.disabled_at,
+                disabled_reason=row.disabled_reason,
+                failing_since=row.failing_since,
             )
             for row in rows
         ]
@@ -630,6 +644,88 @@ class Store:
             for channel_id, state, count in conn.execute(stmt):
                 counts.setdefault(channel_id, {})[state] = int(count)
         return counts
+
+    def poll_histories(self, channel_ids: Sequence[str], now: datetime) -> dict[str, PollHistory]:
+        """What `schedule.next_poll` needs of each channel the store knows, in one query.
+
+        A post's date is its published date, else when it was first seen; dates after
+        `now` do not count.
+        """
+        dated = sa.func.coalesce(db.items.c.published, db.items.c.first_seen)
+
+        def posts_since(start: datetime) -> sa.ColumnElement[int]:
+            recent = sa.and_(dated > start, dated <= now)
+            return sa.func.coalesce(sa.func.sum(sa.case((recent, 1), else_=0)), 0)
+
+        counts = (
+            sa.select(
+                db.items.c.channel_id,
+                sa.func.count().label("total"),
+                posts_since(now - QUIET_WINDOW).label("week"),
+                posts_since(now - BUSY_WINDOW).label("day"),
+            )
+            .where(db.items.c.channel_id.in_(list(channel_ids)))
+            .group_by(db.items.c.channel_id)
+            .subquery()
+        )
+        c = db.channels.c
+        stmt = (
+            sa.select(
+                c.id,
+                c.last_fetched_at,
+                c.error_count,
+                c.failing_since,
+                c.last_error,
+                c.retry_after_until,
+                c.fresh_until,
+                c.disabled_at,
+                c.disabled_reason,
+                sa.func.coalesce(counts.c.total, 0).label("total"),
+                sa.func.coalesce(counts.c.week, 0).label("week"),
+                sa.func.coalesce(counts.c.day, 0).label("day"),
+            )
+            .outerjoin(counts, counts.c.channel_id == c.id)
+            .where(c.id.in_(list(channel_ids)))
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return {
+            row.id: PollHistory(
+                last_fetched_at=row.last_fetched_at,
+                error_count=row.error_count,
+                failing_since=row.failing_since,
+                last_error=row.last_error,
+                retry_after_until=row.retry_after_until,
+                fresh_until=row.fresh_until,
+                disabled_at=row.disabled_at,
+                disabled_reason=row.disabled_reason,
+                items_total=int(row.total),
+                posts_week=int(row.week),
+                posts_day=int(row.day),
+            )
+            for row in rows
+        }
+
+    def enable_channel(self, channel_id: str) -> bool:
+        """Poll a disabled channel again, with no backoff; False if it was not disabled."""
+        c = db.channels.c
+        stmt = (
+            sa.update(db.channels)
+            .where(c.id == channel_id, c.disabled_at.is_not(None))
+            .values(
+                disabled_at=None,
+                disabled_reason=None,
+                error_count=0,
+                failing_since=None,
+                retry_after_until=None,
+            )
+        )
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount:
+                return True
+            if conn.execute(sa.select(c.id).where(c.id == channel_id)).first() is None:
+                raise NotInStore(f"unknown channel {channel_id!r}")
+        return False
 
     # --- items ----------------------------------------------------------------------
 
@@ -1400,9 +1496,12 @@ class FetchRecord:
     feed: ParsedFeed | None = None
     error: str | None = None
     retry_after_until: datetime | None = None
+    at: datetime | None = None  # when it was polled (default: when it is written)
+    fresh_until: datetime | None = None  # the server's Cache-Control max-age / Expires
+    disable: str | None = None  # why the channel is no longer polled, e.g. "410 Gone"
 
 
-_FetchShape = tuple[bool, bool, bool, bool]  # failure, moved, not modified, with feed
+_FetchShape = tuple[bool, bool, bool, bool, bool]  # failure, gone, moved, not modified, feed
 
 
 def _fetch_params(record: FetchRecord, now: datetime) -> tuple[_FetchShape, dict[str, Any]]:
@@ -1415,13 +1514,15 @@ def _fetch_params(record: FetchRecord, now: datetime) -> tuple[_FetchShape, dict
     failure = result.error or record.error
     params: dict[str, Any] = {
         "p_id": result.channel_id,
-        "p_now": now,
+        "p_now": record.at or now,
         "p_status": result.status,
         "p_retry": record.retry_after_until,
     }
     if failure is not None:
-        return (True, False, False, False), params | {"p_error": failure}
+        params |= {"p_error": failure, "p_gone": record.disable}
+        return (True, record.disable is not None, False, False, False), params
     params |= {
+        "p_fresh": record.fresh_until,
         "p_url": result.permanent_url,
         "p_etag": result.etag,
         "p_lm": result.last_modified,
@@ -1435,12 +1536,12 @@ def _fetch_params(record: FetchRecord, now: datetime) -> tuple[_FetchShape, dict
             "p_feed_id": feed.feed_id,
             "p_warning": feed.warning,
         }
-    return (False, bool(result.permanent_url), result.not_modified, with_feed), params
+    return (False, False, bool(result.permanent_url), result.not_modified, with_feed), params
 
 
 @functools.lru_cache(maxsize=16)
 def _fetch_statement(shape: _FetchShape) -> sa.Update:
-    failure, moved, not_modified, with_feed = shape
+    failure, gone, moved, not_modified, with_feed = shape
     c = db.channels.c
     values: dict[str, Any] = {
         "last_fetched_at": sa.bindparam("p_now"),
@@ -1449,9 +1550,25 @@ def _fetch_statement(shape: _FetchShape) -> sa.Update:
     }
     if failure:
         # Errors keep the old validators, so the next poll downloads again.
-        values |= {"last_error": sa.bindparam("p_error"), "error_count": c.error_count + 1}
+        values |= {
+            "last_error": sa.bindparam("p_error"),
+            "error_count": c.error_count + 1,
+            "failing_since": sa.func.coalesce(c.failing_since, sa.bindparam("p_now")),
+            "fresh_until": None,
+        }
+        if gone:
+            values |= {
+                "disabled_at": sa.bindparam("p_now"),
+                "disabled_reason": sa.bindparam("p_gone"),
+            }
     else:
-        values |= {"last_success_at": sa.bindparam("p_now"), "last_error": None, "error_count": 0}
+        values |= {
+            "last_success_at": sa.bindparam("p_now"),
+            "last_error": None,
+            "error_count": 0,
+            "failing_since": None,
+            "fresh_until": sa.bindparam("p_fresh"),
+        }
         if moved:
             values["url"] = sa.bindparam("p_url")
         if not_modified:  # a 304 may carry fresh validators; absent ones keep the stored
