@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,9 +37,12 @@ def articles(count: int, *, first: int = 1) -> list[Article]:
     return [_article(n) for n in range(first, first + count)]
 
 
-def write_feeds(site: SiteInfo, published: list[Article], out: Path) -> dict[str, Page]:
-    """Render and write every feed page of `published`; the pages by path."""
-    pages = {page.path: page for page in feed_pages(ArticleLibrary(site, published))}
+def write_feeds(
+    site: SiteInfo, published: list[Article], out: Path, seqs: Mapping[int, int] | None = None
+) -> dict[str, Page]:
+    """Render and write every feed page of `published` (numbered by `seqs`); pages by path."""
+    library = ArticleLibrary(site, published, seqs=seqs or {})
+    pages = {page.path: page for page in feed_pages(library)}
     for page in pages.values():
         (out / page.path).parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out / page.path, page.render())

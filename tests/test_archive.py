@@ -8,11 +8,13 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from lxml import etree
 
 from kanalwerk.publish import publish
 from kanalwerk.publish.archive import split_feed
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.pages import ArticleLibrary
+from kanalwerk.models import Article
+from kanalwerk.publish.pages import ArticleLibrary, Page
 from tests.feed_docs import (
     HUB,
     NS,
@@ -32,7 +34,7 @@ from tests.feed_docs import (
 def test_split_keeps_every_entry_once_in_oldest_first_chunks(size: int) -> None:
     for count in range(0, 4 * size + 2):
         entries = list(range(count, 0, -1))  # newest first: count … 1
-        split = split_feed(entries, size)
+        split = split_feed(entries, size, seq=lambda n: n)
         assert list(split.current) == entries[:size]
         assert [a.number for a in split.archives] == list(range(1, len(split.archives) + 1))
         older = sorted(entries[size:])
@@ -49,8 +51,8 @@ def test_split_keeps_every_entry_once_in_oldest_first_chunks(size: int) -> None:
 
 
 def test_split_keeps_full_chunks_when_entries_arrive() -> None:
-    before = split_feed(list(range(130, 0, -1)), 50)
-    after = split_feed(list(range(131, 0, -1)), 50)
+    before = split_feed(list(range(130, 0, -1)), 50, seq=lambda n: n)
+    after = split_feed(list(range(131, 0, -1)), 50, seq=lambda n: n)
     assert [len(a.entries) for a in before.archives] == [50, 30]
     assert after.archives[0] == before.archives[0]
     assert after.archives[1].entries == (81, *before.archives[1].entries)
@@ -59,7 +61,7 @@ def test_split_keeps_full_chunks_when_entries_arrive() -> None:
 
 def test_split_refuses_an_empty_document_size() -> None:
     with pytest.raises(ValueError, match="at least one"):
-        split_feed([1, 2], 0)
+        split_feed([1, 2], 0, seq=lambda n: n)
 
 
 # --- The written documents ------------------------------------------------------------------
@@ -138,18 +140,15 @@ def test_a_new_article_changes_feed_atom_and_no_full_archive(tmp_path: Path) -> 
     assert moved == sorted(published, key=lambda a: a.published)[80].entry_id
 
 
-def test_a_full_archive_gains_its_next_archive_link_once(tmp_path: Path) -> None:
-    """Archive 1 fills at 100 articles; it links archive 2 once that exists, then never changes."""
-    published = articles(100)
-    pages = write_feeds(SITE50, published, tmp_path)
-    assert links(xml(tmp_path / "archiv" / "1.atom"), "next-archive") == []
-
-    keys = [pages["archiv/1.atom"].key]
-    for count in (101, 102, 150, 151):
+def test_a_full_archive_links_the_next_one_from_its_first_complete_version(
+    tmp_path: Path,
+) -> None:
+    """Archive 1 fills at 100 articles: archive 2 exists at once (empty), so 1 never changes."""
+    keys = []
+    for count in (100, 101, 102, 150, 151):
         pages = write_feeds(SITE50, articles(count), tmp_path)
         keys.append(pages["archiv/1.atom"].key)
-    assert keys[0] != keys[1]
-    assert len(set(keys[1:])) == 1
+    assert len(set(keys)) == 1
     assert links(xml(tmp_path / "archiv" / "1.atom"), "next-archive") == [
         SITE50.base_url + "archiv/2.atom"
     ]
@@ -181,3 +180,67 @@ def test_feed_pages_name_the_articles_they_load() -> None:
     assert set(pages["feed.atom"].needs) == {a.item_id for a in newest[:50]}
     assert pages["feed.rss"].needs == pages["feed.json"].needs == pages["feed.atom"].needs
     assert set(pages["archiv/1.atom"].needs) == {a.item_id for a in newest[50:]}
+
+
+# --- Publication numbers ----------------------------------------------------------------------
+
+
+def xml_of(page: Page) -> etree._Element:
+    return etree.fromstring(page.render(), parser=etree.XMLParser(resolve_entities=False))
+
+
+def numbered(published: list[Article]) -> dict[int, int]:
+    """Publication numbers in the order the articles went out: oldest first."""
+    return {a.item_id: n for n, a in enumerate(published, start=1)}
+
+
+def test_no_full_archive_changes_as_articles_arrive_around_the_boundaries() -> None:
+    """Archive k is complete once written: it links k+1 from the start, which may be empty."""
+    keys: dict[str, str] = {}
+    complete: set[str] = set()
+    for count in range(97, 154):
+        library = ArticleLibrary(SITE50, articles(count))
+        pages = {page.path: page for page in feed_pages(library)}
+        split = split_feed(library.entries, SITE50.feed_size, seq=lambda e: e.seq)
+        changed = {path for path, page in pages.items() if keys.get(path) != page.key}
+        assert not changed & complete, count
+        assert len(changed) <= 5, (count, changed)
+        for archive in split.archives:
+            path = f"archiv/{archive.number}.atom"
+            if archive.full and path not in complete:
+                complete.add(path)
+                assert links(xml_of(pages[path]), "next-archive"), (count, path)
+                newest = SITE50.base_url + f"archiv/{len(split.archives)}.atom"
+                assert links(xml_of(pages["feed.atom"]), "prev-archive") == [newest]
+        keys = {path: page.key for path, page in pages.items()}
+    assert complete == {"archiv/1.atom", "archiv/2.atom"}
+
+
+def test_an_unpublished_article_leaves_a_hole_in_its_own_archive_only(tmp_path: Path) -> None:
+    published = articles(230)
+    seqs = numbered(published)
+    before = write_feeds(SITE50, published, tmp_path, seqs)
+    gone = published[60]  # in archive 2
+    after = write_feeds(SITE50, [a for a in published if a is not gone], tmp_path, seqs)
+
+    assert sorted(after) == sorted(before)
+    assert {p for p in before if before[p].key != after[p].key} == {"archiv/2.atom"}
+    documents = list(atom_chain(tmp_path, SITE50))
+    ids = [str(i) for doc in documents for i in doc.xpath("a:entry/a:id/text()", namespaces=NS)]
+    assert sorted(ids) == sorted(a.entry_id for a in published if a is not gone)
+    assert len(ids) == len(set(ids)) == 229
+    assert [len(doc.findall("a:entry", namespaces=NS)) for doc in documents] == [
+        50, 30, 50, 49, 50
+    ]  # fmt: skip
+
+
+def test_an_empty_newest_archive_still_carries_its_links(tmp_path: Path) -> None:
+    write_feeds(SITE50, articles(150), tmp_path)
+    base = SITE50.base_url
+    empty = xml(tmp_path / "archiv" / "3.atom")
+    assert empty.find("fh:archive", namespaces=NS) is not None
+    assert empty.findall("a:entry", namespaces=NS) == []
+    assert links(empty, "current") == [base + "feed.atom"]
+    assert links(empty, "prev-archive") == [base + "archiv/2.atom"]
+    assert links(xml(tmp_path / "archiv" / "2.atom"), "next-archive") == [base + "archiv/3.atom"]
+    assert links(xml(tmp_path / "feed.atom"), "prev-archive") == [base + "archiv/3.atom"]

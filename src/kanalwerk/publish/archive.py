@@ -1,15 +1,21 @@
 """Which entries live in which feed document (RFC 5005 archived feeds).
 
-`feed.atom` holds the newest `size` entries. Everything older lives in `archiv/<n>.atom`,
-chunks of `size` counted from the OLDEST entry, so archive 1 is always the same oldest
-entries: a chunk, once full, keeps its entries whatever arrives later, and only the
-newest archive may be partial. Following `prev-archive` from the current document visits
-every entry exactly once.
+Documents hold ranges of publication numbers (`Entry.seq`), not positions: archive k
+holds the entries numbered (k−1)·size+1 … k·size, and `feed.atom` the newest `size`
+numbers (those above the highest number given minus `size`). An unpublished article
+leaves a hole in the one document that held it; nothing else moves. Only the newest
+archive may be partial. When an archive fills, the next one exists at once (empty at
+first), so the full one carries its `next-archive` link from the first time it is
+written and never changes again. Following `prev-archive` from the current document
+visits every entry exactly once.
+
+Unpublishing the newest article lowers the highest number, so the window of `feed.atom`
+moves back by one: the entry it takes back leaves the newest archive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -49,17 +55,26 @@ class ArchiveLinks:
         return self.current is not None
 
 
-def split_feed(entries: Sequence[T], size: int) -> FeedSplit[T]:
+def split_feed(entries: Sequence[T], size: int, *, seq: Callable[[T], int]) -> FeedSplit[T]:
     """Split `entries` (newest first) into the current document and the archives."""
     if size < 1:
         raise ValueError(f"a feed document holds at least one entry, not {size}")
-    current = tuple(entries[:size])
-    oldest_first = list(reversed(entries[size:]))
-    archives = []
-    for start in range(0, len(oldest_first), size):
-        chunk = oldest_first[start : start + size]
-        archives.append(Archive(start // size + 1, tuple(reversed(chunk)), full=len(chunk) == size))
-    return FeedSplit(current, tuple(archives))
+    archived_up_to = max((seq(e) for e in entries), default=0) - size
+    if archived_up_to <= 0:
+        return FeedSplit(tuple(entries), ())
+    chunks: list[list[T]] = [[] for _ in range(archived_up_to // size + 1)]
+    current = []
+    for entry in entries:
+        number = seq(entry)
+        if number > archived_up_to:
+            current.append(entry)
+        else:
+            chunks[(number - 1) // size].append(entry)
+    archives = tuple(
+        Archive(k, tuple(chunk), full=k * size <= archived_up_to)
+        for k, chunk in enumerate(chunks, start=1)
+    )
+    return FeedSplit(tuple(current), archives)
 
 
 def archive_path(number: int) -> str:

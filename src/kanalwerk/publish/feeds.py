@@ -1,9 +1,9 @@
 """The feed files a subscriber reads: which exist, what each holds, when each changes.
 
 `feed.atom`, `feed.rss` and `feed.json` carry the same newest `site.feed_size` entries;
-older entries live in the Atom archives `archiv/<n>.atom` (see `archive`). A full
-archive's key depends only on its own entries, the layout and the neighbour links it
-has, so a new article never makes it render again.
+older entries live in the Atom archives `archiv/<n>.atom` (see `archive`), by publication
+number. A full archive's key depends only on its own entries, the layout and the neighbour
+links it has from the start, so a new article never makes it render again.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ def _page(
     return Page(path, page_key(path, layout_key(site), versions(entries), *key), rendered, ids)
 
 
+def _seq(entry: Entry) -> int:
+    return entry.seq
+
+
 def _links_key(links: ArchiveLinks) -> tuple[str | None, ...]:
     return (links.prev_archive, links.next_archive, links.current)
 
@@ -50,7 +54,7 @@ def _links_key(links: ArchiveLinks) -> tuple[str | None, ...]:
 def feed_pages(library: Library) -> list[Page]:
     """The three current feeds and every Atom archive."""
     site = library.site
-    split = split_feed(library.entries, site.feed_size)
+    split = split_feed(library.entries, site.feed_size, seq=_seq)
     count = len(split.archives)
     hub = site.websub_hub
     current = current_links(count, base_url=site.base_url)

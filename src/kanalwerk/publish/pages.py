@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.resources
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Protocol
@@ -37,6 +37,13 @@ class Entry:
     updated: datetime
     source: SourceRef
     thumbnail: str | None = None
+    #: Publication number: given once, in the order articles go out, never reused. Archives
+    #: and list pages hold ranges of numbers, so an unpublished article leaves a hole in
+    #: its own page instead of shifting every later one. Not part of `version`: the pages
+    #: show no number.
+    seq: int = 0
+    #: The same within the article's channel, for the channel's pages.
+    channel_seq: int = 0
 
     @cached_property
     def version(self) -> tuple[object, ...]:
@@ -65,8 +72,10 @@ class Entry:
         )
 
 
-def entry_of(article: Article) -> Entry:
+def entry_of(article: Article, seq: int = 0, channel_seq: int = 0) -> Entry:
     return Entry(
+        seq=seq,
+        channel_seq=channel_seq,
         item_id=article.item_id,
         entry_id=article.entry_id,
         slug=article.slug,
@@ -123,23 +132,59 @@ def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]
     return (utc_seconds(published), entry_id)
 
 
+def number_new(oldest_first: Sequence[int | None], after: int) -> list[int]:
+    """Publication numbers: the given ones kept, the missing ones (not out yet) given
+    provisionally after `after` (the highest ever given), in the order of the list."""
+    numbers = []
+    for seq in oldest_first:
+        if seq is None:
+            after += 1
+            seq = after
+        numbers.append(seq)
+    return numbers
+
+
+def channel_numbers(oldest_first: Sequence[tuple[str, int]]) -> dict[int, int]:
+    """Each publication number's rank within its channel, from (channel, number) pairs
+    of every article that ever went out, unpublished ones included, oldest first."""
+    counts: dict[str, int] = {}
+    ranks = {}
+    for channel_id, seq in oldest_first:
+        counts[channel_id] = counts.get(channel_id, 0) + 1
+        ranks[seq] = counts[channel_id]
+    return ranks
+
+
 @dataclass
 class ArticleLibrary:
-    """A `Library` over articles held in memory, for tests and small callers."""
+    """A `Library` over articles held in memory, for tests and small callers.
+
+    `seqs` gives publication numbers by item id; articles without one are numbered after
+    the highest, oldest original first (so without `seqs`: 1…n by date). Channel numbers
+    count the articles held, so leaving one out shifts its channel's pages here.
+    """
 
     site: SiteInfo
     source_articles: Sequence[Article]
     channels: Sequence[ChannelInfo] = ()
     removed: Sequence[str] = ()
+    seqs: Mapping[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        ordered = sorted(
-            self.source_articles,
-            key=lambda a: newest_first_key(a.published, a.entry_id),
-            reverse=True,
+        by_date = sorted(
+            self.source_articles, key=lambda a: newest_first_key(a.published, a.entry_id)
         )
-        self._by_id = {a.item_id: a for a in ordered}
-        self.entries: Sequence[Entry] = [entry_of(a) for a in ordered]
+        known = [a for a in by_date if a.item_id in self.seqs]
+        known.sort(key=lambda a: self.seqs[a.item_id])
+        oldest_first = known + [a for a in by_date if a.item_id not in self.seqs]
+        numbers = number_new(
+            [self.seqs.get(a.item_id) for a in oldest_first], max(self.seqs.values(), default=0)
+        )
+        ranks = channel_numbers([(a.channel_id, n) for a, n in zip(oldest_first, numbers)])
+        self._by_id = {a.item_id: a for a in oldest_first}
+        self.entries: Sequence[Entry] = [
+            entry_of(a, n, ranks[n]) for a, n in reversed(list(zip(oldest_first, numbers)))
+        ]
 
     def articles(self, item_ids: Sequence[int]) -> list[Article]:
         return [self._by_id[i] for i in item_ids if i in self._by_id]

@@ -1,14 +1,16 @@
 """Stable pages of a list: which entries each page of the index (or of a channel) shows.
 
-Chunks of `size` are counted from the OLDEST entry, so chunk n holds the same entries
-forever and its file (`seite/<n>.html`) is written once. The front page shows the entries
-that fill no chunk yet plus the newest full chunk (size … 2·size−1 entries, all of them
-when there are fewer), so it is never nearly empty. Every entry is on exactly one page.
+Pages hold ranges of publication numbers (`Entry.seq`, or `Entry.channel_seq` for a
+channel's pages): chunk n holds the numbers (n−1)·size+1 … n·size forever, so its file
+(`seite/<n>.html`) is written once, and an unpublished article leaves a hole in its own
+page instead of shifting the later ones. The front page shows the numbers that fill no
+chunk yet plus the newest full chunk (size … 2·size−1 numbers, all of them when there
+are fewer), so it is never nearly empty. Every entry is on exactly one page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kanalwerk.publish.pages import Entry
@@ -33,22 +35,38 @@ class ListPage:
         return self.number is None
 
 
-def paginate(entries: Sequence[Entry], size: int) -> list[ListPage]:
+def global_seq(entry: Entry) -> int:
+    return entry.seq
+
+
+def channel_seq(entry: Entry) -> int:
+    return entry.channel_seq
+
+
+def paginate(
+    entries: Sequence[Entry], size: int, seq: Callable[[Entry], int] = global_seq
+) -> list[ListPage]:
     """`entries` (newest first) as pages, the front page first, then chunk k−1 down to 1."""
     if size < 1:
         raise ValueError(f"page size must be at least 1, not {size}")
-    total = len(entries)
-    full = total // size
+    full = max((seq(e) for e in entries), default=0) // size
     if full <= 1:
         return [ListPage(None, entries, None, None)]
-    front_count = total - (full - 1) * size
-    pages = [ListPage(None, entries[:front_count], full - 1, None)]
+    front_from = (full - 1) * size  # the front page shows the numbers above this
+    chunks: list[list[Entry]] = [[] for _ in range(full - 1)]
+    front = []
+    for entry in entries:
+        number = seq(entry)
+        if number > front_from:
+            front.append(entry)
+        else:
+            chunks[(number - 1) // size].append(entry)
+    pages = [ListPage(None, front, full - 1, None)]
     for number in range(full - 1, 0, -1):
-        start = total - number * size
         pages.append(
             ListPage(
                 number,
-                entries[start : start + size],
+                chunks[number - 1],
                 older=number - 1 if number > 1 else None,
                 newer=number + 1 if number + 1 < full else None,
             )

@@ -24,7 +24,7 @@ from kanalwerk.publish.pages import (
     layout_key,
     page_key,
 )
-from kanalwerk.publish.paging import ListPage, paginate
+from kanalwerk.publish.paging import ListPage, channel_seq, global_seq, paginate
 from kanalwerk.publish.site import (
     CHANNELS_FILE,
     SITEMAP_FILE,
@@ -126,7 +126,8 @@ def _list_pages(
     """The index's pages, or one channel's, each with the last change of what it shows."""
     channel_id = None if channel is None else channel.id
     pages = []
-    for chunk in paginate(entries, site.page_size):
+    number = global_seq if channel is None else channel_seq
+    for chunk in paginate(entries, site.page_size, number):
         pager = _pager(chunk, channel_id)
         shown: tuple[object, ...] = ()
         if channel is not None:
