@@ -10,10 +10,10 @@ import feedparser
 import pytest
 from lxml import etree
 
+from kanalwerk.models import Article
 from kanalwerk.publish import publish
 from kanalwerk.publish.archive import split_feed
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.models import Article
 from kanalwerk.publish.pages import ArticleLibrary, Page
 from tests.feed_docs import (
     HUB,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from kanalwerk import review
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, Item, SiteInfo, SourceRef
@@ -24,11 +25,14 @@ from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry
 from kanalwerk.store import Store, migrations
+from tests.test_review_migration import sql
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
-def write_config(folder: Path, *, title: str = "KI-Nachrichten auf Deutsch") -> Path:
+def write_config(
+    folder: Path, *, title: str = "KI-Nachrichten auf Deutsch", sizes: str = ""
+) -> Path:
     config = folder / "feeds.yaml"
     config.write_text(
         f"""
@@ -36,6 +40,7 @@ site:
   title: {title}
   base_url: https://blog.example.org/
   author: Redaktion
+{sizes}
 output: {folder / "site"}
 store: sqlite:///{folder / "kanalwerk.db"}
 channels:
@@ -392,3 +397,109 @@ def test_articles_going_out_together_keep_the_originals_order(site: Site) -> Non
         f"tag:blog.example.org,2025:{c}-{n}"
         for n, c in ((3, "kanal-a"), (2, "kanal-b"), (1, "kanal-a"))
     ]
+
+
+# --- Publication numbers: a removed article leaves a hole, nothing shifts ------------------
+
+
+def test_unpublishing_the_oldest_rewrites_only_the_pages_that_showed_it(tmp_path: Path) -> None:
+    """Many archives and pages of each kind (400 articles at the default sizes, made small)."""
+    config = load_config(write_config(tmp_path, sizes="  feed_size: 10\n  page_size: 4"))
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        site = Site(config, store, pipeline)
+        publish_articles(site, 80)
+        unpublish_oldest(site)
+
+
+def unpublish_oldest(site: Site) -> None:
+    oldest = site.store.published_entries().entries[-1]
+    assert oldest.slug == "beitrag-1" and oldest.seq == 1
+    before = site.snapshot()
+
+    review.unpublish(site.config, [oldest.item_id], publish=False)
+    result = site.publish()
+
+    assert result is not None
+    written = {path.relative_to(site.output).as_posix() for path in result.written}
+    changed = {
+        path.relative_to(site.output).as_posix() for path in changed_files(before, site.snapshot())
+    }
+    assert (
+        written
+        == changed
+        == {
+            "artikel/beitrag-1.html",  # a notice now
+            "artikel/beitrag-2.html",  # its newer neighbour linked it
+            "seite/1.html",
+            "archiv/1.atom",
+            "quellen/kanal-a/seite/1.html",
+            "quellen/kanal-a.html",  # the channel's count
+            "quellen/index.html",  # the overview's counts
+            "sitemap.xml",
+        }
+    )
+
+
+def test_publication_numbers_follow_the_order_articles_went_out(site: Site) -> None:
+    publish_articles(site, 3)
+    late = add_article(site.store, 0)  # about the oldest original, but out last
+    pending = site.store.published_entries().entries
+    assert [(e.slug, e.seq) for e in pending] == [
+        ("beitrag-0", 4),  # provisional: after every number given
+        ("beitrag-3", 3),
+        ("beitrag-2", 2),
+        ("beitrag-1", 1),
+    ]
+    site.publish()
+    assert site.store.published_entries().entries == pending
+    assert pending[0].item_id == late.item_id
+    assert {e.slug: e.channel_seq for e in pending} == {
+        "beitrag-0": 3,
+        "beitrag-3": 2,
+        "beitrag-2": 1,
+        "beitrag-1": 1,
+    }
+
+
+def test_migration_numbers_articles_out_in_the_order_they_went_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+        Store.open(f"sqlite:///{path}").close()
+    now = "2025-03-01 09:00:00.000000"
+    sql(
+        path,
+        "INSERT INTO channels (id, name, error_count, created_at) VALUES ('c', 'C', 0, ?)",
+        (now,),
+    )
+    # id, state, original's date, went out: 3 and 1 together (3's original is older), 4 never.
+    for n, state, published, out in (
+        (1, "published", "2025-02-03 00:00:00.000000", "2025-03-02 00:00:00.000000"),
+        (2, "removed", "2025-02-01 00:00:00.000000", "2025-03-01 00:00:00.000000"),
+        (3, "published", "2025-02-02 00:00:00.000000", "2025-03-02 00:00:00.000000"),
+        (4, "translated", "2025-01-01 00:00:00.000000", None),
+    ):
+        sql(
+            path,
+            "INSERT INTO items (id, channel_id, guid, title, state, attempts, first_seen, "
+            "updated_at) VALUES (?, 'c', ?, ?, ?, 0, ?, ?)",
+            (n, f"g{n}", f"Title {n}", state, now, now),
+        )
+        sql(
+            path,
+            "INSERT INTO articles (item_id, entry_id, slug, title, summary, content_html, "
+            "published, updated, engine, created_at, first_published_at) "
+            "VALUES (?, ?, ?, 'T', 'S', '<p>x</p>', ?, ?, 'local', ?, ?)",
+            (n, f"urn:{n}", f"s-{n}", published, published, now, out),
+        )
+    with Store.open(f"sqlite:///{path}") as store:
+        entries = store.published_entries().entries
+    assert sql(path, "SELECT item_id, published_seq FROM articles ORDER BY item_id") == [
+        (1, 3),
+        (2, 1),
+        (3, 2),
+        (4, None),
+    ]
+    assert [(e.item_id, e.seq, e.channel_seq) for e in entries] == [(4, 4, 4), (1, 3, 3), (3, 2, 2)]

@@ -180,10 +180,13 @@ class ArticleLibrary:
         numbers = number_new(
             [self.seqs.get(a.item_id) for a in oldest_first], max(self.seqs.values(), default=0)
         )
-        ranks = channel_numbers([(a.channel_id, n) for a, n in zip(oldest_first, numbers)])
+        ranks = channel_numbers(
+            [(a.channel_id, n) for a, n in zip(oldest_first, numbers, strict=True)]
+        )
         self._by_id = {a.item_id: a for a in oldest_first}
         self.entries: Sequence[Entry] = [
-            entry_of(a, n, ranks[n]) for a, n in reversed(list(zip(oldest_first, numbers)))
+            entry_of(a, n, ranks[n])
+            for a, n in reversed(list(zip(oldest_first, numbers, strict=True)))
         ]
 
     def articles(self, item_ids: Sequence[int]) -> list[Article]:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kanalwerk.errors import StoreError, StoreNeedsMigration
+from kanalwerk.publish.pages import newest_first_key
 from kanalwerk.store.schema import UTCDateTime, schema_version
 
 Migration = Callable[[Connection], None]
@@ -360,6 +361,48 @@ def _m0008_poll_schedule(conn: Connection) -> None:
     )
 
 
+def _m0009_publication_numbers(conn: Connection) -> None:
+    """A permanent number per article that went out, in the order it went out.
+
+    Archives and list pages hold ranges of these numbers, so an unpublished article
+    leaves a hole instead of shifting every later page. Articles already out are
+    numbered in the order they have now: when they went out, then the original's date,
+    then the entry id (as `Store.published_entries` ordered them).
+    """
+    md = sa.MetaData()
+    articles = sa.Table(
+        "articles",
+        md,
+        sa.Column("item_id", sa.Integer),
+        sa.Column("entry_id", sa.Text),
+        sa.Column("published", UTCDateTime),
+        sa.Column("first_published_at", UTCDateTime),
+        sa.Column("published_seq", sa.Integer),
+    )
+    conn.execute(sa.text("ALTER TABLE articles ADD COLUMN published_seq INTEGER"))
+    conn.execute(
+        sa.text("CREATE UNIQUE INDEX ix_articles_published_seq ON articles (published_seq)")
+    )
+    found = conn.execute(
+        sa.select(
+            articles.c.item_id,
+            articles.c.entry_id,
+            articles.c.published,
+            articles.c.first_published_at,
+        ).where(articles.c.first_published_at.is_not(None))
+    ).all()
+    rows = sorted(
+        found, key=lambda r: (r.first_published_at, *newest_first_key(r.published, r.entry_id))
+    )
+    if rows:
+        conn.execute(
+            sa.update(articles)
+            .where(articles.c.item_id == sa.bindparam("id"))
+            .values(published_seq=sa.bindparam("seq")),
+            [{"id": r.item_id, "seq": n} for n, r in enumerate(rows, start=1)],
+        )
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
@@ -369,6 +412,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0006_review_and_edits,
     _m0007_source_texts,
     _m0008_poll_schedule,
+    _m0009_publication_numbers,
 )
 
 

@@ -173,9 +173,12 @@ articles = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # When the article first went out: the order of the feeds, archives and pages.
     sa.Column("first_published_at", UTCDateTime),
+    # Its publication number, given once in that order: archives and pages hold ranges.
+    sa.Column("published_seq", sa.Integer),
     # The item's content_hash the article was made from; a differing one asks for a re-make.
     sa.Column("source_hash", sa.Text),
     sa.Index("ix_articles_published", "published"),
+    sa.Index("ix_articles_published_seq", "published_seq", unique=True),
 )
 
 # Where guids of items stored before schema version 2 may have been resolved against

@@ -34,7 +34,13 @@ from kanalwerk.models import (
     StoredItem,
     Usage,
 )
-from kanalwerk.publish.pages import ChannelInfo, Entry, newest_first_key
+from kanalwerk.publish.pages import (
+    ChannelInfo,
+    Entry,
+    channel_numbers,
+    newest_first_key,
+    number_new,
+)
 from kanalwerk.schedule import BUSY_WINDOW, QUIET_WINDOW, PollHistory
 from kanalwerk.select import Decision, Facts, origin_key
 from kanalwerk.store import migrations
@@ -988,28 +994,46 @@ class Store:
         self.set_meta(PUBLISH_REQUESTED, "0")
 
     def mark_published(self, item_ids: Sequence[int]) -> None:
-        """Translated items become published; items in other states are left alone."""
+        """Translated items become published; items in other states are left alone.
+
+        Articles going out for the first time get their publication numbers, after every
+        number given, oldest original first: the provisional numbers
+        `published_entries` gave them.
+        """
         ids = list(dict.fromkeys(item_ids))
         if not ids:
             return
         now = _now()
         with self._write() as conn:
+            fresh: list[Any] = []
             for chunk in _chunks(ids):
                 translated = sa.select(db.items.c.id).where(
                     db.items.c.id.in_(chunk), db.items.c.state == "translated"
                 )
-                conn.execute(
-                    sa.update(db.articles)
-                    .where(
-                        db.articles.c.item_id.in_(translated.scalar_subquery()),
-                        db.articles.c.first_published_at.is_(None),
-                    )
-                    .values(first_published_at=now)
+                new = (
+                    db.articles.c.item_id.in_(translated.scalar_subquery()),
+                    db.articles.c.first_published_at.is_(None),
                 )
+                fresh += conn.execute(
+                    sa.select(
+                        db.articles.c.item_id, db.articles.c.published, db.articles.c.entry_id
+                    ).where(*new, db.articles.c.published_seq.is_(None))
+                ).all()
+                conn.execute(sa.update(db.articles).where(*new).values(first_published_at=now))
                 conn.execute(
                     sa.update(db.items)
                     .where(db.items.c.id.in_(chunk), db.items.c.state == "translated")
                     .values(state="published", updated_at=now)
+                )
+            if fresh:
+                fresh.sort(key=lambda r: newest_first_key(r.published, r.entry_id))
+                last = conn.execute(sa.select(sa.func.max(db.articles.c.published_seq)))
+                after = last.scalar_one() or 0
+                conn.execute(
+                    sa.update(db.articles)
+                    .where(db.articles.c.item_id == sa.bindparam("id"))
+                    .values(published_seq=sa.bindparam("seq")),
+                    [{"id": r.item_id, "seq": after + n} for n, r in enumerate(fresh, start=1)],
                 )
 
     def unpublished_count(self) -> int:
@@ -1210,18 +1234,41 @@ class Store:
                 db.items.c.title,
                 db.items.c.link,
                 db.items.c.author,
-                db.articles.c.first_published_at,
+                db.articles.c.published_seq,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)
             .where(db.items.c.state.in_(_PUBLISHABLE))
         )
         feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
-        entries: list[tuple[tuple[datetime, datetime, str], Entry]] = []
+        # Every number given, unpublished articles' too: a channel's numbers keep holes.
+        numbered: sa.Select[Any] = (
+            sa.select(db.items.c.channel_id, db.articles.c.published_seq)
+            .join(db.items, db.articles.c.item_id == db.items.c.id)
+            .where(db.articles.c.published_seq.is_not(None))
+            .order_by(db.articles.c.published_seq)
+        )
         unpublished: set[int] = set()
-        now = _now()
         with self._read() as conn:
             channels = {row.id: row for row in conn.execute(feeds)}
-            rows = conn.execute(stmt).all()
+            found = conn.execute(stmt).all()
+            given = [(row.channel_id, row.published_seq) for row in conn.execute(numbered)]
+        # Numbered in the order they went out; the rest after them (see `mark_published`).
+        rows = sorted(
+            found,
+            key=lambda r: (
+                r.published_seq is None,
+                r.published_seq or 0,
+                *newest_first_key(r.published, r.entry_id),
+            ),
+        )
+        seqs = number_new([r.published_seq for r in rows], given[-1][1] if given else 0)
+        given += [
+            (r.channel_id, seq)
+            for r, seq in zip(rows, seqs, strict=True)
+            if r.published_seq is None
+        ]
+        ranks = channel_numbers(given)
+        entries = []
         for (
             item_id,
             entry_id,
@@ -1236,32 +1283,27 @@ class Store:
             item_title,
             item_link,
             item_author,
-            first_published_at,
-        ) in rows:
-            source = _source(channels[channel_id], item_title, item_link, item_author)
-            went_out = first_published_at or now
-            order = (went_out, *newest_first_key(published, entry_id))
+            _,
+        ), seq in zip(reversed(rows), reversed(seqs), strict=True):
             entries.append(
-                (
-                    order,
-                    Entry(
-                        item_id=item_id,
-                        entry_id=entry_id,
-                        slug=slug,
-                        channel_id=channel_id,
-                        title=title,
-                        summary=summary,
-                        published=published,
-                        updated=updated,
-                        source=source,
-                        thumbnail=thumbnail,
-                    ),
+                Entry(
+                    item_id=item_id,
+                    entry_id=entry_id,
+                    slug=slug,
+                    channel_id=channel_id,
+                    title=title,
+                    summary=summary,
+                    published=published,
+                    updated=updated,
+                    source=_source(channels[channel_id], item_title, item_link, item_author),
+                    thumbnail=thumbnail,
+                    seq=seq,
+                    channel_seq=ranks[seq],
                 )
             )
             if state != "published":
                 unpublished.add(item_id)
-        entries.sort(key=lambda pair: pair[0], reverse=True)
-        return PublishedEntries([entry for _, entry in entries], frozenset(unpublished))
+        return PublishedEntries(entries, frozenset(unpublished))
 
     def articles_by_id(self, item_ids: Sequence[int]) -> list[Article]:
         """Full articles for `item_ids`, in that order; unknown ids are left out."""
