@@ -5,6 +5,8 @@ pages in the same scheme, the channel overview, the sitemap and the stylesheet. 
 key holds exactly what it shows, so one new article changes only its own page, its older
 neighbour's (which links it now), the front page, its channel's front page, the overview
 and the sitemap; and, once every `page_size` articles, the page a new chunk moves below.
+Lists are paged by publication number (`paging`): an unpublished article changes only the
+pages that showed it or linked it.
 """
 
 from __future__ import annotations
