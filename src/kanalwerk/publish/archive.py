@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from kanalwerk.publish.paging import by_number
+
 ARCHIVE_DIR = "archiv"
 FH_NAMESPACE = "http://purl.org/syndication/history/1.0"
 
@@ -62,14 +64,9 @@ def split_feed(entries: Sequence[T], size: int, *, seq: Callable[[T], int]) -> F
     archived_up_to = max((seq(e) for e in entries), default=0) - size
     if archived_up_to <= 0:
         return FeedSplit(tuple(entries), ())
-    chunks: list[list[T]] = [[] for _ in range(archived_up_to // size + 1)]
-    current = []
-    for entry in entries:
-        number = seq(entry)
-        if number > archived_up_to:
-            current.append(entry)
-        else:
-            chunks[(number - 1) // size].append(entry)
+    # One archive more than the full ones: the partial one, or an empty one after a full.
+    count = archived_up_to // size + 1
+    current, chunks = by_number(entries, size, seq, above=archived_up_to, count=count)
     archives = tuple(
         Archive(k, tuple(chunk), full=k * size <= archived_up_to)
         for k, chunk in enumerate(chunks, start=1)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kanalwerk.publish.pages import Entry
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,22 @@ class ListPage:
         return self.number is None
 
 
+def by_number(
+    entries: Sequence[T], size: int, seq: Callable[[T], int], *, above: int, count: int
+) -> tuple[list[T], list[list[T]]]:
+    """The entries numbered above `above`, and `count` ranges of the rest: range k holds
+    the numbers (k−1)·size+1 … k·size. Order is kept; a missing number is a gap."""
+    chunks: list[list[T]] = [[] for _ in range(count)]
+    newest = []
+    for entry in entries:
+        number = seq(entry)
+        if number > above:
+            newest.append(entry)
+        else:
+            chunks[(number - 1) // size].append(entry)
+    return newest, chunks
+
+
 def global_seq(entry: Entry) -> int:
     return entry.seq
 
@@ -52,15 +71,7 @@ def paginate(
     full = max((seq(e) for e in entries), default=0) // size
     if full <= 1:
         return [ListPage(None, entries, None, None)]
-    front_from = (full - 1) * size  # the front page shows the numbers above this
-    chunks: list[list[Entry]] = [[] for _ in range(full - 1)]
-    front = []
-    for entry in entries:
-        number = seq(entry)
-        if number > front_from:
-            front.append(entry)
-        else:
-            chunks[(number - 1) // size].append(entry)
+    front, chunks = by_number(entries, size, seq, above=(full - 1) * size, count=full - 1)
     pages = [ListPage(None, front, full - 1, None)]
     for number in range(full - 1, 0, -1):
         pages.append(
