@@ -6,6 +6,8 @@ channel's pages): chunk n holds the numbers (n−1)·size+1 … n·size forever,
 page instead of shifting the later ones. The front page shows the numbers that fill no
 chunk yet plus the newest full chunk (size … 2·size−1 numbers, all of them when there
 are fewer), so it is never nearly empty. Every entry is on exactly one page.
+Unpublishing the newest article lowers the highest number: if that drops below a chunk's
+end, the newest page folds back into the front page.
 """
 
 from __future__ import annotations
