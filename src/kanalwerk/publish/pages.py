@@ -71,6 +71,17 @@ class Entry:
             self.source.author,
         )
 
+    @cached_property
+    def digest(self) -> str:
+        """`version` as a `page_key`, worked out once per entry.
+
+        Page keys take digests rather than the tuples: every entry is in the key of its
+        own page, its neighbours', a list page, a feed or archive and the sitemap, and
+        at 10,000 entries hashing each tuple's `repr` over and over is most of a plan.
+        A digest changes exactly when the tuple does, so no key loses what it covered.
+        """
+        return page_key(self.version)
+
 
 def entry_of(article: Article, seq: int = 0, channel_seq: int = 0) -> Entry:
     return Entry(
@@ -217,8 +228,9 @@ def page_key(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def versions(entries: Iterable[Entry]) -> list[tuple[object, ...]]:
-    return [entry.version for entry in entries]
+def versions(entries: Iterable[Entry]) -> list[str]:
+    """The entries' `digest`s, for the key of a page that shows them."""
+    return [entry.digest for entry in entries]
 
 
 @lru_cache(maxsize=1)

@@ -101,7 +101,7 @@ class ChannelView:
 
     @property
     def version(self) -> tuple[object, ...]:
-        latest = None if self.latest is None else self.latest.version
+        latest = None if self.latest is None else self.latest.digest
         return (self.id, self.name, self.site_url, self.feed_url, self.count, latest)
 
 

@@ -25,6 +25,7 @@ from kanalwerk.publish.pages import (
     Page,
     layout_key,
     page_key,
+    versions,
 )
 from kanalwerk.publish.paging import ListPage, channel_seq, global_seq, paginate
 from kanalwerk.publish.site import (
@@ -63,19 +64,13 @@ def _pager(page: ListPage, channel_id: str | None) -> Pager:
 
 
 class _Facts:
-    """Each entry's version (as a digest) and last change, worked out once: its article
-    page, two list pages and the sitemap need them, and at 10,000 articles that adds up."""
+    """Each entry's last change as the sitemap writes it, worked out once: its article
+    page, two list pages and the sitemap need it, and at 10,000 articles that adds up.
+    (Versions come from `Entry.digest`, cached on the entry itself.)"""
 
     def __init__(self, entries: Sequence[Entry]) -> None:
-        self._version = {e.item_id: page_key(e.version) for e in entries}
         # RFC 3339 in UTC, all of one form: the newest is the greatest string.
         self._updated = {e.item_id: iso_utc(e.updated) for e in entries}
-
-    def versions(self, entries: Sequence[Entry]) -> list[str]:
-        return [self._version[e.item_id] for e in entries]
-
-    def version(self, entry: Entry) -> str:
-        return self._version[entry.item_id]
 
     def updated(self, entry: Entry) -> str:
         return self._updated[entry.item_id]
@@ -142,7 +137,7 @@ def _list_pages(
             return render_channel(channel, chunk.entries, site, pager)
 
         links = (pager.number, pager.older, pager.newer)
-        key = page_key("list", layout, links, shown, facts.versions(chunk.entries))
+        key = page_key("list", layout, links, shown, versions(chunk.entries))
         path = list_path(chunk.number, channel_id)
         pages.append((Page(path, key, render), facts.last_change(chunk.entries)))
     return pages
@@ -161,7 +156,7 @@ def _article_page(
         return render_article(article, library.site, older=older, newer=newer)
 
     neighbours = [None if n is None else (n.slug, n.title) for n in (older, newer)]
-    key = page_key("article", layout, facts.version(entry), neighbours)
+    key = page_key("article", layout, entry.digest, neighbours)
     return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
 
