@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_digest_is_the_key_of_the_version_and_computed_once() -> None:
     assert entry.digest == ENTRY.digest  # equal entries, equal digests
 
 
-def _changed(name: str) -> object:
+def _changed(name: str) -> Any:
     value = getattr(ENTRY, name)
     if isinstance(value, datetime):
         return value + timedelta(seconds=1)
