@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import flush_to_disk, remove_file, scan_folder, write_atomic
 from kanalwerk.publish.opmlpages import opml_pages
@@ -141,7 +142,20 @@ def publish(
     """
     previous = previous or {}
     bodies = _Bodies(library)
-    pages = plan(bodies)
+    with collector_paused():
+        pages = plan(bodies)
+    with collector_frozen():
+        return _write(bodies, pages, output, previous, force=force)
+
+
+def _write(
+    bodies: _Bodies,
+    pages: list[Page],
+    output: Path,
+    previous: Mapping[str, str],
+    *,
+    force: bool,
+) -> PublishResult:
     written: list[Path] = []
     removed: list[Path] = []
     try:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.collector import collector_paused
 from kanalwerk.publish.pages import ChannelInfo, Entry
 
 if TYPE_CHECKING:  # the store imports `publish.pages`; this module is imported after it
@@ -22,7 +23,8 @@ class StoreLibrary:
     def __init__(self, store: Store, site: SiteInfo, channel_ids: Sequence[str]) -> None:
         self._store = store
         self.site = site
-        published = store.published_entries()
+        with collector_paused():  # 10,000 entries at once: see `collector`
+            published = store.published_entries()
         self.entries: Sequence[Entry] = published.entries
         #: Entries whose items are not marked published yet: mark them once written.
         self.unpublished: frozenset[int] = published.unpublished
