@@ -26,7 +26,13 @@ class Post:
         return f"https://blog.example.org/p/{self.n}/{quote(self.title)}"
 
 
-def rss(posts: list[Post], *, language: str = "de", title: str = "Blog") -> bytes:
+def rss(
+    posts: list[Post],
+    *,
+    language: str = "de",
+    title: str = "Blog",
+    site: str = "https://blog.example.org/",
+) -> bytes:
     items = []
     for post in posts:
         extra = "".join(f"<category>{escape(c)}</category>" for c in post.categories)
@@ -41,7 +47,7 @@ def rss(posts: list[Post], *, language: str = "de", title: str = "Blog") -> byte
     return (
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
         'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>'
-        f"<title>{title}</title><link>https://blog.example.org/</link>"
+        f"<title>{title}</title><link>{escape(site)}</link>"
         f"<language>{language}</language><description>d</description>{''.join(items)}"
         "</channel></rss>"
     ).encode()

@@ -124,6 +124,21 @@ def test_links_compare_without_scheme_www_slash_fragment_and_tracking() -> None:
     c = origin_key(Item("c", "http://example.org/a/b?x=2", "t"))
     assert a == b != c
     assert origin_key(Item("d", None, "t")) is None
+    first = origin_key(Item("e", "https://example.org/index.php?artikel1", "t"))
+    second = origin_key(Item("f", "https://example.org/index.php?artikel2", "t"))
+    assert first != second
+
+
+def test_items_of_one_channel_are_no_duplicates_of_each_other() -> None:
+    show = "https://podcast.example/show"
+    items = [Item(f"e{n}", show, f"Folge {n}") for n in range(3)]
+    claimed = {"link:podcast.example/show": ("Podcast", "podcast", "e0")}
+    decisions = decide("podcast", items, Rules(), Facts(False, {"e0": "held"}, claimed))
+    assert [d.state for d in decisions] == ["new", "new", "new"]
+    other = decide("blog", [Item("b", show, "B")], Rules(), Facts(False, claimed=claimed))
+    assert (other[0].state, other[0].reason) == ("skipped", "duplicate of Podcast")
+    home = decide("blog", [Item("b", show, "B")], Rules(), Facts(False, claimed=claimed), home=show)
+    assert (home[0].state, home[0].origin) == ("new", None)
 
 
 def test_youtube_uploads_playlist_and_shorts_links() -> None:

@@ -280,3 +280,52 @@ def test_a_channel_without_uploads_playlist_falls_back_to_its_channel_feed(
         assert channel_feed == feed_url_for_channel_id(CHANNEL)
     with Store.open(config.store) as store, Pipeline(config, store):  # a restart keeps it
         assert store.fetch_states(["kanal"])["kanal"].url == channel_feed
+
+
+def test_items_of_one_channel_sharing_a_link_are_all_published(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    """A podcast links every episode to its show page, release notes to anchors of one
+    page, an old CMS to `index.php?artikel1`: each item is still its own original."""
+    show = "https://podcast.example.net/show"
+    episodes = [Post(f"Folge {n}", n, link=show) for n in range(5)]
+    notes = [
+        Post(f"Version 1.{n}", n, link=f"https://app.example.net/notes#v1-{n}") for n in range(3)
+    ]
+    cms = [
+        Post(f"Artikel {n}", n, link=f"https://cms.example.net/index.php?artikel{n}")
+        for n in range(2)
+    ]
+    server.routes["/podcast.rss"] = Resource(rss(episodes, site=show))
+    server.routes["/notes.rss"] = Resource(rss(notes))
+    server.routes["/cms.rss"] = Resource(rss(cms))
+    channels = (
+        channel("Podcast", server, "/podcast.rss")
+        + channel("Notes", server, "/notes.rss")
+        + channel("CMS", server, "/cms.rss")
+    )
+    config = write_config(tmp_path, channels, "selection:\n  backfill: all\n")
+    run_once(config)
+    assert len(published_titles(tmp_path)) == 10
+    assert listed(config, "--skipped") == {}
+
+    server.routes["/podcast.rss"] = Resource(
+        rss([*episodes, Post("Folge 5", 5, link=show)], site=show)
+    )
+    server.routes["/notes.rss"] = Resource(
+        rss([*notes, Post("Version 1.3", 3, link="https://app.example.net/notes#v1-3")])
+    )
+    run_once(config)
+    titles = published_titles(tmp_path)
+    assert len(titles) == 12 and "Folge 5" in titles and "Version 1.3" in titles
+
+
+def test_an_item_linking_to_another_channels_home_page_is_no_duplicate(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    show = "https://podcast.example.net/show"
+    server.routes["/a.rss"] = Resource(rss([Post("Folge A", 1, link=show)], site=show))
+    server.routes["/b.rss"] = Resource(rss([Post("Folge B", 2, link=show)], site=show))
+    config = write_config(tmp_path, channel("A", server, "/a.rss") + channel("B", server, "/b.rss"))
+    run_once(config)
+    assert sorted(published_titles(tmp_path)) == ["Folge A", "Folge B"]

@@ -117,3 +117,34 @@ def test_another_feed_url_starts_backfill_again_until_a_poll_brings_items(store:
     known = ParsedFeed("A", None, url, None, None, (decision("1", "new").item,))
     store.store_decisions("a", [], fetched=FetchRecord(result, known))
     assert not store.selection_facts("a", []).first_time
+
+
+def test_migration_8_gives_links_with_parameters_without_value_their_own_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "k.db"
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+        Store.open(f"sqlite:///{path}").close()
+    now = "2025-01-01 00:00:00"
+    raw(
+        path,
+        "INSERT INTO channels (id, name, error_count, created_at) VALUES ('a', 'A', 0, ?)",
+        (now,),
+    )
+    for n, link in enumerate(
+        ("https://cms.example/index.php?artikel1", "https://youtu.be/abcdefghijk")
+    ):
+        raw(
+            path,
+            "INSERT INTO items (channel_id, guid, link, title, state, attempts, first_seen, "
+            "updated_at, origin) VALUES ('a', ?, ?, 'T', 'published', 0, ?, ?, 'old')",
+            (f"g{n}", link, now, now),
+        )
+    Store.open(f"sqlite:///{path}").close()
+    assert raw(path, "SELECT origin FROM items ORDER BY id") == [
+        ("link:cms.example/index.php?artikel1=",),
+        ("youtube:abcdefghijk",),
+    ]
+    item = Item("g", "https://cms.example/index.php?artikel1", "T")
+    assert origin_key(item) == "link:cms.example/index.php?artikel1="

@@ -423,7 +423,7 @@ def _store_result(
     # Sanitized by parse_and_sanitize; the validators go into the same transaction as the items.
     try:
         facts = store.selection_facts(channel.id, parsed.items)
-        decisions = decide(channel.id, parsed.items, rules, facts)
+        decisions = decide(channel.id, parsed.items, rules, facts, home=parsed.link)
         fetched = FetchRecord(result, parsed, at=now, fresh_until=fresh)
         stored = store.store_decisions(channel.id, decisions, fetched=fetched, updates=updates)
     except Exception as exc:  # one channel's items must not stop the others

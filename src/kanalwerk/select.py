@@ -12,7 +12,8 @@ In order, the first that applies decides:
 1. Shorts, unless the channel sets `shorts: true`;
 2. `exclude`, `include`, `min_duration`/`max_duration`, `languages`;
 3. a premiere or live stream that has not aired yet is held;
-4. an original another channel (or this one, under another guid) already brought;
+4. an original another channel already brought (within one channel a changed guid is
+   the store's business, see store/guids.py; items sharing a link there are distinct);
 5. backfill: of the items a channel brings the first time, only the newest
    `backfill` are taken (older ones are skipped as "backfill" before 1-4 are asked).
 """
@@ -129,8 +130,18 @@ class _Texts:
     categories: tuple[str, ...]
 
 
-def decide(channel_id: str, items: Sequence[Item], rules: Rules, facts: Facts) -> list[Decision]:
+def decide(
+    channel_id: str,
+    items: Sequence[Item],
+    rules: Rules,
+    facts: Facts,
+    *,
+    home: str | None = None,
+) -> list[Decision]:
     """A decision for each item not stored yet or held, in input order.
+
+    `home` is the feed's own site link: an item linking there (a podcast episode
+    pointing at the show page) names no original of its own.
 
     While backfilling, items are decided newest first, and once `backfill` are taken the
     older ones are skipped as "backfill" without reading them: a new channel's 500 old
@@ -141,24 +152,24 @@ def decide(channel_id: str, items: Sequence[Item], rules: Rules, facts: Facts) -
     ]
     quota = rules.backfill if facts.first_time else None
     decisions: dict[str, Decision] = {}
-    seen: set[str] = set()  # origins taken in this poll
+    home_key = link_key(home)
     taken = 0
     for item in _newest_first(open_items) if quota is not None else open_items:
         origin = origin_key(item)
+        if origin is not None and origin == home_key:
+            origin = None
         if quota is not None and taken >= quota:
             decisions[item.guid] = Decision(item, "skipped", BACKFILL_REASON, origin)
             continue
-        state, reason = _decide_one(channel_id, item, origin, rules, facts, seen)
+        state, reason = _decide_one(channel_id, item, origin, rules, facts)
         decisions[item.guid] = Decision(item, state, reason, origin)
         if state == "new":
             taken += 1
-            if origin is not None:
-                seen.add(origin)
     return [decisions[item.guid] for item in open_items]
 
 
 def _decide_one(
-    channel_id: str, item: Item, origin: str | None, rules: Rules, facts: Facts, seen: set[str]
+    channel_id: str, item: Item, origin: str | None, rules: Rules, facts: Facts
 ) -> tuple[State, str | None]:
     reason = _rule_reason(item, rules)
     if reason is not None:
@@ -166,10 +177,8 @@ def _decide_one(
     if _not_aired(item):
         return "held", UPCOMING_REASON
     claim = facts.claimed.get(origin) if origin else None
-    if claim is not None and (claim[1], claim[2]) != (channel_id, item.guid):
+    if claim is not None and claim[1] != channel_id:
         return "skipped", f"duplicate of {claim[0]}"
-    if origin is not None and origin in seen:
-        return "skipped", "duplicate in the same feed"
     return "new", None
 
 
@@ -258,7 +267,9 @@ def origin_key(item: Item) -> str | None:
     """What makes two items the same original: the YouTube video, else the link.
 
     Links compare without scheme, "www.", default port, fragment, trailing slash and
-    tracking parameters (utm_*, fbclid, …); the other parameters in sorted order.
+    tracking parameters (utm_*, fbclid, …); the other parameters in sorted order, those
+    without a value too (`index.php?artikel1`). Fragments go: across channels they
+    rarely tell two originals apart (`#comments`, `#more`).
     """
     try:
         video = item.video_id or (video_id_from_url(item.link) if item.link else None)
@@ -281,7 +292,11 @@ def link_key(link: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not host:
         return None
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    query = sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.fullmatch(k))
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING.fullmatch(k)
+    )
     path = parts.path.rstrip("/")
     return f"link:{netloc}{path}" + (f"?{urlencode(query)}" if query else "")
 

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -219,9 +220,6 @@ def _m0003_selection(conn: Connection) -> None:
     it is filled in for the items stored so far. A channel that has items already is
     not new: backfill applies only to channels whose first items are still to come.
     """
-    from kanalwerk.models import Item
-    from kanalwerk.select import origin_key
-
     allow_item_states(conn, ("new", "translated", "published", "failed", "skipped", "held"))
     when = UTCDateTime().compile(dialect=conn.dialect)
     conn.execute(sa.text("ALTER TABLE items ADD COLUMN skip_reason TEXT"))
@@ -234,14 +232,7 @@ def _m0003_selection(conn: Connection) -> None:
             "(SELECT min(i.first_seen) FROM items i WHERE i.channel_id = channels.id)"
         )
     )
-    rows = conn.execute(sa.text("SELECT id, guid, link, title, video_id FROM items")).all()
-    origins = [
-        {"p_id": row.id, "p_origin": key}
-        for row in rows
-        if (key := origin_key(Item(row.guid, row.link, row.title, video_id=row.video_id)))
-    ]
-    if origins:
-        conn.execute(sa.text("UPDATE items SET origin = :p_origin WHERE id = :p_id"), origins)
+    _fill_origins(conn, blank_values=False)
 
 
 def _m0004_published_pages(conn: Connection) -> None:
@@ -403,6 +394,70 @@ def _m0009_publication_numbers(conn: Connection) -> None:
         )
 
 
+def _m0010_origins_keep_blank_parameters(conn: Connection) -> None:
+    """Origins keep query parameters without a value: `index.php?artikel1` is its own."""
+    _fill_origins(conn, blank_values=True)
+
+
+# Origin keys as migrations 3 and 10 computed them (select.origin_key of their time),
+# frozen here so a later change of select.py cannot change what they store.
+_TRACKING = re.compile(r"utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src", re.IGNORECASE)
+_VIDEO_ID = re.compile(r"[0-9A-Za-z_-]{11}")
+_YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com")
+_VIDEO_PATHS = ("shorts", "live", "embed", "v")
+
+
+def _fill_origins(conn: Connection, *, blank_values: bool) -> None:
+    rows = conn.execute(sa.text("SELECT id, link, video_id FROM items")).all()
+    origins = [
+        {"p_id": row.id, "p_origin": _origin(row.link, row.video_id, blank_values)} for row in rows
+    ]
+    if origins:
+        conn.execute(sa.text("UPDATE items SET origin = :p_origin WHERE id = :p_id"), origins)
+
+
+def _origin(link: str | None, video_id: str | None, blank_values: bool) -> str | None:
+    try:
+        video = video_id or (_video_id(link) if link else None)
+    except ValueError:
+        video = None
+    if video:
+        return f"youtube:{video}"
+    if not link:
+        return None
+    try:
+        parts = urlsplit(link.strip())
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    pairs = parse_qsl(parts.query, keep_blank_values=blank_values)
+    query = sorted((k, v) for k, v in pairs if not _TRACKING.fullmatch(k))
+    path = parts.path.rstrip("/")
+    return f"link:{netloc}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _video_id(url: str) -> str | None:
+    text = url.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower()
+    segments = [s for s in parts.path.split("/") if s]
+    if host in ("youtu.be", "www.youtu.be"):
+        candidate = segments[0] if segments else ""
+    elif host in _YOUTUBE_HOSTS and segments == ["watch"]:
+        candidate = (parse_qs(parts.query).get("v") or [""])[0]
+    elif host in _YOUTUBE_HOSTS and len(segments) >= 2 and segments[0] in _VIDEO_PATHS:
+        candidate = segments[1]
+    else:
+        return None
+    return candidate if _VIDEO_ID.fullmatch(candidate) else None
+
+
 MIGRATIONS: Sequence[Migration] = (
     _m0001_initial,
     _m0002_resolved_guid_bases,
@@ -413,6 +468,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0007_source_texts,
     _m0008_poll_schedule,
     _m0009_publication_numbers,
+    _m0010_origins_keep_blank_parameters,
 )
 
 
