@@ -329,3 +329,21 @@ def test_an_item_linking_to_another_channels_home_page_is_no_duplicate(
     config = write_config(tmp_path, channel("A", server, "/a.rss") + channel("B", server, "/b.rss"))
     run_once(config)
     assert sorted(published_titles(tmp_path)) == ["Folge A", "Folge B"]
+
+
+def test_renaming_a_channel_publishes_nothing_backfill_skipped(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    server.routes["/blog.rss"] = Resource(rss([Post(f"Beitrag {n}", n) for n in range(10)]))
+    config = write_config(tmp_path, channel("Blog", server, "/blog.rss"))
+    run_once(config)
+    published = ["Beitrag 7", "Beitrag 8", "Beitrag 9"]
+    assert sorted(published_titles(tmp_path)) == published
+
+    write_config(tmp_path, channel("Blog Neu", server, "/blog.rss"))
+    run_once(config)
+    assert sorted(published_titles(tmp_path)) == published
+    assert set(listed(config, "--channel", "blog-neu").values()) <= {
+        ("blog-neu", "skipped", "duplicate of Blog"),
+        ("blog-neu", "skipped", "backfill"),
+    }

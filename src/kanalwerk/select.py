@@ -15,7 +15,8 @@ In order, the first that applies decides:
 4. an original another channel already brought (within one channel a changed guid is
    the store's business, see store/guids.py; items sharing a link there are distinct);
 5. backfill: of the items a channel brings the first time, only the newest
-   `backfill` are taken (older ones are skipped as "backfill" before 1-4 are asked).
+   `backfill` are taken (older ones are skipped as "backfill" before 1-4 are asked);
+   an original stored before under any channel, in any state, counts as one of them.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ class Facts:
     # origin key → (channel name, channel id, guid) of the item that brought it first,
     # among items not skipped.
     claimed: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    # While backfilling: origins stored under any channel in any state, skipped ones
+    # too. A renamed channel (a new id) must not publish what backfill skipped before.
+    known: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ def decide(
             origin = None
         if quota is not None and taken >= quota:
             decisions[item.guid] = Decision(item, "skipped", BACKFILL_REASON, origin)
+            continue
+        if quota is not None and origin is not None and origin in facts.known:
+            claim = facts.claimed.get(origin)
+            why = f"duplicate of {claim[0]}" if claim is not None else BACKFILL_REASON
+            decisions[item.guid] = Decision(item, "skipped", why, origin)
+            taken += 1  # decided before: it counts against the quota like a taken item
             continue
         state, reason = _decide_one(channel_id, item, origin, rules, facts)
         decisions[item.guid] = Decision(item, state, reason, origin)

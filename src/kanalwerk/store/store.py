@@ -1075,7 +1075,13 @@ class Store:
                 )
                 for row in conn.execute(stmt):
                     claimed.setdefault(row.origin, (row.name, row.channel_id, row.guid))
-        return Facts(first_items_at[0] is None, states, claimed)
+            first_time = first_items_at[0] is None
+            known: set[str] = set()
+            for chunk in _chunks(origins) if first_time else ():
+                mine_held = sa.and_(i.channel_id == channel_id, i.state == "held")
+                stmt = sa.select(i.origin).where(i.origin.in_(chunk), ~mine_held).distinct()
+                known.update(conn.execute(stmt).scalars())
+        return Facts(first_time, states, claimed, frozenset(known))
 
     def store_decisions(
         self,
