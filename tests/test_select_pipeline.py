@@ -7,9 +7,9 @@ from pathlib import Path
 from lxml import etree
 
 from kanalwerk.config import load_config
-from kanalwerk.models import FetchResult
+from kanalwerk.models import FetchResult, Item
 from kanalwerk.pipeline import Pipeline, _store_result
-from kanalwerk.select import UPCOMING_REASON
+from kanalwerk.select import UPCOMING_REASON, Decision, origin_key
 from kanalwerk.sources.youtube import feed_url_for_channel_id, uploads_feed_url
 from kanalwerk.store import Store
 from tests.cli import run_cli
@@ -347,3 +347,26 @@ def test_renaming_a_channel_publishes_nothing_backfill_skipped(
         ("blog-neu", "skipped", "duplicate of Blog"),
         ("blog-neu", "skipped", "backfill"),
     }
+
+
+def test_a_youtube_channel_polled_at_another_url_of_the_same_channel_stays_known(
+    tmp_path: Path,
+) -> None:
+    """A store from before the uploads playlist, or `shorts:` toggled: no new backfill."""
+    path = write_config(tmp_path, f"  - name: Kanal\n    youtube: {CHANNEL}\n")
+    config = load_config(path)
+    (kanal,) = config.channels
+    before = feed_url_for_channel_id(CHANNEL)
+    with Store.open(config.store) as store:
+        store.sync_channels([(kanal.id, kanal.name, before)])
+        video = Item("yt:video:vvvvvvvvvvv", "https://youtu.be/vvvvvvvvvvv", "V")
+        store.store_decisions(kanal.id, [Decision(video, "new", None, origin_key(video))])
+    with Store.open(config.store) as store, Pipeline(config, store):
+        assert store.fetch_states([kanal.id])[kanal.id].url == uploads_feed_url(CHANNEL)
+        assert not store.selection_facts(kanal.id, []).first_time
+    config = load_config(
+        write_config(tmp_path, f"  - name: Kanal\n    youtube: {CHANNEL}\n    shorts: true\n")
+    )
+    with Store.open(config.store) as store, Pipeline(config, store):
+        assert store.fetch_states([kanal.id])[kanal.id].url == before
+        assert not store.selection_facts(kanal.id, []).first_time

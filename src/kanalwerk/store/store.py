@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from kanalwerk.config.load import feed_identity
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
 from kanalwerk.fingerprint import content_hash
 from kanalwerk.models import (
@@ -43,6 +44,7 @@ from kanalwerk.publish.pages import (
 )
 from kanalwerk.schedule import BUSY_WINDOW, QUIET_WINDOW, PollHistory
 from kanalwerk.select import Decision, Facts, origin_key
+from kanalwerk.sources.youtube import channel_id_of_feed
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
 from kanalwerk.store.chunks import chunks as _chunks
@@ -479,6 +481,9 @@ class Store:
     def sync_channels(self, channels: Sequence[tuple[str, str, str | None]]) -> None:
         """Add or rename channels; a changed configured URL restarts fetch state and backfill.
 
+        Backfill does not restart when both URLs name the same feed, e.g. a YouTube
+        channel's feed and its uploads playlist, as `shorts:` or an upgrade switch them.
+
         `configured_url=None` (a YouTube handle) keeps the URL `set_channel_url` stored,
         unless the config used to name a URL: then the URL is dropped so the handle gets
         resolved.
@@ -508,6 +513,9 @@ class Store:
                         }
                     )
                 elif url != row.configured_url:
+                    restart = (
+                        {} if _same_feed(row.configured_url, url) else {"first_items_at": None}
+                    )
                     conn.execute(
                         sa.update(db.channels)
                         .where(db.channels.c.id == channel_id)
@@ -519,14 +527,14 @@ class Store:
                             last_modified=None,
                             content_hash=None,
                             retry_after_until=None,
-                            first_items_at=None,  # another feed: backfill applies again
-                            # … and it gets a fresh start: not disabled, no backoff.
+                            # A new URL gets a fresh start: not disabled, no backoff.
                             disabled_at=None,
                             disabled_reason=None,
                             error_count=0,
                             failing_since=None,
                             fresh_until=None,
                             last_error=None,
+                            **restart,  # another feed: backfill applies again
                         )
                     )
                 elif name != row.name:
@@ -1658,3 +1666,14 @@ def _write_fetches(conn: Connection, records: Sequence[FetchRecord], now: dateti
         if missing:
             raise NotInStore(f"unknown channel {missing[0]!r}")
         raise StoreError("a channel's fetch was recorded twice in one batch")
+
+
+def _same_feed(old: str | None, new: str | None) -> bool:
+    """Whether two poll URLs are the same feed (`feed_identity`): a YouTube channel's
+    feed and its uploads playlist are, as are URLs differing only in how they are written."""
+    if old is None or new is None:
+        return False
+    channel = channel_id_of_feed(old)
+    return feed_identity(old) == feed_identity(new) or (
+        channel is not None and channel == channel_id_of_feed(new)
+    )
