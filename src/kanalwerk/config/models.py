@@ -550,7 +550,11 @@ class ChannelConfig(SelectionKeys):
         return None if channel_id is None else feed_url_for_channel_id(channel_id)
 
     def poll_url(self, shorts: bool) -> str | None:
-        """The URL to poll: a YouTube channel's uploads without Shorts unless `shorts`."""
+        """The URL to poll: a YouTube channel's uploads without Shorts unless `shorts`.
+
+        The uploads playlist has no live streams either: only the channel feed, polled
+        with `shorts`, lists them (and so holds them until they air).
+        """
         url = self.feed_url
         channel_id = channel_id_of_feed(url) if url is not None else None
         if channel_id is None or shorts:
