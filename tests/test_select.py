@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -245,8 +247,9 @@ def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
     config = load_config(path)
     cnbc = config.rules(config.channels[0])
     assert [m.written for m in cnbc.exclude] == ["Werbung", "/sponsored/"]
-    assert cnbc.backfill == 5 and cnbc.min_duration == 120 and cnbc.languages == {"en", "de"}
-    assert config.rules(config.channels[2]).backfill == 1
+    assert cnbc.backfill == 5 and cnbc.min_duration is None and cnbc.languages == {"en", "de"}
+    podcast = config.rules(config.channels[2])
+    assert podcast.backfill == 1 and podcast.min_duration == 600
 
 
 def test_parse_carries_categories_duration_and_views(data_dir: Path) -> None:
@@ -272,3 +275,53 @@ def test_parse_carries_categories_duration_and_views(data_dir: Path) -> None:
     assert tagged.categories == ("AI", "Chips")
     youtube = parse_feed((data_dir / "youtube_cnbc.xml").read_bytes(), url="https://y.example/")
     assert [i.views for i in youtube.items] == [184233, 512870, 5120418]
+
+
+# --- regex flags, runaway patterns, Unicode forms ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "text", "matches"),
+    [
+        ("/^gpt/i", "GPT-5 ist da", True),
+        ("/^zweite/m", "erste Zeile\nzweite Zeile", True),
+        ("/^zweite/", "erste Zeile\nzweite Zeile", False),
+        ("/a.b/s", "a\nb", True),
+        ("/a.b/", "a\nb", False),
+        ("/gpt - 5/x", "GPT-5", True),
+    ],
+)
+def test_a_regex_takes_trailing_flags(written: str, text: str, matches: bool) -> None:
+    assert (compile_matcher("title", written).pattern.search(text) is not None) is matches
+
+
+def test_an_unknown_regex_flag_is_a_config_error_naming_file_line_and_key(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        write(tmp_path, "selection:\n  exclude: [/werbung/q]\n", "")
+    message = str(caught.value)
+    assert "feeds.yaml:" in message and "exclude" in message and "'q'" in message
+
+
+def test_a_runaway_regex_counts_as_no_match_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rules = Rules(exclude=(compile_matcher("title", "/(a|aa)+$/"),))
+    slow = Item("g", "https://example.org/g", "a" * 40 + "!")
+    with caplog.at_level(logging.WARNING):
+        (decision,) = decide("blog", [slow], rules, Facts(False))
+    assert decision.state == "new"
+    assert [r.getMessage() for r in caplog.records] == [
+        "blog: exclude /(a|aa)+$/ took too long on 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'; "
+        "counted as no match"
+    ]
+
+
+def test_keywords_and_texts_compare_in_one_unicode_form() -> None:
+    nfd = unicodedata.normalize("NFD", "Müller")
+    nfc = unicodedata.normalize("NFC", "Müller")
+    assert compile_matcher("title", nfd).pattern.search(f"Herr {nfc} sagt") is not None
+    rules = Rules(include=(compile_matcher("title", nfc),))
+    (decision,) = decide("blog", [Item("g", None, f"Herr {nfd} sagt")], rules, Facts(False))
+    assert decision.state == "new"

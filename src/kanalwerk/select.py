@@ -21,12 +21,16 @@ In order, the first that applies decides:
 
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import regex
 
 from kanalwerk.models import Item
 from kanalwerk.sanitize import html_to_text
@@ -44,6 +48,8 @@ __all__ = [
     "origin_key",
 ]
 
+log = logging.getLogger(__name__)
+
 State = Literal["new", "skipped", "held"]
 Field = Literal["title", "text", "category", "title or text"]
 
@@ -58,36 +64,55 @@ class Matcher:
 
     field: Field
     written: str  # as in feeds.yaml, for the reason shown to the user
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
 
     def matches(self, texts: _Texts) -> bool:
+        """Raises TimeoutError when a pattern runs away on this text (see `_matches`)."""
         if self.field == "category":
-            return any(self.pattern.search(c) for c in texts.categories)
+            return any(self._search(c) for c in texts.categories)
         if self.field == "title":
-            return self.pattern.search(texts.title) is not None
+            return self._search(texts.title)
         if self.field == "text":
-            return self.pattern.search(texts.text) is not None
-        return self.pattern.search(texts.title) is not None or (
-            self.pattern.search(texts.text) is not None
-        )
+            return self._search(texts.text)
+        return self._search(texts.title) or self._search(texts.text)
+
+    def _search(self, text: str) -> bool:
+        return self.pattern.search(text, timeout=REGEX_TIMEOUT) is not None
+
+
+# Seconds one search may take. A user's regex meets untrusted feed text: `/(a|aa)+$/`
+# would otherwise block the daemon for minutes on a title of 40 characters.
+REGEX_TIMEOUT = 0.2
+
+_REGEX = re.compile(r"/(.+)/([A-Za-z]*)", re.DOTALL)
+_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 
 def compile_matcher(field: Field, written: str) -> Matcher:
-    """A keyword (whole words, any case) or `/regex/` (any case); ValueError if it is none.
+    """A keyword (whole words, any case) or `/regex/flags` (any case); ValueError if neither.
 
     Keywords match whole words in any script: "AI" matches "AI-Boom" and "KI und AI",
-    not "said"; spaces inside a keyword match any run of white space.
+    not "said"; spaces inside a keyword match any run of white space. A regex takes the
+    flags i, m, s and x after its closing slash. Both are compared in Unicode form NFC.
     """
-    text = written.strip()
+    text = unicodedata.normalize("NFC", written.strip())
     if not text:
         raise ValueError("is empty; write a keyword or a /regex/")
-    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+    if (found := _REGEX.fullmatch(text)) is not None:
+        flags = regex.IGNORECASE | regex.VERSION0
+        for letter in found[2]:
+            if letter not in _FLAGS:
+                raise ValueError(
+                    f"{text!r}: unknown regex flag {letter!r}; use i, m, s or x after the "
+                    "closing slash"
+                )
+            flags |= _FLAGS[letter]
         try:
-            return Matcher(field, text, re.compile(text[1:-1], re.IGNORECASE))
-        except re.error as exc:
+            return Matcher(field, text, regex.compile(found[1], flags))
+        except regex.error as exc:
             raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
-    words = r"\s+".join(re.escape(word) for word in text.split())
-    return Matcher(field, text, re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE))
+    words = r"\s+".join(regex.escape(word) for word in text.split())
+    return Matcher(field, text, regex.compile(rf"(?<!\w){words}(?!\w)", regex.IGNORECASE))
 
 
 @dataclass(frozen=True)
@@ -132,6 +157,22 @@ class _Texts:
     title: str
     text: str
     categories: tuple[str, ...]
+
+
+def _matches(channel_id: str, rule: str, matcher: Matcher, texts: _Texts) -> bool:
+    """`matcher.matches`; a runaway regex counts as no match, with a warning."""
+    try:
+        return matcher.matches(texts)
+    except TimeoutError:
+        shown = texts.title if len(texts.title) <= 60 else texts.title[:59] + "…"
+        log.warning(
+            "%s: %s %s took too long on %r; counted as no match",
+            channel_id,
+            rule,
+            matcher.written,
+            shown,
+        )
+        return False
 
 
 def decide(
@@ -181,7 +222,7 @@ def decide(
 def _decide_one(
     channel_id: str, item: Item, origin: str | None, rules: Rules, facts: Facts
 ) -> tuple[State, str | None]:
-    reason = _rule_reason(item, rules)
+    reason = _rule_reason(channel_id, item, rules)
     if reason is not None:
         return "skipped", reason
     if _not_aired(item):
@@ -207,15 +248,19 @@ def _newest_first(items: Sequence[Item]) -> list[Item]:
     return sorted(items, key=lambda i: i.published or i.updated or _EPOCH, reverse=True)
 
 
-def _rule_reason(item: Item, rules: Rules) -> str | None:
+def _rule_reason(channel_id: str, item: Item, rules: Rules) -> str | None:
     if not rules.shorts and is_shorts_link(item.link):
         return SHORTS_REASON
     reads_text = any(m.field in ("text", "title or text") for m in (*rules.exclude, *rules.include))
-    texts = _Texts(item.title, _text(item) if reads_text else "", item.categories)
+    texts = _Texts(
+        _nfc(item.title),
+        _nfc(_text(item)) if reads_text else "",
+        tuple(_nfc(c) for c in item.categories),
+    )
     for matcher in rules.exclude:
-        if matcher.matches(texts):
+        if _matches(channel_id, "exclude", matcher, texts):
             return f"exclude: {matcher.field} matches '{matcher.written}'"
-    if rules.include and not any(m.matches(texts) for m in rules.include):
+    if rules.include and not any(_matches(channel_id, "include", m, texts) for m in rules.include):
         words: dict[str, list[str]] = {}
         for m in rules.include:
             words.setdefault(m.field, []).append(f"'{m.written}'")
@@ -237,6 +282,10 @@ def _rule_reason(item: Item, rules: Rules) -> str | None:
         if language is not None and language not in rules.languages:
             return f"languages: {language} is not one of {', '.join(sorted(rules.languages))}"
     return None
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def _text(item: Item) -> str:
