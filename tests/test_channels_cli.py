@@ -346,3 +346,20 @@ def test_a_commented_out_key_stays_with_its_entry(tmp_path: Path) -> None:
 
     remove_channel(config, "A")
     assert config.read_text(encoding="utf-8") == head + second + after
+
+
+def test_add_and_remove_keep_a_crlf_file_byte_for_byte(config: Path, site: LocalServer) -> None:
+    crlf = config.read_bytes().replace(b"\n", b"\r\n")
+    config.write_bytes(crlf)
+    result = run_cli(config, "add", site.url("/blog.atom"), "--name", "Ada Blog")
+    assert result.returncode == 0, result.stderr
+    after = config.read_bytes()
+    assert after.startswith(crlf)
+    assert (
+        after[len(crlf) :]
+        == f"\r\n  - name: Ada Blog\r\n    url: {site.url('/blog.atom')}\r\n".encode()
+    )
+
+    result = run_cli(config, "remove", "Ada Blog")
+    assert result.returncode == 0, result.stderr
+    assert config.read_bytes() == crlf.removesuffix(b"\r\n") + b"\r\n"

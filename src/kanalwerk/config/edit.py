@@ -93,7 +93,7 @@ def config_before_adding(path: Path) -> Config:
 
 
 def _added_text(path: Path, channels: Sequence[NewChannel]) -> str:
-    text = read_config_text(path)
+    text = read_config_text(path, keep_newlines=True)
     root = _compose(text, path)
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if text.endswith("\r\n") else "\n"
@@ -116,7 +116,7 @@ def remove_channel(path: Path, name: str) -> Config:
 
     Comments above the entry stay: they may as well describe the list or the next one.
     """
-    text = read_config_text(path)
+    text = read_config_text(path, keep_newlines=True)
     root = _compose(text, path)
     found = _channels_node(root)
     items = _entries(found[1]) if found else []

@@ -68,11 +68,15 @@ def load_config(path: Path, *, text: str | None = None) -> Config:
     return config
 
 
-def read_config_text(path: Path) -> str:
-    """The config file's text; ConfigError saying what is wrong when it cannot be read."""
+def read_config_text(path: Path, *, keep_newlines: bool = False) -> str:
+    """The config file's text; ConfigError saying what is wrong when it cannot be read.
+
+    `keep_newlines`: line ends as in the file ("\r\n" stays), for edits written back.
+    """
     name = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open(encoding="utf-8", newline="" if keep_newlines else None) as file:
+            return file.read()
     except FileNotFoundError:
         raise ConfigError(
             f"{name}: config file not found; create it or point to yours with "
