@@ -363,3 +363,13 @@ def test_add_and_remove_keep_a_crlf_file_byte_for_byte(config: Path, site: Local
     result = run_cli(config, "remove", "Ada Blog")
     assert result.returncode == 0, result.stderr
     assert config.read_bytes() == crlf.removesuffix(b"\r\n") + b"\r\n"
+
+
+def test_an_error_naming_a_hostile_link_shows_no_escape_sequence(
+    config: Path, site: LocalServer
+) -> None:
+    site.routes["/evil/"] = page_with_link("/nothing\x1b]0;PWNED\x07.atom")
+    result = run_cli(config, "add", site.url("/evil/"))
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "PWNED" in result.stderr  # shown, as visible escapes

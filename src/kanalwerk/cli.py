@@ -176,7 +176,8 @@ class _Commands(click.Group):
         except (click.ClickException, click.Abort, click.exceptions.Exit):
             raise
         except KanalwerkError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # Messages quote feeds and pages: no terminal escape of theirs gets through.
+            raise click.ClickException(logs.printable_lines(str(exc))) from exc
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
             raise click.ClickException(

@@ -13,7 +13,15 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "TerminalSafeFormatter", "configure", "fields", "install", "printable"]
+__all__ = [
+    "JsonFormatter",
+    "TerminalSafeFormatter",
+    "configure",
+    "fields",
+    "install",
+    "printable",
+    "printable_lines",
+]
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 #: C0 controls, DEL and C1 controls (0x9b is a one-byte CSI on some terminals).
@@ -33,7 +41,8 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def _printable_lines(text: str) -> str:
+def printable_lines(text: str) -> str:
+    """`printable` for each line of `text`, keeping its line breaks."""
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
@@ -44,10 +53,10 @@ class TerminalSafeFormatter(logging.Formatter):
         return printable(super().formatMessage(record))
 
     def formatException(self, ei: logging._SysExcInfoType) -> str:
-        return _printable_lines(super().formatException(ei))
+        return printable_lines(super().formatException(ei))
 
     def formatStack(self, stack_info: str) -> str:
-        return _printable_lines(super().formatStack(stack_info))
+        return printable_lines(super().formatStack(stack_info))
 
 
 def fields(
