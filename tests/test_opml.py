@@ -225,3 +225,20 @@ def test_quellen_opml_lists_the_channels(tmp_path: Path) -> None:
     (page,) = opml_pages(ArticleLibrary(SITE, [], channels=renamed))
     assert page.key != first.keys["quellen.opml"]
     assert opml_pages(ArticleLibrary(SITE, [])) == []
+
+
+def test_a_utf16_entity_bomb_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    laughs = '<!ENTITY l0 "ha">' + "".join(
+        f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10)
+    )
+    bomb = tmp_path / "abos.opml"
+    bomb.write_bytes(
+        f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE opml [{laughs}]>'
+        "<opml><body><outline text='&l9;' xmlUrl='https://e.org/f'/></body></opml>".encode("utf-16")
+    )
+    result = run_cli(config, "import-opml", str(bomb))
+    assert result.returncode == 1
+    assert f"{bomb}: not an OPML file kanalwerk reads (it declares XML entities)" in result.stderr
+    assert config.read_text(encoding="utf-8") == CONFIG
