@@ -242,3 +242,16 @@ def test_a_utf16_entity_bomb_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"{bomb}: not an OPML file kanalwerk reads (it declares XML entities)" in result.stderr
     assert config.read_text(encoding="utf-8") == CONFIG
+
+
+def test_export_to_a_missing_folder_names_the_path(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        CONFIG.replace("channels: []", "channels:\n  - name: A\n    url: https://a.example/f\n"),
+        encoding="utf-8",
+    )
+    target = tmp_path / "missing" / "x.opml"
+    result = run_cli(config, "export-opml", "-o", str(target))
+    assert result.returncode == 1
+    assert f"Error: {target}: cannot write the OPML file:" in result.stderr
+    assert "unexpected error" not in result.stderr

@@ -516,7 +516,7 @@ def export_opml(config_path: Path, output: Path | None) -> None:
     A channel given by @handle is exported with its feed URL: the one the store
     remembers, else the one looked up now.
     """
-    from kanalwerk.errors import NoStoreYet
+    from kanalwerk.errors import NoStoreYet, OpmlError
     from kanalwerk.opml import Subscription, render_opml
     from kanalwerk.pipeline import fetch_settings
     from kanalwerk.publish.files import write_atomic
@@ -541,7 +541,11 @@ def export_opml(config_path: Path, output: Path | None) -> None:
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    write_atomic(output, data)
+    try:
+        write_atomic(output, data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OpmlError(f"{output}: cannot write the OPML file: {reason}") from exc
     click.echo(f"wrote {len(subscriptions)} channel(s) to {output}", err=True)
 
 
