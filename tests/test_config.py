@@ -517,7 +517,7 @@ def test_store_url_errors(tmp_path: Path, store: str) -> None:
         ("sqlite+aiosqlite:///k.db", "sqlite+aiosqlite is not a driver kanalwerk can use"),
         ("postgresql+asyncpg://u@db/k", "postgresql+asyncpg is not a driver kanalwerk can use"),
         (
-            "postgresql://u:geheim@db/k",
+            "postgresql+psycopg2://u:geheim@db/k",
             "its driver psycopg2 is not installed; install psycopg2-binary",
         ),
         ("postgresql+pg8000://u@db/k", "its driver pg8000 is not installed; install pg8000"),
@@ -530,6 +530,21 @@ def test_check_refuses_a_store_run_cannot_open(tmp_path: Path, store: str, said:
     assert result.returncode == 1
     assert f"feeds.yaml:{line_of(text, 'store')}: store: {said}" in result.stderr
     assert "geheim" not in result.stderr
+
+
+def test_a_postgresql_url_without_driver_names_the_driver_sqlalchemy_loads(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy 2.1 loads psycopg (3) for postgresql://, 2.0 psycopg2."""
+    import sqlalchemy as sa
+
+    driver = sa.engine.make_url("postgresql://").get_dialect().driver
+    package = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}[driver]
+    text = MINIMAL + "store: 'postgresql://u@db/k'\n"
+    result = run_cli(write(tmp_path, text), "check")
+    assert result.returncode == 1
+    said = f"store: its driver {driver} is not installed; install {package}"
+    assert f"feeds.yaml:{line_of(text, 'store')}: {said}" in result.stderr
 
 
 def test_reading_the_config_needs_no_database_library() -> None:

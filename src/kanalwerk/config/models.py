@@ -49,7 +49,6 @@ _SQLITE3 = ("sqlite3", "use a Python built with its sqlite3 module")
 _STORE_DRIVERS: dict[str, dict[str | None, tuple[str, str]]] = {
     "sqlite": {None: _SQLITE3, "pysqlite": _SQLITE3},
     "postgresql": {
-        None: ("psycopg2", "install psycopg2-binary (pip install psycopg2-binary)"),
         "psycopg2": ("psycopg2", "install psycopg2-binary (pip install psycopg2-binary)"),
         "psycopg": ("psycopg", "install psycopg[binary] (pip install 'psycopg[binary]')"),
         "pg8000": ("pg8000", "install pg8000 (pip install pg8000)"),
@@ -659,6 +658,14 @@ class Config(_Model):
         return f"{match['scheme']}:///{absolute}{query}"
 
 
+def _default_driver(backend: str) -> str:
+    """The driver SQLAlchemy loads for `backend://`: for PostgreSQL psycopg2 up to 2.0,
+    psycopg (3) from 2.1. Asked only for such a URL: SQLAlchemy is slow to import."""
+    import sqlalchemy as sa
+
+    return str(sa.engine.make_url(f"{backend}://").get_dialect().driver)
+
+
 def _check_store_driver(backend: str, driver: str | None) -> None:
     """Refuse a backend or driver the store cannot use, and a driver that is not installed.
 
@@ -671,6 +678,8 @@ def _check_store_driver(backend: str, driver: str | None) -> None:
             f"{backend} is not a store kanalwerk can use; use sqlite:///kanalwerk.db "
             "or postgresql://user@host/db"
         )
+    if driver is None and None not in drivers:
+        driver = _default_driver(backend)
     known = drivers.get(driver.lower() if driver else None)
     if known is None:
         usable = ", ".join(f"{backend}+{name}" for name in drivers if name)
