@@ -15,19 +15,25 @@ from kanalwerk.store import FetchRecord, Store, migrations
 from tests.test_store import raw
 
 
-def test_migration_keeps_articles_marks_known_channels_and_fills_origins(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int) -> Path:
+    """An SQLite store at schema `version` with one channel 'a'."""
     path = tmp_path / "k.db"
     with monkeypatch.context() as patched:
-        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:version])
         Store.open(f"sqlite:///{path}").close()
-    now = "2025-01-01 00:00:00"
     raw(
         path,
         "INSERT INTO channels (id, name, error_count, created_at) VALUES ('a', 'A', 0, ?)",
-        (now,),
+        ("2025-01-01 00:00:00",),
     )
+    return path
+
+
+def test_migration_keeps_articles_marks_known_channels_and_fills_origins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = old_store(tmp_path, monkeypatch, 2)
+    now = "2025-01-01 00:00:00"
     raw(
         path,
         "INSERT INTO channels (id, name, error_count, created_at) VALUES ('b', 'B', 0, ?)",
@@ -122,16 +128,8 @@ def test_another_feed_url_starts_backfill_again_until_a_poll_brings_items(store:
 def test_migration_8_gives_links_with_parameters_without_value_their_own_origin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "k.db"
-    with monkeypatch.context() as patched:
-        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
-        Store.open(f"sqlite:///{path}").close()
+    path = old_store(tmp_path, monkeypatch, 7)
     now = "2025-01-01 00:00:00"
-    raw(
-        path,
-        "INSERT INTO channels (id, name, error_count, created_at) VALUES ('a', 'A', 0, ?)",
-        (now,),
-    )
     for n, link in enumerate(
         ("https://cms.example/index.php?artikel1", "https://youtu.be/abcdefghijk")
     ):
