@@ -125,10 +125,10 @@ def test_another_feed_url_starts_backfill_again_until_a_poll_brings_items(store:
     assert not store.selection_facts("a", []).first_time
 
 
-def test_migration_8_gives_links_with_parameters_without_value_their_own_origin(
+def test_migration_10_gives_links_with_parameters_without_value_their_own_origin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = old_store(tmp_path, monkeypatch, 7)
+    path = old_store(tmp_path, monkeypatch, 9)
     now = "2025-01-01 00:00:00"
     for n, link in enumerate(
         ("https://cms.example/index.php?artikel1", "https://youtu.be/abcdefghijk")
