@@ -151,11 +151,84 @@ def generate(n: int, seed: int = 1) -> dict[str, bytes]:
     return feeds
 
 
-def serve(n: int, port_conn: Any, validators: bool) -> None:
-    """Child process: serve the generated feeds until terminated."""
-    feeds = generate(n)
-    etags = {p: '"' + hashlib.sha1(b).hexdigest()[:16] + '"' for p, b in feeds.items()}
-    stamp = email.utils.formatdate(1_700_000_000, usegmt=True)
+# Counters shared with the feed server process (one slot each, under the array's lock).
+REQUESTS, IN_FLIGHT, PEAK_IN_FLIGHT, OPEN, PEAK_OPEN, CONNECTIONS = range(6)
+
+
+class Counters:
+    """What the server saw: requests, requests at once, connections open at once, in all.
+
+    "Open" is a connection with a request in flight on it for the HTTPS (hypercorn)
+    server, which cannot see idle connections; the threaded server counts every
+    connection from accept to close.
+    """
+
+    def __init__(self) -> None:
+        # Made for spawn: the kanalwerk child is spawned, the server forked (fine either way).
+        self.array = multiprocessing.get_context("spawn").Array("l", 6)
+
+    def reset(self) -> None:
+        with self.array.get_lock():
+            for i in range(6):
+                self.array[i] = 0
+
+    def snapshot(self) -> dict[str, int]:
+        with self.array.get_lock():
+            return {
+                "requests": self.array[REQUESTS],
+                "peak_requests": self.array[PEAK_IN_FLIGHT],
+                "peak_connections": self.array[PEAK_OPEN],
+                "connections": self.array[CONNECTIONS],
+            }
+
+
+def _enter(array: Any, current: int, peak: int) -> None:
+    with array.get_lock():
+        array[current] += 1
+        array[peak] = max(array[peak], array[current])
+
+
+def _leave(array: Any, current: int) -> None:
+    with array.get_lock():
+        array[current] -= 1
+
+
+class Answers:
+    """The feeds with their validators; the answer (status, headers, body) for a request."""
+
+    def __init__(self, n: int, validators: bool) -> None:
+        self.feeds = generate(n)
+        self.validators = validators
+        self.etags = {
+            p: '"' + hashlib.sha1(b).hexdigest()[:16] + '"' for p, b in self.feeds.items()
+        }
+        self.stamp = email.utils.formatdate(1_700_000_000, usegmt=True)
+
+    def answer(
+        self, path: str, if_none_match: str | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        body = self.feeds.get(path)
+        if body is None:
+            return 404, [("Content-Length", "0")], b""
+        etag = self.etags[path]
+        if self.validators and if_none_match == etag:
+            return 304, [("ETag", etag)], b""
+        headers = [
+            ("Content-Type", "application/xml; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ]
+        if self.validators:
+            headers += [("ETag", etag), ("Last-Modified", self.stamp)]
+        return 200, headers, body
+
+
+def serve(n: int, port_conn: Any, validators: bool, latency: float, array: Any) -> None:
+    """Child process: serve the generated feeds over HTTP/1.1 until terminated.
+
+    One thread per connection, so the latency (a sleep before each answer) holds up only
+    the connection it is on, as a round trip does.
+    """
+    answers = Answers(n, validators)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -163,27 +236,31 @@ def serve(n: int, port_conn: Any, validators: bool) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            _enter(array, OPEN, PEAK_OPEN)
+            with array.get_lock():
+                array[CONNECTIONS] += 1
+
+        def finish(self) -> None:
+            _leave(array, OPEN)
+            super().finish()
+
         def do_GET(self) -> None:
-            body = feeds.get(self.path)
-            if body is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+            _enter(array, IN_FLIGHT, PEAK_IN_FLIGHT)
+            with array.get_lock():
+                array[REQUESTS] += 1
+            try:
+                if latency:
+                    time.sleep(latency)
+                status, headers, body = answers.answer(self.path, self.headers.get("If-None-Match"))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.end_headers()
-                return
-            etag = etags[self.path]
-            if validators and self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            if validators:
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", stamp)
-            self.end_headers()
-            self.wfile.write(body)
+                self.wfile.write(body)
+            finally:
+                _leave(array, IN_FLIGHT)
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
@@ -192,6 +269,92 @@ def serve(n: int, port_conn: Any, validators: bool) -> None:
     httpd = Server(("127.0.0.1", 0), Handler)
     port_conn.send(httpd.server_address[1])
     httpd.serve_forever()
+
+
+def serve_tls(
+    n: int, port_conn: Any, validators: bool, latency: float, array: Any, tls: TLSFiles
+) -> None:
+    """Child process: the same feeds over HTTPS from hypercorn, offering HTTP/2 or not.
+
+    The latency is an `asyncio.sleep`, so it holds up only its own request (or stream).
+    """
+    import asyncio
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    answers = Answers(n, validators)
+    busy: dict[int, int] = {}  # client port -> requests in flight on that connection
+    seen: set[int] = set()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        port = scope["client"][1]
+        _enter(array, IN_FLIGHT, PEAK_IN_FLIGHT)
+        with array.get_lock():
+            array[REQUESTS] += 1
+            if port not in seen:
+                seen.add(port)
+                array[CONNECTIONS] += 1
+            busy[port] = busy.get(port, 0) + 1
+            if busy[port] == 1:
+                array[OPEN] += 1
+                array[PEAK_OPEN] = max(array[PEAK_OPEN], array[OPEN])
+        try:
+            if latency:
+                await asyncio.sleep(latency)
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            status, pairs, body = answers.answer(scope["path"], headers.get("if-none-match"))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in pairs],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            with array.get_lock():
+                busy[port] -= 1
+                if busy[port] == 0:
+                    array[OPEN] -= 1
+            _leave(array, IN_FLIGHT)
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{tls.port}"]
+    config.certfile, config.keyfile = tls.cert, tls.key
+    config.alpn_protocols = ["h2", "http/1.1"] if tls.http2 else ["http/1.1"]
+    config.accesslog = config.errorlog = None
+    config.backlog = 256
+    port_conn.send(tls.port)
+    asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway CA and a certificate for 127.0.0.1 (trustme), and where to serve."""
+
+    ca: str
+    cert: str
+    key: str
+    port: int
+    http2: bool
+
+    @classmethod
+    def make(cls, folder: Path, *, http2: bool) -> TLSFiles:
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        paths = [str(folder / name) for name in ("ca.pem", "cert.pem", "key.pem")]
+        ca.cert_pem.write_to_path(paths[0])
+        cert.private_key_and_cert_chain_pem.write_to_path(paths[1])
+        cert.private_key_pem.write_to_path(paths[2])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return cls(*paths, port=port, http2=http2)
 
 
 @dataclass
@@ -310,36 +473,77 @@ def timed(label: str, feeds: int, fn: Callable[[], int]) -> Figures:
     return Figures(label, feeds, items, time.perf_counter() - t0, cpu_now() - cpu0)
 
 
-def start_server(n: int, validators: bool) -> tuple[multiprocessing.Process, int]:
+@dataclass(frozen=True)
+class Served:
+    """How the feeds are served: latency per request, protocol, and the server's counters."""
+
+    latency: float  # seconds added before each answer
+    protocol: str  # "http" (HTTP/1.1), "https" (HTTP/1.1 over TLS) or "h2" (TLS offering h2)
+    counters: Counters
+    tls: TLSFiles | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
+
+
+def start_server(n: int, validators: bool, served: Served) -> tuple[multiprocessing.Process, int]:
     parent, child = multiprocessing.Pipe()
-    proc = multiprocessing.Process(target=serve, args=(n, child, validators), daemon=True)
+    args: tuple[Any, ...] = (n, child, validators, served.latency, served.counters.array)
+    target: Callable[..., None] = serve
+    if served.tls is not None:
+        target, args = serve_tls, (*args, served.tls)
+    proc = multiprocessing.Process(target=target, args=args, daemon=True)
     proc.start()
     assert proc.pid is not None
     SERVER_PIDS.add(proc.pid)
     port = int(parent.recv())
-    with socket.create_connection(("127.0.0.1", port), timeout=5):
-        pass
+    for _ in range(100):  # hypercorn binds after it has said its port
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                break
+        except ConnectionRefusedError:
+            time.sleep(0.05)
+    served.counters.reset()
     return proc, port
 
 
-def naive(paths: list[str], port: int) -> int:
+def naive(paths: list[str], base: str) -> int:
     import feedparser
 
     items = 0
     for path in paths:
-        items += len(feedparser.parse(f"http://127.0.0.1:{port}{path}").entries)
+        items += len(feedparser.parse(f"{base}{path}").entries)
     return items
 
 
-def write_config(folder: Path, paths: list[str], port: int, concurrency: int) -> Path:
+def reader_polls(paths: list[str], base: str, workers: int) -> tuple[float, float]:
+    """The `reader` library on the same feeds: wall time of its first and its 304 update."""
+    from reader import make_reader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reader = make_reader(str(Path(tmp) / "reader.sqlite"))
+        for path in paths:
+            reader.add_feed(f"{base}{path}")
+        walls = []
+        for _ in range(2):
+            started = time.perf_counter()
+            reader.update_feeds(workers=workers, scheduled=False)
+            walls.append(time.perf_counter() - started)
+        reader.close()
+    return walls[0], walls[1]
+
+
+def write_config(folder: Path, paths: list[str], base: str, concurrency: str) -> Path:
     lines = [
         "site: {title: Benchmark, base_url: 'https://example.org/', author: Bench}",
         "output: output/",
-        f"fetch: {{max_connections: {concurrency}, max_per_host: {concurrency}}}",
-        "channels:",
     ]
+    if concurrency != "default":
+        lines.append(f"fetch: {{max_connections: {concurrency}, max_per_host: {concurrency}}}")
+    lines.append("channels:")
     for i, path in enumerate(paths):
-        lines.append(f"  - {{name: feed {i}, url: 'http://127.0.0.1:{port}{path}'}}")
+        lines.append(f"  - {{name: feed {i}, url: '{base}{path}'}}")
     config = folder / "feeds.yaml"
     config.write_text("\n".join(lines) + "\n")
     return config
@@ -361,11 +565,20 @@ def kanalwerk_poll(config_path: Path) -> tuple[Callable[[], int], Callable[[], N
             raise SystemExit(f"{len(failed)} channel(s) failed, e.g. {failed[0].error}")
         return report.new_items
 
-    return run, store.close
+    def close() -> None:
+        pipeline.close()
+        store.close()
+
+    return run, close
 
 
 def kanalwerk_phases(
-    paths: list[str], port: int, concurrency: int, validators: bool, conn: Any
+    paths: list[str],
+    base: str,
+    concurrency: str,
+    validators: bool,
+    counters: Counters,
+    conn: Any,
 ) -> None:
     """Child process: poll twice and send back the figures and this process's peak RSS.
 
@@ -373,42 +586,81 @@ def kanalwerk_phases(
     loop's memory do not count as kanalwerk's.
     """
     n = len(paths)
+    seen: list[dict[str, int]] = []
     with WorkerMemory() as workers, tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), paths, port, concurrency)
+        config = write_config(Path(tmp), paths, base, concurrency)
         run, close = kanalwerk_poll(config)
         try:
             if validators:
+                counters.reset()
                 first = timed(f"(b) kanalwerk first poll, conc {concurrency}", n, run)
+                seen.append(counters.snapshot())
+                counters.reset()
                 second = timed(f"(c) kanalwerk 304 poll, conc {concurrency}", n, run)
+                seen.append(counters.snapshot())
                 figures = [first, second]
             else:
                 run()
+                counters.reset()
                 figures = [timed("(d) no validators, unchanged by hash", n, run)]
+                seen.append(counters.snapshot())
         finally:
             close()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    conn.send((figures, rss, workers.peak_kb / 1024, workers.peak_tree_pss_kb / 1024))
+    conn.send((figures, seen, rss, workers.peak_kb / 1024, workers.peak_tree_pss_kb / 1024))
 
 
-def in_child(paths: list[str], port: int, concurrency: int, validators: bool) -> tuple[Any, ...]:
+def in_child(
+    paths: list[str], base: str, concurrency: str, validators: bool, counters: Counters
+) -> tuple[Any, ...]:
     parent, child = multiprocessing.Pipe()
     context = multiprocessing.get_context("spawn")
     proc = context.Process(
-        target=kanalwerk_phases, args=(paths, port, concurrency, validators, child)
+        target=kanalwerk_phases, args=(paths, base, concurrency, validators, counters, child)
     )
     proc.start()
-    figures, rss, worker, tree = parent.recv()
+    result = parent.recv()
     proc.join()
-    return figures, rss, worker, tree
+    return tuple(result)
+
+
+def server_line(seen: dict[str, int]) -> str:
+    return (
+        f"    server saw {seen['requests']} requests, at most {seen['peak_requests']} at once, "
+        f"at most {seen['peak_connections']} connections open at once, "
+        f"{seen['connections']} connections in all"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument(
-        "--concurrency", default="2,8", help="comma list of connections to the feed host"
+        "--concurrency",
+        default="2,8",
+        help="comma list of connections to the feed host (max_connections and max_per_host); "
+        "`default` uses the config's defaults",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        default="0",
+        help="comma list of milliseconds the server waits before each answer (a round trip)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=["http", "https", "h2"],
+        default="http",
+        help="plain HTTP/1.1; HTTPS offering HTTP/1.1 only; HTTPS offering HTTP/2 (hypercorn)",
+    )
+    parser.add_argument(
+        "--reader",
+        default="",
+        help="comma list of worker counts: also time the `reader` library on the same feeds",
     )
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--polls-only", action="store_true", help="only (b) and (c): no naive loop, no (d)"
+    )
     args = parser.parse_args()
     n = args.feeds
     feeds = generate(n)
@@ -418,20 +670,46 @@ def main() -> None:
     print(
         f"{n} feeds, {n * ITEMS_PER_FEED} items, {total_bytes / 1e6:.1f} MB, {os.cpu_count()} cores"
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        tls = None
+        if args.protocol != "http":
+            tls = TLSFiles.make(Path(tmp), http2=args.protocol == "h2")
+            os.environ["SSL_CERT_FILE"] = tls.ca  # read by httpx in the kanalwerk child
+            os.environ["REQUESTS_CA_BUNDLE"] = tls.ca  # and by requests, under reader
+        for latency_ms in [float(v) for v in args.latency_ms.split(",")]:
+            served = Served(latency_ms / 1000, args.protocol, Counters(), tls)
+            print(f"--- {args.protocol}, {latency_ms:g} ms per request")
+            run_benchmarks(args, paths, served)
 
+
+def run_benchmarks(args: argparse.Namespace, paths: list[str], served: Served) -> None:
+    n = len(paths)
     peak_main = peak_worker = peak_tree = 0.0
-    proc, port = start_server(n, validators=True)
+    proc, port = start_server(n, True, served)
+    base = f"{served.scheme}://127.0.0.1:{port}"
     try:
         naive_figures: Figures | None = None
-        if not args.skip_naive:
-            naive_figures = timed("(a) naive feedparser.parse(url)", n, lambda: naive(paths, port))
+        if not (args.skip_naive or args.polls_only):
+            naive_figures = timed("(a) naive feedparser.parse(url)", n, lambda: naive(paths, base))
             print(naive_figures.line())
-        for concurrency in [int(c) for c in args.concurrency.split(",")]:
-            (first, second), rss, worker, tree = in_child(paths, port, concurrency, True)
+        for workers in [int(w) for w in args.reader.split(",") if w]:
+            served.counters.reset()
+            first_wall, second_wall = reader_polls(paths, base, workers)
+            print(
+                f"{'(r) reader, ' + str(workers) + ' workers':<34} first {first_wall:7.2f} s wall"
+                f"  304 poll {second_wall:7.2f} s wall"
+            )
+            print(server_line(served.counters.snapshot()) + " (both updates)")
+        for concurrency in args.concurrency.split(","):
+            (first, second), seen, rss, worker, tree = in_child(
+                paths, base, concurrency, True, served.counters
+            )
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
             peak_tree = max(peak_tree, tree)
             print(first.line())
+            print(server_line(seen[0]))
             print(second.line())
+            print(server_line(seen[1]))
             if naive_figures is not None:
                 print(
                     f"    first poll is {naive_figures.wall / first.wall:.1f}x the naive rate; "
@@ -440,14 +718,19 @@ def main() -> None:
     finally:
         stop_server(proc)
 
-    proc, port = start_server(n, validators=False)
-    try:
-        (unchanged,), rss, worker, tree = in_child(paths, port, 8, False)
-        peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
-        peak_tree = max(peak_tree, tree)
-        print(unchanged.line())
-    finally:
-        stop_server(proc)
+    if not args.polls_only:
+        proc, port = start_server(n, False, served)
+        base = f"{served.scheme}://127.0.0.1:{port}"
+        try:
+            (unchanged,), seen, rss, worker, tree = in_child(
+                paths, base, "8", False, served.counters
+            )
+            peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
+            peak_tree = max(peak_tree, tree)
+            print(unchanged.line())
+            print(server_line(seen[0]))
+        finally:
+            stop_server(proc)
     print(
         f"peak RSS: kanalwerk process {peak_main:.0f} MB; largest parse worker "
         f"{peak_worker:.0f} MB; peak PSS of kanalwerk and its workers together {peak_tree:.0f} MB"
