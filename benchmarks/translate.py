@@ -690,7 +690,8 @@ def main() -> None:
             config = load_config(write_config(folder, feeds, api))
             with Store.open(config.store) as store:
                 t0 = time.perf_counter()
-                polled = Pipeline(config, store).poll()
+                with Pipeline(config, store) as polling:
+                    polled = polling.poll()
                 if polled.failed or polled.new_items != args.items:
                     raise SystemExit(f"poll stored {polled.new_items} items: {polled.outcomes}")
                 print(f"polled and stored in {time.perf_counter() - t0:.2f} s")

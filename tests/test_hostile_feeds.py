@@ -273,8 +273,8 @@ def test_a_parse_executor_that_fails_becomes_each_channels_error(blog: Blog) -> 
     try:
         with pytest.raises(BrokenProcessPool):
             dead.submit(os._exit, 1).result()
-        with Store.open(config.store) as store:
-            (outcome,) = Pipeline(config, store).poll(executor=dead).outcomes
+        with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+            (outcome,) = pipeline.poll(executor=dead).outcomes
             (status,) = store.channel_statuses()
     finally:
         dead.shutdown()

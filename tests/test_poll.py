@@ -38,8 +38,7 @@ def test_retry_after_pauses_the_channel_and_is_capped(
 
     server.routes["/busy.xml"] = busy
     config = load_config(write_config(tmp_path, server))
-    with Store.open(config.store) as store:
-        polling = Pipeline(config, store)
+    with Store.open(config.store) as store, Pipeline(config, store) as polling:
         first = {o.channel_id: o for o in polling.poll().outcomes}
         assert first["busy"].status == 503 and first["busy"].error
         assert first["good"].new_items == 3
@@ -89,8 +88,7 @@ def test_many_feeds_are_parsed_in_worker_processes_and_sanitized(
         lines.append(f"  - {{name: Feed {n}, id: f{n}, url: '{server.url(f'/f{n}.xml')}'}}")
     (tmp_path / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = load_config(tmp_path / "feeds.yaml")
-    with Store.open(config.store) as store:
-        polling = Pipeline(config, store)
+    with Store.open(config.store) as store, Pipeline(config, store) as polling:
         report = polling.poll()
         assert report.failed == 0 and report.new_items == count
         items = store.pending_items(5)
@@ -105,8 +103,7 @@ def test_retry_after_is_honoured_only_on_429_and_503(server: LocalServer, tmp_pa
     server.routes["/good.xml"] = lambda r: Response(404, b"gone", {"Retry-After": "3600"})
     server.routes["/busy.xml"] = lambda r: Response(500, b"oops", {"Retry-After": "3600"})
     config = load_config(write_config(tmp_path, server))
-    with Store.open(config.store) as store:
-        polling = Pipeline(config, store)
+    with Store.open(config.store) as store, Pipeline(config, store) as polling:
         first = {o.channel_id: o for o in polling.poll().outcomes}
         assert (first["good"].status, first["busy"].status) == (404, 500)
         assert first["good"].error == "HTTP 404 Not Found"
@@ -142,8 +139,7 @@ def test_a_permanent_redirect_into_the_local_network_is_not_stored(
         encoding="utf-8",
     )
     config = load_config(path)
-    with Store.open(config.store) as store:
-        polling = Pipeline(config, store)
+    with Store.open(config.store) as store, Pipeline(config, store) as polling:
         (outcome,) = polling.poll().outcomes
         assert outcome.error is not None and "refused" in outcome.error
         assert store.fetch_states(["moved"])["moved"].url == public

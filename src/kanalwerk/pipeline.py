@@ -47,7 +47,8 @@ from kanalwerk.errors import (
     TranslationDeferred,
     TranslationError,
 )
-from kanalwerk.fetch import FetchSettings, fetch_all
+from kanalwerk.fetch import Fetcher, FetchSettings
+from kanalwerk.fetch_loop import FetchLoop
 from kanalwerk.freshness import fresh_for
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
@@ -162,6 +163,7 @@ def fetch_settings(config: Config) -> FetchSettings:
         max_bytes=f.max_bytes,
         max_connections=f.max_connections,
         max_per_host=f.max_per_host,
+        max_streams_per_host=f.max_streams_per_host,
         user_agent=user_agent(config),
         allow_private_addresses=f.allow_private_addresses,
     )
@@ -187,11 +189,15 @@ def _poll(
     executor: Executor | None = None,
     clock: Callable[[], datetime] = _utcnow,
     stopping: threading.Event | None = None,
+    fetching: FetchLoop | None = None,
 ) -> PollReport:
     """Fetch, parse and store the given (default: all enabled) channels once.
 
     Disabled channels (410 Gone) are left out. When `stopping` is set meanwhile, no
     further result is stored and `StopRequested` is raised: what was stored stays.
+    All channels go through one client (`fetching`'s, kept for the next round; without
+    it, one for this round), so the per-host limits hold across channels and connections
+    are reused.
     """
     chosen = [c for c in (channels if channels is not None else config.channels) if c.enabled]
     if not chosen:
@@ -227,13 +233,23 @@ def _poll(
             continue
         states.append(state)
 
+    if not states:
+        return PollReport(tuple(outcomes))
     by_id = {c.id: (c, config.rules(c)) for c in chosen}
     pool = _LazyPool(executor, enabled=executor is not None or len(states) >= PARSE_POOL_THRESHOLD)
+    loop = fetching or FetchLoop()
     try:
-        work = _fetch_parse_store(states, settings, store, by_id, pool, config.remakes, clock)
-        outcomes += asyncio.run(_until_stopped(work, stopping))
+        outcomes += loop.run(
+            settings,
+            lambda fetcher: _until_stopped(
+                _fetch_parse_store(states, fetcher, store, by_id, pool, config.remakes, clock),
+                stopping,
+            ),
+        )
     finally:
         pool.shutdown()
+        if fetching is None:
+            loop.close()
     return PollReport(tuple(outcomes))
 
 
@@ -324,7 +340,7 @@ def _resolve_handles(
 
 async def _fetch_parse_store(
     states: Sequence[FetchState],
-    settings: FetchSettings,
+    fetcher: Fetcher,
     store: Store,
     channels: Mapping[str, tuple[ChannelConfig, Rules]],
     pool: _LazyPool,
@@ -359,7 +375,7 @@ async def _fetch_parse_store(
         outcomes.append(outcome)
 
     try:
-        await fetch_all(states, settings, on_result=handle)
+        await fetcher.fetch_all(states, on_result=handle)
     finally:
         store.record_fetches(pending)
     return outcomes
@@ -969,6 +985,7 @@ class Pipeline:
         self.translators = TranslatorHolder(translator_factory, store)
         self.writers = ArticleWriterHolder(writer_factory, store)  # used in article mode
         self._hub_lock = threading.Lock()
+        self._fetching = FetchLoop()  # one client and its connections for every round
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -987,6 +1004,7 @@ class Pipeline:
             executor=executor,
             clock=self.clock,
             stopping=self.stopping,
+            fetching=self._fetching,
         )
 
     def plan(
@@ -1052,8 +1070,11 @@ class Pipeline:
         return CycleReport(self.poll(channels), self.translate(), self.publish())
 
     def close(self) -> None:
-        self.translators.close()
-        self.writers.close()
+        try:
+            self.translators.close()
+            self.writers.close()
+        finally:
+            self._fetching.close()
 
     def __enter__(self) -> Pipeline:
         return self

@@ -244,7 +244,8 @@ class FetchConfig(_Model):
     connect_timeout: float = Field(default=10.0, gt=0)
     max_bytes: Annotated[int, BeforeValidator(parse_size), Field(ge=1)] = 10_000_000
     max_connections: int = Field(default=8, ge=1)
-    max_per_host: int = Field(default=2, ge=1)
+    max_per_host: int = Field(default=6, ge=1)  # connections to one host, as browsers allow
+    max_streams_per_host: int = Field(default=24, ge=1)  # requests at once over HTTP/2
     user_agent: str | None = None
     allow_private_addresses: bool = False  # may any fetched URL reach a private address?
 
