@@ -7,6 +7,8 @@ at once than the limit really has them in flight together and the server sees it
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +20,10 @@ from kanalwerk.host_limits import HostLimits
 from kanalwerk.models import FetchState
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
-from tests.cli import run_cli
+from tests.cli import command, environment, run_cli
 from tests.fake_feed_host import FeedHost
 from tests.servers import LocalServer, Request, Response
+from tests.test_daemon import wait_for
 from tests.test_fetch import fetch_settings
 
 LATENCY = 0.02
@@ -176,3 +179,30 @@ def test_host_limits_widen_for_http2_and_leave_the_global_limit() -> None:
     a, b, a_took_global, b_took_global = asyncio.run(scenario())
     assert (a, b) == (5, 2)  # a: its streams; b: max_per_host, also the global limit
     assert not a_took_global and b_took_global
+
+
+def test_the_daemon_never_has_more_than_max_per_host_requests_at_once(
+    host: FeedHost, tmp_path: Path
+) -> None:
+    """`kanalwerk run` as a process: its first round over 20 channels keeps the limit too."""
+    config = write_config(tmp_path, [host.url(n) for n in range(CHANNELS)], "max_per_host: 2")
+    with config.open("a", encoding="utf-8") as extra:
+        extra.write("schedule: {interval: 1h, jitter: 0s}\n")
+    log_file = tmp_path / "daemon.log"
+    with open(log_file, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command(config, "run"),
+            cwd=tmp_path,
+            env=environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for(lambda: host.seen.requests >= CHANNELS), log_file.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=20)
+    assert returncode == 0, log_file.read_text()
+    assert host.seen.requests == CHANNELS
+    assert host.seen.peak_in_flight <= 2
+    assert len(host.seen.ports) <= 2
