@@ -16,8 +16,9 @@ import pytest
 
 from kanalwerk.config import load_config
 from kanalwerk.fetch import fetch_all
+from kanalwerk.fetch_loop import FetchLoop
 from kanalwerk.host_limits import HostLimits
-from kanalwerk.models import FetchState
+from kanalwerk.models import FetchResult, FetchState
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.store import Store
 from tests.cli import command, environment, run_cli
@@ -206,3 +207,25 @@ def test_the_daemon_never_has_more_than_max_per_host_requests_at_once(
     assert host.seen.requests == CHANNELS
     assert host.seen.peak_in_flight <= 2
     assert len(host.seen.ports) <= 2
+
+
+def test_a_round_that_fails_leaves_nothing_running_into_the_next(host: FeedHost) -> None:
+    """The pipeline's loop lives on between rounds: a failed round's fetches end with it."""
+    settings = fetch_settings(max_per_host=1)
+    first = [FetchState(f"a{n}", host.url(n)) for n in range(6)]
+
+    async def refuse(result: FetchResult) -> None:
+        raise RuntimeError("store gone")
+
+    fetching = FetchLoop()
+    try:
+        with pytest.raises(RuntimeError, match="store gone"):
+            fetching.run(settings, lambda fetcher: fetcher.fetch_all(first, refuse))
+        asked = host.seen.requests
+        assert asked < len(first)
+        second = [FetchState("b", host.url(100))]
+        (result,) = fetching.run(settings, lambda fetcher: fetcher.fetch_all(second))
+    finally:
+        fetching.close()
+    assert result.error is None
+    assert host.seen.requests == asked + 1

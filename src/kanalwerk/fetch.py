@@ -211,7 +211,15 @@ class Fetcher:
             return dataclasses.replace(result, content=None)
 
         order = _interleaved(states)
-        results = await asyncio.gather(*(one(states[i]) for i in order))
+        tasks = [asyncio.ensure_future(one(states[i])) for i in order]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            # The loop outlives this round: nothing of it may run on in the next one.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         by_index = dict(zip(order, results, strict=True))
         return [by_index[i] for i in range(len(states))]
 
