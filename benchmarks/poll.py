@@ -9,13 +9,20 @@ on 127.0.0.1 with ETag support, and times
   (c) its second poll, where every feed answers 304,
   (d) a poll of the same feeds from a server without validators (unchanged by hash).
 
-Prints feeds/s, items/s, CPU seconds and peak RSS. Not run by CI.
+Prints feeds/s, items/s, CPU seconds and peak RSS, and what the server saw: requests,
+requests at once, connections open at once, connections in all. Not run by CI.
 
 All feeds come from one host, so "conc C" is C connections to it (max_connections and
-max_per_host both C). kanalwerk's defaults allow 2 per host, which is the first run.
+max_per_host both C; "default" leaves the config's defaults). `--latency-ms` makes the
+server wait before each answer, as a round trip to a distant host would, holding up only
+that request. `--protocol https` serves over TLS offering HTTP/1.1 only, `--protocol h2`
+offering HTTP/2 (hypercorn, a throwaway CA from trustme). `--reader 10` times the
+`reader` library (10 worker threads) on the same feeds.
 
     python benchmarks/poll.py --feeds 1000
     python benchmarks/poll.py --feeds 1000 --concurrency 2,4,8,16,32
+    python benchmarks/poll.py --polls-only --latency-ms 0,50 --concurrency 2,default --reader 10
+    python benchmarks/poll.py --polls-only --latency-ms 0,50 --concurrency default --protocol h2
 """
 
 from __future__ import annotations
@@ -354,7 +361,7 @@ class TLSFiles:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        return cls(*paths, port=port, http2=http2)
+        return cls(paths[0], paths[1], paths[2], port=port, http2=http2)
 
 
 @dataclass
@@ -534,13 +541,20 @@ def reader_polls(paths: list[str], base: str, workers: int) -> tuple[float, floa
     return walls[0], walls[1]
 
 
-def write_config(folder: Path, paths: list[str], base: str, concurrency: str) -> Path:
+def write_config(
+    folder: Path, paths: list[str], base: str, concurrency: str, streams: int | None
+) -> Path:
     lines = [
         "site: {title: Benchmark, base_url: 'https://example.org/', author: Bench}",
         "output: output/",
     ]
+    fetch = []
     if concurrency != "default":
-        lines.append(f"fetch: {{max_connections: {concurrency}, max_per_host: {concurrency}}}")
+        fetch += [f"max_connections: {concurrency}", f"max_per_host: {concurrency}"]
+    if streams is not None:
+        fetch.append(f"max_streams_per_host: {streams}")
+    if fetch:
+        lines.append(f"fetch: {{{', '.join(fetch)}}}")
     lines.append("channels:")
     for i, path in enumerate(paths):
         lines.append(f"  - {{name: feed {i}, url: '{base}{path}'}}")
@@ -576,6 +590,7 @@ def kanalwerk_phases(
     paths: list[str],
     base: str,
     concurrency: str,
+    streams: int | None,
     validators: bool,
     counters: Counters,
     conn: Any,
@@ -588,7 +603,7 @@ def kanalwerk_phases(
     n = len(paths)
     seen: list[dict[str, int]] = []
     with WorkerMemory() as workers, tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), paths, base, concurrency)
+        config = write_config(Path(tmp), paths, base, concurrency, streams)
         run, close = kanalwerk_poll(config)
         try:
             if validators:
@@ -611,12 +626,18 @@ def kanalwerk_phases(
 
 
 def in_child(
-    paths: list[str], base: str, concurrency: str, validators: bool, counters: Counters
+    paths: list[str],
+    base: str,
+    concurrency: str,
+    streams: int | None,
+    validators: bool,
+    counters: Counters,
 ) -> tuple[Any, ...]:
     parent, child = multiprocessing.Pipe()
     context = multiprocessing.get_context("spawn")
     proc = context.Process(
-        target=kanalwerk_phases, args=(paths, base, concurrency, validators, counters, child)
+        target=kanalwerk_phases,
+        args=(paths, base, concurrency, streams, validators, counters, child),
     )
     proc.start()
     result = parent.recv()
@@ -651,6 +672,9 @@ def main() -> None:
         choices=["http", "https", "h2"],
         default="http",
         help="plain HTTP/1.1; HTTPS offering HTTP/1.1 only; HTTPS offering HTTP/2 (hypercorn)",
+    )
+    parser.add_argument(
+        "--streams", type=int, help="fetch.max_streams_per_host (default: the config's)"
     )
     parser.add_argument(
         "--reader",
@@ -702,7 +726,7 @@ def run_benchmarks(args: argparse.Namespace, paths: list[str], served: Served) -
             print(server_line(served.counters.snapshot()) + " (both updates)")
         for concurrency in args.concurrency.split(","):
             (first, second), seen, rss, worker, tree = in_child(
-                paths, base, concurrency, True, served.counters
+                paths, base, concurrency, args.streams, True, served.counters
             )
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
             peak_tree = max(peak_tree, tree)
@@ -723,7 +747,7 @@ def run_benchmarks(args: argparse.Namespace, paths: list[str], served: Served) -
         base = f"{served.scheme}://127.0.0.1:{port}"
         try:
             (unchanged,), seen, rss, worker, tree = in_child(
-                paths, base, "8", False, served.counters
+                paths, base, "8", args.streams, False, served.counters
             )
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
             peak_tree = max(peak_tree, tree)
