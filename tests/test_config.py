@@ -119,7 +119,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.schedule.jitter == timedelta(minutes=2)
     fetch = config.fetch
     assert (fetch.timeout, fetch.connect_timeout, fetch.max_bytes) == (30.0, 10.0, 10_000_000)
-    assert (fetch.max_connections, fetch.max_per_host, fetch.user_agent) == (8, 2, None)
+    assert (fetch.max_connections, fetch.max_per_host, fetch.user_agent) == (8, 6, None)
+    assert fetch.max_streams_per_host == 24
     tr = config.translator
     assert (tr.engine, tr.fallback, tr.mode, tr.source_language) == (
         "local",
