@@ -174,10 +174,18 @@ class Counters:
         # Made for spawn: the kanalwerk child is spawned, the server forked (fine either way).
         self.array = multiprocessing.get_context("spawn").Array("l", 6)
 
-    def reset(self) -> None:
+    def clear(self) -> None:
+        """All to zero, for a new server."""
         with self.array.get_lock():
             for i in range(6):
                 self.array[i] = 0
+
+    def reset(self) -> None:
+        """Start counting afresh; connections kept open from an earlier poll stay counted."""
+        with self.array.get_lock():
+            self.array[REQUESTS] = self.array[CONNECTIONS] = 0
+            self.array[PEAK_IN_FLIGHT] = self.array[IN_FLIGHT]
+            self.array[PEAK_OPEN] = self.array[OPEN]
 
     def snapshot(self) -> dict[str, int]:
         with self.array.get_lock():
@@ -511,7 +519,7 @@ def start_server(n: int, validators: bool, served: Served) -> tuple[multiprocess
                 break
         except ConnectionRefusedError:
             time.sleep(0.05)
-    served.counters.reset()
+    served.counters.clear()
     return proc, port
 
 
@@ -649,7 +657,7 @@ def server_line(seen: dict[str, int]) -> str:
     return (
         f"    server saw {seen['requests']} requests, at most {seen['peak_requests']} at once, "
         f"at most {seen['peak_connections']} connections open at once, "
-        f"{seen['connections']} connections in all"
+        f"{seen['connections']} new connections"
     )
 
 
