@@ -229,3 +229,25 @@ def test_a_round_that_fails_leaves_nothing_running_into_the_next(host: FeedHost)
         fetching.close()
     assert result.error is None
     assert host.seen.requests == asked + 1
+
+
+def test_an_http2_connection_closed_between_rounds_is_replaced(
+    tls_host: FeedHost, tmp_path: Path
+) -> None:
+    """httpcore does not notice an idle HTTP/2 connection closed by the server: the
+    request that finds it so is sent once more on a new connection."""
+    settings = fetch_settings(max_per_host=2)
+    states = [FetchState(f"c{n}", tls_host.url(n)) for n in range(4)]
+    fetching = FetchLoop()
+    try:
+        first = fetching.run(settings, lambda fetcher: fetcher.fetch_all(states))
+        tls_host.stop()  # closes the connection the client keeps for the next round
+        again = FeedHost(tls_folder=tmp_path / "tls", port=tls_host.port).start()
+        try:
+            second = fetching.run(settings, lambda fetcher: fetcher.fetch_all(states))
+        finally:
+            again.stop()
+    finally:
+        fetching.close()
+    assert [r.error for r in first + second] == [None] * 8
+    assert again.seen.versions == {"2": 4} and len(again.seen.ports) == 1

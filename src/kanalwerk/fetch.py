@@ -291,6 +291,26 @@ async def fetch_one(
     return _failure(state, progress, started, error, status=None)
 
 
+#: A request that failed this way got no answer at all: the kept-alive connection it went
+#: out on had been closed by the server (httpcore notices that before reusing an HTTP/1.1
+#: connection, not an HTTP/2 one).
+STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.WriteError)
+
+
+async def _send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """Send `request`; once more, on a new connection, if a kept-alive one was stale.
+
+    Safe for our GETs. Explicitly without following redirects: a caller's client may
+    follow them by itself, which would hide the hops we need and read their bodies
+    without the size cap.
+    """
+    try:
+        return await client.send(request, stream=True, follow_redirects=False)
+    except STALE_CONNECTION_ERRORS as exc:
+        log.debug("%s: %r; asking once more", request.url, exc)
+    return await client.send(request, stream=True, follow_redirects=False)
+
+
 class _Hops:
     """The requests of one redirect chain: each holds a place at its host while it runs,
     and the chain's time budget (the deadline) runs only then, not while it waits.
@@ -355,9 +375,7 @@ async def _fetch(
         request = client.build_request("GET", progress.url, headers=headers, extensions=extensions)
         await hops.enter(progress.url)
         try:
-            # Explicit: a caller's client may follow redirects by itself, which would hide
-            # the hops we need and read their bodies without the size cap.
-            response = await client.send(request, stream=True, follow_redirects=False)
+            response = await _send(client, request)
         except PrivateAddressRefused as exc:
             await hops.leave()
             if progress.redirects == 0 and not progress.untrusted:
