@@ -283,15 +283,38 @@ class _LazyPool:
         self._given = given
         self._enabled = enabled
         self._own: ProcessPoolExecutor | None = None
+        self._starting = asyncio.Lock()
+
+    async def ready(self) -> Executor | None:
+        """`get()`, starting a new pool on a thread: its first worker waits for the fork
+        server to import the parser, seconds in which the event loop would stall every
+        fetch in flight (and a server may drop the idle connections)."""
+        if self._own is None and self._given is None and self._enabled:
+            async with self._starting:
+                if self._own is None:
+                    await asyncio.to_thread(self._start)
+        return self.get()
+
+    def _start(self) -> None:
+        pool = self._make()
+        try:
+            pool.submit(int).result()
+        except Exception:  # a broken pool: each channel's parse says so
+            log.debug("the parse pool failed to start", exc_info=True)
+        self._own = pool
 
     def get(self) -> Executor | None:
         if self._given is not None or not self._enabled:
             return self._given
         if self._own is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["kanalwerk.parse_job"])
-            self._own = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+            self._own = self._make()
         return self._own
+
+    @staticmethod
+    def _make() -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["kanalwerk.parse_job"])
+        return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
 
     def shutdown(self) -> None:
         if self._own is not None:
@@ -360,7 +383,7 @@ async def _fetch_parse_store(
     async def handle(result: FetchResult) -> None:
         parsed: ParseOutcome | None = None
         if result.ok and result.content is not None:
-            parsed = await _parse_off_loop(loop, pool.get(), result)
+            parsed = await _parse_off_loop(loop, await pool.ready(), result)
         updates = remakes(result.channel_id)
         channel, rules = channels[result.channel_id]
         outcome, record = _store_result(
