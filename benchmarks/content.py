@@ -177,7 +177,8 @@ def setting(max_chars: int, feed_urls: list[str], api: Any, expected: int) -> tu
         folder = Path(tmp)
         config = load_config(write_config(folder, feed_urls, api, max_chars, ""))
         with Store.open(config.store) as store:
-            polled = Pipeline(config, store).poll()
+            with Pipeline(config, store) as polling:
+                polled = polling.poll()
             if polled.failed or polled.new_items != expected:
                 raise SystemExit(f"poll stored {polled.new_items} items: {polled.outcomes}")
             source = sum(
