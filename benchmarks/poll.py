@@ -594,27 +594,32 @@ def kanalwerk_poll(config_path: Path) -> tuple[Callable[[], int], Callable[[], N
     return run, close
 
 
-def kanalwerk_phases(
-    paths: list[str],
-    base: str,
-    concurrency: str,
-    streams: int | None,
-    validators: bool,
-    counters: Counters,
-    conn: Any,
-) -> None:
+@dataclass(frozen=True)
+class PollRun:
+    """One kanalwerk run of the benchmark: which feeds, where, with which limits."""
+
+    paths: list[str]
+    base: str
+    concurrency: str
+    streams: int | None
+    validators: bool
+    counters: Counters
+
+
+def kanalwerk_phases(run_spec: PollRun, conn: Any) -> None:
     """Child process: poll twice and send back the figures and this process's peak RSS.
 
     A process of its own, so that the feeds generated for the server and the naive
     loop's memory do not count as kanalwerk's.
     """
+    paths, concurrency, counters = run_spec.paths, run_spec.concurrency, run_spec.counters
     n = len(paths)
     seen: list[dict[str, int]] = []
     with WorkerMemory() as workers, tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), paths, base, concurrency, streams)
+        config = write_config(Path(tmp), paths, run_spec.base, concurrency, run_spec.streams)
         run, close = kanalwerk_poll(config)
         try:
-            if validators:
+            if run_spec.validators:
                 counters.reset()
                 first = timed(f"(b) kanalwerk first poll, conc {concurrency}", n, run)
                 seen.append(counters.snapshot())
@@ -633,20 +638,10 @@ def kanalwerk_phases(
     conn.send((figures, seen, rss, workers.peak_kb / 1024, workers.peak_tree_pss_kb / 1024))
 
 
-def in_child(
-    paths: list[str],
-    base: str,
-    concurrency: str,
-    streams: int | None,
-    validators: bool,
-    counters: Counters,
-) -> tuple[Any, ...]:
+def in_child(run_spec: PollRun) -> tuple[Any, ...]:
     parent, child = multiprocessing.Pipe()
     context = multiprocessing.get_context("spawn")
-    proc = context.Process(
-        target=kanalwerk_phases,
-        args=(paths, base, concurrency, streams, validators, counters, child),
-    )
+    proc = context.Process(target=kanalwerk_phases, args=(run_spec, child))
     proc.start()
     result = parent.recv()
     proc.join()
@@ -734,7 +729,7 @@ def run_benchmarks(args: argparse.Namespace, paths: list[str], served: Served) -
             print(server_line(served.counters.snapshot()) + " (both updates)")
         for concurrency in args.concurrency.split(","):
             (first, second), seen, rss, worker, tree = in_child(
-                paths, base, concurrency, args.streams, True, served.counters
+                PollRun(paths, base, concurrency, args.streams, True, served.counters)
             )
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
             peak_tree = max(peak_tree, tree)
@@ -755,7 +750,7 @@ def run_benchmarks(args: argparse.Namespace, paths: list[str], served: Served) -
         base = f"{served.scheme}://127.0.0.1:{port}"
         try:
             (unchanged,), seen, rss, worker, tree = in_child(
-                paths, base, "8", args.streams, False, served.counters
+                PollRun(paths, base, "8", args.streams, False, served.counters)
             )
             peak_main, peak_worker = max(peak_main, rss), max(peak_worker, worker)
             peak_tree = max(peak_tree, tree)
