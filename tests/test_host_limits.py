@@ -202,7 +202,12 @@ def test_the_daemon_never_has_more_than_max_per_host_requests_at_once(
         assert wait_for(lambda: host.seen.requests >= CHANNELS), log_file.read_text()
     finally:
         process.send_signal(signal.SIGINT)
-        returncode = process.wait(timeout=20)
+        try:
+            returncode = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
     assert returncode == 0, log_file.read_text()
     assert host.seen.requests == CHANNELS
     assert host.seen.peak_in_flight <= 2
