@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import httpx
 
 from kanalwerk.addresses import checked_addresses
-from kanalwerk.enrich import Candidate, Missing
 from kanalwerk.errors import PrivateAddressRefused
 from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import FetchResult, FetchState, SourceText
 from kanalwerk.sanitize import collapse_whitespace, cut_html, html_to_text, sanitize_html
+from kanalwerk.sources.base import Candidate, Missing
 from kanalwerk.sources.robots import Robots
 
 __all__ = [

@@ -13,11 +13,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from kanalwerk.enrich import Candidate, Missing
 from kanalwerk.errors import TranscriptUnavailable
 from kanalwerk.fetch import FetchSettings, fetch_all
 from kanalwerk.models import FetchResult, FetchState, SourceText, TranscriptLink
 from kanalwerk.sources import youtube_transcripts
+from kanalwerk.sources.base import Candidate, Missing
 from kanalwerk.sources.cues import cues_html, transcript_format, transcript_html
 
 log = logging.getLogger(__name__)
