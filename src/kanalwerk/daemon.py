@@ -189,18 +189,21 @@ class Daemon:
         send the hub pings still owed. The tick starts it as a job of its own."""
         if report is None:
             return
-        store, max_attempts = self.pipeline.store, self.pipeline.config.translator.max_attempts
-        # Decisions (approve, unpublish) wait for a round too, though no poll brought anything.
-        if (
-            report.new_items
-            or store.pending_items(max_attempts, 1)
-            or store.unpublished_count()
-            or store.publish_requested()
-        ):
+        if report.new_items or self._work_left():
             start(self.process)
         else:
             self.pipeline.notify_hub()  # a ping a hub refused earlier is due again
         write_health(self.pipeline.config, round_facts(report, None, error=self._process_error))
+
+    def _work_left(self) -> bool:
+        """Items to translate, articles not out yet, or a decision (approve, unpublish) the
+        output does not show: work for a round though no poll brought anything."""
+        store = self.pipeline.store
+        return bool(
+            store.pending_items(self.pipeline.config.translator.max_attempts, 1)
+            or store.unpublished_count()
+            or store.publish_requested()
+        )
 
     def process(self) -> None:
         """Translate and publish; a call arriving meanwhile asks for one more round.
@@ -280,12 +283,7 @@ class Daemon:
         self.scheduler.add_job(
             self._watch_config, IntervalTrigger(seconds=CONFIG_WATCH_SECONDS), id="config-watch"
         )
-        store, max_attempts = self.pipeline.store, config.translator.max_attempts
-        if (
-            store.pending_items(max_attempts, 1)
-            or store.unpublished_count()
-            or store.publish_requested()
-        ):
+        if self._work_left():
             self.scheduler.add_job(self.process)  # what an earlier run left to do
 
         def stop(signum: int, frame: FrameType | None) -> None:
