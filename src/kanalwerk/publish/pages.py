@@ -244,6 +244,10 @@ def _templates_digest() -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=8)
 def layout_key(site: SiteInfo) -> str:
-    """What every page depends on besides its entries: the site settings and the layout."""
+    """What every page depends on besides its entries: the site settings and the layout.
+
+    Cached: every feed, archive and notice page asks for it, the answer is per site.
+    """
     return page_key(__version__, _templates_digest(), dataclasses.astuple(site))
