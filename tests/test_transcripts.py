@@ -7,7 +7,9 @@ youtube-transcript-api runs unchanged; only its requests session (the library's 
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import kanalwerk.sources
 from kanalwerk.sources import youtube_transcripts
 from tests.cli import run_cli
 from tests.fake_openai import FakeOpenAI
@@ -313,3 +316,17 @@ def test_article_mode_writes_from_the_transcript(setup: Setup) -> None:
         lines
         == ["Grundlage: Beschreibung des Videos"] * 2 + ["Grundlage: Transkript des Videos"] * 2
     )
+
+
+def test_without_the_youtube_extra_the_transcript_source_still_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain `pip install kanalwerk` has neither requests nor youtube-transcript-api:
+    `run --once` builds the transcript source anyway and falls back to descriptions."""
+    for name in ("requests", "requests.adapters", "youtube_transcript_api"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    for name in ("youtube_transcripts", "transcripts"):
+        monkeypatch.delitem(sys.modules, f"kanalwerk.sources.{name}", raising=False)
+        monkeypatch.delattr(kanalwerk.sources, name, raising=False)
+    module = importlib.import_module("kanalwerk.sources.transcripts")
+    assert module.TranscriptSource is not None

@@ -8,13 +8,13 @@ whole (so the caller stops asking for the rest of the run).
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
+from typing import TYPE_CHECKING, Any
 
 from kanalwerk.errors import TranscriptUnavailable
 from kanalwerk.sources.cues import Cue
+
+if TYPE_CHECKING:  # requests comes with the extra: imported only where a session is made
+    import requests
 
 #: Seconds for each of YouTube's requests; the library sets no timeout of its own.
 TIMEOUT = 20.0
@@ -28,20 +28,21 @@ def installed() -> bool:
     return importlib.util.find_spec("youtube_transcript_api") is not None
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """Gives every request a timeout, so a stalled answer cannot hang the cycle."""
-
-    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = TIMEOUT
-        return super().send(request, **kwargs)
-
-
 def session() -> requests.Session:
-    """A requests session with a timeout on every request."""
+    """A requests session with a timeout on every request, so a stalled answer cannot
+    hang the cycle."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class TimeoutAdapter(HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = TIMEOUT
+            return super().send(request, **kwargs)
+
     client = requests.Session()
-    client.mount("https://", _TimeoutAdapter())
-    client.mount("http://", _TimeoutAdapter())
+    client.mount("https://", TimeoutAdapter())
+    client.mount("http://", TimeoutAdapter())
     return client
 
 
@@ -55,6 +56,7 @@ class VideoTranscripts:
 
     def cues(self, video_id: str, language: str) -> list[Cue]:
         """The transcript in `language`: made by hand if there is one, else generated."""
+        import requests
         import youtube_transcript_api as yta
 
         try:
