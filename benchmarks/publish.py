@@ -17,6 +17,7 @@ in under 0.3 s with at most 10 files written, peak RSS under 200 MB. Not run by 
 
     python benchmarks/publish.py
     python benchmarks/publish.py --articles 1000 --profile one
+    python benchmarks/publish.py --keep ../bench-stores   # build once, measure again later
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import pstats
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,15 +214,36 @@ def _run(config_path: Path, phase: str, profile: bool) -> dict[str, object]:
     return answer
 
 
-def bench(count: int, profile: str | None) -> None:
+def _built(folder: Path, count: int) -> tuple[Path, str]:
+    """The config of a store of `count` articles in `folder`, built unless one is there.
+
+    The output folder and the record of published pages start empty either way.
+    """
+    config_path = _write_config(folder)
+    config = load_config(config_path)
+    marker = folder / "articles"
+    if marker.exists() and marker.read_text(encoding="utf-8") == str(count):
+        with Store.open(config.store) as store:
+            store.record_published_pages({}, list(store.published_pages()))
+        shutil.rmtree(config.output, ignore_errors=True)
+        return config_path, "store kept from an earlier run"
+    for old in folder.glob("kanalwerk.db*"):
+        old.unlink()
+    shutil.rmtree(config.output, ignore_errors=True)
+    started = time.perf_counter()
+    with Store.open(config.store) as store, Pipeline(config, store):
+        add_articles(config, store, 1, count)
+    marker.write_text(str(count), encoding="utf-8")
+    return config_path, f"store built in {time.perf_counter() - started:.1f} s"
+
+
+def bench(count: int, profile: str | None, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="kanalwerk-publish-") as tmp:
-        config_path = _write_config(Path(tmp))
+        folder = Path(tmp) if keep is None else keep / str(count)
+        folder.mkdir(parents=True, exist_ok=True)
+        config_path, built = _built(folder, count)
         config = load_config(config_path)
-        started = time.perf_counter()
-        with Store.open(config.store) as store, Pipeline(config, store):
-            add_articles(config, store, 1, count)
-        built = time.perf_counter() - started
-        print(f"\n{count:,} articles ({len(CHANNELS)} channels), store built in {built:.1f} s")
+        print(f"\n{count:,} articles ({len(CHANNELS)} channels), {built}")
         rows = [(phase, _run(config_path, phase, profile == phase)) for phase in PHASES]
         files = sum(1 for p in Path(config.output).rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in Path(config.output).rglob("*") if p.is_file())
@@ -246,6 +269,11 @@ def main() -> None:
         choices=PHASES,
         help="print a cProfile of that measurement (cumulative time) to stderr",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the stores in this folder and reuse them on later runs",
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=PHASES, default="full", help=argparse.SUPPRESS)
     parser.add_argument("--profile-this", action="store_true", help=argparse.SUPPRESS)
@@ -254,7 +282,7 @@ def main() -> None:
         _measure(args.measure, args.phase, args.profile_this)
         return
     for count in (int(n) for n in args.articles.split(",")):
-        bench(count, args.profile)
+        bench(count, args.profile, args.keep)
 
 
 if __name__ == "__main__":
