@@ -26,7 +26,8 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import ChannelConfig, Config
-    from kanalwerk.pipeline import CycleReport, DeepLAccount, EngineStatus, Pipeline
+    from kanalwerk.pipeline import DeepLAccount, EngineStatus, Pipeline
+    from kanalwerk.pipeline.reports import CycleReport
     from kanalwerk.publish.serve import Serving
     from kanalwerk.status import Report
 
@@ -272,7 +273,7 @@ def _run_once(pipeline: Pipeline, console: logging.Handler | None) -> CycleRepor
     terminal, or as a line now and then.
     """
     from kanalwerk.health import round_facts, write_health
-    from kanalwerk.pipeline import CycleReport
+    from kanalwerk.pipeline.reports import CycleReport
     from kanalwerk.progress import round_progress
 
     config = pipeline.config

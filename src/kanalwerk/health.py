@@ -21,7 +21,7 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import Config
-    from kanalwerk.pipeline import PollReport, TranslateReport
+    from kanalwerk.pipeline.reports import PollReport, TranslateReport
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Collection, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -52,6 +52,7 @@ from kanalwerk.fetch_loop import FetchLoop
 from kanalwerk.freshness import fresh_for
 from kanalwerk.models import Article, FetchResult, FetchState, SiteInfo, StoredItem, Usage
 from kanalwerk.parse_job import ParseOutcome, parse_and_sanitize
+from kanalwerk.pipeline.reports import ChannelOutcome, CycleReport, PollReport, TranslateReport
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.websub import changed_feeds, notify_hub
@@ -110,49 +111,6 @@ RECORD_BATCH = 200
 
 #: How soon a poll round notices it is asked to stop.
 STOP_CHECK_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class ChannelOutcome:
-    channel_id: str
-    name: str
-    status: int | None
-    new_items: int = 0  # stored to be translated
-    not_modified: bool = False
-    error: str | None = None
-    warning: str | None = None
-    waiting_until: datetime | None = None  # skipped: the server's Retry-After has not passed
-    disabled: str | None = None  # not polled, or no longer: why, e.g. "410 Gone on 2026-01-02"
-    notes: tuple[str, ...] = ()  # logged as warnings, e.g. an item cut to size
-    skipped: int = 0  # new items selection skipped (see `kanalwerk items --skipped`)
-    held: int = 0  # premieres and live streams waiting to air
-
-
-@dataclass(frozen=True)
-class PollReport:
-    outcomes: tuple[ChannelOutcome, ...]
-
-    @property
-    def new_items(self) -> int:
-        return sum(o.new_items for o in self.outcomes)
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for o in self.outcomes if o.error)
-
-    @property
-    def succeeded(self) -> int:
-        return sum(1 for o in self.outcomes if not o.error)
-
-
-@dataclass(frozen=True)
-class TranslateReport:
-    translated: int = 0
-    failed: int = 0
-    pending: int = 0
-    stopped_reason: str | None = None  # set when the engine was unusable this cycle
-    errors: tuple[str, ...] = field(default=())
-    deferred: tuple[tuple[str, int], ...] = ()  # reason → items no engine could take now
 
 
 def fetch_settings(config: Config) -> FetchSettings:
@@ -974,13 +932,6 @@ def _publish_site(config: Config, store: Store, *, force: bool = False) -> Publi
 
 
 # --- one cycle ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CycleReport:
-    poll: PollReport
-    translate: TranslateReport
-    published: PublishResult | None
 
 
 class Pipeline:
