@@ -26,10 +26,10 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import ChannelConfig, Config
-    from kanalwerk.pipeline import DeepLAccount, EngineStatus, Pipeline
+    from kanalwerk.pipeline import Pipeline
     from kanalwerk.pipeline.reports import CycleReport
     from kanalwerk.publish.serve import Serving
-    from kanalwerk.status import Report
+    from kanalwerk.status.report import DeepLAccount, EngineStatus, Report
 
 log = logging.getLogger("kanalwerk")
 
@@ -612,8 +612,8 @@ def status(config_path: Path, as_json: bool) -> None:
     import json
 
     from kanalwerk.daemon import SteppedClock
-    from kanalwerk.pipeline import read_status
-    from kanalwerk.status import status_json
+    from kanalwerk.status.read import read_status
+    from kanalwerk.status.report import status_json
 
     config = _load(config_path)
     clock = SteppedClock.from_env(os.environ)

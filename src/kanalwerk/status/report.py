@@ -22,8 +22,9 @@ from kanalwerk.models import Usage
 
 if TYPE_CHECKING:
     from kanalwerk.health import Health
-    from kanalwerk.pipeline import DeepLAccount, EngineStatus
     from kanalwerk.store import ChannelStatus, Store
+    from kanalwerk.translate.chain import Suspension
+    from kanalwerk.translate.deepl import DeepLUsage
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,29 @@ class StoreView:
 
 
 @dataclass(frozen=True)
+class EngineStatus:
+    """One engine's usage today against its daily budget, and its suspension if any."""
+
+    name: str
+    role: Literal["configured", "article", "former"]  # article: the writer's usage in article mode
+    usage: Usage
+    daily_characters: int | None
+    daily_tokens: int | None
+    cost_usd: float | None  # openai with prices configured
+    suspension: Suspension | None
+
+
+@dataclass(frozen=True)
+class DeepLAccount:
+    """DeepL's own count for the billing period, or why it could not be had."""
+
+    usage: DeepLUsage | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
-    """Everything `kanalwerk status` shows; built by `pipeline.read_status`."""
+    """Everything `kanalwerk status` shows; built by `status.read.read_status`."""
 
     generated_at: datetime
     config: str
