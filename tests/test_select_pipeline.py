@@ -8,7 +8,8 @@ from lxml import etree
 
 from kanalwerk.config import load_config
 from kanalwerk.models import FetchResult, Item
-from kanalwerk.pipeline import Pipeline, _store_result
+from kanalwerk.pipeline import Pipeline
+from kanalwerk.pipeline.poll import _store_result
 from kanalwerk.select import UPCOMING_REASON, Decision, origin_key
 from kanalwerk.sources.youtube import feed_url_for_channel_id, uploads_feed_url
 from kanalwerk.store import Store
