@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import html
 import json
 import logging
 import threading
@@ -24,32 +23,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kanalwerk import logs, schedule
-from kanalwerk.basis import basis
-from kanalwerk.compose import compose_article
 from kanalwerk.config import ChannelConfig, Config
 from kanalwerk.dates import utc_seconds
 from kanalwerk.enrich import EnrichReport, build_sources, enrich_pending
-from kanalwerk.errors import ArticleInvalid, Blame, TranslationDeferred, TranslationError
+from kanalwerk.errors import Blame, TranslationDeferred, TranslationError
 from kanalwerk.fetch_loop import FetchLoop
-from kanalwerk.models import Article, SiteInfo, StoredItem
+from kanalwerk.models import Article, StoredItem
+from kanalwerk.pipeline.articles import _translate_item, source_language
 from kanalwerk.pipeline.poll import PARSE_POOL_THRESHOLD, _poll, _utcnow, fetch_settings
 from kanalwerk.pipeline.reports import ChannelOutcome, CycleReport, PollReport, TranslateReport
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.websub import changed_feeds, notify_hub
-from kanalwerk.sanitize import html_to_text
 from kanalwerk.status.read import plan_polls
 from kanalwerk.status.report import record_waiting as note_waiting
 from kanalwerk.store import Store
-from kanalwerk.translate.article.base import (
-    ARTICLE_MODE_SUFFIX,
-    ArticleRequest,
-    ArticleWriter,
-    article_engine,
-    describe_written,
-)
-from kanalwerk.translate.article.source import article_source
-from kanalwerk.translate.base import TranslationRequest, Translator
+from kanalwerk.translate.article.base import ARTICLE_MODE_SUFFIX, ArticleWriter
+from kanalwerk.translate.base import Translator
 from kanalwerk.translate.chain import Suspensions
 from kanalwerk.translate.factory import (
     ArticleWriterHolder,
@@ -59,9 +49,7 @@ from kanalwerk.translate.factory import (
     translator_settings,
     user_agent,
 )
-from kanalwerk.translate.language import choose_source_language
 from kanalwerk.translate.outage import OutageProbe, probe_position
-from kanalwerk.translate.segment import segment_html
 from kanalwerk.translate.streak import ItemFailureStreak
 
 __all__ = [
@@ -85,28 +73,6 @@ def _sync_channels(config: Config, store: Store) -> None:
 
 
 # --- translate + compose -------------------------------------------------------------
-
-
-def source_language(config: Config, stored: StoredItem) -> str:
-    """The item's language: channel config, else the feed's word or detection; see `language`."""
-    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
-    item = stored.item
-    choice = choose_source_language(
-        channel=channel.language if channel else None,
-        declared=item.language,
-        title=item.title,
-        body_html=item.content_html or item.summary_html,
-        default=config.translator.source_language,
-    )
-    if choice.overrules_feed:
-        log.info(
-            "%s: %r reads as %s although the feed says %s",
-            stored.source.channel_name,
-            item.title,
-            choice.code,
-            choice.declared,
-        )
-    return choice.code
 
 
 #: Store meta key: ids of the items whose failures ended the last translate step as an
@@ -297,161 +263,6 @@ def _translate_pending(
     waiting = sum(deferred.values()) + probe.drop()
     return TranslateReport(
         translated, failed, waiting, None, tuple(errors), tuple(deferred.items())
-    )
-
-
-def _translate_item(
-    config: Config,
-    stored: StoredItem,
-    engine: Callable[[], Translator],
-    site: SiteInfo,
-    article_writer: Callable[[], ArticleWriter | None] | None,
-    resting: Suspensions,
-) -> Article:
-    """The item's German article: written by `article_writer` when given, else translated.
-
-    An article the writer cannot get right (`ArticleInvalid`) falls back to translation.
-    So does a writer that must rest (its error names `until`: Retry-After, quota,
-    budget): it is suspended in `resting` under its engine's name, so neither it nor the
-    chain's engine of that name is asked again until then, and the chain's fallback
-    translates meanwhile; with no fallback the item waits. Any other error propagates,
-    so an outage leaves the item queued.
-    """
-    item = stored.item
-    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
-    made_from = basis(stored, transcript_section=channel.transcript_section if channel else True)
-    lang = source_language(config, stored)
-    if lang == "de":
-        return compose_article(
-            stored,
-            title_de=item.title,
-            body_html_de=made_from.body_html,
-            teaser_de=None,
-            engine="none",
-            model=None,
-            site=site,
-            translated=False,
-            basis=made_from.kind,
-            chapters_html_de=made_from.chapters_html,
-            transcript_html_de=made_from.transcript_html,
-        )
-    writer = article_writer() if article_writer is not None else None
-    if writer is not None:
-        written = _write_article(config, stored, writer, site, lang, resting)
-        if written is not None:
-            return written
-    # Body, chapter titles and transcript travel in one request, each segment cached on
-    # its own: a retranslation pays for nothing it has translated before.
-    parts = [
-        segment_html(made_from.body_html),
-        segment_html(made_from.chapters_html),
-        segment_html(made_from.transcript_html),
-    ]
-    # The title travels as an HTML segment without tags so the whole item is one request.
-    texts = (html.escape(item.title, quote=False), *(t for part in parts for t in part.texts))
-    request = TranslationRequest(
-        texts=texts,
-        source_lang=lang,
-        target_lang=config.translator.target_language,
-        fmt="html",
-        glossary=tuple(config.translator.glossary.items()),
-    )
-    result = engine().translate(request)
-    if len(result.texts) != len(texts):
-        raise TranslationError(
-            f"{result.engine} returned {len(result.texts)} texts for {len(texts)}",
-            blame=Blame.ITEM,
-            engine=result.engine,
-        )
-    title_de = html_to_text(result.texts[0]).strip() or item.title
-    rendered: list[str] = []
-    start = 1
-    for part in parts:
-        rendered.append(part.render(result.texts[start : start + len(part.texts)]))
-        start += len(part.texts)
-    body_de, chapters_de, transcript_de = rendered
-    return compose_article(
-        stored,
-        title_de=title_de,
-        body_html_de=body_de,
-        teaser_de=None,
-        engine=result.engine,
-        model=result.model,
-        site=site,
-        translated=True,
-        basis=made_from.kind,
-        chapters_html_de=chapters_de,
-        transcript_html_de=transcript_de,
-    )
-
-
-def _write_article(
-    config: Config,
-    stored: StoredItem,
-    writer: ArticleWriter,
-    site: SiteInfo,
-    lang: str,
-    resting: Suspensions,
-) -> Article | None:
-    """The writer's article for `stored`; `None` when it could not get one right or rests.
-
-    It is written from the best source text there is (`article_source`).
-    """
-    item = stored.item
-    o = config.translator.openai
-    prices = (o.price_per_million_input, o.price_per_million_output)
-    source = article_source(stored)
-    try:
-        written = writer.write(
-            ArticleRequest(
-                title=item.title,
-                source_html=source.html,
-                source_lang=lang,
-                channel_name=stored.source.channel_name,
-                link=stored.source.link or item.link,
-                is_video=item.video_id is not None,
-                glossary=tuple(config.translator.glossary.items()),
-                source_label=source.label,
-            )
-        )
-    except ArticleInvalid as exc:
-        log.warning(
-            "%s: no usable article for %r, translating it instead (%s; spent %s)",
-            stored.source.channel_name,
-            item.title,
-            exc,
-            exc.spent,
-        )
-        return None
-    except TranslationError as exc:
-        if exc.until is None:
-            raise
-        resting.suspend(writer.engine, exc.until, str(exc))
-        log.warning(
-            "article writer: %s; not asked until %s UTC; the other engines translate meanwhile",
-            exc,
-            f"{exc.until:%Y-%m-%d %H:%M}",
-        )
-        return None
-    if written.usage.requests:
-        log.info(
-            "%s: article for %r written (%s)",
-            stored.source.channel_name,
-            item.title,
-            describe_written(written, *prices),
-        )
-    # The teaser leads the page, as in a blog post; the body never repeats it.
-    lead = f"<p>{html.escape(written.teaser, quote=False)}</p>"
-    return compose_article(
-        stored,
-        title_de=written.title,
-        body_html_de=lead + written.body_html,
-        teaser_de=written.teaser,
-        engine=article_engine(written.engine),
-        model=written.model,
-        site=site,
-        translated=True,
-        basis=source.kind,
     )
 
 
