@@ -25,10 +25,10 @@ from kanalwerk.enrich import EnrichReport, build_sources, enrich_pending
 from kanalwerk.fetch_loop import FetchLoop
 from kanalwerk.pipeline.articles import source_language
 from kanalwerk.pipeline.poll import PARSE_POOL_THRESHOLD, _poll, _utcnow, fetch_settings
+from kanalwerk.pipeline.publishing import _publish_site
 from kanalwerk.pipeline.reports import ChannelOutcome, CycleReport, PollReport, TranslateReport
 from kanalwerk.pipeline.translating import _translate_pending
-from kanalwerk.publish import PublishResult, publish
-from kanalwerk.publish.library import StoreLibrary
+from kanalwerk.publish import PublishResult
 from kanalwerk.publish.websub import changed_feeds, notify_hub
 from kanalwerk.status.read import plan_polls
 from kanalwerk.status.report import record_waiting as note_waiting
@@ -61,39 +61,6 @@ log = logging.getLogger(__name__)
 def _sync_channels(config: Config, store: Store) -> None:
     """Make the store's channel table follow the config (new, renamed, re-pointed)."""
     store.sync_channels([(c.id, c.name, config.poll_url(c)) for c in config.channels])
-
-
-# --- publish -------------------------------------------------------------------------
-
-
-def _publish_site(config: Config, store: Store, *, force: bool = False) -> PublishResult | None:
-    """Write the pages whose content changed since last time; None when no file changed.
-
-    The store remembers the key of every page written, so a quiet cycle renders nothing
-    and writes nothing; a file missing from the output folder (deleted by hand, say) is
-    written again, and files of pages no longer published are removed. The keys are
-    recorded after the files: a crash in between only renders the same bytes again.
-    """
-    if store.publish_requested():
-        store.clear_publish_request()  # before reading: a request made meanwhile stays
-    library = StoreLibrary(store, config.site.info(), [c.id for c in config.channels])
-    previous = store.published_pages()
-    result = publish(library, Path(config.output), previous=previous, force=force)
-    store.record_published_pages(
-        result.rendered, [path for path in previous if path not in result.keys]
-    )
-    store.mark_published(sorted(library.unpublished))
-    if not result.written and not result.removed and not force:
-        return None
-    log.info(
-        "published %d article(s) to %s: %d file(s) written, %d removed, %d unchanged",
-        len(library.entries),
-        config.output,
-        len(result.written),
-        len(result.removed),
-        result.unchanged,
-    )
-    return result
 
 
 # --- one cycle ----------------------------------------------------------------------
