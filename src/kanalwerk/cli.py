@@ -272,8 +272,8 @@ def _run_once(pipeline: Pipeline, console: logging.Handler | None) -> CycleRepor
     A long one shows its progress (channels polled, items translated) on `console`'s
     terminal, or as a line now and then.
     """
-    from kanalwerk.health import round_facts, write_health
-    from kanalwerk.pipeline.reports import CycleReport
+    from kanalwerk.health import write_health
+    from kanalwerk.pipeline.reports import CycleReport, round_facts
     from kanalwerk.progress import round_progress
 
     config = pipeline.config

@@ -31,9 +31,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk.config import Config, load_config
 from kanalwerk.errors import ConfigError, KanalwerkError, StopRequested
-from kanalwerk.health import round_facts, write_health
+from kanalwerk.health import write_health
 from kanalwerk.pipeline import Pipeline
-from kanalwerk.pipeline.reports import PollReport
+from kanalwerk.pipeline.reports import PollReport, round_facts
 from kanalwerk.schedule import first_offset
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from kanalwerk.errors import KanalwerkError
 
 if TYPE_CHECKING:
     from kanalwerk.config import Config
-    from kanalwerk.pipeline.reports import PollReport, TranslateReport
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +67,6 @@ class Health:
             "last_round": dataclasses.asdict(self.last_round),
             "pid": self.pid,
         }
-
-
-def round_facts(
-    poll: PollReport | None,
-    translate: TranslateReport | None,
-    files_written: int = 0,
-    error: str | None = None,
-) -> RoundFacts:
-    return RoundFacts(
-        channels=len(poll.outcomes) if poll is not None else 0,
-        fetched=poll.succeeded if poll is not None else 0,
-        failed=poll.failed if poll is not None else 0,
-        new_items=poll.new_items if poll is not None else 0,
-        translated=translate.translated if translate is not None else 0,
-        waiting=translate.pending if translate is not None else 0,
-        files_written=files_written,
-        error=error,
-    )
 
 
 def is_success(facts: RoundFacts) -> bool:

@@ -1,7 +1,7 @@
 """What a poll, a translate step and a whole cycle did: the counts callers report.
 
-The daemon, the command line and the health file read them; they live apart from the
-stages so that reading them imports no stage.
+The daemon and the command line read them, and `round_facts` turns them into the health
+file's counts; they live apart from the stages so that reading them imports no stage.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from kanalwerk.health import RoundFacts
 
 if TYPE_CHECKING:
     from kanalwerk.publish import PublishResult
@@ -62,3 +64,22 @@ class CycleReport:
     poll: PollReport
     translate: TranslateReport
     published: PublishResult | None
+
+
+def round_facts(
+    poll: PollReport | None,
+    translate: TranslateReport | None,
+    files_written: int = 0,
+    error: str | None = None,
+) -> RoundFacts:
+    """The counts the health file keeps of a round, from what its steps reported."""
+    return RoundFacts(
+        channels=len(poll.outcomes) if poll is not None else 0,
+        fetched=poll.succeeded if poll is not None else 0,
+        failed=poll.failed if poll is not None else 0,
+        new_items=poll.new_items if poll is not None else 0,
+        translated=translate.translated if translate is not None else 0,
+        waiting=translate.pending if translate is not None else 0,
+        files_written=files_written,
+        error=error,
+    )
