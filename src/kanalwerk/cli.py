@@ -412,7 +412,7 @@ def add(config_path: Path, url: str, name: str | None) -> None:
     and layout stay as they are. A running `kanalwerk run` picks it up on its next round.
     """
     from kanalwerk.config.edit import NewChannel, add_channels, config_before_adding
-    from kanalwerk.pipeline import fetch_settings
+    from kanalwerk.pipeline.poll import fetch_settings
     from kanalwerk.sources.discover import discover
 
     found = discover(url, fetch_settings(config_before_adding(config_path)))
@@ -519,7 +519,7 @@ def export_opml(config_path: Path, output: Path | None) -> None:
     """
     from kanalwerk.errors import NoStoreYet, OpmlError
     from kanalwerk.opml import Subscription, render_opml
-    from kanalwerk.pipeline import fetch_settings
+    from kanalwerk.pipeline.poll import fetch_settings
     from kanalwerk.publish.files import write_atomic
     from kanalwerk.sources.discover import discover
     from kanalwerk.store import Store
