@@ -1,7 +1,9 @@
 """The one place that chains the stages: poll → store → translate → compose → publish.
 
 `Pipeline` wires them with one config, store and set of engines; the command line, the
-daemon and the tests all go through it.
+daemon and the tests all go through it. Each step lives in its own module: `poll`,
+`translating` (one item's article in `articles`) and `publishing`; `reports` holds what
+they return.
 
 Every step is keyed by ids in the store and safe to repeat, so a crash anywhere is
 repaired by running the cycle again: items are stored once per (channel, guid), an item
