@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -341,6 +341,63 @@ def test_store_library_lists_published_entries_without_bodies(store: Store, tmp_
     loaded = library.articles([three.item_id, 999, one.item_id])
     assert [a.item_id for a in loaded] == [three.item_id, one.item_id]
     assert loaded[0].content_html == three.content_html
+
+
+def test_entries_are_reused_while_their_rows_stay_and_remade_when_they_change(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with Store.open(url) as store, Store.open(url) as fresh_eyes:
+        store.sync_channels([("kanal-a", "Kanal A", "https://a.example/feed.xml")])
+        one, two = (add_article(store, n) for n in (1, 2))
+
+        def entries() -> list[Entry]:
+            found = store.published_entries().entries
+            assert found == fresh_eyes.published_entries().entries  # as if never seen
+            fresh_eyes._entries_seen.clear()
+            return found
+
+        first = entries()
+        again = entries()
+        assert all(a is b for a, b in zip(first, again, strict=True))
+
+        store.save_article(replace(two, title="Neuer Titel", updated=two.updated))
+        retitled = entries()
+        assert [e.title for e in retitled] == ["Neuer Titel", "Beitrag 1"]
+        assert retitled[1] is first[1]
+
+        store.mark_published([one.item_id, two.item_id])  # numbers given: as provisional
+        assert entries()[1] is first[1]
+
+        store.sync_channels([("kanal-a", "Kanal A neu", "https://a.example/feed.xml")])
+        renamed = entries()
+        assert {e.source.channel_name for e in renamed} == {"Kanal A neu"}
+        assert renamed[1] is not first[1]
+
+        add_article(store, 3)
+        assert [e.seq for e in entries()] == [3, 2, 1]
+
+
+def test_published_pages_kept_in_memory_follow_records_from_another_store(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with Store.open(url) as daemon, Store.open(url) as by_hand:
+        assert daemon.published_pages() == {}
+        daemon.record_published_pages({"index.html": "a", "feed.atom": "b"}, [])
+        assert daemon.published_pages() == {"index.html": "a", "feed.atom": "b"}
+        assert by_hand.published_pages() == {"index.html": "a", "feed.atom": "b"}
+
+        by_hand.record_published_pages({"index.html": "c", "seite/1.html": "d"}, ["feed.atom"])
+        assert daemon.published_pages() == {"index.html": "c", "seite/1.html": "d"}
+
+        daemon.record_published_pages({"feed.atom": "e"}, ["seite/1.html"])
+        by_hand.record_published_pages({"feed.rss": "f"}, [])
+        expected = {"index.html": "c", "feed.atom": "e", "feed.rss": "f"}
+        assert daemon.published_pages() == expected
+        assert by_hand.published_pages() == expected
+        daemon.published_pages()["index.html"] = "changed by a caller"
+        assert daemon.published_pages() == expected
 
 
 def test_migration_takes_over_the_keys_kept_in_meta(

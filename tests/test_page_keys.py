@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ def test_digest_is_the_key_of_the_version_and_computed_once() -> None:
     entry = dataclasses.replace(ENTRY)
     assert entry.digest == page_key(entry.version)
     assert entry.digest is entry.digest
-    assert versions([entry, ENTRY]) == [entry.digest, ENTRY.digest]
+    assert versions([entry, ENTRY]) == (entry.digest, ENTRY.digest)
     assert entry.digest == ENTRY.digest  # equal entries, equal digests
 
 
@@ -67,3 +68,16 @@ def test_digest_changes_with_every_field_a_page_shows(name: str) -> None:
 def test_digest_changes_with_every_field_of_the_source(name: str) -> None:
     source = dataclasses.replace(SOURCE, **{name: f"{getattr(SOURCE, name)}x"})
     assert dataclasses.replace(ENTRY, source=source).digest != ENTRY.digest
+
+
+def test_keys_are_remembered_for_hashable_parts_and_computed_for_others() -> None:
+    parts = ("article", "layout", ENTRY.digest, (None, ("slug", "Titel")))
+    assert page_key(*parts) is page_key(*parts)  # remembered: the same string object
+    assert page_key(*parts) == _sha(repr(parts))
+    listed = ("list", [ENTRY.digest])
+    assert page_key(*listed) == _sha(repr(listed))  # a list: computed, not remembered
+    assert page_key(*listed) != page_key("list", (ENTRY.digest,))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -19,7 +19,7 @@ from functools import cached_property, lru_cache
 from typing import Protocol
 
 from kanalwerk import __version__
-from kanalwerk.dates import utc_seconds
+from kanalwerk.dates import iso_utc, utc_seconds
 from kanalwerk.models import Article, SiteInfo, SourceRef
 
 
@@ -80,7 +80,13 @@ class Entry:
         at 10,000 entries hashing each tuple's `repr` over and over is most of a plan.
         A digest changes exactly when the tuple does, so no key loses what it covered.
         """
-        return page_key(self.version)
+        return _digest((self.version,))  # as `page_key(self.version)`, not kept twice
+
+    @cached_property
+    def updated_iso(self) -> str:
+        """`updated` as the sitemap and lists compare it: RFC 3339 in UTC, all of one form,
+        so the newest is the greatest string."""
+        return iso_utc(self.updated)
 
 
 def entry_of(article: Article, seq: int = 0, channel_seq: int = 0) -> Entry:
@@ -218,19 +224,36 @@ class Page:
     needs: tuple[int, ...] = ()
 
 
+#: Page keys remembered: more than the pages of a site of 10,000 articles, so a daemon's
+#: next plan finds every unchanged page's key here (a least-recently-used cache would
+#: forget them all if it held fewer than one plan's pages).
+KEYS_REMEMBERED = 1 << 16
+
+
 def page_key(*parts: object) -> str:
     """A stable digest of what a page depends on (strings, numbers, None, tuples, lists).
 
     `repr` of such values is the same in every run and half the cost of JSON, which
     counts at one key per page on a site of thousands of pages. No sets: their order
-    changes from run to run.
+    changes from run to run. Keys of hashable parts (no lists) are remembered: a plan
+    asks again for every page of the site, and most are what they were.
     """
+    try:
+        return _remembered_key(parts)
+    except TypeError:  # a list among the parts
+        return _digest(parts)
+
+
+def _digest(parts: tuple[object, ...]) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def versions(entries: Iterable[Entry]) -> list[str]:
+_remembered_key = lru_cache(maxsize=KEYS_REMEMBERED)(_digest)
+
+
+def versions(entries: Iterable[Entry]) -> tuple[str, ...]:
     """The entries' `digest`s, for the key of a page that shows them."""
-    return [entry.digest for entry in entries]
+    return tuple(entry.digest for entry in entries)
 
 
 @lru_cache(maxsize=1)

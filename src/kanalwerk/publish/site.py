@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from kanalwerk.dates import format_date_de, format_datetime_de, iso_utc
 from kanalwerk.models import Article, SiteInfo, source_name
@@ -257,7 +257,19 @@ def render_sitemap(pages: Sequence[tuple[str, str | None]], site: SiteInfo) -> b
     """`sitemap.xml` (sitemaps.org 0.9): every page's absolute URL with its last change.
 
     `lastmod` is RFC 3339; a page that shows no article (an empty channel's) has none.
+    Built as text, not with a template: one line per page of the site, and it is written
+    again whenever an article comes out.
     """
-    urls = [(page_url(site, path), lastmod) for path, lastmod in pages]
-    xml = environment().get_template("sitemap.xml").render(urls=urls)
-    return _html_document(xml)
+    lines = [_SITEMAP_HEAD]
+    for path, lastmod in pages:
+        loc = escape(page_url(site, path))
+        changed = f"<lastmod>{escape(lastmod)}</lastmod>" if lastmod else ""
+        lines.append(f"<url><loc>{loc}</loc>{changed}</url>\n")
+    lines.append("</urlset>\n")
+    return _html_document("".join(lines))
+
+
+_SITEMAP_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Sequence
 
-from kanalwerk.dates import iso_utc
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
 from kanalwerk.publish.opmlpages import OPML_FILE
@@ -63,20 +62,9 @@ def _pager(page: ListPage, channel_id: str | None) -> Pager:
     )
 
 
-class _Facts:
-    """Each entry's last change as the sitemap writes it, worked out once: its article
-    page, two list pages and the sitemap need it, and at 10,000 articles that adds up.
-    (Versions come from `Entry.digest`, cached on the entry itself.)"""
-
-    def __init__(self, entries: Sequence[Entry]) -> None:
-        # RFC 3339 in UTC, all of one form: the newest is the greatest string.
-        self._updated = {e.item_id: iso_utc(e.updated) for e in entries}
-
-    def updated(self, entry: Entry) -> str:
-        return self._updated[entry.item_id]
-
-    def last_change(self, entries: Sequence[Entry]) -> str | None:
-        return max((self._updated[e.item_id] for e in entries), default=None)
+def _last_change(entries: Sequence[Entry]) -> str | None:
+    """The newest `updated` of `entries`, as the sitemap writes it."""
+    return max((e.updated_iso for e in entries), default=None)
 
 
 def _channel_views(
@@ -116,7 +104,6 @@ def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry
 def _list_pages(
     site: SiteInfo,
     layout: str,
-    facts: _Facts,
     entries: Sequence[Entry],
     channel: ChannelView | None = None,
 ) -> list[tuple[Page, str | None]]:
@@ -139,14 +126,13 @@ def _list_pages(
         links = (pager.number, pager.older, pager.newer)
         key = page_key("list", layout, links, shown, versions(chunk.entries))
         path = list_path(chunk.number, channel_id)
-        pages.append((Page(path, key, render), facts.last_change(chunk.entries)))
+        pages.append((Page(path, key, render), _last_change(chunk.entries)))
     return pages
 
 
 def _article_page(
     library: Library,
     layout: str,
-    facts: _Facts,
     entry: Entry,
     older: Entry | None,
     newer: Entry | None,
@@ -155,7 +141,7 @@ def _article_page(
         (article,) = library.articles([entry.item_id])
         return render_article(article, library.site, older=older, newer=newer)
 
-    neighbours = [None if n is None else (n.slug, n.title) for n in (older, newer)]
+    neighbours = tuple(None if n is None else (n.slug, n.title) for n in (older, newer))
     key = page_key("article", layout, entry.digest, neighbours)
     return Page(article_path(entry.slug), key, render, needs=(entry.item_id,))
 
@@ -165,29 +151,28 @@ def site_pages(library: Library) -> list[Page]:
     site = library.site
     layout = layout_key(site)
     entries = list(library.entries)
-    facts = _Facts(entries)
-    newest = facts.last_change(entries)
+    newest = _last_change(entries)
     by_channel: dict[str, list[Entry]] = {}
     for entry in entries:
         if entry.channel_id:  # an article from before channels were recorded has none
             by_channel.setdefault(entry.channel_id, []).append(entry)
     channels = _channel_views(library.channels, by_channel)
 
-    listed = _list_pages(site, layout, facts, entries)
+    listed = _list_pages(site, layout, entries)
     for channel in channels:
-        listed += _list_pages(site, layout, facts, by_channel.get(channel.id, []), channel)
+        listed += _list_pages(site, layout, by_channel.get(channel.id, []), channel)
     opml = OPML_FILE if library.channels else None  # written when channels are known
     overview = Page(
         CHANNELS_FILE,
-        page_key("channels", layout, opml, [c.version for c in channels]),
+        page_key("channels", layout, opml, tuple(c.version for c in channels)),
         lambda: render_channels(channels, site, opml=opml),
     )
     listed.append((overview, newest))
     for i, entry in enumerate(entries):
         newer = entries[i - 1] if i > 0 else None
         older = entries[i + 1] if i + 1 < len(entries) else None
-        page = _article_page(library, layout, facts, entry, older, newer)
-        listed.append((page, facts.updated(entry)))
+        page = _article_page(library, layout, entry, older, newer)
+        listed.append((page, entry.updated_iso))
 
     pages = [_static(name, layout) for name in STATIC_FILES]
     pages += [page for page, _ in listed]
@@ -200,6 +185,6 @@ def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, str | Non
     lastmod: dict[str, str | None] = {}
     for page, changed in listed:
         lastmod.setdefault(page.path, changed)  # two articles with one slug: the newest wins
-    urls = list(lastmod.items())
+    urls = tuple(lastmod.items())
     key = page_key("sitemap", layout, urls)
     return Page(SITEMAP_FILE, key, lambda: render_sitemap(urls, site))

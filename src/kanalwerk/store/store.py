@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from kanalwerk.config.load import feed_identity
+from kanalwerk.dates import as_utc
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
 from kanalwerk.fingerprint import content_hash
 from kanalwerk.models import (
@@ -226,6 +228,45 @@ def _source(row: sa.Row[Any], title: str, link: str | None, author: str | None) 
     )
 
 
+def _stored_datetime(value: object) -> datetime:
+    """A date selected without its column type: SQLite's text, or a driver's datetime."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a date from the database, got {type(value).__name__}")
+    return as_utc(datetime.fromisoformat(value))
+
+
+def _entry(row: tuple[Any, ...], channel: tuple[Any, ...], seq: int, channel_seq: int) -> Entry:
+    """An `Entry` from a row of `published_entries` and its channel's row."""
+    (item_id, entry_id, slug, title, summary, published, updated, thumbnail) = row[:8]
+    (channel_id, item_title, item_link, item_author) = row[8:12]
+    _, name, url, configured_url, feed_title, feed_link, feed_id = channel
+    return Entry(
+        item_id=item_id,
+        entry_id=entry_id,
+        slug=slug,
+        channel_id=channel_id,
+        title=title,
+        summary=summary,
+        published=_stored_datetime(published),
+        updated=_stored_datetime(updated),
+        source=SourceRef(
+            title=item_title,
+            link=item_link,
+            channel_name=name,
+            feed_title=feed_title,
+            feed_url=url or configured_url or "",
+            feed_link=feed_link,
+            feed_id=feed_id,
+            author=item_author,
+        ),
+        thumbnail=thumbnail,
+        seq=seq,
+        channel_seq=channel_seq,
+    )
+
+
 def _stored_item(row: sa.Row[Any]) -> StoredItem:
     item = Item(
         guid=row.guid,
@@ -367,6 +408,8 @@ def _store_edits(
 
 #: Meta key: "1" while a decision waits to be published (see `change_article_states`).
 PUBLISH_REQUESTED = "publish_requested"
+#: Changed by every `record_published_pages`: whether the pages kept in memory are current.
+PAGES_RECORDED = "published_pages_recorded"
 
 
 class Store:
@@ -381,6 +424,10 @@ class Store:
         # Channels that still have guids stored resolved (see `store.guids`); read once,
         # since no row is ever added there after migration 2.
         self._to_adopt: set[str] | None = None
+        #: The entries `published_entries` made last time, by the rows they came from.
+        self._entries_seen: dict[tuple[object, ...], Entry] = {}
+        #: The published pages as last read or recorded, with the mark they were read at.
+        self._pages_seen: tuple[str, dict[str, str]] | None = None
 
     @classmethod
     def open(cls, url: str, *, create: bool = True, migrate: bool = True) -> Store:
@@ -1231,7 +1278,9 @@ class Store:
 
         One light query (the site's lists, links and page keys need no bodies), and the
         channels' feed fields once per channel rather than once per row: this runs every
-        cycle over every article.
+        cycle over every article. Dates come raw and an `Entry` is made only for a row
+        this store has not seen as it is: a daemon's later cycles reuse the entries (and
+        the digests cached on them) of every unchanged article.
         """
         stmt: sa.Select[Any] = (
             sa.select(
@@ -1240,15 +1289,15 @@ class Store:
                 db.articles.c.slug,
                 db.articles.c.title,
                 db.articles.c.summary,
-                db.articles.c.published,
-                db.articles.c.updated,
+                sa.type_coerce(db.articles.c.published, sa.String),
+                sa.type_coerce(db.articles.c.updated, sa.String),
                 db.articles.c.thumbnail,
                 db.items.c.channel_id,
-                db.items.c.state,
                 db.items.c.title,
                 db.items.c.link,
                 db.items.c.author,
                 db.articles.c.published_seq,
+                db.items.c.state,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)
             .where(db.items.c.state.in_(_PUBLISHABLE))
@@ -1261,62 +1310,33 @@ class Store:
             .where(db.articles.c.published_seq.is_not(None))
             .order_by(db.articles.c.published_seq)
         )
-        unpublished: set[int] = set()
         with self._read() as conn:
-            channels = {row.id: row for row in conn.execute(feeds)}
-            found = conn.execute(stmt).all()
-            given = [(row.channel_id, row.published_seq) for row in conn.execute(numbered)]
-        # Numbered in the order they went out; the rest after them (see `mark_published`).
-        rows = sorted(
-            found,
-            key=lambda r: (
-                r.published_seq is None,
-                r.published_seq or 0,
-                *newest_first_key(r.published, r.entry_id),
-            ),
+            channels = {row[0]: tuple(row) for row in conn.execute(feeds).all()}
+            found = [tuple(row) for row in conn.execute(stmt).all()]
+            given = [tuple(row) for row in conn.execute(numbered).all()]
+        # Numbered in the order they went out; the rest after them, oldest original first
+        # (see `mark_published`). Only those few need their dates to be placed.
+        numbered_rows = sorted((r for r in found if r[12] is not None), key=lambda r: r[12])
+        fresh = sorted(
+            (r for r in found if r[12] is None),
+            key=lambda r: newest_first_key(_stored_datetime(r[5]), r[1]),
         )
-        seqs = number_new([r.published_seq for r in rows], given[-1][1] if given else 0)
-        given += [
-            (r.channel_id, seq)
-            for r, seq in zip(rows, seqs, strict=True)
-            if r.published_seq is None
-        ]
+        rows = numbered_rows + fresh
+        seqs = number_new([r[12] for r in rows], given[-1][1] if given else 0)
+        given += [(r[8], seq) for r, seq in zip(fresh, seqs[len(numbered_rows) :], strict=True)]
         ranks = channel_numbers(given)
+        seen, self._entries_seen = self._entries_seen, {}
         entries = []
-        for (
-            item_id,
-            entry_id,
-            slug,
-            title,
-            summary,
-            published,
-            updated,
-            thumbnail,
-            channel_id,
-            state,
-            item_title,
-            item_link,
-            item_author,
-            _,
-        ), seq in zip(reversed(rows), reversed(seqs), strict=True):
-            entries.append(
-                Entry(
-                    item_id=item_id,
-                    entry_id=entry_id,
-                    slug=slug,
-                    channel_id=channel_id,
-                    title=title,
-                    summary=summary,
-                    published=published,
-                    updated=updated,
-                    source=_source(channels[channel_id], item_title, item_link, item_author),
-                    thumbnail=thumbnail,
-                    seq=seq,
-                    channel_seq=ranks[seq],
-                )
-            )
-            if state != "published":
-                unpublished.add(item_id)
+        unpublished: set[int] = set()
+        for row, seq in zip(reversed(rows), reversed(seqs), strict=True):
+            memo = (row[:12], channels.get(row[8]), seq, ranks[seq])  # [12] gave seq
+            entry = seen.get(memo)
+            if entry is None:
+                entry = _entry(row, channels[row[8]], seq, ranks[seq])
+            self._entries_seen[memo] = entry
+            entries.append(entry)
+            if row[13] != "published":
+                unpublished.add(row[0])
         return PublishedEntries(entries, frozenset(unpublished))
 
     def articles_by_id(self, item_ids: Sequence[int]) -> list[Article]:
@@ -1354,10 +1374,23 @@ class Store:
         ]
 
     def published_pages(self) -> dict[str, str]:
-        """Path → key of every page the publisher wrote and has not removed."""
+        """Path → key of every page the publisher wrote and has not removed.
+
+        Thousands of rows, asked for every cycle: kept from the last read or record, and
+        read again only when the mark that every record leaves says another process
+        (`kanalwerk publish` beside the daemon) has recorded pages since.
+        """
         stmt = sa.select(db.published_pages.c.path, db.published_pages.c.key)
+        mark = sa.select(db.meta.c.value).where(db.meta.c.key == PAGES_RECORDED)
         with self._read() as conn:
-            return {row.path: row.key for row in conn.execute(stmt)}
+            recorded = conn.execute(mark).scalar()
+            kept = self._pages_seen
+            if kept is None or recorded is None or kept[0] != recorded:
+                pages = {path: key for path, key in conn.execute(stmt).all()}
+                kept = self._pages_seen = (recorded, pages) if recorded else None
+            else:
+                pages = kept[1]
+        return dict(pages)
 
     def record_published_pages(self, changed: Mapping[str, str], removed: Sequence[str]) -> None:
         """Remember the keys of the pages just written and forget the removed ones.
@@ -1371,15 +1404,26 @@ class Store:
             index_elements=[db.published_pages.c.path], set_={"key": insert.excluded.key}
         )
         gone = list(removed)
+        mark = secrets.token_hex(8)
         with self._write() as conn:
+            before = conn.execute(
+                sa.select(db.meta.c.value).where(db.meta.c.key == PAGES_RECORDED)
+            ).scalar()
             if changed:
                 conn.execute(stmt, [{"path": p, "key": k} for p, k in changed.items()])
             for chunk in _chunks(gone):
                 conn.execute(
                     sa.delete(db.published_pages).where(db.published_pages.c.path.in_(chunk))
                 )
-
-    # --- translation cache ----------------------------------------------------------
+            conn.execute(_set_meta_statement(self._dialect, PAGES_RECORDED, mark))
+        kept = self._pages_seen
+        if kept is not None and before is not None and kept[0] == before:
+            pages = {**kept[1], **changed}  # what was read last, and nobody wrote since
+            for path in gone:
+                pages.pop(path, None)
+            self._pages_seen = (mark, pages)
+        else:
+            self._pages_seen = None
 
     def cache_get(
         self,
