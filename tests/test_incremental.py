@@ -137,6 +137,26 @@ def test_one_new_article_writes_only_the_pages_that_show_it(site: Site) -> None:
     assert (site.output / "artikel" / "beitrag-1.html") not in written
 
 
+def test_a_retitled_article_rewrites_the_pages_of_its_neighbours(site: Site) -> None:
+    publish_articles(site, 5)
+    (three,) = site.store.articles_by_id([3])
+    site.publish()  # a cycle in between: the next plan starts from this one's keys
+
+    site.store.save_article(replace(three, title="Neuer Titel"))
+    result = site.publish()
+
+    assert result is not None
+    written = {str(path.relative_to(site.output)) for path in result.written}
+    articles = {path for path in written if path.startswith("artikel/")}
+    assert articles == {
+        "artikel/beitrag-2.html",
+        "artikel/beitrag-3.html",
+        "artikel/beitrag-4.html",
+    }
+    for path in articles:
+        assert "Neuer Titel" in (site.output / path).read_text(encoding="utf-8")
+
+
 def test_quiet_cycle_renders_nothing_and_writes_nothing(site: Site) -> None:
     publish_articles(site, 3)
     keys = site.store.published_pages()
