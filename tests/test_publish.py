@@ -17,7 +17,7 @@ from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.atom import render_atom
-from kanalwerk.publish.files import write_atomic
+from kanalwerk.publish.files import BackgroundWriter, write_atomic
 from kanalwerk.publish.pages import ArticleLibrary, entry_of
 from kanalwerk.publish.site import render_article, render_index
 
@@ -408,3 +408,23 @@ def test_publish_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
     publish(ArticleLibrary(SITE, [make_article(1)]), out)
     assert not any(path.exists() for path in left)
     assert young.exists() and all(path.exists() for path in others)
+
+
+def test_background_writer_writes_in_order_and_reports_changed_files(tmp_path: Path) -> None:
+    (tmp_path / "same.html").write_bytes(b"gleich")
+    with BackgroundWriter(pending=2) as writer:
+        for n in range(20):
+            writer.write(tmp_path / f"{n}.html", f"Seite {n}".encode())
+        writer.write(tmp_path / "same.html", b"gleich")
+        written = writer.close()
+    assert written == [tmp_path / f"{n}.html" for n in range(20)]
+    assert (tmp_path / "7.html").read_bytes() == b"Seite 7"
+
+
+def test_background_writer_stops_at_the_first_error_and_raises_it(tmp_path: Path) -> None:
+    with BackgroundWriter() as writer, pytest.raises(FileNotFoundError):
+        writer.write(tmp_path / "1.html", b"eins")
+        writer.write(tmp_path / "kein-ordner" / "2.html", b"zwei")
+        writer.write(tmp_path / "3.html", b"drei")  # raises here, or `close` does
+        writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.html"]

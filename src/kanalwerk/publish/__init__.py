@@ -19,7 +19,7 @@ from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.files import flush_to_disk, remove_file, scan_folder, write_atomic
+from kanalwerk.publish.files import BackgroundWriter, flush_to_disk, remove_file, scan_folder
 from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page
 from kanalwerk.publish.removed import removed_pages
@@ -153,7 +153,6 @@ def _write(
     *,
     force: bool,
 ) -> PublishResult:
-    written: list[Path] = []
     removed: list[Path] = []
     try:
         present: set[str] = set()
@@ -168,13 +167,13 @@ def _write(
             for page in pages
             if force or previous.get(page.path) != page.key or page.path not in present
         ]
-        for batch, needs in _batches(due):
-            bodies.load(needs)
-            for page in batch:
-                path = output / page.path
-                if write_atomic(path, page.render(), durable=False):
-                    written.append(path)
-        bodies.load([])
+        with BackgroundWriter() as writer:
+            for batch, needs in _batches(due):
+                bodies.load(needs)
+                for page in batch:
+                    writer.write(output / page.path, page.render())
+            bodies.load([])
+            written = writer.close()
         if written:
             flush_to_disk()  # before the caller records the keys of these pages
         planned = {page.path for page in pages}

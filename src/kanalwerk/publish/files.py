@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import re
 import secrets
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +95,61 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     if durable:
         _fsync_dir(path.parent)
     return True
+
+
+class BackgroundWriter:
+    """`write_atomic(durable=False)` on a thread of its own, in the order given.
+
+    The publisher renders (Python, holding the GIL) while this thread waits on the file
+    system (system calls release it), so a full publish of thousands of pages costs
+    rendering plus little more. The queue is bounded: rendered pages never pile up in
+    memory. The first error stops the writing and is raised by the next `write` or by
+    `close`; files written before it stay written, as with one thread.
+    """
+
+    _DONE = None
+
+    def __init__(self, pending: int = 64) -> None:
+        self.written: list[Path] = []
+        self._queue: queue.Queue[tuple[Path, bytes] | None] = queue.Queue(maxsize=pending)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kanalwerk-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not self._DONE:
+            if self._error is not None:
+                continue  # drain: the publisher learns of the error at its next write
+            path, data = job
+            try:
+                if write_atomic(path, data, durable=False):
+                    self.written.append(path)
+            except BaseException as exc:  # handed to the publishing thread
+                self._error = exc
+
+    def write(self, path: Path, data: bytes) -> None:
+        self._raise_error()
+        self._queue.put((path, data))
+
+    def close(self) -> list[Path]:
+        """Wait for every write; the files whose bytes changed, in the order given."""
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+        self._raise_error()
+        return self.written
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
 
 
 def flush_to_disk() -> None:

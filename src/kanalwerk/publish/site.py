@@ -23,7 +23,7 @@ from kanalwerk.dates import format_date_de, format_datetime_de, iso_utc
 from kanalwerk.models import Article, SiteInfo, source_name
 from kanalwerk.publish.feeds import FEED_FILE, JSON_FEED_FILE, RSS_FILE
 from kanalwerk.publish.pages import Entry
-from kanalwerk.sanitize import byte_flags, http_url, may_hold, sanitize_article_html
+from kanalwerk.sanitize import byte_flags, http_url, sanitize_article_html
 
 # --- URL layout ---------------------------------------------------------------------------
 
@@ -146,22 +146,27 @@ def _keep_astral(match: re.Match[str]) -> str:
     return "" if ord(match[0]) & 0xFFFE == 0xFFFE else match[0]
 
 
-# Every byte that starts a character those two patterns match: C0 controls and DEL, 0xC2
-# (U+0080…U+00BF, holding the C1 controls), 0xEF (U+F000…U+FFFF, holding U+FDD0…U+FDEF,
-# U+FFFE and U+FFFF) and 0xF0…0xF4 (every astral character).
-_HTML_SUSPECT = byte_flags(
-    [*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xC2, 0xEF, *range(0xF0, 0xF5)]
-)
+# Every byte that starts a character those two patterns match, but 0xC2: C0 controls and
+# DEL, 0xEF (U+F000…U+FFFF, holding U+FDD0…U+FDEF, U+FFFE and U+FFFF) and 0xF0…0xF4
+# (every astral character). 0xC2 leads U+0080…U+00BF, the C1 controls but also "·", "§",
+# "°" and "«", on nearly every German page: only a C1 control after it is suspect.
+_HTML_SUSPECT = byte_flags([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xEF, *range(0xF0, 0xF5)])
+_C1_CONTROL = re.compile(b"\xc2[\x80-\x9f]")
 
 
 def _html_document(html: str) -> bytes:
     """A rendered page as UTF-8, without the characters HTML forbids (from any feed field).
 
-    Most pages hold none: `may_hold` says so at C speed and the patterns are skipped.
+    Most pages hold none: a byte check at C speed says so and the patterns are skipped.
     """
-    if may_hold(html, _HTML_SUSPECT):
+    try:
+        encoded = html.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        encoded = b"\x01"
+    if b"\x01" in encoded.translate(_HTML_SUSPECT) or _C1_CONTROL.search(encoded):
         html = _ASTRAL.sub(_keep_astral, _HTML_FORBIDDEN.sub("", html))
-    return html.encode("utf-8")
+        encoded = html.encode("utf-8")
+    return encoded
 
 
 def _sanitized(html: str) -> Markup:
