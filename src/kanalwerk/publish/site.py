@@ -146,24 +146,41 @@ def _keep_astral(match: re.Match[str]) -> str:
     return "" if ord(match[0]) & 0xFFFE == 0xFFFE else match[0]
 
 
-# Every byte that starts a character those two patterns match, but 0xC2: C0 controls and
-# DEL, 0xEF (U+F000…U+FFFF, holding U+FDD0…U+FDEF, U+FFFE and U+FFFF) and 0xF0…0xF4
-# (every astral character). 0xC2 leads U+0080…U+00BF, the C1 controls but also "·", "§",
-# "°" and "«", on nearly every German page: only a C1 control after it is suspect.
-_HTML_SUSPECT = byte_flags([*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xEF, *range(0xF0, 0xF5)])
-_C1_CONTROL = re.compile(b"\xc2[\x80-\x9f]")
+# Where those two patterns can match in UTF-8: C0 controls and DEL, and the lead bytes of
+# C1 controls (0xC2 0x80…0x9F), of U+FDD0…U+FDEF, U+FFFE and U+FFFF (0xEF) and of the
+# astral noncharacters (0xF0…0xF4). The same lead bytes start "·", "§", "«", variation
+# selectors and every emoji, so each flagged lead is looked at with the exact byte forms.
+_HTML_LEADS = byte_flags(
+    [*range(0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xC2, 0xEF, 0xF0, 0xF1, 0xF2, 0xF3, 0xF4]
+)
+_HTML_FORBIDDEN_UTF8 = re.compile(
+    b"[\x00-\x08\x0b\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xef(?:\xb7[\x90-\xaf]|\xbf[\xbe\xbf])"
+    b"|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
+)
+
+
+def _holds_forbidden(encoded: bytes) -> bool:
+    """Whether UTF-8 `encoded` holds a character `_HTML_FORBIDDEN` or a noncharacter
+    `_keep_astral` drops: the byte table finds the few candidates at C speed."""
+    flagged = encoded.translate(_HTML_LEADS)
+    at = flagged.find(1)
+    while at >= 0:
+        if _HTML_FORBIDDEN_UTF8.match(encoded, at):
+            return True
+        at = flagged.find(1, at + 1)
+    return False
 
 
 def _html_document(html: str) -> bytes:
     """A rendered page as UTF-8, without the characters HTML forbids (from any feed field).
 
-    Most pages hold none: a byte check at C speed says so and the patterns are skipped.
+    Most pages hold none: `_holds_forbidden` says so and the patterns are skipped.
     """
     try:
         encoded = html.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
-        encoded = b"\x01"
-    if b"\x01" in encoded.translate(_HTML_SUSPECT) or _C1_CONTROL.search(encoded):
+        encoded = b"\x00"
+    if _holds_forbidden(encoded):
         html = _ASTRAL.sub(_keep_astral, _HTML_FORBIDDEN.sub("", html))
         encoded = html.encode("utf-8")
     return encoded
