@@ -16,7 +16,7 @@ from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish import publish
 from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry, entry_of
 from kanalwerk.publish.paging import paginate
-from kanalwerk.publish.site import FEEDS, article_path, list_path, render_index
+from kanalwerk.publish.site import FEEDS, article_path, list_path, render_index, render_sitemap
 from kanalwerk.publish.sitepages import site_pages
 from tests.sites import (
     CHANNELS,
@@ -484,3 +484,22 @@ def test_a_channel_no_longer_followed_keeps_its_page(tmp_path: Path) -> None:
     assert page.xpath("string(//h1)").strip() == "Beta News"
     assert page.xpath("//a[text()='Website des Originals']/@href") == [CHANNELS[1].feed_link]
     assert listed_articles(tmp_path / "quellen" / "beta-news.html") == [f"{article.slug}.html"]
+
+
+def test_sitemap_escapes_what_an_address_may_hold() -> None:
+    site = dataclasses.replace(SITE, base_url="https://example.org/a&b/")
+    pages = [
+        ("index.html", None),
+        ("artikel/erster-beitrag.html", "2025-01-27T08:00:00+00:00"),
+        ("quellen/<a&b>.html", "<bad>"),
+    ]
+    root = etree.fromstring(render_sitemap(pages, site))
+    urls = [
+        (u.findtext("s:loc", namespaces=SITEMAP), u.findtext("s:lastmod", namespaces=SITEMAP))
+        for u in root
+    ]
+    assert urls == [
+        ("https://example.org/a&b/", None),
+        ("https://example.org/a&b/artikel/erster-beitrag.html", "2025-01-27T08:00:00+00:00"),
+        ("https://example.org/a&b/quellen/<a&b>.html", "<bad>"),
+    ]

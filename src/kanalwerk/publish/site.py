@@ -283,14 +283,22 @@ def render_sitemap(pages: Sequence[tuple[str, str | None]], site: SiteInfo) -> b
     again whenever an article comes out.
     """
     lines = [_SITEMAP_HEAD]
+    base = str(escape(site.base_url))
     for path, lastmod in pages:
-        loc = escape(page_url(site, path))
-        changed = f"<lastmod>{escape(lastmod)}</lastmod>" if lastmod else ""
-        lines.append(f"<url><loc>{loc}</loc>{changed}</url>\n")
+        # Page paths and RFC 3339 dates hold nothing to escape (slugs and channel ids are
+        # checked when the plan is made): escaping 20,000 of them is what it saves.
+        loc = "" if path == INDEX_FILE else path if _PLAIN.fullmatch(path) else escape(path)
+        changed = ""
+        if lastmod:
+            changed = (
+                f"<lastmod>{lastmod if _PLAIN.fullmatch(lastmod) else escape(lastmod)}</lastmod>"
+            )
+        lines.append(f"<url><loc>{base}{loc}</loc>{changed}</url>\n")
     lines.append("</urlset>\n")
     return _html_document("".join(lines))
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._/:+-]*")
 _SITEMAP_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
