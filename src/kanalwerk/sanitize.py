@@ -132,6 +132,7 @@ def _browser_view(url: str) -> str:
     return _TAB_NEWLINE.sub("", url.strip(_EDGE_JUNK))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; publishing asks for the same addresses often
 def http_url(url: str | None) -> str | None:
     """`url` as a browser reads it if that is an absolute http(s) URL with a host, else None.
 
