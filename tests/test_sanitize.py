@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 import pytest
 
+from kanalwerk import sanitize
 from kanalwerk.models import Item
 from kanalwerk.sanitize import (
     MAX_DEPTH,
@@ -381,3 +383,26 @@ def test_lone_surrogates_are_replaced_in_every_text_field() -> None:
     assert clean.link is None
     for value in (clean.guid, clean.title, clean.author, clean.content_html):
         value.encode("utf-8")
+
+
+def test_policy_names_nh3_and_changes_with_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sanitize.POLICY.startswith(f"nh3 {version('nh3')} ")
+    assert sanitize.article_policy() == sanitize.POLICY  # the same in every run
+    changes = {
+        "ALLOWED_TAGS": sanitize.ALLOWED_TAGS | {"iframe"},
+        "ALLOWED_ATTRIBUTES": {**sanitize.ALLOWED_ATTRIBUTES, "p": {"style"}},
+        "ARTICLE_CLASSES": {"div": {"quelle", "x"}},
+        "ARTICLE_ATTRIBUTE_VALUES": {"div": {"role": {"note", "alert"}}},
+        "URL_SCHEMES": sanitize.URL_SCHEMES | {"data"},
+        "LINK_REL": "noopener",
+        "DROPPED_WITH_CONTENT": sanitize.DROPPED_WITH_CONTENT - {"svg"},
+        "MAX_DEPTH": sanitize.MAX_DEPTH + 1,
+    }
+    seen = {sanitize.POLICY}
+    for name, value in changes.items():
+        with monkeypatch.context() as patch:
+            patch.setattr(sanitize, name, value)
+            changed = sanitize.article_policy()
+        assert changed not in seen, name
+        seen.add(changed)
+    assert sanitize.article_policy() == sanitize.POLICY

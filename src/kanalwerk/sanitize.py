@@ -1,7 +1,10 @@
 """Allow-list HTML sanitizing with nh3, safe links, and HTML → plain text.
 
-Every piece of feed HTML is untrusted. It passes through `sanitize_html` before it is stored
-and again before it is published, so a mistake in one stage cannot put script on our pages.
+Every piece of feed HTML is untrusted. It passes through `sanitize_html` before it is stored;
+the article made from it through `sanitize_article_html` when `compose` builds it and again
+when the store saves it, under the `POLICY` the store records. A body recorded under another
+policy (an older version's wider allow-list) is cleaned again before the store hands it out,
+so the publisher can write the bodies it gets as they are.
 Feed HTML keeps no `class` or `role` at all: only our own article HTML
 (`sanitize_article_html`) may carry the attribution box's class, so a feed cannot forge it.
 
@@ -13,10 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
 from html.parser import HTMLParser
+from importlib.metadata import version
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -187,6 +193,20 @@ def feed_id_iri(value: str | None) -> str | None:
 # --- HTML ---------------------------------------------------------------------------
 
 
+def _cleaner_settings(*, article: bool) -> dict[str, Any]:
+    """What `nh3.Cleaner` is given besides the base URL: also what `POLICY` digests."""
+    return {
+        "tags": set(ALLOWED_TAGS),
+        "clean_content_tags": set(DROPPED_WITH_CONTENT),
+        "attributes": ALLOWED_ATTRIBUTES,
+        "link_rel": LINK_REL,
+        "url_schemes": set(URL_SCHEMES),
+        "allowed_classes": ARTICLE_CLASSES if article else {},
+        "tag_attribute_values": ARTICLE_ATTRIBUTE_VALUES if article else {},
+        "strip_comments": True,
+    }
+
+
 @functools.lru_cache(maxsize=256)
 def _cleaner(base_url: str | None, *, article: bool) -> nh3.Cleaner:
     # Cached: building a Cleaner costs as much as cleaning a long post, and the base is
@@ -196,17 +216,7 @@ def _cleaner(base_url: str | None, *, article: bool) -> nh3.Cleaner:
     relative: nh3.UrlRelative = (
         ("rewrite_with_base", base_url) if base_url and http_url(base_url) else "deny"
     )
-    return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
-        attributes=ALLOWED_ATTRIBUTES,
-        link_rel=LINK_REL,
-        url_schemes=set(URL_SCHEMES),
-        allowed_classes=ARTICLE_CLASSES if article else {},
-        tag_attribute_values=ARTICLE_ATTRIBUTE_VALUES if article else {},
-        url_relative=relative,
-        strip_comments=True,
-    )
+    return nh3.Cleaner(**_cleaner_settings(article=article), url_relative=relative)
 
 
 def sanitize_html(html: str, *, base_url: str | None = None) -> str:
@@ -301,6 +311,40 @@ def cut_html(html: str, limit: int = MAX_ITEM_HTML_CHARS) -> str:
     if tag_start > cut.rfind(">"):
         cut = cut[:tag_start]
     return cut
+
+
+# --- what a stored article body was sanitized by -----------------------------------
+
+
+def _canonical(value: object) -> object:
+    """`value` with sets sorted and dicts as sorted pairs: a `repr` equal in every run."""
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, dict):
+        return sorted((key, _canonical(item)) for key, item in value.items())
+    if isinstance(value, tuple | list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def article_policy() -> str:
+    """`POLICY` as the settings are now (a test changes a setting and asks again)."""
+    settings = {
+        "cleaner": _cleaner_settings(article=True),
+        "url_relative": "deny",  # stored bodies are checked without a base URL
+        "max_depth": MAX_DEPTH,
+        "depth_scan": (_TAG.pattern, _VOID, _ENDS_OPEN),
+        "controls": (_XML_ILLEGAL.pattern, _SURROGATE.pattern),
+    }
+    text = repr(_canonical(settings)).encode("utf-8", "surrogatepass")
+    return f"nh3 {version('nh3')} {hashlib.sha256(text).hexdigest()[:16]}"
+
+
+POLICY: str = article_policy()
+"""What `sanitize_article_html` does with a body: nh3's version and a digest of every
+setting it uses. The store records it with each article body and cleans again a body
+recorded under another one, so a body an older allow-list let through is never published.
+"""
 
 
 # --- HTML → text --------------------------------------------------------------------
