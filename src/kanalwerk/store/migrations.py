@@ -399,6 +399,16 @@ def _m0010_origins_keep_blank_parameters(conn: Connection) -> None:
     _fill_origins(conn, blank_values=True)
 
 
+def _m0011_sanitized_by(conn: Connection) -> None:
+    """The policy each article body was sanitized under (`sanitize.POLICY`).
+
+    Bodies stored before have none: the store cleans them again when it reads them and
+    rewrites them at the next publish. The index finds stale bodies without reading any.
+    """
+    conn.execute(sa.text("ALTER TABLE articles ADD COLUMN sanitized_by TEXT"))
+    conn.execute(sa.text("CREATE INDEX ix_articles_sanitized_by ON articles (sanitized_by)"))
+
+
 # Origin keys as migrations 3 and 10 computed them (select.origin_key of their time),
 # frozen here so a later change of select.py cannot change what they store.
 _TRACKING = re.compile(r"utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src", re.IGNORECASE)
@@ -469,6 +479,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0008_poll_schedule,
     _m0009_publication_numbers,
     _m0010_origins_keep_blank_parameters,
+    _m0011_sanitized_by,
 )
 
 

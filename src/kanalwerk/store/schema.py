@@ -177,8 +177,11 @@ articles = sa.Table(
     sa.Column("published_seq", sa.Integer),
     # The item's content_hash the article was made from; a differing one asks for a re-make.
     sa.Column("source_hash", sa.Text),
+    # The `sanitize.POLICY` the body was sanitized under; another one asks to clean it again.
+    sa.Column("sanitized_by", sa.Text),
     sa.Index("ix_articles_published", "published"),
     sa.Index("ix_articles_published_seq", "published_seq", unique=True),
+    sa.Index("ix_articles_sanitized_by", "sanitized_by"),
 )
 
 # Where guids of items stored before schema version 2 may have been resolved against

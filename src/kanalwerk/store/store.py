@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from kanalwerk import sanitize
 from kanalwerk.config.load import feed_identity
 from kanalwerk.dates import as_utc
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
@@ -298,7 +299,7 @@ def _article(row: sa.Row[Any]) -> Article:
         slug=row.slug,
         title=row.title,
         summary=row.summary,
-        content_html=row.content_html,
+        content_html=_current_body(row.content_html, row.sanitized_by),
         published=row.published,
         updated=row.updated,
         source=_source(row, row.item_title, row.item_link, row.item_author),
@@ -309,6 +310,21 @@ def _article(row: sa.Row[Any]) -> Article:
         channel_id=row.item_channel_id,
         enclosures=enclosures_from_json(row.item_enclosures),
     )
+
+
+def _current_body(html: str, policy: str | None) -> str:
+    """A stored body as the current sanitizer policy has it: cleaned again if it was
+    stored under another one (or by a version that recorded none)."""
+    return html if policy == sanitize.POLICY else sanitize.sanitize_article_html(html)
+
+
+def _stale(policy: str) -> sa.ColumnElement[bool]:
+    """Articles whose body was sanitized under another policy than `policy`, or none.
+
+    Three terms an index answers, where `!=` would read every row (and every body).
+    """
+    marker = db.articles.c.sanitized_by
+    return sa.or_(marker.is_(None), marker < policy, marker > policy)
 
 
 def _articles_query() -> sa.Select[Any]:
@@ -907,9 +923,14 @@ class Store:
         feed readers never see it as new; a draft stays a draft, and a rejected or
         removed article keeps its state. A slug taken by another item gets "-2", "-3"….
         `source_hash` is the item's `content_hash` the article was made from.
+        The body is sanitized here, under `sanitize.POLICY`, which is recorded with it:
+        every article the store hands out is fit to publish as it is.
         Returns the article as stored.
         """
         now = _now()
+        article = replace(
+            article, content_html=sanitize.sanitize_article_html(article.content_html)
+        )
         with self._write() as conn:
             kept = conn.execute(
                 sa.select(
@@ -926,6 +947,7 @@ class Store:
                 "language": article.language,
                 "thumbnail": article.thumbnail,
                 "source_hash": source_hash,
+                "sanitized_by": sanitize.POLICY,
             }
             if kept is not None:
                 conn.execute(
@@ -1348,6 +1370,42 @@ class Store:
                 stmt = _articles_query().where(db.articles.c.item_id.in_(chunk))
                 found.update((row.item_id, _article(row)) for row in conn.execute(stmt))
         return [found[i] for i in item_ids if i in found]
+
+    def refresh_sanitized(self, batch: int = 200) -> int:
+        """Sanitize again every body stored under another policy; return how many there were.
+
+        Reading cleans such a body too, but every time: this writes it back with the
+        current `sanitize.POLICY`, `batch` bodies per short transaction, cleaned outside
+        any. Publishing calls it first; with nothing stale it costs one query on an index.
+        A body saved again meanwhile is left as the save wrote it.
+        """
+        policy = sanitize.POLICY
+        a = db.articles.c
+        with self._read() as conn:
+            stale = list(conn.execute(sa.select(a.item_id).where(_stale(policy))).scalars())
+        for chunk in _chunks(stale, batch):
+            with self._read() as conn:
+                rows = conn.execute(
+                    sa.select(a.item_id, a.content_html).where(a.item_id.in_(chunk))
+                ).all()
+            if not rows:
+                continue  # deleted meanwhile
+            cleaned = [
+                {
+                    "id": row.item_id,
+                    "old": row.content_html,
+                    "new": sanitize.sanitize_article_html(row.content_html),
+                }
+                for row in rows
+            ]
+            with self._write() as conn:
+                conn.execute(
+                    sa.update(db.articles)
+                    .where(a.item_id == sa.bindparam("id"), a.content_html == sa.bindparam("old"))
+                    .values(content_html=sa.bindparam("new"), sanitized_by=policy),
+                    cleaned,
+                )
+        return len(stale)
 
     def channel_infos(self, channel_ids: Sequence[str]) -> list[ChannelInfo]:
         """The named channels with the feed title and link last fetched, in that order."""
