@@ -239,16 +239,6 @@ def test_article_page() -> None:
     assert doc.xpath("//p[@class='original']/a/@href") == ["https://source.example/posts/3"]
 
 
-def test_article_page_resanitizes_content() -> None:
-    article = dataclasses.replace(
-        make_article(4), content_html=BOX_START + "x</div><script>alert(1)</script><p>ok</p>"
-    )
-    page = render_article(article, SITE).decode("utf-8")
-    assert "<script" not in page
-    assert "alert" not in page
-    assert BOX_START in page
-
-
 # --- Files ----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from kanalwerk import sanitize
 from kanalwerk.config import Config, load_config
 from kanalwerk.models import Article, Item, SourceRef
 from kanalwerk.pipeline import Pipeline
+from kanalwerk.publish.pages import layout_key
 from kanalwerk.store import Store, migrations
 from tests.test_incremental import write_config
 from tests.test_review_migration import sql
@@ -138,6 +139,19 @@ def insert_as_old_version(blog: Blog, n: int, body: str, marker: str | None = No
     return item_id
 
 
+@pytest.fixture
+def narrower_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The article policy without `<em>`, as a later version might have it."""
+    monkeypatch.setattr(sanitize, "ALLOWED_TAGS", sanitize.ALLOWED_TAGS - {"em"})
+    monkeypatch.setattr(sanitize, "POLICY", sanitize.article_policy())
+    for cached in (sanitize._cleaner, layout_key):
+        cached.cache_clear()
+    yield sanitize.POLICY
+    monkeypatch.undo()
+    for cached in (sanitize._cleaner, layout_key):
+        cached.cache_clear()
+
+
 # --- what reaches the pages -----------------------------------------------------------
 
 
@@ -155,6 +169,33 @@ def test_hostile_body_saved_through_the_store_never_reaches_a_page_or_feed(blog:
     for path, text in files.items():
         for needle in FORBIDDEN:
             assert needle not in text, (path, needle)
+
+
+def test_a_body_of_an_older_version_is_cleaned_on_read_and_on_the_next_publish(
+    blog: Blog,
+) -> None:
+    item_id = insert_as_old_version(blog, 1, HOSTILE)
+    other = insert_as_old_version(blog, 2, BOX + "<p>Harmlos</p>", marker="nh3 0.2.0 0123")
+    assert blog.marker(item_id) is None
+
+    # Every way the store hands out an article cleans it, and reading writes nothing.
+    (by_id,) = blog.store.articles_by_id([item_id])
+    listed = {a.item_id: a for a in blog.store.articles()}[item_id]
+    found = blog.store.article(item_id)
+    assert found is not None
+    for read in (by_id, listed, found[0]):
+        assert_clean(read.content_html)
+    assert blog.body(item_id) == HOSTILE and blog.marker(item_id) is None
+
+    assert blog.pipeline.publish() is not None
+    for path, text in blog.files().items():
+        for needle in FORBIDDEN:
+            assert needle not in text, (path, needle)
+    assert "Sichtbarer Text" in blog.files()["artikel/alt-1.html"]
+    assert_clean(blog.body(item_id))
+    assert blog.body(item_id) == by_id.content_html
+    assert [blog.marker(i) for i in (item_id, other)] == [sanitize.POLICY] * 2
+    assert blog.store.refresh_sanitized() == 0
 
 
 def test_drafts_are_cleaned_on_read_too(blog: Blog) -> None:
@@ -199,6 +240,30 @@ def test_refresh_with_nothing_stale_costs_one_index_only_query(blog: Blog) -> No
     details = " ".join(str(row[-1]) for row in plan)
     assert "COVERING INDEX ix_articles_sanitized_by" in details, details
     assert "SCAN" not in details, details  # searched in the index, not read row by row
+
+
+def test_a_changed_policy_makes_every_body_stale_and_rewrites_the_pages(
+    blog: Blog, request: pytest.FixtureRequest
+) -> None:
+    item_id = add_item(blog.store, 1)
+    blog.store.save_article(article(item_id, 1, BOX + "<p>Ein <em>wichtiges</em> Wort</p>"))
+    assert blog.pipeline.publish() is not None
+    assert "<em>wichtiges</em>" in blog.files()["artikel/beitrag-1.html"]
+    old = blog.marker(item_id)
+
+    narrower = request.getfixturevalue("narrower_policy")
+    assert narrower != old
+    (read,) = blog.store.articles_by_id([item_id])
+    assert "<em>" not in read.content_html and "wichtiges" in read.content_html
+
+    result = blog.pipeline.publish()
+    assert result is not None
+    assert blog.marker(item_id) == narrower
+    assert "<em>" not in blog.body(item_id)
+    files = blog.files()
+    for path in ("artikel/beitrag-1.html", "feed.atom", "feed.rss", "feed.json"):
+        assert "<em>" not in files[path] and "&lt;em&gt;" not in files[path], path
+        assert "wichtiges" in files[path], path
 
 
 # --- the migration --------------------------------------------------------------------

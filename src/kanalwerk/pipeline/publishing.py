@@ -27,6 +27,7 @@ def _publish_site(config: Config, store: Store, *, force: bool = False) -> Publi
     """
     if store.publish_requested():
         store.clear_publish_request()  # before reading: a request made meanwhile stays
+    store.refresh_sanitized()  # bodies of an older sanitizer policy, cleaned and kept
     library = StoreLibrary(store, config.site.info(), [c.id for c in config.channels])
     previous = store.published_pages()
     result = publish(library, Path(config.output), previous=previous, force=force)

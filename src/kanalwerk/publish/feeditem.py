@@ -55,7 +55,7 @@ class FeedItem:
     original_url: str | None  # the original item (Atom rel="via", JSON external_url)
     original_title: str
     summary: str  # plain-text teaser
-    content_html: str  # the body, starting with the attribution box
+    content_html: str  # the body as the store keeps it (sanitized), starting with the box
     published: datetime
     updated: datetime
     author: str

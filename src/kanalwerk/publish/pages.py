@@ -18,7 +18,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Protocol
 
-from kanalwerk import __version__
+from kanalwerk import __version__, sanitize
 from kanalwerk.dates import iso_utc, utc_seconds
 from kanalwerk.models import Article, SiteInfo, SourceRef
 
@@ -132,7 +132,10 @@ class Library(Protocol):
     def channels(self) -> Sequence[ChannelInfo]: ...
 
     def articles(self, item_ids: Sequence[int]) -> list[Article]:
-        """Full articles for `item_ids`, in that order; unknown ids are left out."""
+        """Full articles for `item_ids`, in that order; unknown ids are left out.
+
+        Bodies are written out as they are: sanitized under the current policy.
+        """
         ...
 
     @property
@@ -269,8 +272,9 @@ def _templates_digest() -> str:
 
 @lru_cache(maxsize=8)
 def layout_key(site: SiteInfo) -> str:
-    """What every page depends on besides its entries: the site settings and the layout.
+    """What every page depends on besides its entries: the site settings and the layout,
+    and the sanitizer policy the store cleans the bodies under (see `Store.refresh_sanitized`).
 
     Cached: every feed, archive and notice page asks for it, the answer is per site.
     """
-    return page_key(__version__, _templates_digest(), dataclasses.astuple(site))
+    return page_key(__version__, _templates_digest(), sanitize.POLICY, dataclasses.astuple(site))
