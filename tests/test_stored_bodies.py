@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,12 +18,12 @@ import pytest
 import sqlalchemy as sa
 
 from kanalwerk import sanitize
-from kanalwerk.config import Config, load_config
+from kanalwerk.config import load_config
 from kanalwerk.models import Article, Item, SourceRef
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.publish.pages import layout_key
 from kanalwerk.store import Store, migrations
-from tests.test_incremental import write_config
+from tests.test_incremental import Site, write_config
 from tests.test_review_migration import sql
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -62,23 +61,15 @@ def assert_clean(html: str) -> None:
     assert html.count("<div") <= sanitize.MAX_DEPTH + 1  # the nesting is bounded
 
 
-@dataclass
-class Blog:
-    config: Config
-    store: Store
-    pipeline: Pipeline
-    db: Path
+class Blog(Site):
+    """The incremental tests' site, with a look at the rows behind it."""
 
     @property
-    def output(self) -> Path:
-        return Path(self.config.output)
+    def db(self) -> Path:
+        return self.output.parent / "kanalwerk.db"  # as `write_config` places it
 
     def files(self) -> dict[str, str]:
-        return {
-            str(p.relative_to(self.output)): p.read_text(encoding="utf-8")
-            for p in self.output.rglob("*")
-            if p.is_file()
-        }
+        return {str(p.relative_to(self.output)): b.decode() for p, b in self.snapshot().items()}
 
     def marker(self, item_id: int) -> object:
         (row,) = sql(self.db, "SELECT sanitized_by FROM articles WHERE item_id = ?", (item_id,))
@@ -93,7 +84,7 @@ class Blog:
 def blog(tmp_path: Path) -> Iterator[Blog]:
     config = load_config(write_config(tmp_path))
     with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
-        yield Blog(config, store, pipeline, tmp_path / "kanalwerk.db")
+        yield Blog(config, store, pipeline)
 
 
 def add_item(store: Store, n: int) -> int:
