@@ -328,9 +328,24 @@ def _stale(policy: str) -> sa.ColumnElement[bool]:
 
 
 def _articles_query() -> sa.Select[Any]:
+    """The columns `_article` reads, and no others: bodies of thousands of articles are
+    loaded in a full publish, and every date column costs a conversion per row."""
+    a = db.articles.c
     return (
         sa.select(
-            db.articles,
+            a.item_id,
+            a.entry_id,
+            a.slug,
+            a.title,
+            a.summary,
+            a.content_html,
+            a.sanitized_by,
+            a.published,
+            a.updated,
+            a.engine,
+            a.model,
+            a.language,
+            a.thumbnail,
             db.items.c.title.label("item_title"),
             db.items.c.link.label("item_link"),
             db.items.c.author.label("item_author"),
@@ -1368,7 +1383,7 @@ class Store:
         with self._read() as conn:
             for chunk in _chunks(ids):
                 stmt = _articles_query().where(db.articles.c.item_id.in_(chunk))
-                found.update((row.item_id, _article(row)) for row in conn.execute(stmt))
+                found.update((row.item_id, _article(row)) for row in conn.execute(stmt).all())
         return [found[i] for i in item_ids if i in found]
 
     def refresh_sanitized(self, batch: int = 200) -> int:
