@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -1337,20 +1338,18 @@ class Store:
                 db.items.c.state,
             )
             .join(db.items, db.articles.c.item_id == db.items.c.id)
-            .where(db.items.c.state.in_(_PUBLISHABLE))
+            # Every number given counts, unpublished articles' too: a channel's numbers
+            # keep holes where they were.
+            .where(
+                sa.or_(db.items.c.state.in_(_PUBLISHABLE), db.articles.c.published_seq.is_not(None))
+            )
         )
         feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
-        # Every number given, unpublished articles' too: a channel's numbers keep holes.
-        numbered: sa.Select[Any] = (
-            sa.select(db.items.c.channel_id, db.articles.c.published_seq)
-            .join(db.items, db.articles.c.item_id == db.items.c.id)
-            .where(db.articles.c.published_seq.is_not(None))
-            .order_by(db.articles.c.published_seq)
-        )
         with self._read() as conn:
             channels = {row[0]: tuple(row) for row in conn.execute(feeds).all()}
-            found = [tuple(row) for row in conn.execute(stmt).all()]
-            given = [tuple(row) for row in conn.execute(numbered).all()]
+            rows_read = conn.execute(stmt).all()
+        given = sorted(((r[8], r[12]) for r in rows_read if r[12] is not None), key=itemgetter(1))
+        found = [tuple(r) for r in rows_read if r[13] in _PUBLISHABLE]
         # Numbered in the order they went out; the rest after them, oldest original first
         # (see `mark_published`). Only those few need their dates to be placed.
         numbered_rows = sorted((r for r in found if r[12] is not None), key=lambda r: r[12])
