@@ -11,6 +11,7 @@ pages that showed it or linked it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 from collections.abc import Mapping, Sequence
 
@@ -208,5 +209,8 @@ def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, str | Non
     for page, changed in listed:
         lastmod.setdefault(page.path, changed)  # two articles with one slug: the newest wins
     urls = tuple(lastmod.items())
-    key = page_key("sitemap", layout, urls)
+    # One line per page, digested as it is: a new one every time an article comes out,
+    # too big to go through `page_key` (which would also keep it).
+    lines = "".join(f"{path}\t{changed or ''}\n" for path, changed in urls)
+    key = page_key("sitemap", layout, hashlib.sha256(lines.encode()).hexdigest())
     return Page(SITEMAP_FILE, key, lambda: render_sitemap(urls, site))
