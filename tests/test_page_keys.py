@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kanalwerk.models import SourceRef
-from kanalwerk.publish.pages import Entry, page_key, versions
+from kanalwerk.publish.pages import Entry, new_plan, page_key, versions
 
 SOURCE = SourceRef(
     title="Original",
@@ -70,9 +70,16 @@ def test_digest_changes_with_every_field_of_the_source(name: str) -> None:
     assert dataclasses.replace(ENTRY, source=source).digest != ENTRY.digest
 
 
-def test_keys_are_remembered_for_hashable_parts_and_computed_for_others() -> None:
+def test_keys_are_remembered_for_two_plans_and_computed_for_unhashable_parts() -> None:
     parts = ("article", "layout", ENTRY.digest, (None, ("slug", "Titel")))
-    assert page_key(*parts) is page_key(*parts)  # remembered: the same string object
+    first = page_key(*parts)
+    assert page_key(*parts) is first  # remembered: the same string object
+    new_plan()
+    assert page_key(*parts) is first  # asked for again in the next plan: kept
+    new_plan()
+    new_plan()
+    again = page_key(*parts)  # not asked for in the plan before: forgotten, made again
+    assert again == first and again is not first
     assert page_key(*parts) == _sha(repr(parts))
     listed = ("list", [ENTRY.digest])
     assert page_key(*listed) == _sha(repr(listed))  # a list: computed, not remembered

@@ -21,7 +21,7 @@ from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import BackgroundWriter, flush_to_disk, remove_file, scan_folder
 from kanalwerk.publish.opmlpages import opml_pages
-from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page
+from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan
 from kanalwerk.publish.removed import removed_pages
 from kanalwerk.publish.sitepages import site_pages
 
@@ -56,6 +56,7 @@ def _check_slugs(library: Library) -> None:
 
 def plan(library: Library) -> list[Page]:
     """Every file of the output, pages in folders before the lists and feeds that link them."""
+    new_plan()
     _check_slugs(library)
     unique: dict[str, Page] = {}
     pages = site_pages(library) + feed_pages(library) + opml_pages(library)

@@ -227,22 +227,21 @@ class Page:
     needs: tuple[int, ...] = ()
 
 
-#: Page keys remembered: more than the pages of a site of 10,000 articles, so a daemon's
-#: next plan finds every unchanged page's key here (a least-recently-used cache would
-#: forget them all if it held fewer than one plan's pages).
-KEYS_REMEMBERED = 1 << 16
-
-
 def page_key(*parts: object) -> str:
     """A stable digest of what a page depends on (strings, numbers, None, tuples, lists).
 
     `repr` of such values is the same in every run and half the cost of JSON, which
     counts at one key per page on a site of thousands of pages. No sets: their order
-    changes from run to run. Keys of hashable parts (no lists) are remembered: a plan
-    asks again for every page of the site, and most are what they were.
+    changes from run to run. Keys of hashable parts (no lists) are remembered from this
+    plan and the one before (`new_plan`): a plan asks again for every page of the site,
+    and most are what they were.
     """
     try:
-        return _remembered_key(parts)
+        key = _keys_now.get(parts)
+        if key is None:
+            key = _keys_before.get(parts) or _digest(parts)
+            _keys_now[parts] = key
+        return key
     except TypeError:  # a list among the parts
         return _digest(parts)
 
@@ -251,7 +250,16 @@ def _digest(parts: tuple[object, ...]) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_remembered_key = lru_cache(maxsize=KEYS_REMEMBERED)(_digest)
+_keys_now: dict[tuple[object, ...], str] = {}
+_keys_before: dict[tuple[object, ...], str] = {}
+
+
+def new_plan() -> None:
+    """Forget the keys no plan since the one before last asked for: memory stays at the
+    keys of two plans however long a daemon runs (a key is a pure function of its parts,
+    so forgetting one only costs its digest again)."""
+    global _keys_now, _keys_before
+    _keys_before, _keys_now = _keys_now, {}
 
 
 def versions(entries: Iterable[Entry]) -> tuple[str, ...]:
