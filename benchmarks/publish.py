@@ -20,6 +20,7 @@ in under 0.3 s with at most 10 files written, peak RSS under 200 MB. Not run by 
     python benchmarks/publish.py
     python benchmarks/publish.py --articles 1000 --profile one
     python benchmarks/publish.py --keep ../bench-stores   # build once, measure again later
+    python benchmarks/publish.py --articles 10000 --series 120   # files per new article
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import pstats
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -210,6 +213,30 @@ def _measure(config_path: Path, phase: str, profile: bool) -> None:
     )
 
 
+def _series(config_path: Path, count: int) -> None:
+    """In a fresh interpreter: `count` new articles one after another, each published as a
+    daemon would; prints how many files each wrote and the seconds they took."""
+    config = load_config(config_path)
+    files: list[int] = []
+    seconds: list[float] = []
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        pipeline.publish()
+        for _ in range(count):
+            add_articles(config, store, len(store.published_entries().entries) + 1, 1)
+            started = time.perf_counter()
+            result = pipeline.publish()
+            seconds.append(time.perf_counter() - started)
+            files.append(0 if result is None else len(result.written))
+    counts = Counter(files)
+    shown = ", ".join(f"{n} files: {counts[n]}x" for n in sorted(counts))
+    seconds.sort()
+    print(f"  {count} new articles one by one: {shown}")
+    print(
+        f"  seconds: median {statistics.median(seconds):.3f}, "
+        f"90th percentile {seconds[int(len(seconds) * 0.9)]:.3f}, max {seconds[-1]:.3f}"
+    )
+
+
 def _run(config_path: Path, phase: str, profile: bool) -> dict[str, object]:
     args = [sys.executable, __file__, "--measure", str(config_path), "--phase", phase]
     if profile:
@@ -244,7 +271,7 @@ def _built(folder: Path, count: int) -> tuple[Path, str]:
     return config_path, f"store built in {time.perf_counter() - started:.1f} s"
 
 
-def bench(count: int, profile: str | None, keep: Path | None) -> None:
+def bench(count: int, profile: str | None, keep: Path | None, series: int) -> None:
     with tempfile.TemporaryDirectory(prefix="kanalwerk-publish-") as tmp:
         folder = Path(tmp) if keep is None else keep / str(count)
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,6 +293,16 @@ def bench(count: int, profile: str | None, keep: Path | None) -> None:
                 f" {row['base_mb']:8.0f} {row['peak_mb']:8.0f}"
             )
         print(f"  one new article wrote: {', '.join(rows[1][1]['files'])}")  # type: ignore[arg-type]
+        if series:
+            args = [
+                sys.executable,
+                __file__,
+                "--measure",
+                str(config_path),
+                "--series",
+                str(series),
+            ]
+            print(subprocess.run(args, check=True, capture_output=True, text=True).stdout, end="")
 
 
 def main() -> None:
@@ -284,15 +321,25 @@ def main() -> None:
         help="build the stores in this folder and reuse them on later runs (the few articles"
         " each run adds stay)",
     )
+    parser.add_argument(
+        "--series",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then publish N new articles one by one: files written and seconds of each",
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=PHASES, default="full", help=argparse.SUPPRESS)
     parser.add_argument("--profile-this", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure is not None and args.series:
+        _series(args.measure, args.series)
+        return
     if args.measure is not None:
         _measure(args.measure, args.phase, args.profile_this)
         return
     for count in (int(n) for n in args.articles.split(",")):
-        bench(count, args.profile, args.keep)
+        bench(count, args.profile, args.keep, args.series)
 
 
 if __name__ == "__main__":
