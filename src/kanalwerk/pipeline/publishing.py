@@ -6,12 +6,13 @@ The store keeps the key of every page written, so a quiet cycle writes nothing.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from kanalwerk.config import Config
-from kanalwerk.publish import PublishResult, publish
+from kanalwerk.publish import PublishResult, WorkerSetup, publish
 from kanalwerk.publish.library import StoreLibrary
-from kanalwerk.store import Store
+from kanalwerk.store import Store, article_loader
 
 #: The stages log as the pipeline: a JSON log line without an event names it.
 log = logging.getLogger("kanalwerk.pipeline")
@@ -28,9 +29,12 @@ def _publish_site(config: Config, store: Store, *, force: bool = False) -> Publi
     if store.publish_requested():
         store.clear_publish_request()  # before reading: a request made meanwhile stays
     store.refresh_sanitized()  # bodies of an older sanitizer policy, cleaned and kept
-    library = StoreLibrary(store, config.site.info(), [c.id for c in config.channels])
+    site = config.site.info()
+    library = StoreLibrary(store, site, [c.id for c in config.channels])
     previous = store.published_pages()
-    result = publish(library, Path(config.output), previous=previous, force=force)
+    output = Path(config.output)
+    workers = WorkerSetup(partial(article_loader, config.store), site, output)
+    result = publish(library, output, previous=previous, force=force, workers=workers)
     store.record_published_pages(
         result.rendered, [path for path in previous if path not in result.keys]
     )

@@ -24,8 +24,9 @@ from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan
 from kanalwerk.publish.removed import removed_pages
 from kanalwerk.publish.sitepages import site_pages
+from kanalwerk.publish.workers import WorkerSetup, article_workers, shared_out
 
-__all__ = ["PublishResult", "plan", "publish"]
+__all__ = ["PublishResult", "WorkerSetup", "plan", "publish"]
 
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
 _SAFE_SLUGS = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,150}\n)*")
@@ -132,18 +133,20 @@ def publish(
     *,
     previous: Mapping[str, str] | None = None,
     force: bool = False,
+    workers: WorkerSetup | None = None,
 ) -> PublishResult:
     """Render and write every page whose key differs from `previous` or whose file is gone.
 
     `previous` maps the paths written last time to their keys; those no longer in the plan
     are deleted. With `force` every page is rendered (files keep their bytes if equal).
+    With `workers`, thousands of article pages due are rendered by worker processes.
     """
     previous = previous or {}
     bodies = _Bodies(library)
     with collector_paused():
         pages = plan(bodies)
     with collector_frozen():
-        return _write(bodies, pages, output, previous, force=force)
+        return _write(bodies, pages, output, previous, force=force, workers=workers)
 
 
 def _write(
@@ -153,6 +156,7 @@ def _write(
     previous: Mapping[str, str],
     *,
     force: bool,
+    workers: WorkerSetup | None,
 ) -> PublishResult:
     removed: list[Path] = []
     try:
@@ -168,13 +172,18 @@ def _write(
             for page in pages
             if force or previous.get(page.path) != page.key or page.path not in present
         ]
-        with BackgroundWriter() as writer:
-            for batch, needs in _batches(due):
-                bodies.load(needs)
-                for page in batch:
-                    writer.write(output / page.path, page.render())
-            bodies.load([])
-            written = writer.close()
+        elsewhere = shared_out(due, workers)
+        with article_workers(workers, elsewhere) as pool:
+            here = due if pool is None else [page for page in due if page.job is None]
+            with BackgroundWriter() as writer:
+                for batch, needs in _batches(here):
+                    bodies.load(needs)
+                    for page in batch:
+                        writer.write(output / page.path, page.render())
+                bodies.load([])
+                written = writer.close()
+            if pool is not None:
+                written += [output / path for path in pool.written()]
         if written:
             flush_to_disk()  # before the caller records the keys of these pages
         planned = {page.path for page in pages}

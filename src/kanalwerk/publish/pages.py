@@ -214,17 +214,29 @@ class ArticleLibrary:
 
 
 @dataclass(frozen=True)
+class ArticleJob:
+    """An article page as another process can render it: `render` is a closure, this is
+    data (see `publish.workers`)."""
+
+    item_id: int
+    older: Entry | None
+    newer: Entry | None
+
+
+@dataclass(frozen=True)
 class Page:
     """One output file: `path` relative to the output folder, '/'-separated.
 
     `needs` names the articles `render` loads with `Library.articles`, so the publisher can
-    load the bodies of many pages in one query before rendering them.
+    load the bodies of many pages in one query before rendering them. An article page
+    also says what it is as `job`, so a full publish can share such pages out.
     """
 
     path: str
     key: str
     render: Callable[[], bytes]
     needs: tuple[int, ...] = ()
+    job: ArticleJob | None = None
 
 
 def page_key(*parts: object) -> str:

@@ -19,6 +19,7 @@ from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
 from kanalwerk.publish.opmlpages import OPML_FILE
 from kanalwerk.publish.pages import (
+    ArticleJob,
     ChannelInfo,
     Entry,
     Library,
@@ -147,6 +148,8 @@ def _article_page(
     seen: Mapping[int, _Made],
     keys: dict[int, _Made],
 ) -> Page:
+    job = ArticleJob(entry.item_id, older, newer)
+
     def render() -> bytes:
         (article,) = library.articles([entry.item_id])
         return render_article(article, library.site, older=older, newer=newer)
@@ -162,7 +165,7 @@ def _article_page(
         key = page_key("article", layout, entry.digest, neighbours)
         made = (layout, entry, older, newer, article_path(entry.slug), key)
     keys[entry.item_id] = made
-    return Page(made[4], made[5], render, needs=(entry.item_id,))
+    return Page(made[4], made[5], render, needs=(entry.item_id,), job=job)
 
 
 def site_pages(library: Library) -> list[Page]:

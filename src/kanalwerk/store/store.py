@@ -1793,3 +1793,10 @@ def _same_feed(old: str | None, new: str | None) -> bool:
     return feed_identity(old) == feed_identity(new) or (
         channel is not None and channel == channel_id_of_feed(new)
     )
+
+
+def article_loader(url: str) -> Callable[[Sequence[int]], list[Article]]:
+    """The store at `url`, opened to read articles (`Store.articles_by_id`): for a process
+    that renders pages (`publish.workers`). It is never migrated here; the publisher
+    opened it first. Closed when the process ends."""
+    return Store.open(url, create=False, migrate=False).articles_by_id

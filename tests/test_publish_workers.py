@@ -1,0 +1,108 @@
+"""A full publish shares article pages out to worker processes: same files, one writer each."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from kanalwerk.errors import PublishError
+from kanalwerk.publish import plan, publish, workers
+from kanalwerk.publish.library import StoreLibrary
+from kanalwerk.publish.pages import Page
+from kanalwerk.store import article_loader
+from tests.test_incremental import Site, add_article, site  # noqa: F401  (fixture)
+
+ARTICLES = 9
+
+
+@pytest.fixture
+def shared_out_early(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Workers from the first article page on, two pages a task; counts the pools started."""
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(workers, "CHUNK", 2)
+    monkeypatch.setattr(workers, "cores", lambda: 2)
+    started: list[int] = []
+    real_pool = workers._Pool
+
+    def counting_pool(setup: workers.WorkerSetup, pages: Sequence[Page]) -> workers._Pool:
+        started.append(len(pages))
+        return real_pool(setup, pages)
+
+    monkeypatch.setattr(workers, "_Pool", counting_pool)
+    return started
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_workers_write_the_article_pages_as_the_publisher_would(
+    site: Site,  # noqa: F811
+    shared_out_early: list[int],
+    tmp_path: Path,
+) -> None:
+    for n in range(1, ARTICLES + 1):
+        add_article(site.store, n)
+
+    result = site.publish()
+
+    assert shared_out_early == [ARTICLES]  # every article page, none of the others
+    assert result is not None
+    articles = sorted(
+        str(p.relative_to(site.output)) for p in result.written if "artikel/" in str(p)
+    )
+    assert articles == [f"artikel/beitrag-{n}.html" for n in range(1, ARTICLES + 1)]
+    library = StoreLibrary(site.store, site.config.site.info(), ["kanal-a", "kanal-b"])
+    publish(library, tmp_path / "alone")  # no workers: the publisher renders all
+    assert files(site.output) == files(tmp_path / "alone")
+    assert site.publish() is None  # the keys recorded: nothing due on the next cycle
+
+
+def test_without_a_pool_the_publisher_renders_the_pages_itself(
+    site: Site,  # noqa: F811
+    shared_out_early: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_semaphores(method: str | None = None) -> multiprocessing.context.BaseContext:
+        raise OSError(38, "Function not implemented")  # as without /dev/shm
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_semaphores)
+    for n in range(1, ARTICLES + 1):
+        add_article(site.store, n)
+
+    result = site.publish()
+
+    assert shared_out_early == [ARTICLES]
+    assert result is not None
+    assert all((site.output / "artikel" / f"beitrag-{n}.html").is_file() for n in range(1, 10))
+
+
+def test_a_few_pages_are_never_shared_out(site: Site) -> None:  # noqa: F811
+    for n in range(1, ARTICLES + 1):
+        add_article(site.store, n)
+    library = StoreLibrary(site.store, site.config.site.info(), ["kanal-a", "kanal-b"])
+    setup = workers.WorkerSetup(
+        partial(article_loader, site.config.store), library.site, site.output
+    )
+    assert workers.shared_out(plan(library), setup) == []
+    assert workers.shared_out(plan(library), None) == []
+
+
+def test_a_worker_that_cannot_start_fails_the_publish_with_one_clear_error(
+    site: Site,  # noqa: F811
+    shared_out_early: list[int],
+    tmp_path: Path,
+) -> None:
+    for n in range(1, ARTICLES + 1):
+        add_article(site.store, n)
+    library = StoreLibrary(site.store, site.config.site.info(), ["kanal-a", "kanal-b"])
+    gone = workers.WorkerSetup(
+        partial(article_loader, f"sqlite:///{tmp_path / 'weg.db'}"), library.site, site.output
+    )
+
+    with pytest.raises(PublishError, match=r"stopped unexpectedly.*publish again"):
+        publish(library, site.output, workers=gone)
