@@ -1,89 +1,63 @@
-"""Atom documents (RFC 4287) with feedgen: `feed.atom` and its RFC 5005 archives.
+"""Atom documents (RFC 4287) with lxml: `feed.atom` and its RFC 5005 archives.
 
-feedgen 1.0.0 has gaps we work around with extensions: `FeedEntry.atom_entry` drops the
-`rel` (and `type`) of entry links, it cannot write a full `atom:source`, and it knows no
-`fh:archive`. feedgen objects never leave this module.
+Not feedgen: it drops the `rel` of entry links and writes neither a full `atom:source` nor
+`fh:archive` without extensions, and its objects, checks and hooks per entry cost more
+than the document itself (a full publish renders every archive). The layout is the one
+feedgen wrote, so documents written before keep their bytes and are not rewritten
+(`tests/test_atom.py` holds its output): its element order, no `<author>` when the site
+names none, an empty summary or content as an empty element.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.feed import FeedGenerator
-from feedgen.util import xml_elem
+from lxml import etree
 
 from kanalwerk import __version__
-from kanalwerk.dates import iso_utc, utc_seconds
+from kanalwerk.dates import iso_utc
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.archive import FH_NAMESPACE, ArchiveLinks
-from kanalwerk.publish.feeditem import FeedItem, FeedSource, feed_info, feed_items
+from kanalwerk.publish.feeditem import FeedInfo, FeedItem, FeedSource, feed_info, feed_items
 
 ATOM_TYPE = "application/atom+xml"
-_EXTENSION = "kanalwerk"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+_A = f"{{{ATOM_NS}}}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# The order of the declarations is the order feedgen wrote them in.
+_NSMAP: dict[str | None, str] = {None: ATOM_NS}
+_ARCHIVE_NSMAP: dict[str | None, str] = {"fh": FH_NAMESPACE, None: ATOM_NS}
 
 
-@dataclass(frozen=True)
-class _Link:
-    href: str
-    rel: str
-    type: str | None = None
-    title: str | None = None
-    length: int | None = None
+def _child(parent: etree._Element, name: str, value: str | None = None) -> etree._Element:
+    """An Atom element; no text for a `value` that is None or empty (`<summary/>`)."""
+    elem = etree.SubElement(parent, _A + name)
+    if value:
+        elem.text = value
+    return elem
 
 
-class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
-    """Writes entry links with their `rel`, and `atom:source` (RFC 4287 §4.2.11)."""
-
-    def __init__(self) -> None:
-        self.links: list[_Link] = []
-        self.source: FeedSource | None = None
-        self.source_updated = ""
-
-    def extend_atom(self, entry: Any) -> Any:
-        # feedgen builds un-namespaced elements under a root that declares the Atom default
-        # namespace, so plain names here serialize as Atom elements too.
-        for link in self.links:
-            _link_elem(entry, link)
-        if self.source is not None:
-            source = xml_elem("source", entry)
-            xml_elem("id", source).text = self.source.id
-            xml_elem("title", source).text = self.source.title
-            # The original feed's own <updated> is not kept; the entry's date is the
-            # closest known value.
-            xml_elem("updated", source).text = self.source_updated
-            _link_elem(source, _Link(self.source.feed_url, "self", ATOM_TYPE))
-            if self.source.home_url:
-                _link_elem(source, _Link(self.source.home_url, "alternate", "text/html"))
-        return entry
+def _link(
+    parent: etree._Element,
+    href: str,
+    rel: str,
+    type: str | None = None,
+    title: str | None = None,
+    length: int | None = None,
+) -> None:
+    elem = etree.SubElement(parent, _A + "link", href=href, rel=rel)
+    if type:
+        elem.set("type", type)
+    if title:
+        elem.set("title", title)
+    if length is not None:
+        elem.set("length", str(length))
 
 
-class _Archived(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
-    """Marks an archive document with `<fh:archive/>` (RFC 5005 §4)."""
-
-    def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NAMESPACE}
-
-    def extend_atom(self, feed: Any) -> Any:
-        xml_elem(f"{{{FH_NAMESPACE}}}archive", feed)
-        return feed
-
-
-def _link_elem(parent: Any, link: _Link) -> None:
-    elem = xml_elem("link", parent, href=link.href, rel=link.rel)
-    if link.type:
-        elem.set("type", link.type)
-    if link.title:
-        elem.set("title", link.title)
-    if link.length is not None:
-        elem.set("length", str(link.length))
-
-
-def newest_first(articles: Sequence[Article]) -> list[Article]:
-    """Newest published first; entry id breaks ties so the order is stable."""
-    return sorted(articles, key=lambda a: (utc_seconds(a.published), a.entry_id), reverse=True)
+def _author(parent: etree._Element, name: str) -> None:
+    if name:  # Atom's author needs a name; a site without one has none (as feedgen had it)
+        _child(_child(parent, "author"), "name", name)
 
 
 def render_atom(
@@ -102,54 +76,97 @@ def render_atom(
     links = links or ArchiveLinks()
     items = feed_items(articles, site)
     info = feed_info(site, items, self_url=feed_url, hub=hub)
-
-    fg = FeedGenerator()
-    fg.id(info.home_url)
-    fg.title(info.title)
-    if info.subtitle:
-        fg.subtitle(info.subtitle)
-    fg.author({"name": info.author})
-    fg.link(href=info.home_url, rel="alternate", type="text/html")
-    fg.link(href=info.self_url, rel="self", type=ATOM_TYPE)
-    if info.hub:
-        fg.link(href=info.hub, rel="hub")
-    if links.current:
-        fg.link(href=links.current, rel="current", type=ATOM_TYPE)
-    if links.prev_archive:
-        fg.link(href=links.prev_archive, rel="prev-archive", type=ATOM_TYPE)
-    if links.next_archive:
-        fg.link(href=links.next_archive, rel="next-archive", type=ATOM_TYPE)
-    fg.language("de")  # sets xml:lang on <feed>
-    fg.generator("kanalwerk", version=__version__)
-    fg.updated(info.updated)
-
+    feed = _feed(info, links)
+    prototype = _Prototype()
     for item in items:
-        _add_entry(fg, item)
-    if links.is_archive:
-        # After the entries: feedgen gives every existing entry the extension's entry class.
-        fg.register_extension("fh", _Archived, BaseEntryExtension, atom=True, rss=False)
-
-    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+        _entry(feed, item, prototype)
+    data: bytes = etree.tostring(feed, encoding="UTF-8", xml_declaration=True, pretty_print=True)
     return data
 
 
-def _add_entry(fg: Any, item: FeedItem) -> None:
-    fe = fg.add_entry(order="append")
-    fe.id(item.id)
-    fe.title(item.title)
-    fe.published(item.published)
-    fe.updated(item.updated)
-    fe.author({"name": item.author})
-    fe.summary(item.summary, type="text")
-    fe.content(item.content_html, type="html")
-    fe.register_extension(_EXTENSION, _EntryExtras, atom=True, rss=False)
-    extras: _EntryExtras = getattr(fe, _EXTENSION)
-    extras.links.append(_Link(item.url, "alternate", "text/html"))
+def _feed(info: FeedInfo, links: ArchiveLinks) -> etree._Element:
+    nsmap = _ARCHIVE_NSMAP if links.is_archive else _NSMAP
+    feed = etree.Element(_A + "feed", nsmap=nsmap)
+    feed.set(_XML_LANG, "de")
+    _child(feed, "id").text = info.home_url
+    _child(feed, "title").text = info.title
+    _child(feed, "updated", iso_utc(info.updated))
+    _author(feed, info.author)
+    _link(feed, info.home_url, "alternate", "text/html")
+    _link(feed, info.self_url, "self", ATOM_TYPE)
+    if info.hub:
+        _link(feed, info.hub, "hub")
+    for href, rel in (
+        (links.current, "current"),
+        (links.prev_archive, "prev-archive"),
+        (links.next_archive, "next-archive"),
+    ):
+        if href:
+            _link(feed, href, rel, ATOM_TYPE)
+    _child(feed, "generator", "kanalwerk").set("version", __version__)
+    if info.subtitle:
+        _child(feed, "subtitle", info.subtitle)
+    if links.is_archive:
+        etree.SubElement(feed, f"{{{FH_NAMESPACE}}}archive")  # RFC 5005 §4
+    return feed
+
+
+class _Prototype:
+    """The elements every entry and its `atom:source` have, empty, in their order.
+
+    Each entry is a copy, made in one call instead of one per element: building the
+    elements one by one was most of the time a document took. Built per document, so no
+    element is shared between threads.
+    """
+
+    def __init__(self) -> None:
+        self.entry = etree.Element(_A + "entry", nsmap=_NSMAP)
+        for name in ("id", "title", "updated"):
+            _child(self.entry, name)
+        _child(_child(self.entry, "author"), "name")
+        _child(self.entry, "content").set("type", "html")
+        _child(self.entry, "summary").set("type", "text")
+        _child(self.entry, "published")
+        _link(self.entry, "", "alternate", "text/html")
+        self.source = etree.Element(_A + "source", nsmap=_NSMAP)
+        for name in ("id", "title", "updated"):
+            _child(self.source, name)
+        _link(self.source, "", "self", ATOM_TYPE)
+
+
+def _entry(feed: etree._Element, item: FeedItem, prototype: _Prototype) -> None:
+    entry = copy.deepcopy(prototype.entry)
+    feed.append(entry)
+    id_, title, updated, author, content, summary, published, alternate = entry
+    id_.text = item.id
+    title.text = item.title
+    updated.text = iso_utc(item.updated)
+    if item.author:  # Atom's author needs a name; a site without one has none
+        author[0].text = item.author
+    else:
+        entry.remove(author)
+    if item.content_html:
+        content.text = item.content_html
+    if item.summary:
+        summary.text = item.summary
+    published.text = iso_utc(item.published)
+    alternate.set("href", item.url)
     if item.original_url:
-        extras.links.append(_Link(item.original_url, "via", "text/html", item.original_title))
+        _link(entry, item.original_url, "via", "text/html", item.original_title)
     for enclosure in item.enclosures:
-        extras.links.append(
-            _Link(enclosure.url, "enclosure", enclosure.type, None, enclosure.length)
-        )
-    extras.source = item.source
-    extras.source_updated = iso_utc(item.updated)
+        _link(entry, enclosure.url, "enclosure", enclosure.type, length=enclosure.length)
+    _source(entry, item.source, updated.text, prototype)
+
+
+def _source(entry: etree._Element, source: FeedSource, updated: str, prototype: _Prototype) -> None:
+    """`atom:source` (RFC 4287 §4.2.11): the feed the original came from."""
+    elem = copy.deepcopy(prototype.source)
+    entry.append(elem)
+    id_, title, updated_elem, self_link = elem
+    id_.text = source.id
+    title.text = source.title
+    # The original feed's own <updated> is not kept; the entry's date is the closest known.
+    updated_elem.text = updated
+    self_link.set("href", source.feed_url)
+    if source.home_url:
+        _link(elem, source.home_url, "alternate", "text/html")

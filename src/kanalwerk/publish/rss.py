@@ -20,10 +20,10 @@ from lxml import etree
 
 from kanalwerk import __version__
 from kanalwerk.models import Article, SiteInfo
+from kanalwerk.publish.atom import ATOM_NS
 from kanalwerk.publish.feeditem import FeedItem, feed_info, feed_items
 
 RSS_TYPE = "application/rss+xml"
-ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 _NSMAP = {"atom": ATOM_NS, "content": CONTENT_NS, "dc": DC_NS}
