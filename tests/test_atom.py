@@ -213,3 +213,16 @@ def test_the_cases_cover_what_atom_writes() -> None:
         "published",
     ):
         assert wanted in seen, wanted
+
+
+def test_empty_titles_are_written_empty() -> None:
+    """feedgen refused a document without titles; a site may name none (`site.title: ""`)."""
+    article = dataclasses.replace(make_article(1), title="")
+    case = Case([article], dataclasses.replace(SITE, title=""))
+    root = etree.fromstring(case.render())
+    titles = root.xpath("//a:title", namespaces={"a": "http://www.w3.org/2005/Atom"})
+    assert [(etree.QName(t.getparent()).localname, t.text) for t in titles] == [
+        ("feed", None),
+        ("entry", None),
+        ("source", "Source Blog – everything"),
+    ]
