@@ -11,7 +11,8 @@ pipeline composes them) directly through the Store API, then measures with
   quiet  nothing changed: nothing may be rendered or written
 
 Each measurement runs in a fresh interpreter, so its peak RSS (`ru_maxrss`) is its own;
-"cpu s" is the processor time of all its threads (on a busy machine the truer figure);
+"cpu s" is the processor time of all its threads (on a busy machine the truer figure),
+without the worker processes a full publish of thousands of pages starts;
 the RSS before the timed call is shown as "base". Seconds are the `publish` call alone;
 "one" and "quiet" are timed in a process that has published once already, as a daemon's
 cycles are. Targets (issue 10): 10,000 articles in under 10 s, one new article

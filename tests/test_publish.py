@@ -373,10 +373,12 @@ def test_publish_reports_write_errors(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
-def test_publish_rejects_unsafe_slug(tmp_path: Path) -> None:
-    bad = dataclasses.replace(make_article(1), slug="../../etc/passwd")
+@pytest.mark.parametrize("slug", ["../../etc/passwd", "zwei\nzeilen", "nul\0", "", "-"])
+def test_publish_rejects_unsafe_slug(tmp_path: Path, slug: str) -> None:
+    good = make_article(2)
+    bad = dataclasses.replace(make_article(1), slug=slug)
     with pytest.raises(PublishError, match="slug"):
-        publish(ArticleLibrary(SITE, [bad]), tmp_path)
+        publish(ArticleLibrary(SITE, [good, bad]), tmp_path)
     assert not (tmp_path / "feed.atom").exists()
 
 
@@ -409,6 +411,27 @@ def test_background_writer_writes_in_order_and_reports_changed_files(tmp_path: P
         written = writer.close()
     assert written == [tmp_path / f"{n}.html" for n in range(20)]
     assert (tmp_path / "7.html").read_bytes() == b"Seite 7"
+
+
+def test_held_files_are_put_in_place_only_on_commit(tmp_path: Path) -> None:
+    (tmp_path / "alt.html").write_bytes(b"alt")
+    with BackgroundWriter(hold=True) as writer:
+        writer.write(tmp_path / "neu.html", b"neu")
+        writer.write(tmp_path / "alt.html", b"ersetzt")
+        assert writer.close() == [tmp_path / "neu.html", tmp_path / "alt.html"]
+        assert not (tmp_path / "neu.html").exists()
+        assert (tmp_path / "alt.html").read_bytes() == b"alt"
+        writer.commit()
+    assert (tmp_path / "neu.html").read_bytes() == b"neu"
+    assert (tmp_path / "alt.html").read_bytes() == b"ersetzt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alt.html", "neu.html"]
+
+
+def test_held_files_never_committed_leave_nothing_behind(tmp_path: Path) -> None:
+    with BackgroundWriter(hold=True) as writer:
+        writer.write(tmp_path / "neu.html", b"neu")
+        writer.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_background_writer_stops_at_the_first_error_and_raises_it(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kanalwerk.errors import PublishError
 from kanalwerk.publish import plan, publish, workers
 from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.pages import Page
+from kanalwerk.publish.workers import _Pool as Pool  # before a fixture wraps it
 from kanalwerk.store import article_loader
 from tests.test_incremental import Site, add_article, site  # noqa: F401  (fixture)
 
@@ -92,10 +92,11 @@ def test_a_few_pages_are_never_shared_out(site: Site) -> None:  # noqa: F811
     assert workers.shared_out(plan(library), None) == []
 
 
-def test_a_worker_that_cannot_start_fails_the_publish_with_one_clear_error(
+def test_chunks_a_worker_fails_on_are_written_by_the_publisher(
     site: Site,  # noqa: F811
     shared_out_early: list[int],
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for n in range(1, ARTICLES + 1):
         add_article(site.store, n)
@@ -104,5 +105,34 @@ def test_a_worker_that_cannot_start_fails_the_publish_with_one_clear_error(
         partial(article_loader, f"sqlite:///{tmp_path / 'weg.db'}"), library.site, site.output
     )
 
-    with pytest.raises(PublishError, match=r"stopped unexpectedly.*publish again"):
-        publish(library, site.output, workers=gone)
+    result = publish(library, site.output, workers=gone)
+
+    assert shared_out_early == [ARTICLES]
+    assert "writing 9 of them here" in caplog.text
+    publish(library, tmp_path / "alone")
+    assert files(site.output) == files(tmp_path / "alone")
+    assert len(result.written) == len(files(site.output))
+
+
+def test_lists_and_feeds_are_put_in_place_after_the_article_pages_they_link(
+    site: Site,  # noqa: F811
+    shared_out_early: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for n in range(1, ARTICLES + 1):
+        add_article(site.store, n)
+    seen_meanwhile: list[set[str]] = []
+    real_finish = Pool.finish
+
+    def finish(pool: Pool) -> tuple[list[Path], list[Page]]:
+        answer = real_finish(pool)
+        seen_meanwhile.append(set(files(site.output)))  # the articles are in place now
+        return answer
+
+    monkeypatch.setattr(Pool, "finish", finish)
+    site.publish()
+
+    (meanwhile,) = seen_meanwhile
+    assert {f"artikel/beitrag-{n}.html" for n in range(1, ARTICLES + 1)} <= meanwhile
+    assert not {"feed.atom", "index.html", "sitemap.xml", "quellen/index.html"} & meanwhile
+    assert {"feed.atom", "index.html", "sitemap.xml"} <= set(files(site.output))

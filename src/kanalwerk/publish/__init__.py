@@ -29,7 +29,7 @@ from kanalwerk.publish.workers import WorkerSetup, article_workers, shared_out
 __all__ = ["PublishResult", "WorkerSetup", "plan", "publish"]
 
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,150}$")
-_SAFE_SLUGS = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,150}\n)*")
+_SAFE_SLUGS = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,150}\0)*")  # each slug ends with NUL
 
 #: Article bodies loaded at once: bounds memory on big sites, keeps queries few.
 BODY_BATCH = 500
@@ -45,7 +45,7 @@ class PublishResult:
 
 
 def _check_slugs(library: Library) -> None:
-    if _SAFE_SLUGS.fullmatch("".join(f"{entry.slug}\n" for entry in library.entries)):
+    if _SAFE_SLUGS.fullmatch("".join(f"{entry.slug}\0" for entry in library.entries)):
         return  # one match for every slug of a big site; the loop names the bad one
     for entry in library.entries:
         if not _SAFE_SLUG.match(entry.slug):
@@ -119,6 +119,15 @@ def _batches(pages: Sequence[Page]) -> Iterator[tuple[list[Page], list[int]]]:
         yield batch, list(needs)
 
 
+def _render(pages: Sequence[Page], bodies: _Bodies, output: Path, writer: BackgroundWriter) -> None:
+    """Render `pages` with their bodies loaded in batches, and hand them to `writer`."""
+    for batch, needs in _batches(pages):
+        bodies.load(needs)
+        for page in batch:
+            writer.write(output / page.path, page.render())
+    bodies.load([])
+
+
 def _our_file(output: Path, path: str) -> Path | None:
     """`output/path` for a path from the publisher's own records, if it is a plain one."""
     parts = PurePosixPath(path).parts
@@ -175,15 +184,19 @@ def _write(
         elsewhere = shared_out(due, workers)
         with article_workers(workers, elsewhere) as pool:
             here = due if pool is None else [page for page in due if page.job is None]
-            with BackgroundWriter() as writer:
-                for batch, needs in _batches(here):
-                    bodies.load(needs)
-                    for page in batch:
-                        writer.write(output / page.path, page.render())
-                bodies.load([])
+            # With workers, the publisher's pages wait until the article pages they link
+            # are in place.
+            with BackgroundWriter(hold=pool is not None) as writer:
+                _render(here, bodies, output, writer)
                 written = writer.close()
-            if pool is not None:
-                written += [output / path for path in pool.written()]
+                if pool is not None:
+                    written, left = pool.finish()
+                    if left:
+                        with BackgroundWriter() as direct:
+                            _render(left, bodies, output, direct)
+                            written += direct.close()
+                    writer.commit()
+                    written += writer.written
         if written:
             flush_to_disk()  # before the caller records the keys of these pages
         planned = {page.path for page in pages}

@@ -76,9 +76,19 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
     is flushed to disk: for many files, followed by one `flush_to_disk` (an fsync costs
     milliseconds; thousands of them would dominate publishing a big site).
     """
+    tmp_path = prepare_atomic(path, data, durable=durable)
+    if tmp_path is None:
+        return False
+    commit_atomic(tmp_path, path, durable=durable)
+    return True
+
+
+def prepare_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path | None:
+    """The first half of `write_atomic`: `data` in a temp file beside `path`, not yet in
+    place (`commit_atomic`); None when `path` holds `data` already."""
     mode = _existing_mode(path, data)
     if mode is None:
-        return False
+        return None
     fd, tmp_path = _create_temp(path)
     try:
         with open(fd, "wb") as tmp:
@@ -87,14 +97,26 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> bool:
                 tmp.flush()
                 os.fsync(fd)
             os.fchmod(fd, mode)
+    except BaseException:
+        discard_temp(tmp_path)
+        raise
+    return tmp_path
+
+
+def commit_atomic(tmp_path: Path, path: Path, *, durable: bool = True) -> None:
+    """The second half of `write_atomic`: the prepared file takes the place of `path`."""
+    try:
         os.replace(tmp_path, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        discard_temp(tmp_path)
         raise
     if durable:
         _fsync_dir(path.parent)
-    return True
+
+
+def discard_temp(tmp_path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        tmp_path.unlink()
 
 
 class BackgroundWriter:
@@ -105,12 +127,18 @@ class BackgroundWriter:
     rendering plus little more. The queue is bounded: rendered pages never pile up in
     memory. The first error stops the writing and is raised by the next `write` or by
     `close`; files written before it stay written, as with one thread.
+
+    With `hold`, files are only prepared (`prepare_atomic`) and `commit` puts them all in
+    place, in the order given: for pages that link others still being written elsewhere.
+    Prepared files not committed are removed when the writer is left.
     """
 
     _DONE = None
 
-    def __init__(self, pending: int = 64) -> None:
+    def __init__(self, pending: int = 64, *, hold: bool = False) -> None:
         self.written: list[Path] = []
+        self._hold = hold
+        self._held: list[tuple[Path, Path]] = []  # temp file, target
         self._queue: queue.Queue[tuple[Path, bytes] | None] = queue.Queue(maxsize=pending)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="kanalwerk-writer", daemon=True)
@@ -122,8 +150,11 @@ class BackgroundWriter:
                 continue  # drain: the publisher learns of the error at its next write
             path, data = job
             try:
-                if write_atomic(path, data, durable=False):
-                    self.written.append(path)
+                if not self._hold:
+                    if write_atomic(path, data, durable=False):
+                        self.written.append(path)
+                elif (tmp_path := prepare_atomic(path, data, durable=False)) is not None:
+                    self._held.append((tmp_path, path))
             except BaseException as exc:  # handed to the publishing thread
                 self._error = exc
 
@@ -132,12 +163,27 @@ class BackgroundWriter:
         self._queue.put((path, data))
 
     def close(self) -> list[Path]:
-        """Wait for every write; the files whose bytes changed, in the order given."""
+        """Wait for every write; the files whose bytes changed, in the order given (with
+        `hold`: those prepared, in place only after `commit`)."""
+        self._stop()
+        self._raise_error()
+        return self.written + [path for _, path in self._held]
+
+    def commit(self) -> None:
+        """Put the held files in place, in the order they were written; after `close`."""
+        held, self._held = self._held, []
+        for done, (tmp_path, path) in enumerate(held):
+            try:
+                commit_atomic(tmp_path, path, durable=False)
+            except BaseException:
+                self._held = held[done + 1 :]  # removed on leaving the writer
+                raise
+            self.written.append(path)
+
+    def _stop(self) -> None:
         if self._thread.is_alive():
             self._queue.put(self._DONE)
             self._thread.join()
-        self._raise_error()
-        return self.written
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -147,9 +193,10 @@ class BackgroundWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._thread.is_alive():
-            self._queue.put(self._DONE)
-            self._thread.join()
+        self._stop()
+        for tmp_path, _ in self._held:
+            discard_temp(tmp_path)
+        self._held.clear()
 
 
 def flush_to_disk() -> None:

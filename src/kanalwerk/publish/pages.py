@@ -246,7 +246,9 @@ def page_key(*parts: object) -> str:
     counts at one key per page on a site of thousands of pages. No sets: their order
     changes from run to run. Keys of hashable parts (no lists) are remembered from this
     plan and the one before (`new_plan`): a plan asks again for every page of the site,
-    and most are what they were.
+    and most are what they were. Remembered by equality, digested by `repr`: parts that
+    are equal must print alike (no `True` where `1` may come, no datetimes in several
+    zones; dates go in as digests, numbers or UTC strings).
     """
     try:
         key = _keys_now.get(parts)

@@ -8,8 +8,11 @@ with the paths whose bytes changed; meanwhile the publisher renders the lists an
 A page is written by exactly one process, so nothing is written twice.
 
 Workers start from a fork server (a clean process, not a copy of a daemon with threads)
-or are spawned; where neither can start (no `/dev/shm` in some containers), the pages
-are rendered in the publisher as before. A publish with a few pages due never starts one.
+or are spawned; where neither can start (no `/dev/shm` in some containers), or a worker
+fails (it dies, or cannot reach the store), the publisher renders those pages itself.
+The publisher puts its own pages (lists, feeds, the sitemap) in place only after the
+workers' article pages, so no page links one that is not written yet. A publish with a
+few pages due never starts a worker.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +59,7 @@ class WorkerSetup:
 
 
 def cores() -> int:
-    """The cores this process may run on (a container's limit, not the machine's)."""
+    """The cores this process may run on (its CPU set; a CPU quota is not seen)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not every platform has it
@@ -73,36 +75,47 @@ def shared_out(due: Sequence[Page], setup: WorkerSetup | None) -> list[Page]:
 
 
 class _Pool:
-    """Chunks of article pages handed to worker processes; `written` collects their answers."""
+    """Chunks of article pages handed to worker processes."""
 
     def __init__(self, setup: WorkerSetup, pages: Sequence[Page]) -> None:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         workers = min(MAX_WORKERS, cores(), -(-len(pages) // CHUNK))
+        self._output = setup.output
         self._executor = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start, initargs=(setup,)
         )
-        self._futures: list[Future[list[str]]] = []
+        self._tasks: list[tuple[Future[list[str]], Sequence[Page]]] = []
         try:
             for start in range(0, len(pages), CHUNK):
-                chunk = [(p.path, p.job) for p in pages[start : start + CHUNK] if p.job]
-                self._futures.append(self._executor.submit(_render_chunk, chunk))
+                chunk = pages[start : start + CHUNK]
+                jobs = [(page.path, page.job) for page in chunk if page.job is not None]
+                self._tasks.append((self._executor.submit(_render_chunk, jobs), chunk))
         except BaseException:
             self.close()
             raise
 
-    def written(self) -> list[str]:
-        """Wait for every chunk; the first error of a worker is raised here."""
-        paths: list[str] = []
-        try:
-            for future in self._futures:
-                paths += future.result()
-        except BrokenProcessPool as exc:
-            raise PublishError(
-                "a process writing article pages stopped unexpectedly (out of memory?); "
-                "nothing is lost, publish again"
-            ) from exc
-        return paths
+    def finish(self) -> tuple[list[Path], list[Page]]:
+        """Wait for every chunk: the files the workers changed, and the pages of chunks a
+        worker failed on (it died, or could not reach the store), for the publisher to
+        render itself. Their pages written already are written again to the same bytes."""
+        written: list[Path] = []
+        left: list[Page] = []
+        cause: BaseException | None = None
+        for future, chunk in self._tasks:
+            try:
+                written += [self._output / path for path in future.result()]
+            except Exception as exc:  # BrokenProcessPool, or what the worker raised
+                cause = cause or exc
+                left += chunk
+        if cause is not None:
+            log.warning(
+                "a process writing article pages failed (%s: %s); writing %d of them here",
+                type(cause).__name__,
+                cause,
+                len(left),
+            )
+        return written, left
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

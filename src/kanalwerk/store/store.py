@@ -1449,8 +1449,8 @@ class Store:
         """Path → key of every page the publisher wrote and has not removed.
 
         Thousands of rows, asked for every cycle: kept from the last read or record, and
-        read again only when the mark that every record leaves says another process
-        (`kanalwerk publish` beside the daemon) has recorded pages since.
+        read again only when the mark that every record leaves says another store (a
+        second process on the same database) has recorded pages since.
         """
         stmt = sa.select(db.published_pages.c.path, db.published_pages.c.key)
         mark = sa.select(db.meta.c.value).where(db.meta.c.key == PAGES_RECORDED)
@@ -1478,8 +1478,10 @@ class Store:
         gone = list(removed)
         mark = secrets.token_hex(8)
         with self._write() as conn:
+            # Locked on a server database, so no other record slips in between this read
+            # and the mark below (SQLite writes one transaction at a time anyway).
             before = conn.execute(
-                sa.select(db.meta.c.value).where(db.meta.c.key == PAGES_RECORDED)
+                sa.select(db.meta.c.value).where(db.meta.c.key == PAGES_RECORDED).with_for_update()
             ).scalar()
             if changed:
                 conn.execute(stmt, [{"path": p, "key": k} for p, k in changed.items()])
