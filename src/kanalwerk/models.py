@@ -1,6 +1,6 @@
 """Typed values passed between stages.
 
-Library objects (httpx responses, feedparser dicts, SQL rows, feedgen entries) never
+Library objects (httpx responses, feedparser dicts, SQL rows, lxml elements) never
 cross a stage boundary; these frozen dataclasses do.
 """
 
