@@ -14,6 +14,23 @@ from tests.servers import LocalServer
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def small_trust_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Trust one throwaway CA instead of the full bundle; tests name their own CA anyway.
+
+    Every HTTP client builds an SSL context, and loading the ~150 certificates of the
+    default bundle costs some 25 ms each time, hundreds of times a run; tests never reach
+    a real TLS host. A test serving TLS points SSL_CERT_FILE at its own CA, as before.
+    """
+    import trustme
+
+    ca_file = tmp_path_factory.mktemp("trust") / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(ca_file))
+        yield
+
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     """A fresh loopback HTTP server; add routes to `server.routes`."""
