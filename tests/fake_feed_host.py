@@ -18,6 +18,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,4 +164,20 @@ class FeedHost:
             return  # stopped already
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=5)
+        # A client's idle TLS connection holds the loop until the client answers the
+        # close (seconds, or never while its own loop sleeps between rounds). A test
+        # needs the port closed and the connections told to go, which comes first.
+        deadline = time.monotonic() + 5
+        self._thread.join(timeout=0.05)
+        while self._thread.is_alive() and not self._port_free() and time.monotonic() < deadline:
+            self._thread.join(timeout=0.01)
+
+    def _port_free(self) -> bool:
+        """No socket listens on the port any more (a bind would fail while one does)."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError:
+                return False
+        return True
