@@ -11,7 +11,7 @@ during a long translation. Jobs are rebuilt at start, never pickled.
 Time comes from the pipeline's clock. For tests only, `KANALWERK_CLOCK` ("START STEP":
 an ISO time and seconds) starts it at START and moves it STEP at each tick, ticking as
 fast as the machine allows: a simulated day passes in seconds, the same way however
-busy the machine is.
+busy the machine is. The config file is then watched at every tick too.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Daemon:
         self.clock: Callable[[], datetime] = pipeline.clock
         self._stepped = stepped
         self._tick_seconds = TICK_SECONDS if stepped is None else MIN_TICK_SECONDS
+        self._watch_seconds = CONFIG_WATCH_SECONDS if stepped is None else MIN_TICK_SECONDS
         self._due: dict[str, datetime] = {}  # channel id → when it is polled next
         self._disabled: set[str] = set()  # 410 Gone: checked each tick for `enable`
         self._process_lock = threading.Lock()
@@ -282,7 +283,7 @@ class Daemon:
         self.plan(first=True)
         self._next_tick(timedelta(0))
         self.scheduler.add_job(
-            self._watch_config, IntervalTrigger(seconds=CONFIG_WATCH_SECONDS), id="config-watch"
+            self._watch_config, IntervalTrigger(seconds=self._watch_seconds), id="config-watch"
         )
         if self._work_left():
             self.scheduler.add_job(self.process)  # what an earlier run left to do
