@@ -21,7 +21,7 @@ from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import open_pipeline
 from tests.cli import command, environment, run_cli
 from tests.once import Setup, run_setup
-from tests.test_daemon import poll_now, wait_for
+from tests.test_daemon import poll_now, still_clock, wait_for
 
 
 @pytest.fixture
@@ -132,13 +132,21 @@ def test_sighup_reads_the_config_again(setup: Setup) -> None:
     log_file = setup.folder / "daemon.log"
     with open(log_file, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            command(setup.config, "run"), stderr=log, env=environment(), cwd=setup.folder
+            command(setup.config, "run"),
+            stderr=log,
+            env=environment(still_clock()),
+            cwd=setup.folder,
         )
     try:
         assert wait_for(setup.health.exists), log_file.read_text(encoding="utf-8")
+        # The edit is written beside the config with the config's file time and moved
+        # over it at once: the config watch never sees a new time, nor half a file.
         stat = setup.config.stat()
-        setup.write("/en.rss", "/it.rss")
-        os.utime(setup.config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        beside = Setup(setup.folder / "edit", setup.feeds, setup.libre)
+        beside.folder.mkdir()
+        beside.write("/en.rss", "/it.rss")
+        os.utime(beside.config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        beside.config.replace(setup.config)
         process.send_signal(signal.SIGHUP)
         assert wait_for(lambda: "reloaded" in log_file.read_text(encoding="utf-8"))
         text = log_file.read_text(encoding="utf-8")
