@@ -284,6 +284,39 @@ def test_sigterm_during_a_poll_round_exits_at_once_and_keeps_what_arrived(
         assert store.articles() == []
 
 
+def test_a_round_ending_after_the_stop_signal_adds_no_job(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    """Stopping, the scheduler holds its lock while it waits for the running jobs: a round
+    that ends then and has work to hand on must not wait for that lock (no exit ever)."""
+    server.routes["/notes.rss"] = Resource(rss("Notes", POSTS[:1]))
+    config = load_config(libretranslate_config(tmp_path, server))
+    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
+        daemon = Daemon(pipeline)
+        report = daemon.tick(["notes"])
+        assert report is not None and report.new_items == 1
+        pipeline.stopping.set()
+        held, release = threading.Event(), threading.Event()
+
+        def shutting_down() -> None:
+            with daemon.scheduler._jobstores_lock:
+                held.set()
+                release.wait(timeout=10)
+
+        shutdown = threading.Thread(target=shutting_down)
+        shutdown.start()
+        try:
+            assert held.wait(timeout=5)
+            ending = threading.Thread(target=daemon.follow, args=(report, daemon.add_job))
+            ending.start()
+            ending.join(timeout=5)
+            assert not ending.is_alive()
+        finally:
+            release.set()
+            shutdown.join()
+        assert daemon.scheduler.get_jobs() == []
+
+
 def test_reload_keeps_the_store_and_output_it_started_with(
     tmp_path: Path, server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:

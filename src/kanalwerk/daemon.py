@@ -96,6 +96,7 @@ class Daemon:
         self._stopping = False
         self._process_error: str | None = None  # the last translate/publish's, for status.json
         self._reload_asked = threading.Event()  # SIGHUP: read the config again now
+        self._adding = threading.Lock()  # jobs add jobs under it, and none once stopping
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -174,15 +175,26 @@ class Daemon:
         """The tick's job: a round, then the next tick a tick later (never two at once,
         however long a round takes)."""
         try:
-            self.follow(self.tick(), lambda work: self.scheduler.add_job(work))
+            self.follow(self.tick(), self.add_job)
         finally:
             if self._stepped is not None:
                 self._stepped.advance()
-            if not self.pipeline.stopping.is_set():
-                self._next_tick(timedelta(seconds=self._tick_seconds))
+            self._next_tick(timedelta(seconds=self._tick_seconds))
 
     def _next_tick(self, wait: timedelta) -> None:
-        self.scheduler.add_job(self._tick, "date", run_date=datetime.now(UTC) + wait)
+        self.add_job(self._tick, "date", run_date=datetime.now(UTC) + wait)
+
+    def add_job(self, func: Callable[[], None], *trigger: str, **options: object) -> None:
+        """Schedule `func`, unless the daemon is stopping.
+
+        `scheduler.shutdown(wait=True)` holds the scheduler's lock while it waits for the
+        running jobs; a job adding one then (a round that ended just after the signal)
+        would wait for that lock for ever. `run` sets `stopping` under `_adding` before
+        it shuts the scheduler down, so no job adds one after that.
+        """
+        with self._adding:
+            if not self.pipeline.stopping.is_set():
+                self.scheduler.add_job(func, *trigger, **options)
 
     def follow(
         self, report: PollReport | None, start: Callable[[Callable[[], None]], object]
@@ -318,7 +330,8 @@ class Daemon:
             self.pipeline.stopping.set()
             log.info("stopping: waiting for the running jobs")
         finally:
-            self.pipeline.stopping.set()
+            with self._adding:
+                self.pipeline.stopping.set()
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
             if previous is not None:  # None: set outside Python, cannot be put back
