@@ -21,7 +21,7 @@ from kanalwerk.daemon import Daemon
 from kanalwerk.pipeline import open_pipeline
 from tests.cli import command, environment, run_cli
 from tests.once import Setup, run_setup
-from tests.test_daemon import poll_now, still_clock, wait_for
+from tests.test_daemon import poll_now, still_clock, stop_daemon, wait_for
 
 
 @pytest.fixture
@@ -154,5 +154,4 @@ def test_sighup_reads_the_config_again(setup: Setup) -> None:
         assert "2 channel(s)" in text.split("SIGHUP: reading", 1)[1]
         assert process.poll() is None  # SIGHUP does not stop it
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        assert stop_daemon(process, signal.SIGTERM, 20) == 0
