@@ -5,7 +5,9 @@ The server (hypercorn, in a thread) counts the requests in flight at once, the
 connections busy at once and the connections in all (distinct client ports), and which
 HTTP versions were spoken. `latency` holds each answer back as a round trip would,
 without holding up the others, so that a client allowed more requests at once really
-has them in flight together.
+has them in flight together. `gather` holds the answers until that many requests were in
+flight at once (or `GATHER_SECONDS` passed): a client allowed that many reaches them
+however slowly a busy machine sends its requests.
 
 Over TLS (a throwaway CA from trustme; point `SSL_CERT_FILE` at `ca_file`) the server
 offers HTTP/2 through ALPN, or only HTTP/1.1 with `http2=False`.
@@ -26,6 +28,8 @@ from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+
+GATHER_SECONDS = 0.5
 
 
 def feed_body(path: str) -> bytes:
@@ -56,6 +60,7 @@ class FeedHost:
         self,
         *,
         latency: float = 0.0,
+        gather: int = 0,
         tls_folder: Path | None = None,
         http2: bool = True,
         port: int = 0,
@@ -63,6 +68,7 @@ class FeedHost:
         """A host on `port` (default: a free one); certificates already in `tls_folder`
         are reused, so a host started again where another stopped is trusted the same."""
         self.latency = latency
+        self.gather = gather
         self.seen = Seen()
         self._lock = threading.Lock()
         self.ca_file: Path | None = None
@@ -125,6 +131,9 @@ class FeedHost:
             seen.ports.add(port)
             seen.versions[scope["http_version"]] += 1
         try:
+            deadline = time.monotonic() + GATHER_SECONDS
+            while seen.peak_in_flight < self.gather and time.monotonic() < deadline:
+                await asyncio.sleep(0.002)
             if self.latency:
                 await asyncio.sleep(self.latency)
             body = feed_body(scope["path"])

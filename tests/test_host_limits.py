@@ -1,7 +1,9 @@
 """Per-host politeness against a counting feed host: requests and connections at once.
 
 The host holds each answer back a little (`LATENCY`), so a client allowed more requests
-at once than the limit really has them in flight together and the server sees it.
+at once than the limit really has them in flight together and the server sees it. Where
+a test asks for the limit exactly, the host also holds the answers until that many were
+in flight (`gather`), so a busy machine sending slowly does not look like a lower limit.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def write_config(folder: Path, urls: list[str], fetch: str) -> Path:
 def test_run_once_never_has_more_than_max_per_host_requests_at_once(
     host: FeedHost, tmp_path: Path
 ) -> None:
+    host.gather = 2
     config = write_config(tmp_path, [host.url(n) for n in range(CHANNELS)], "max_per_host: 2")
     result = run_cli(config, "run", "--once")
     assert result.returncode == 0, result.stderr
@@ -85,6 +88,7 @@ def test_pipeline_rounds_keep_the_limit_and_share_connections(
     host: FeedHost, tmp_path: Path
 ) -> None:
     """The daemon's way: one pipeline polls round after round (here: two rounds)."""
+    host.gather = 2
     config = load_config(
         write_config(tmp_path, [host.url(n) for n in range(CHANNELS)], "max_per_host: 2")
     )
@@ -99,6 +103,7 @@ def test_pipeline_rounds_keep_the_limit_and_share_connections(
 
 
 def test_http2_multiplexes_within_the_stream_limit_on_one_connection(tls_host: FeedHost) -> None:
+    tls_host.gather = 8
     states = [FetchState(f"c{n}", tls_host.url(n)) for n in range(CHANNELS)]
     settings = fetch_settings(max_per_host=2, max_streams_per_host=8)
     results = asyncio.run(fetch_all(states, settings))
@@ -112,7 +117,7 @@ def test_http2_multiplexes_within_the_stream_limit_on_one_connection(tls_host: F
 def test_https_without_http2_keeps_max_per_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    served = FeedHost(latency=LATENCY, tls_folder=tmp_path, http2=False).start()
+    served = FeedHost(latency=LATENCY, gather=2, tls_folder=tmp_path, http2=False).start()
     try:
         assert served.ca_file is not None
         monkeypatch.setenv("SSL_CERT_FILE", str(served.ca_file))
@@ -132,6 +137,7 @@ def test_a_redirect_waits_for_a_place_at_the_host_it_leads_to(
     """Half the channels reach the host directly, half through a redirect from another
     host name: together they still never have more than max_per_host requests there."""
     target = f"http://localhost:{host.port}"
+    host.gather = 2
 
     def moved(request: Request) -> Response:
         n = request.path.rsplit("/", 1)[1]
