@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from kanalwerk.store import Store
 from tests.servers import LocalServer
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as Python handles it, also where the run was started in the background.
+
+    A shell without job control starts background commands with SIGINT ignored, and
+    processes inherit that: a daemon a test starts would ignore the SIGINT it is sent.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
