@@ -11,7 +11,7 @@ during a long translation. Jobs are rebuilt at start, never pickled.
 Time comes from the pipeline's clock. For tests only, `KANALWERK_CLOCK` ("START STEP":
 an ISO time and seconds) starts it at START and moves it STEP at each tick, ticking as
 fast as the machine allows: a simulated day passes in seconds, the same way however
-busy the machine is. The config file is then watched at every tick too.
+busy the machine is. The config file is then looked at every `STEPPED_WATCH_SECONDS`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from kanalwerk.config import Config, load_config
@@ -44,6 +45,8 @@ TICK_SECONDS = 5.0
 #: The shortest tick in wall seconds, however fast a test's clock runs.
 MIN_TICK_SECONDS = 0.02
 CLOCK_ENV = "KANALWERK_CLOCK"
+#: How often the config file is looked at in wall seconds under a test's stepped clock.
+STEPPED_WATCH_SECONDS = 0.1
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Daemon:
         self.clock: Callable[[], datetime] = pipeline.clock
         self._stepped = stepped
         self._tick_seconds = TICK_SECONDS if stepped is None else MIN_TICK_SECONDS
-        self._watch_seconds = CONFIG_WATCH_SECONDS if stepped is None else MIN_TICK_SECONDS
+        self._watch_seconds = CONFIG_WATCH_SECONDS if stepped is None else STEPPED_WATCH_SECONDS
         self._due: dict[str, datetime] = {}  # channel id → when it is polled next
         self._disabled: set[str] = set()  # 410 Gone: checked each tick for `enable`
         self._process_lock = threading.Lock()
@@ -97,7 +100,7 @@ class Daemon:
         self._process_error: str | None = None  # the last translate/publish's, for status.json
         self._reload_asked = threading.Event()  # SIGHUP: read the config again now
         self._adding = threading.Lock()  # jobs add jobs under it, and none once stopping
-        self.scheduler = BlockingScheduler(
+        self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
@@ -284,12 +287,15 @@ class Daemon:
     def run(self) -> None:
         """Run the jobs until SIGTERM or Ctrl-C; return only when no job is running.
 
-        Both signals end the scheduler's loop the same way, by an exception in the main
-        thread (a handler that set an `Event` could deadlock on the lock its own thread
-        holds), after setting `pipeline.stopping`: a poll round stops at once, keeping
-        what it stored, and a translation finishes the item in flight. `run` always ends
-        by waiting for the running jobs: the caller closes the store and the engines and
-        releases the lock right after. A second signal while waiting is only logged.
+        Both signals end it the same way, by an exception in the main thread (a handler
+        that set an `Event` could deadlock on the lock its own thread holds), after setting
+        `pipeline.stopping`: a poll round stops at once, keeping what it stored, and a
+        translation finishes the item in flight. The scheduler runs in a thread of its own
+        and the main thread only waits, so no library code catches that exception
+        (APScheduler's loop catches every exception around handing a job to its pool).
+        `run` always ends by waiting for the running jobs: the caller closes the store
+        and the engines and releases the lock right after. A second signal while waiting
+        is only logged.
         """
         config = self.pipeline.config
         self.plan(first=True)
@@ -323,6 +329,8 @@ class Daemon:
         try:
             signal.signal(signal.SIGTERM, stop)
             self.scheduler.start()
+            while True:  # until a signal's exception
+                time.sleep(60)
         except StopRequested:
             pass
         except (KeyboardInterrupt, SystemExit):
