@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -136,3 +141,61 @@ def test_lists_and_feeds_are_put_in_place_after_the_article_pages_they_link(
     assert {f"artikel/beitrag-{n}.html" for n in range(1, ARTICLES + 1)} <= meanwhile
     assert not {"feed.atom", "index.html", "sitemap.xml", "quellen/index.html"} & meanwhile
     assert {"feed.atom", "index.html", "sitemap.xml"} <= set(files(site.output))
+
+
+def nothing_to_load() -> workers.ArticleLoader:
+    """A worker's loader for a pool whose pages are never rendered."""
+    return lambda item_ids: []
+
+
+_ORPHANS = """
+import sys, time
+from functools import partial
+from pathlib import Path
+from kanalwerk.models import SiteInfo
+from kanalwerk.publish import workers
+from kanalwerk.publish.pages import ArticleJob, Page
+from tests.test_publish_workers import nothing_to_load
+
+site = SiteInfo("T", None, "https://blog.example.org/", "R", "H", "x", "y")
+setup = workers.WorkerSetup(nothing_to_load, site, Path(sys.argv[1]))
+pages = [Page("artikel/a.html", "k", bytes, job=ArticleJob(1, None, None))]
+pool = workers._Pool(setup, pages)
+time.sleep(0.5)
+print(" ".join(str(pid) for pid in pool._executor._processes), flush=True)
+time.sleep(60)
+"""
+
+
+def test_workers_leave_when_the_publisher_is_killed(tmp_path: Path) -> None:
+    publisher = subprocess.Popen(
+        [sys.executable, "-c", _ORPHANS, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert publisher.stdout is not None
+        pids = [int(pid) for pid in publisher.stdout.readline().split()]
+        assert pids and all(_alive(pid) for pid in pids)
+    finally:
+        publisher.kill()  # SIGKILL: no pool shutdown
+        publisher.wait()
+        if publisher.stdout is not None:
+            publisher.stdout.close()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not status.exists() or status.read_text().split()[2] != "Z"

@@ -7,8 +7,9 @@ itself, loads its chunk's bodies, renders and writes the pages atomically, and a
 with the paths whose bytes changed; meanwhile the publisher renders the lists and feeds.
 A page is written by exactly one process, so nothing is written twice.
 
-Workers start from a fork server (a clean process, not a copy of a daemon with threads)
-or are spawned; where neither can start (no `/dev/shm` in some containers), or a worker
+Workers are spawned (fresh interpreters, not copies of a daemon with threads, and
+children of the publisher, so they notice when it is killed); where none can start (no
+`/dev/shm` in some containers), or a worker
 fails (it dies, or cannot reach the store), the publisher renders those pages itself.
 The publisher puts its own pages (lists, feeds, the sitemap) in place only after the
 workers' article pages, so no page links one that is not written yet. A publish with a
@@ -20,6 +21,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -41,6 +44,8 @@ PARALLEL_FROM = 2000
 CHUNK = 250
 #: Workers at most, however many cores: the publisher and the disk need their share too.
 MAX_WORKERS = 4
+#: How often a worker looks whether the process that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 #: Loads full articles by item id, in that order (`Library.articles`).
@@ -78,12 +83,11 @@ class _Pool:
     """Chunks of article pages handed to worker processes."""
 
     def __init__(self, setup: WorkerSetup, pages: Sequence[Page]) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        context = multiprocessing.get_context("spawn")
         workers = min(MAX_WORKERS, cores(), -(-len(pages) // CHUNK))
         self._output = setup.output
         self._executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start, initargs=(setup,)
+            workers, mp_context=context, initializer=_start, initargs=(setup, os.getpid())
         )
         self._tasks: list[tuple[Future[list[str]], Sequence[Page]]] = []
         try:
@@ -145,10 +149,20 @@ def article_workers(setup: WorkerSetup | None, pages: Sequence[Page]) -> Iterato
 _worker: tuple[ArticleLoader, WorkerSetup] | None = None
 
 
-def _start(setup: WorkerSetup) -> None:
-    """Reach the bodies once per worker (open the store, say)."""
+def _start(setup: WorkerSetup, publisher: int) -> None:
+    """Reach the bodies once per worker (open the store, say), and leave with the publisher."""
     global _worker
+    threading.Thread(target=_leave_with, args=(publisher,), daemon=True).start()
     _worker = (setup.loader(), setup)
+
+
+def _leave_with(publisher: int) -> None:
+    """Exit once the publisher that started this worker is gone, even before the worker
+    was ready (killed with SIGKILL, it never shuts its pool down): a worker left behind
+    would write pages a new publisher owns, or wait for work for ever."""
+    while os.getppid() == publisher:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _render_chunk(jobs: Sequence[tuple[str, ArticleJob]]) -> list[str]:
