@@ -17,7 +17,7 @@ from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, Item, SourceRef, StoredItem
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.atom import render_atom
-from kanalwerk.publish.files import BackgroundWriter, write_atomic
+from kanalwerk.publish.files import PageWriter, write_atomic
 from kanalwerk.publish.pages import ArticleLibrary, entry_of
 from kanalwerk.publish.site import render_article, render_index
 
@@ -402,42 +402,32 @@ def test_publish_removes_temp_files_a_killed_run_left(tmp_path: Path) -> None:
     assert young.exists() and all(path.exists() for path in others)
 
 
-def test_background_writer_writes_in_order_and_reports_changed_files(tmp_path: Path) -> None:
+def test_page_writer_reports_the_files_it_changed_in_order(tmp_path: Path) -> None:
     (tmp_path / "same.html").write_bytes(b"gleich")
-    with BackgroundWriter(pending=2) as writer:
+    with PageWriter() as writer:
         for n in range(20):
             writer.write(tmp_path / f"{n}.html", f"Seite {n}".encode())
         writer.write(tmp_path / "same.html", b"gleich")
-        written = writer.close()
-    assert written == [tmp_path / f"{n}.html" for n in range(20)]
+    assert writer.written == [tmp_path / f"{n}.html" for n in range(20)]
     assert (tmp_path / "7.html").read_bytes() == b"Seite 7"
 
 
 def test_held_files_are_put_in_place_only_on_commit(tmp_path: Path) -> None:
     (tmp_path / "alt.html").write_bytes(b"alt")
-    with BackgroundWriter(hold=True) as writer:
+    with PageWriter(hold=True) as writer:
         writer.write(tmp_path / "neu.html", b"neu")
         writer.write(tmp_path / "alt.html", b"ersetzt")
-        assert writer.close() == [tmp_path / "neu.html", tmp_path / "alt.html"]
+        assert writer.written == []
         assert not (tmp_path / "neu.html").exists()
         assert (tmp_path / "alt.html").read_bytes() == b"alt"
         writer.commit()
+    assert writer.written == [tmp_path / "neu.html", tmp_path / "alt.html"]
     assert (tmp_path / "neu.html").read_bytes() == b"neu"
     assert (tmp_path / "alt.html").read_bytes() == b"ersetzt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alt.html", "neu.html"]
 
 
 def test_held_files_never_committed_leave_nothing_behind(tmp_path: Path) -> None:
-    with BackgroundWriter(hold=True) as writer:
+    with PageWriter(hold=True) as writer:
         writer.write(tmp_path / "neu.html", b"neu")
-        writer.close()
     assert list(tmp_path.iterdir()) == []
-
-
-def test_background_writer_stops_at_the_first_error_and_raises_it(tmp_path: Path) -> None:
-    with BackgroundWriter() as writer, pytest.raises(FileNotFoundError):
-        writer.write(tmp_path / "1.html", b"eins")
-        writer.write(tmp_path / "kein-ordner" / "2.html", b"zwei")
-        writer.write(tmp_path / "3.html", b"drei")  # raises here, or `close` does
-        writer.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.html"]

@@ -19,7 +19,7 @@ from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.files import BackgroundWriter, flush_to_disk, remove_file, scan_folder
+from kanalwerk.publish.files import PageWriter, flush_to_disk, remove_file, scan_folder
 from kanalwerk.publish.opmlpages import opml_pages
 from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan
 from kanalwerk.publish.removed import removed_pages
@@ -119,7 +119,7 @@ def _batches(pages: Sequence[Page]) -> Iterator[tuple[list[Page], list[int]]]:
         yield batch, list(needs)
 
 
-def _render(pages: Sequence[Page], bodies: _Bodies, output: Path, writer: BackgroundWriter) -> None:
+def _render(pages: Sequence[Page], bodies: _Bodies, output: Path, writer: PageWriter) -> None:
     """Render `pages` with their bodies loaded in batches, and hand them to `writer`."""
     for batch, needs in _batches(pages):
         bodies.load(needs)
@@ -186,17 +186,16 @@ def _write(
             here = due if pool is None else [page for page in due if page.job is None]
             # With workers, the publisher's pages wait until the article pages they link
             # are in place.
-            with BackgroundWriter(hold=pool is not None) as writer:
+            with PageWriter(hold=pool is not None) as writer:
                 _render(here, bodies, output, writer)
-                written = writer.close()
+                written: list[Path] = []
                 if pool is not None:
-                    written, left = pool.finish()
-                    if left:
-                        with BackgroundWriter() as direct:
-                            _render(left, bodies, output, direct)
-                            written += direct.close()
+                    by_workers, left = pool.finish()
+                    with PageWriter() as direct:  # what a failing worker left
+                        _render(left, bodies, output, direct)
+                    written = by_workers + direct.written
                     writer.commit()
-                    written += writer.written
+                written += writer.written
         if written:
             flush_to_disk()  # before the caller records the keys of these pages
         planned = {page.path for page in pages}

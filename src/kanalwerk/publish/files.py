@@ -9,11 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import re
 import secrets
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -119,58 +117,31 @@ def discard_temp(tmp_path: Path) -> None:
         tmp_path.unlink()
 
 
-class BackgroundWriter:
-    """`write_atomic(durable=False)` on a thread of its own, in the order given.
+class PageWriter:
+    """`write_atomic(durable=False)` for many pages, or, with `hold`, their files prepared
+    (`prepare_atomic`) and put in place all at once by `commit`, in the order written: for
+    pages that link others still being written elsewhere. Prepared files not committed
+    are removed when the writer is left.
 
-    The publisher renders (Python, holding the GIL) while this thread waits on the file
-    system (system calls release it), so a full publish of thousands of pages costs
-    rendering plus little more. The queue is bounded: rendered pages never pile up in
-    memory. The first error stops the writing and is raised by the next `write` or by
-    `close`; files written before it stay written, as with one thread.
-
-    With `hold`, files are only prepared (`prepare_atomic`) and `commit` puts them all in
-    place, in the order given: for pages that link others still being written elsewhere.
-    Prepared files not committed are removed when the writer is left.
+    In the publishing thread itself: a writer thread lost more to waiting for the GIL
+    between its system calls (the renderer holds it for its whole switch interval) than it
+    won by writing beside the renderer.
     """
 
-    _DONE = None
-
-    def __init__(self, pending: int = 64, *, hold: bool = False) -> None:
-        self.written: list[Path] = []
+    def __init__(self, *, hold: bool = False) -> None:
+        self.written: list[Path] = []  # in place
         self._hold = hold
         self._held: list[tuple[Path, Path]] = []  # temp file, target
-        self._queue: queue.Queue[tuple[Path, bytes] | None] = queue.Queue(maxsize=pending)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="kanalwerk-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not self._DONE:
-            if self._error is not None:
-                continue  # drain: the publisher learns of the error at its next write
-            path, data = job
-            try:
-                if not self._hold:
-                    if write_atomic(path, data, durable=False):
-                        self.written.append(path)
-                elif (tmp_path := prepare_atomic(path, data, durable=False)) is not None:
-                    self._held.append((tmp_path, path))
-            except BaseException as exc:  # handed to the publishing thread
-                self._error = exc
 
     def write(self, path: Path, data: bytes) -> None:
-        self._raise_error()
-        self._queue.put((path, data))
-
-    def close(self) -> list[Path]:
-        """Wait for every write; the files whose bytes changed, in the order given (with
-        `hold`: those prepared, in place only after `commit`)."""
-        self._stop()
-        self._raise_error()
-        return self.written + [path for _, path in self._held]
+        if not self._hold:
+            if write_atomic(path, data, durable=False):
+                self.written.append(path)
+        elif (tmp_path := prepare_atomic(path, data, durable=False)) is not None:
+            self._held.append((tmp_path, path))
 
     def commit(self) -> None:
-        """Put the held files in place, in the order they were written; after `close`."""
+        """Put the held files in place, in the order they were written."""
         held, self._held = self._held, []
         for done, (tmp_path, path) in enumerate(held):
             try:
@@ -180,20 +151,10 @@ class BackgroundWriter:
                 raise
             self.written.append(path)
 
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(self._DONE)
-            self._thread.join()
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def __enter__(self) -> BackgroundWriter:
+    def __enter__(self) -> PageWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop()
         for tmp_path, _ in self._held:
             discard_temp(tmp_path)
         self._held.clear()
