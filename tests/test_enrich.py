@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pytest
-
 from kanalwerk.config import Config, load_config
 from kanalwerk.enrich import Candidate, Missing, enrich_pending
 from kanalwerk.models import Item, SourceText
 from kanalwerk.store import Store, migrations
+from tests.old_stores import before, store_at
 from tests.test_store import raw
 
 
@@ -103,13 +102,10 @@ def test_items_of_a_channel_no_longer_configured_are_left_alone(
 
 
 def test_after_the_source_text_migration_waiting_items_get_theirs_at_the_next_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "k.db"
-    with monkeypatch.context() as patched:
-        before = migrations.MIGRATIONS.index(migrations._m0007_source_texts)
-        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
-        Store.open(f"sqlite:///{path}").close()
+    store_at(f"sqlite:///{path}", before(migrations._m0007_source_texts))
     now = "2025-01-01 00:00:00"
     raw(
         path,

@@ -17,17 +17,16 @@ from kanalwerk.models import Item
 from kanalwerk.parse import parse_feed
 from kanalwerk.store import Store, migrations
 from kanalwerk.store import schema as db
+from tests.old_stores import store_at
 
 NOW = datetime(2025, 1, 27, 10, 0, tzinfo=UTC)
 OLD_URL = "https://example.org/a/feed.xml"
 NEW_URL = "https://example.org/b/c/feed.xml"
 
 
-def write_old_store(url: str, monkeypatch: pytest.MonkeyPatch, guids: list[str]) -> None:
+def write_old_store(url: str, guids: list[str]) -> None:
     """A version-1 store whose channel "blog" polled OLD_URL, then moved to NEW_URL."""
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-        Store.open(url).close()
+    store_at(url, 1)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -99,12 +98,9 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'old.db'}"
 
 
-def test_old_resolved_guids_are_adopted_after_the_feed_moved(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_old_resolved_guids_are_adopted_after_the_feed_moved(store_url: str) -> None:
     write_old_store(
         store_url,
-        monkeypatch,
         [
             "https://example.org/a/12345",  # was <guid>12345</guid>
             "https://example.org/a/posts/7",  # was <guid>posts/7</guid>
@@ -131,12 +127,8 @@ def test_old_resolved_guids_are_adopted_after_the_feed_moved(
     }
 
 
-def test_a_duplicate_from_an_earlier_move_leaves_the_oldest_item_in_charge(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write_old_store(
-        store_url, monkeypatch, ["https://example.org/a/777", "https://example.org/b/c/777"]
-    )
+def test_a_duplicate_from_an_earlier_move_leaves_the_oldest_item_in_charge(store_url: str) -> None:
+    write_old_store(store_url, ["https://example.org/a/777", "https://example.org/b/c/777"])
     engine = sa.create_engine(store_url)
     with engine.begin() as conn:  # the old version had followed the 301 already
         conn.execute(sa.update(db.channels).where(db.channels.c.id == "blog").values(url=NEW_URL))
@@ -146,10 +138,8 @@ def test_a_duplicate_from_an_earlier_move_leaves_the_oldest_item_in_charge(
     assert guids_by_id(store_url) == {1: "777", 2: "https://example.org/b/c/777"}
 
 
-def test_only_items_stored_before_the_upgrade_are_adopted(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write_old_store(store_url, monkeypatch, ["https://example.org/a/1"])
+def test_only_items_stored_before_the_upgrade_are_adopted(store_url: str) -> None:
+    write_old_store(store_url, ["https://example.org/a/1"])
     with Store.open(store_url) as store:
         # Stored after the upgrade: its guid is as the feed gave it, absolute.
         (later,) = store.add_items("blog", [item("https://example.org/a/2")])
@@ -167,14 +157,11 @@ def test_a_fresh_store_records_no_bases(store_url: str) -> None:
         assert len(store.add_items("blog", [item("https://example.org/a/1", OLD_URL)])) == 1
 
 
-def test_guids_resolved_against_a_temporary_redirect_target_are_adopted(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_guids_resolved_against_a_temporary_redirect_target_are_adopted(store_url: str) -> None:
     # The old version fetched OLD_URL through a 302 to /b/c/feed.xml, resolved the guids
     # against that target and never stored it; now the 302 leads to a CDN.
     write_old_store(
         store_url,
-        monkeypatch,
         [
             "https://example.org/b/c/12345",  # was <guid>12345</guid>
             "https://example.org/b/c/posts/7",  # was <guid>posts/7</guid>
@@ -208,16 +195,14 @@ def test_guids_resolved_against_a_temporary_redirect_target_are_adopted(
     assert new == [6, 7]
 
 
-def test_an_old_item_identified_by_its_relative_link_is_adopted(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_old_item_identified_by_its_relative_link_is_adopted(store_url: str) -> None:
     body = (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
         b"<link>https://example.org/</link><description>d</description>"
         b"<item><title>A</title><link>posts/9</link></item></channel></rss>"
     )
     # The old version stored the link resolved against where it fetched the feed.
-    write_old_store(store_url, monkeypatch, ["https://example.org/a/posts/9"])
+    write_old_store(store_url, ["https://example.org/a/posts/9"])
     (parsed,) = parse_feed(body, url=NEW_URL).items
     assert parsed.guid == "posts/9"
     with Store.open(store_url) as store:
@@ -236,10 +221,8 @@ def bases_of(store_url: str) -> set[str]:
         engine.dispose()
 
 
-def test_the_recorded_urls_go_once_the_first_poll_adopted_what_it_could(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write_old_store(store_url, monkeypatch, ["https://example.org/a/1", "https://example.org/a/2"])
+def test_the_recorded_urls_go_once_the_first_poll_adopted_what_it_could(store_url: str) -> None:
+    write_old_store(store_url, ["https://example.org/a/1", "https://example.org/a/2"])
     engine = sa.create_engine(store_url)
     with engine.begin() as conn:
         conn.execute(
@@ -254,11 +237,9 @@ def test_the_recorded_urls_go_once_the_first_poll_adopted_what_it_could(
         assert bases_of(store_url) == {"quiet"}
 
 
-def test_adopting_thousands_of_items_stays_within_sqlites_parameter_limit(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_adopting_thousands_of_items_stays_within_sqlites_parameter_limit(store_url: str) -> None:
     """32,766 parameters per statement: SQLite's default limit since 3.32."""
-    write_old_store(store_url, monkeypatch, ["https://example.org/a/0"])
+    write_old_store(store_url, ["https://example.org/a/0"])
 
     def limit_parameters(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)

@@ -24,7 +24,8 @@ from kanalwerk.pipeline import Pipeline
 from kanalwerk.publish import PublishResult, publish
 from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry
-from kanalwerk.store import Store, migrations
+from kanalwerk.store import Store
+from tests.old_stores import opened_at, store_at
 from tests.test_review_migration import sql
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -420,14 +421,10 @@ def test_published_pages_kept_in_memory_follow_records_from_another_store(
         assert daemon.published_pages() == expected
 
 
-def test_migration_takes_over_the_keys_kept_in_meta(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migration_takes_over_the_keys_kept_in_meta(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
-        with Store.open(url) as old:
-            old.set_meta("published_keys", '{"index.html": "abc", "feed.atom": "def"}')
+    with opened_at(url, 3) as old:
+        old.set_meta("published_keys", '{"index.html": "abc", "feed.atom": "def"}')
     with Store.open(url) as store:
         assert store.published_pages() == {"index.html": "abc", "feed.atom": "def"}
         assert store.get_meta("published_keys") is None
@@ -538,13 +535,9 @@ def test_publication_numbers_follow_the_order_articles_went_out(site: Site) -> N
     }
 
 
-def test_migration_numbers_articles_out_in_the_order_they_went_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migration_numbers_articles_out_in_the_order_they_went_out(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
-        Store.open(f"sqlite:///{path}").close()
+    store_at(f"sqlite:///{path}", 7)
     now = "2025-03-01 09:00:00.000000"
     sql(
         path,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kanalwerk.store import Store, migrations
+from tests.old_stores import store_at
 
 
 def sql(path: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -21,12 +22,10 @@ def sql(path: Path, statement: str, params: tuple[object, ...] = ()) -> list[tup
 
 
 @pytest.fixture
-def version_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def version_2(tmp_path: Path) -> Path:
     """A store at schema version 2 holding a published and a new item."""
     path = tmp_path / "old.db"
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-        Store.open(f"sqlite:///{path}").close()
+    store_at(f"sqlite:///{path}", 2)
     now = "2025-03-01 09:00:00.000000"
     sql(
         path,

@@ -14,6 +14,7 @@ from kanalwerk.freshness import fresh_for
 from kanalwerk.models import FetchResult, Item
 from kanalwerk.schedule import Cadence, PollHistory, first_offset, format_wait, next_poll
 from kanalwerk.store import FetchRecord, Store, migrations
+from tests.old_stores import before, opened_at
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CADENCE = Cadence(
@@ -248,17 +249,10 @@ def test_a_channels_pace_is_counted_from_its_items_dates(tmp_path: Path) -> None
         assert (history.items_total, history.posts_week, history.posts_day) == (5, 3, 2)
 
 
-def test_the_migration_dates_a_failing_streak_from_the_last_success(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_migration_dates_a_failing_streak_from_the_last_success(tmp_path: Path) -> None:
     database = tmp_path / "old.db"
-    before = next(
-        n for n, m in enumerate(migrations.MIGRATIONS) if m.__name__.endswith("_poll_schedule")
-    )
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
-        with Store.open(f"sqlite:///{database}") as old:
-            old.sync_channels([("ok", "OK", "https://a.example/"), ("bad", "Bad", None)])
+    with opened_at(f"sqlite:///{database}", before(migrations._m0008_poll_schedule)) as old:
+        old.sync_channels([("ok", "OK", "https://a.example/"), ("bad", "Bad", None)])
     with sqlite3.connect(database) as db:
         db.execute(
             "UPDATE channels SET error_count = 3, last_success_at = '2026-02-01 08:00:00.000000' "

@@ -12,15 +12,14 @@ from kanalwerk.errors import StoreError
 from kanalwerk.models import FetchResult, Item, ParsedFeed
 from kanalwerk.select import Decision, origin_key
 from kanalwerk.store import FetchRecord, Store, migrations
+from tests.old_stores import store_at
 from tests.test_store import raw
 
 
-def old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int) -> Path:
+def old_store(tmp_path: Path, version: int) -> Path:
     """An SQLite store at schema `version` with one channel 'a'."""
     path = tmp_path / "k.db"
-    with monkeypatch.context() as patched:
-        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:version])
-        Store.open(f"sqlite:///{path}").close()
+    store_at(f"sqlite:///{path}", version)
     raw(
         path,
         "INSERT INTO channels (id, name, error_count, created_at) VALUES ('a', 'A', 0, ?)",
@@ -29,10 +28,8 @@ def old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int) -> 
     return path
 
 
-def test_migration_keeps_articles_marks_known_channels_and_fills_origins(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = old_store(tmp_path, monkeypatch, 2)
+def test_migration_keeps_articles_marks_known_channels_and_fills_origins(tmp_path: Path) -> None:
+    path = old_store(tmp_path, 2)
     now = "2025-01-01 00:00:00"
     raw(
         path,
@@ -126,9 +123,9 @@ def test_another_feed_url_starts_backfill_again_until_a_poll_brings_items(store:
 
 
 def test_migration_10_gives_links_with_parameters_without_value_their_own_origin(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    path = old_store(tmp_path, monkeypatch, 9)
+    path = old_store(tmp_path, 9)
     now = "2025-01-01 00:00:00"
     for n, link in enumerate(
         ("https://cms.example/index.php?artikel1", "https://youtu.be/abcdefghijk")

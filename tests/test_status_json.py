@@ -20,6 +20,7 @@ from kanalwerk.store import Store, migrations
 from kanalwerk.translate.chain import Suspensions
 from kanalwerk.translate.factory import translator_settings
 from tests.cli import run_cli
+from tests.old_stores import store_at
 from tests.once import Setup, rss, run_setup
 from tests.servers import Resource
 
@@ -97,14 +98,10 @@ def test_status_never_changes_the_store(setup: Setup) -> None:
     assert sorted(p.name for p in database.parent.iterdir()) == files
 
 
-def test_a_store_that_needs_migrating_is_reported_not_migrated(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_store_that_needs_migrating_is_reported_not_migrated(setup: Setup) -> None:
     database = setup.folder / "data" / "k.db"
     older = len(migrations.MIGRATIONS) - 1
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:older])
-        Store.open(f"sqlite:///{database}").close()
+    store_at(f"sqlite:///{database}", older)
     before = (database.read_bytes(), database.stat().st_mtime_ns)
 
     data = setup.status()

@@ -22,7 +22,8 @@ from kanalwerk.config import load_config
 from kanalwerk.models import Article, Item, SourceRef
 from kanalwerk.pipeline import Pipeline
 from kanalwerk.publish.pages import layout_key
-from kanalwerk.store import Store, migrations
+from kanalwerk.store import Store
+from tests.old_stores import opened_at
 from tests.test_incremental import Site, write_config
 from tests.test_review_migration import sql
 
@@ -260,15 +261,11 @@ def test_a_changed_policy_makes_every_body_stale_and_rewrites_the_pages(
 # --- the migration --------------------------------------------------------------------
 
 
-def test_migration_adds_the_marker_and_old_rows_are_cleaned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migration_adds_the_marker_and_old_rows_are_cleaned(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
-        with Store.open(f"sqlite:///{path}") as old:
-            old.sync_channels([("c", "C", "https://c.example/feed.xml")])
-            (item_id,) = old.add_items("c", [Item(guid="g1", link=None, title="T")])
+    with opened_at(f"sqlite:///{path}", 10) as old:
+        old.sync_channels([("c", "C", "https://c.example/feed.xml")])
+        (item_id,) = old.add_items("c", [Item(guid="g1", link=None, title="T")])
     columns = {row[1] for row in sql(path, "PRAGMA table_info(articles)")}
     assert "sanitized_by" not in columns
     now = "2025-03-01 09:00:00.000000"
