@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from lxml import etree
@@ -97,11 +99,21 @@ class Site:
         return {p: p.read_bytes() for p in self.output.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+S = TypeVar("S", bound=Site)
+
+
+@contextmanager
+def opened(tmp_path: Path, kind: type[S]) -> Iterator[S]:
+    """A site of `write_config`'s in `tmp_path`, its store and pipeline open."""
     config = load_config(write_config(tmp_path))
     with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
-        yield Site(config, store, pipeline)
+        yield kind(config, store, pipeline)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    with opened(tmp_path, Site) as site:
+        yield site
 
 
 def publish_articles(site: Site, count: int) -> PublishResult:

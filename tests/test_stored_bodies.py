@@ -18,13 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from kanalwerk import sanitize
-from kanalwerk.config import load_config
 from kanalwerk.models import Article, Item, SourceRef
-from kanalwerk.pipeline import Pipeline
 from kanalwerk.publish.pages import layout_key
 from kanalwerk.store import Store
 from tests.old_stores import opened_at
-from tests.test_incremental import Site, write_config
+from tests.test_incremental import Site, opened
 from tests.test_review_migration import sql
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -83,9 +81,8 @@ class Blog(Site):
 
 @pytest.fixture
 def blog(tmp_path: Path) -> Iterator[Blog]:
-    config = load_config(write_config(tmp_path))
-    with Store.open(config.store) as store, Pipeline(config, store) as pipeline:
-        yield Blog(config, store, pipeline)
+    with opened(tmp_path, Blog) as blog:
+        yield blog
 
 
 def add_item(store: Store, n: int) -> int:
