@@ -140,7 +140,7 @@ class Daemon:
 
     def _interval(self, channel_id: str) -> timedelta:
         config = self.pipeline.config
-        channel = next((c for c in config.channels if c.id == channel_id), None)
+        channel = config.channel(channel_id)
         return config.cadence(channel).interval if channel else config.schedule.interval
 
     def due(self) -> list[str]:

@@ -611,9 +611,13 @@ class Config(_Model):
         """The URL `channel` is polled at (see `ChannelConfig.poll_url`)."""
         return channel.poll_url(self.rules(channel).shorts)
 
+    def channel(self, channel_id: str) -> ChannelConfig | None:
+        """The channel of that id, if the config still names it."""
+        return next((c for c in self.channels if c.id == channel_id), None)
+
     def _selection_key(self, channel_id: str, name: str) -> Any:
         """The channel's own value of a `SelectionKeys` key, else the `selection:` one."""
-        channel = next((c for c in self.channels if c.id == channel_id), None)
+        channel = self.channel(channel_id)
         own = channel is not None and name in channel.model_fields_set
         return getattr(channel if own else self.selection, name)
 

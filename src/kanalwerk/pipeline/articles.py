@@ -34,7 +34,7 @@ log = logging.getLogger("kanalwerk.pipeline")
 
 def source_language(config: Config, stored: StoredItem) -> str:
     """The item's language: channel config, else the feed's word or detection; see `language`."""
-    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
+    channel = config.channel(stored.channel_id)
     item = stored.item
     choice = choose_source_language(
         channel=channel.language if channel else None,
@@ -72,7 +72,7 @@ def _translate_item(
     so an outage leaves the item queued.
     """
     item = stored.item
-    channel = next((c for c in config.channels if c.id == stored.channel_id), None)
+    channel = config.channel(stored.channel_id)
     made_from = basis(stored, transcript_section=channel.transcript_section if channel else True)
     lang = source_language(config, stored)
     if lang == "de":
