@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from kanalwerk.basis import own_kind
 from kanalwerk.config import Config
 from kanalwerk.fetch import FetchSettings
-from kanalwerk.models import SourceKind, SourceText, StoredItem
+from kanalwerk.models import SourceText, StoredItem
 from kanalwerk.sources.base import Candidate, Missing, Source
 from kanalwerk.store import Store
 
@@ -27,9 +28,8 @@ log = logging.getLogger(__name__)
 def own_text(stored: StoredItem, reasons: Sequence[str] = ()) -> SourceText:
     """The item's own text: the video's description or the feed's text."""
     item = stored.item
-    kind: SourceKind = "description" if item.video_id else "feed"
     reason = "; ".join(reasons) or None
-    return SourceText(kind, item.content_html or item.summary_html, reason)
+    return SourceText(own_kind(stored), item.content_html or item.summary_html, reason)
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,6 @@ class _Bodies:
     def removed(self) -> Sequence[str]:
         return self._library.removed
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._library, name)  # whatever else a Library offers
-
     def load(self, item_ids: Sequence[int]) -> None:
         loaded = self._library.articles(item_ids) if item_ids else []
         self._loaded = {a.item_id: a for a in loaded}

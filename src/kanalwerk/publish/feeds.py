@@ -22,6 +22,7 @@ from kanalwerk.publish.archive import (
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.jsonfeed import render_json_feed
 from kanalwerk.publish.pages import Entry, Library, Page, layout_key, page_key, versions
+from kanalwerk.publish.paging import global_seq
 from kanalwerk.publish.rss import render_rss
 
 FEED_FILE = "feed.atom"
@@ -43,10 +44,6 @@ def _page(
     return Page(path, page_key(path, layout_key(site), versions(entries), *key), rendered, ids)
 
 
-def _seq(entry: Entry) -> int:
-    return entry.seq
-
-
 def _links_key(links: ArchiveLinks) -> tuple[str | None, ...]:
     return (links.prev_archive, links.next_archive, links.current)
 
@@ -54,7 +51,7 @@ def _links_key(links: ArchiveLinks) -> tuple[str | None, ...]:
 def feed_pages(library: Library) -> list[Page]:
     """The three current feeds and every Atom archive."""
     site = library.site
-    split = split_feed(library.entries, site.feed_size, seq=_seq)
+    split = split_feed(library.entries, site.feed_size, seq=global_seq)
     count = len(split.archives)
     hub = site.websub_hub
     current = current_links(count, base_url=site.base_url)
