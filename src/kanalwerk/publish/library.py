@@ -9,7 +9,7 @@ from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish.collector import collector_paused
 from kanalwerk.publish.pages import ChannelInfo, Entry
 
-if TYPE_CHECKING:  # the store imports `publish.pages`; this module is imported after it
+if TYPE_CHECKING:  # only the annotation: rendering pages needs no store loaded
     from kanalwerk.store import Store
 
 

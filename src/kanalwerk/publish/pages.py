@@ -14,107 +14,37 @@ import hashlib
 import importlib.resources
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Protocol
 
 from kanalwerk import __version__, sanitize
-from kanalwerk.dates import iso_utc, utc_seconds
-from kanalwerk.models import Article, SiteInfo, SourceRef
+from kanalwerk.entries import (
+    ChannelInfo,
+    Entry,
+    channel_numbers,
+    digest,
+    entry_of,
+    newest_first_key,
+    number_new,
+)
+from kanalwerk.models import Article, SiteInfo
 
-
-@dataclass(frozen=True)
-class Entry:
-    """A published article without its body: enough for lists, links and keys."""
-
-    item_id: int
-    entry_id: str
-    slug: str
-    channel_id: str
-    title: str
-    summary: str
-    published: datetime
-    updated: datetime
-    source: SourceRef
-    thumbnail: str | None = None
-    #: Publication number: given once, in the order articles go out, never reused. Archives
-    #: and list pages hold ranges of numbers, so an unpublished article leaves a hole in
-    #: its own page instead of shifting every later one. Not part of `version`: the pages
-    #: show no number.
-    seq: int = 0
-    #: The same within the article's channel, for the channel's pages.
-    channel_seq: int = 0
-
-    @cached_property
-    def version(self) -> tuple[object, ...]:
-        """Everything of the entry a page shows; part of the key of every page listing it.
-
-        The body is not here: a re-made body always moves `updated`. Computed once: an
-        entry is in the key of its page, of a list page, a feed and the sitemap.
-        """
-        return (
-            self.entry_id,
-            self.slug,
-            self.channel_id,
-            self.title,
-            self.summary,
-            int(self.published.timestamp()),  # to the second, as pages show them
-            int(self.updated.timestamp()),
-            self.thumbnail,
-            self.source.title,
-            self.source.link,
-            self.source.channel_name,
-            self.source.feed_title,
-            self.source.feed_url,
-            self.source.feed_link,
-            self.source.feed_id,
-            self.source.author,
-        )
-
-    @cached_property
-    def digest(self) -> str:
-        """`version` as a `page_key`, worked out once per entry.
-
-        Page keys take digests rather than the tuples: every entry is in the key of its
-        own page, its neighbours', a list page, a feed or archive and the sitemap, and
-        at 10,000 entries hashing each tuple's `repr` over and over is most of a plan.
-        A digest changes exactly when the tuple does, so no key loses what it covered.
-        """
-        return _digest((self.version,))  # as `page_key(self.version)`, not kept twice
-
-    @cached_property
-    def updated_iso(self) -> str:
-        """`updated` as the sitemap and lists compare it: RFC 3339 in UTC, all of one form,
-        so the newest is the greatest string."""
-        return iso_utc(self.updated)
-
-
-def entry_of(article: Article, seq: int = 0, channel_seq: int = 0) -> Entry:
-    return Entry(
-        seq=seq,
-        channel_seq=channel_seq,
-        item_id=article.item_id,
-        entry_id=article.entry_id,
-        slug=article.slug,
-        channel_id=article.channel_id,
-        title=article.title,
-        summary=article.summary,
-        published=article.published,
-        updated=article.updated,
-        source=article.source,
-        thumbnail=article.thumbnail,
-    )
-
-
-@dataclass(frozen=True)
-class ChannelInfo:
-    """A followed channel, for the channel pages and `quellen.opml`."""
-
-    id: str
-    name: str
-    feed_url: str
-    feed_title: str | None = None
-    feed_link: str | None = None
+__all__ = [
+    "ArticleJob",
+    "ArticleLibrary",
+    "ChannelInfo",
+    "Entry",
+    "Library",
+    "Page",
+    "channel_numbers",
+    "entry_of",
+    "layout_key",
+    "new_plan",
+    "newest_first_key",
+    "number_new",
+    "page_key",
+    "versions",
+]
 
 
 class Library(Protocol):
@@ -142,37 +72,6 @@ class Library(Protocol):
     def removed(self) -> Sequence[str]:
         """Slugs of unpublished articles (`Store.removed_slugs`): their pages become a notice."""
         ...
-
-
-def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]:
-    """Newest original first, entry id breaking ties: among articles that went out together.
-
-    The store orders by when articles went out first (`Store.published_entries`).
-    """
-    return (utc_seconds(published), entry_id)
-
-
-def number_new(oldest_first: Sequence[int | None], after: int) -> list[int]:
-    """Publication numbers: the given ones kept, the missing ones (not out yet) given
-    provisionally after `after` (the highest ever given), in the order of the list."""
-    numbers = []
-    for seq in oldest_first:
-        if seq is None:
-            after += 1
-            seq = after
-        numbers.append(seq)
-    return numbers
-
-
-def channel_numbers(oldest_first: Sequence[tuple[str, int]]) -> dict[int, int]:
-    """Each publication number's rank within its channel, from (channel, number) pairs
-    of every article that ever went out, unpublished ones included, oldest first."""
-    counts: dict[str, int] = {}
-    ranks = {}
-    for channel_id, seq in oldest_first:
-        counts[channel_id] = counts.get(channel_id, 0) + 1
-        ranks[seq] = counts[channel_id]
-    return ranks
 
 
 @dataclass
@@ -253,15 +152,11 @@ def page_key(*parts: object) -> str:
     try:
         key = _keys_now.get(parts)
         if key is None:
-            key = _keys_before.get(parts) or _digest(parts)
+            key = _keys_before.get(parts) or digest(parts)
             _keys_now[parts] = key
         return key
     except TypeError:  # a list among the parts
-        return _digest(parts)
-
-
-def _digest(parts: tuple[object, ...]) -> str:
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        return digest(parts)
 
 
 _keys_now: dict[tuple[object, ...], str] = {}
@@ -282,7 +177,7 @@ def versions(entries: Iterable[Entry]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def _templates_digest() -> str:
+def _templatesdigest() -> str:
     """The templates' bytes: an edited template re-renders every page once."""
     digest = hashlib.sha256()
     folder = importlib.resources.files("kanalwerk").joinpath("templates")
@@ -299,4 +194,4 @@ def layout_key(site: SiteInfo) -> str:
 
     Cached: every feed, archive and notice page asks for it, the answer is per site.
     """
-    return page_key(__version__, _templates_digest(), sanitize.POLICY, dataclasses.astuple(site))
+    return page_key(__version__, _templatesdigest(), sanitize.POLICY, dataclasses.astuple(site))

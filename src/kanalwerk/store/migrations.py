@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kanalwerk.entries import newest_first_key
 from kanalwerk.errors import StoreError, StoreNeedsMigration
-from kanalwerk.publish.pages import newest_first_key
 from kanalwerk.store.schema import UTCDateTime, schema_version
 
 Migration = Callable[[Connection], None]

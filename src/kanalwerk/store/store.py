@@ -26,6 +26,13 @@ from sqlalchemy.engine import Connection, Engine
 from kanalwerk import sanitize
 from kanalwerk.config.load import feed_identity
 from kanalwerk.dates import as_utc
+from kanalwerk.entries import (
+    ChannelInfo,
+    Entry,
+    channel_numbers,
+    newest_first_key,
+    number_new,
+)
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
 from kanalwerk.fingerprint import content_hash
 from kanalwerk.models import (
@@ -38,13 +45,6 @@ from kanalwerk.models import (
     SourceText,
     StoredItem,
     Usage,
-)
-from kanalwerk.publish.pages import (
-    ChannelInfo,
-    Entry,
-    channel_numbers,
-    newest_first_key,
-    number_new,
 )
 from kanalwerk.schedule import BUSY_WINDOW, QUIET_WINDOW, PollHistory
 from kanalwerk.select import Decision, Facts, origin_key
