@@ -239,11 +239,10 @@ def _stored_datetime(value: object) -> datetime:
     return as_utc(datetime.fromisoformat(value))
 
 
-def _entry(row: tuple[Any, ...], channel: tuple[Any, ...], seq: int, channel_seq: int) -> Entry:
+def _entry(row: tuple[Any, ...], channel: sa.Row[Any], seq: int, channel_seq: int) -> Entry:
     """An `Entry` from a row of `published_entries` and its channel's row."""
     (item_id, entry_id, slug, title, summary, published, updated, thumbnail) = row[:8]
     (channel_id, item_title, item_link, item_author) = row[8:12]
-    _, name, url, configured_url, feed_title, feed_link, feed_id = channel
     return Entry(
         item_id=item_id,
         entry_id=entry_id,
@@ -253,16 +252,7 @@ def _entry(row: tuple[Any, ...], channel: tuple[Any, ...], seq: int, channel_seq
         summary=summary,
         published=_stored_datetime(published),
         updated=_stored_datetime(updated),
-        source=SourceRef(
-            title=item_title,
-            link=item_link,
-            channel_name=name,
-            feed_title=feed_title,
-            feed_url=url or configured_url or "",
-            feed_link=feed_link,
-            feed_id=feed_id,
-            author=item_author,
-        ),
+        source=_source(channel, item_title, item_link, item_author),
         thumbnail=thumbnail,
         seq=seq,
         channel_seq=channel_seq,
@@ -1346,7 +1336,7 @@ class Store:
         )
         feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
         with self._read() as conn:
-            channels = {row[0]: tuple(row) for row in conn.execute(feeds).all()}
+            channels = {row[0]: row for row in conn.execute(feeds).all()}
             rows_read = conn.execute(stmt).all()
         given = sorted(((r[8], r[12]) for r in rows_read if r[12] is not None), key=itemgetter(1))
         found = [tuple(r) for r in rows_read if r[13] in _PUBLISHABLE]
