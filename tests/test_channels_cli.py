@@ -276,6 +276,14 @@ def test_remove_the_last_channel_is_refused(tmp_path: Path, site: LocalServer) -
     assert config.read_bytes() == before
 
 
+def test_commands_that_only_look_create_no_store(config: Path) -> None:
+    for args in (("items",), ("pending",), ("channels",)):
+        result = run_cli(config, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    assert run_cli(config, "items").stdout == ""
+    assert not (config.parent / "k.db").exists()
+
+
 def test_channels_lists_state_from_the_store(config: Path, site: LocalServer) -> None:
     never = run_cli(config, "channels")
     assert never.returncode == 0, never.stderr

@@ -452,17 +452,11 @@ def channels_cmd(config_path: Path) -> None:
 
     It only reads, so it is safe beside a running `kanalwerk run`.
     """
-    from kanalwerk.errors import NoStoreYet
     from kanalwerk.store import Store
 
     config = _load(config_path)
-    try:
-        store = Store.open(config.store, create=False)
-    except NoStoreYet:
-        statuses = {}
-    else:
-        with store:
-            statuses = {row.id: row for row in store.channel_statuses()}
+    with Store.existing(config.store) as store:
+        statuses = {row.id: row for row in store.channel_statuses()} if store else {}
     for channel in config.channels:
         source = f"youtube {channel.youtube}" if channel.youtube else f"feed {channel.url}"
         row = statuses.get(channel.id)
@@ -517,7 +511,7 @@ def export_opml(config_path: Path, output: Path | None) -> None:
     A channel given by @handle is exported with its feed URL: the one the store
     remembers, else the one looked up now.
     """
-    from kanalwerk.errors import NoStoreYet, OpmlError
+    from kanalwerk.errors import OpmlError
     from kanalwerk.opml import Subscription, render_opml
     from kanalwerk.pipeline.poll import fetch_settings
     from kanalwerk.publish.files import write_atomic
@@ -527,11 +521,9 @@ def export_opml(config_path: Path, output: Path | None) -> None:
     config = _load(config_path)
     known: dict[str, str] = {}  # feed URLs of @handle channels, as the store remembers them
     if any(channel.feed_url is None for channel in config.channels):
-        try:
-            with Store.open(config.store, create=False) as store:
+        with Store.existing(config.store) as store:
+            if store is not None:
                 known = {row.id: row.url for row in store.channel_statuses() if row.url}
-        except NoStoreYet:
-            pass
     subscriptions = []
     for channel in config.channels:
         url = channel.feed_url or known.get(channel.id)
@@ -559,17 +551,14 @@ def enable(config_path: Path, name: str) -> None:
     Its backoff is reset too, so it is polled at its next turn. Safe beside a running
     `kanalwerk run`, which picks it up within seconds.
     """
-    from kanalwerk.errors import NoStoreYet
     from kanalwerk.store import Store
 
     config = _load(config_path)
     channel = _channel_by_ref(config, name)
-    try:
-        store = Store.open(config.store, create=False)
-    except NoStoreYet:
-        click.echo(f"{channel.name} is not disabled (nothing polled yet)")
-        return
-    with store:
+    with Store.existing(config.store) as store:
+        if store is None:
+            click.echo(f"{channel.name} is not disabled (nothing polled yet)")
+            return
         try:
             enabled = store.enable_channel(channel.id)
         except KanalwerkError:  # in the config, not polled yet
@@ -747,7 +736,6 @@ def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str 
     An item whose transcript or full text could not be had says what its article is
     made from instead, and why (`[from its description: transcripts are disabled …]`).
     """
-    from kanalwerk.errors import NoStoreYet
     from kanalwerk.store import Store
     from kanalwerk.store.schema import ITEM_STATES
 
@@ -758,11 +746,9 @@ def items(config_path: Path, channel_ref: str | None, skipped: bool, state: str 
     if wanted is not None and wanted not in ITEM_STATES:
         raise click.UsageError(f"unknown state {wanted!r}; use one of {', '.join(ITEM_STATES)}")
     channel_id = None if channel_ref is None else _channel_by_ref(config, channel_ref).id
-    try:
-        store = Store.open(config.store, create=False)
-    except NoStoreYet:
-        return  # nothing polled yet, so no items
-    with store:
+    with Store.existing(config.store) as store:
+        if store is None:
+            return  # nothing polled yet, so no items
         rows = store.list_items(channel_id=channel_id, state=wanted)
     for row in rows:
         line = f"{row.id}  {row.channel_id}  {row.state}  {row.date:%Y-%m-%d}  {row.title}"

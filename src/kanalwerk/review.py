@@ -83,12 +83,8 @@ def _decide(store: Store, decision: Decision, ids: Sequence[int]) -> list[int]:
 
 def drafts(config: Config) -> list[Article]:
     """The drafts waiting for review, newest first; none before anything was stored."""
-    try:
-        store = Store.open(config.store, create=False)
-    except NoStoreYet:
-        return []
-    with store:
-        return store.drafts()
+    with Store.existing(config.store) as store:
+        return [] if store is None else store.drafts()
 
 
 def article(config: Config, item_id: int) -> tuple[Article, str]:

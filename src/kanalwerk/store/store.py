@@ -452,6 +452,19 @@ class Store:
         self._pages_seen: tuple[str, dict[str, str]] | None = None
 
     @classmethod
+    @contextmanager
+    def existing(cls, url: str) -> Iterator[Store | None]:
+        """The store at `url`, open, if it has been set up; None before anything was
+        stored (for commands that only look, or act on what is there)."""
+        try:
+            store = cls.open(url, create=False)
+        except NoStoreYet:
+            yield None
+            return
+        with store:
+            yield store
+
+    @classmethod
     def open(cls, url: str, *, create: bool = True, migrate: bool = True) -> Store:
         """Connect and apply pending migrations.
 
