@@ -738,3 +738,11 @@ def test_items_and_their_validators_are_stored_together(store: Store) -> None:
             "chan", [make_item(3)], fetched=FetchRecord(FetchResult("nope", FEED, FEED, 200))
         )
     assert len(store.pending_items(5)) == 2
+
+
+def test_meta_json_reads_what_was_kept_and_treats_garbage_as_absent(store: Store) -> None:
+    assert store.get_meta_json("note") is None
+    store.set_meta("note", '{"a": [1, 2]}')
+    assert store.get_meta_json("note") == {"a": [1, 2]}
+    store.set_meta("note", "{kaputt")
+    assert store.get_meta_json("note") is None

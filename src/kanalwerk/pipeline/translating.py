@@ -37,12 +37,8 @@ log = logging.getLogger("kanalwerk.pipeline")
 LAST_OUTAGE_KEY = "translate_last_outage_items"
 
 
-def _item_ids(raw: str | None) -> set[int]:
+def _item_ids(data: object) -> set[int]:
     """The ids kept under `LAST_OUTAGE_KEY`; anything unreadable counts as none."""
-    try:
-        data = json.loads(raw) if raw else []
-    except ValueError:
-        return set()
     return {i for i in data if isinstance(i, int)} if isinstance(data, list) else set()
 
 
@@ -139,7 +135,7 @@ def _translate_pending(
             translated, failed, waiting, reason, tuple(errors), tuple(deferred.items())
         )
 
-    last_outage = _item_ids(store.get_meta(LAST_OUTAGE_KEY))
+    last_outage = _item_ids(store.get_meta_json(LAST_OUTAGE_KEY))
     recovered: set[str] = set()  # engines whose suspect trips this step has forgotten
     try:
         queue = collections.deque(pending)

@@ -150,18 +150,11 @@ class Report:
 # --- notes the pipeline leaves in the store ---------------------------------------------
 
 
-def _load(raw: str | None) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def record_handle_lookup(
     store: Store, channel_id: str, handle: str, error: str | None, now: datetime
 ) -> None:
     """Remember a failed look-up of `handle` (or forget it when `error` is None)."""
-    data = _load(store.get_meta(HANDLE_LOOKUPS_KEY))
+    data = store.get_meta_json(HANDLE_LOOKUPS_KEY)
     lookups: dict[str, Any] = data if isinstance(data, dict) else {}
     if error is None:
         if channel_id not in lookups:
@@ -174,7 +167,7 @@ def record_handle_lookup(
 
 def handle_lookups(store: Store) -> dict[str, HandleLookup]:
     """The failed look-ups noted, by channel id; anything unreadable counts as none."""
-    data = _load(store.get_meta(HANDLE_LOOKUPS_KEY))
+    data = store.get_meta_json(HANDLE_LOOKUPS_KEY)
     found: dict[str, HandleLookup] = {}
     for channel_id, entry in (data if isinstance(data, dict) else {}).items():
         try:
@@ -197,7 +190,7 @@ def record_waiting(
             store.set_meta(WAITING_KEY, "")
         return
     value = {"at": now.isoformat(), "stopped": stopped, "deferred": [list(d) for d in deferred]}
-    old = _load(store.get_meta(WAITING_KEY))
+    old = store.get_meta_json(WAITING_KEY)
     if isinstance(old, dict) and {**old, "at": None} == {**value, "at": None}:
         return
     store.set_meta(WAITING_KEY, json.dumps(value))
@@ -205,7 +198,7 @@ def record_waiting(
 
 def waiting(store: Store) -> Waiting | None:
     """What the last translate step left waiting, as `record_waiting` noted it."""
-    data = _load(store.get_meta(WAITING_KEY))
+    data = store.get_meta_json(WAITING_KEY)
     if not isinstance(data, dict):
         return None
     try:

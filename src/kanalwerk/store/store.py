@@ -8,6 +8,7 @@ dialect-specific piece is `INSERT … ON CONFLICT`, chosen by `_insert_for`.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -1616,6 +1617,15 @@ class Store:
         with self._read() as conn:
             value = conn.execute(sa.select(db.meta.c.value).where(db.meta.c.key == key)).scalar()
         return None if value is None else str(value)
+
+    def get_meta_json(self, key: str) -> Any:
+        """The JSON value kept under `key`; None when there is none or it is unreadable
+        (the notes kept there are hints: a garbled one counts as absent)."""
+        raw = self.get_meta(key)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
