@@ -122,8 +122,9 @@ def _global_options() -> list[click.Option]:
     ]
 
 
-def _set_levels(verbose: int, quiet: bool) -> None:
-    levels = {
+def _levels(verbose: int, quiet: bool) -> dict[str, int]:
+    """The level of each logger the CLI sets ("": the root)."""
+    return {
         "": logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO),
         # httpx logs every request at INFO; that is noise at our default level.
         "httpx": logging.WARNING,
@@ -131,7 +132,10 @@ def _set_levels(verbose: int, quiet: bool) -> None:
         "apscheduler": logging.INFO if verbose else logging.WARNING,
         "uvicorn": logging.INFO if verbose else logging.WARNING,  # -v: one line per request
     }
-    for name, level in levels.items():
+
+
+def _set_levels(verbose: int, quiet: bool) -> None:
+    for name, level in _levels(verbose, quiet).items():
         logging.getLogger(name).setLevel(level)
 
 
@@ -141,8 +145,7 @@ def _setup_logging(options: _Globals) -> Callable[[], None]:
     Undoing matters when the command runs inside another program (tests drive it in
     process): its handler and levels must not outlive the command.
     """
-    names = ("", "httpx", "httpcore", "apscheduler", "uvicorn")
-    before = {name: logging.getLogger(name).level for name in names}
+    before = {name: logging.getLogger(name).level for name in _levels(0, False)}
     options.handler = logs.install(sys.stderr)  # control characters shown escaped
     options.apply()
 
