@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
@@ -132,21 +132,40 @@ def _list_pages(
     return pages
 
 
+#: The path and key of each article page of the last plan, with what they were made of:
+#: a daemon's next plan takes them as they are for every entry whose neighbours are the
+#: same objects (`Store.published_entries` hands out unchanged entries again).
+_Made = tuple[str, Entry, Entry | None, Entry | None, str, str]  # layout, entries, path, key
+_article_keys: dict[int, _Made] = {}
+
+
 def _article_page(
-    library: Library, layout: str, entry: Entry, older: Entry | None, newer: Entry | None
+    library: Library,
+    layout: str,
+    entry: Entry,
+    older: Entry | None,
+    newer: Entry | None,
+    seen: Mapping[int, _Made],
+    keys: dict[int, _Made],
 ) -> Page:
     job = ArticleJob(entry.item_id, older, newer)
 
     def render() -> bytes:
         (article,) = library.articles([entry.item_id])
-        return render_article(article, library.site, older=job.older, newer=job.newer)
+        return render_article(article, library.site, older=older, newer=newer)
 
-    neighbours = (
-        None if older is None else (older.slug, older.title),
-        None if newer is None else (newer.slug, newer.title),
-    )
-    key = page_key("article", layout, entry.digest, neighbours)
-    return Page(article_path(entry.slug), key, render, needs=(entry.item_id,), job=job)
+    made = seen.get(entry.item_id)
+    if made is None or not (
+        made[0] == layout and made[1] is entry and made[2] is older and made[3] is newer
+    ):
+        neighbours = (
+            None if older is None else (older.slug, older.title),
+            None if newer is None else (newer.slug, newer.title),
+        )
+        key = page_key("article", layout, entry.digest, neighbours)
+        made = (layout, entry, older, newer, article_path(entry.slug), key)
+    keys[entry.item_id] = made
+    return Page(made[4], made[5], render, needs=(entry.item_id,), job=job)
 
 
 def site_pages(library: Library) -> list[Page]:
@@ -171,10 +190,15 @@ def site_pages(library: Library) -> list[Page]:
         lambda: render_channels(channels, site, opml=opml),
     )
     listed.append((overview, newest))
+    global _article_keys
+    seen: dict[int, _Made] = _article_keys
+    keys: dict[int, _Made] = {}
     for i, entry in enumerate(entries):
         newer = entries[i - 1] if i > 0 else None
         older = entries[i + 1] if i + 1 < len(entries) else None
-        listed.append((_article_page(library, layout, entry, older, newer), entry.updated_iso))
+        page = _article_page(library, layout, entry, older, newer, seen, keys)
+        listed.append((page, entry.updated_iso))
+    _article_keys = keys
 
     pages = [_static(name, layout) for name in STATIC_FILES]
     pages += [page for page, _ in listed]
