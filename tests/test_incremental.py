@@ -380,14 +380,14 @@ def test_entries_are_reused_while_their_rows_stay_and_remade_when_they_change(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    with Store.open(url) as store, Store.open(url) as fresh_eyes:
+    with Store.open(url) as store:
         store.sync_channels([("kanal-a", "Kanal A", "https://a.example/feed.xml")])
         one, two = (add_article(store, n) for n in (1, 2))
 
         def entries() -> list[Entry]:
             found = store.published_entries().entries
-            assert found == fresh_eyes.published_entries().entries  # as if never seen
-            fresh_eyes._entries_seen.clear()
+            with Store.open(url) as fresh_eyes:  # as if never seen
+                assert found == fresh_eyes.published_entries().entries
             return found
 
         first = entries()

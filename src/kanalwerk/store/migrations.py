@@ -409,6 +409,40 @@ def _m0011_sanitized_by(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_articles_sanitized_by ON articles (sanitized_by)"))
 
 
+def _m0012_entry_changes(conn: Connection) -> None:
+    """A change feed of the published articles' rows, filled by triggers.
+
+    The publisher reads every article's entry each cycle; with this it reads only the
+    rows changed since its last read (`store.entry_rows`). Triggers see every writer:
+    this kanalwerk, an older one, a hand edit with `sqlite3`. SQLite only: it commits one
+    writer at a time, so the numbers become visible in order; on a server database the
+    table stays empty and the publisher reads every row each time.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    seq = "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
+    conn.execute(sa.text(f"CREATE TABLE entry_changes (seq {seq}, item_id INTEGER NOT NULL)"))
+    if not sqlite:
+        return
+    note = "INSERT INTO entry_changes (item_id) VALUES"
+    # The columns `published_entries` reads: the article's, its item's, the item's state.
+    articles = "item_id, entry_id, slug, title, summary, published, updated, thumbnail"
+    triggers = {
+        "articles_inserted": f"AFTER INSERT ON articles BEGIN {note} (NEW.item_id); END",
+        "articles_deleted": f"AFTER DELETE ON articles BEGIN {note} (OLD.item_id); END",
+        "articles_changed": (
+            f"AFTER UPDATE OF {articles}, published_seq ON articles "
+            f"BEGIN {note} (OLD.item_id); {note} (NEW.item_id); END"
+        ),
+        "items_deleted": f"AFTER DELETE ON items BEGIN {note} (OLD.id); END",
+        "items_changed": (
+            "AFTER UPDATE OF id, channel_id, state, title, link, author ON items "
+            f"BEGIN {note} (OLD.id); {note} (NEW.id); END"
+        ),
+    }
+    for name, body in triggers.items():
+        conn.execute(sa.text(f"CREATE TRIGGER entry_changes_{name} {body}"))
+
+
 # Origin keys as migrations 3 and 10 computed them (select.origin_key of their time),
 # frozen here so a later change of select.py cannot change what they store.
 _TRACKING = re.compile(r"utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src", re.IGNORECASE)
@@ -480,6 +514,7 @@ MIGRATIONS: Sequence[Migration] = (
     _m0009_publication_numbers,
     _m0010_origins_keep_blank_parameters,
     _m0011_sanitized_by,
+    _m0012_entry_changes,
 )
 
 

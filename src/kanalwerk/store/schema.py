@@ -233,6 +233,15 @@ published_pages = sa.Table(
     sa.Column("key", sa.Text, nullable=False),
 )
 
+# Which articles' rows changed, in the order they did: written by triggers on SQLite
+# (see migration 12), read by `Store.published_entries`, trimmed to the newest.
+entry_changes = sa.Table(
+    "entry_changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.Integer, nullable=False),
+)
+
 meta = sa.Table(
     "meta",
     metadata,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ from kanalwerk.sources.youtube import channel_id_of_feed
 from kanalwerk.store import migrations
 from kanalwerk.store import schema as db
 from kanalwerk.store.chunks import chunks as _chunks
+from kanalwerk.store.entry_rows import EntryRows, Row, trim_changes
 from kanalwerk.store.guids import adopt_resolved_guids, channels_to_adopt
 from kanalwerk.store.media import (
     enclosures_from_json,
@@ -353,6 +355,30 @@ def _articles_query() -> sa.Select[Any]:
 #: Item states whose articles are on the site.
 _PUBLISHABLE = ("translated", "published")
 
+#: The rows `published_entries` makes entries of; the item id first (see `EntryRows`).
+_entries_query: sa.Select[Any] = (
+    sa.select(
+        db.articles.c.item_id,
+        db.articles.c.entry_id,
+        db.articles.c.slug,
+        db.articles.c.title,
+        db.articles.c.summary,
+        sa.type_coerce(db.articles.c.published, sa.String),
+        sa.type_coerce(db.articles.c.updated, sa.String),
+        db.articles.c.thumbnail,
+        db.items.c.channel_id,
+        db.items.c.title,
+        db.items.c.link,
+        db.items.c.author,
+        db.articles.c.published_seq,
+        db.items.c.state,
+    )
+    .join(db.items, db.articles.c.item_id == db.items.c.id)
+    # Every number given counts, unpublished articles' too: a channel's numbers keep
+    # holes where they were.
+    .where(sa.or_(db.items.c.state.in_(_PUBLISHABLE), db.articles.c.published_seq.is_not(None)))
+)
+
 
 @dataclass(frozen=True)
 class PublishedEntries:
@@ -360,6 +386,15 @@ class PublishedEntries:
 
     entries: list[Entry]
     unpublished: frozenset[int]
+
+
+def _same_entries(one: PublishedEntries, other: PublishedEntries) -> bool:
+    """Whether both hold the very same entries (by identity: cheap at 10,000)."""
+    return (
+        len(one.entries) == len(other.entries)
+        and all(map(operator.is_, one.entries, other.entries))
+        and one.unpublished == other.unpublished
+    )
 
 
 def _free_slug(wanted: str, taken: set[str]) -> str:
@@ -447,8 +482,13 @@ class Store:
         # Channels that still have guids stored resolved (see `store.guids`); read once,
         # since no row is ever added there after migration 2.
         self._to_adopt: set[str] | None = None
-        #: The entries `published_entries` made last time, by the rows they came from.
-        self._entries_seen: dict[tuple[object, ...], Entry] = {}
+        #: The rows of the published entries, kept up to date from the change feed.
+        self._entry_rows = EntryRows(_entries_query, db.articles.c.item_id)
+        #: The entries `published_entries` made last time by item id, with the row, the
+        #: channel row and the numbers each came from.
+        self._entries_seen: dict[int, tuple[Row, tuple[Row | None, int, int], Entry]] = {}
+        #: Its last answer, with the rows and channel rows it came from.
+        self._entries_last: tuple[dict[int, Row], dict[str, Row], PublishedEntries] | None = None
         #: The published pages as last read or recorded, with the mark they were read at.
         self._pages_seen: tuple[str, dict[str, str]] | None = None
 
@@ -1318,45 +1358,27 @@ class Store:
         the front page, and the archives and older pages, which readers have seen, stay
         as they were.
 
-        One light query (the site's lists, links and page keys need no bodies), and the
-        channels' feed fields once per channel rather than once per row: this runs every
-        cycle over every article. Dates come raw and an `Entry` is made only for a row
-        this store has not seen as it is: a daemon's later cycles reuse the entries (and
-        the digests cached on them) of every unchanged article.
+        This runs every cycle over every article, so it reads little: no bodies (the
+        site's lists, links and page keys need none), the channels' feed fields once per
+        channel rather than once per row, and only the rows changed since the last call
+        (`EntryRows`). An `Entry` is made only for a row this store has not seen as it
+        is: a daemon's later cycles reuse the entries (and the digests cached on them)
+        of every unchanged article, and get the very same result while nothing changed.
         """
-        stmt: sa.Select[Any] = (
-            sa.select(
-                db.articles.c.item_id,
-                db.articles.c.entry_id,
-                db.articles.c.slug,
-                db.articles.c.title,
-                db.articles.c.summary,
-                sa.type_coerce(db.articles.c.published, sa.String),
-                sa.type_coerce(db.articles.c.updated, sa.String),
-                db.articles.c.thumbnail,
-                db.items.c.channel_id,
-                db.items.c.title,
-                db.items.c.link,
-                db.items.c.author,
-                db.articles.c.published_seq,
-                db.items.c.state,
-            )
-            .join(db.items, db.articles.c.item_id == db.items.c.id)
-            # Every number given counts, unpublished articles' too: a channel's numbers
-            # keep holes where they were.
-            .where(
-                sa.or_(db.items.c.state.in_(_PUBLISHABLE), db.articles.c.published_seq.is_not(None))
-            )
-        )
         feeds: sa.Select[Any] = sa.select(db.channels.c.id, *_source_columns)
         with self._read() as conn:
             channels = {row[0]: row for row in conn.execute(feeds).all()}
-            rows_read = conn.execute(stmt).all()
+            by_id = self._entry_rows.read(conn)
+        channel_rows = {key: tuple(row) for key, row in channels.items()}
+        last = self._entries_last
+        if last is not None and last[0] is by_id and last[1] == channel_rows:
+            return last[2]
+        rows_read = by_id.values()
         given = sorted(((r[8], r[12]) for r in rows_read if r[12] is not None), key=itemgetter(1))
-        found = [tuple(r) for r in rows_read if r[13] in _PUBLISHABLE]
+        found = [r for r in rows_read if r[13] in _PUBLISHABLE]
         # Numbered in the order they went out; the rest after them, oldest original first
         # (see `mark_published`). Only those few need their dates to be placed.
-        numbered_rows = sorted((r for r in found if r[12] is not None), key=lambda r: r[12])
+        numbered_rows = sorted((r for r in found if r[12] is not None), key=itemgetter(12))
         fresh = sorted(
             (r for r in found if r[12] is None),
             key=lambda r: newest_first_key(_stored_datetime(r[5]), r[1]),
@@ -1365,19 +1387,32 @@ class Store:
         seqs = number_new([r[12] for r in rows], given[-1][1] if given else 0)
         given += [(r[8], seq) for r, seq in zip(fresh, seqs[len(numbered_rows) :], strict=True)]
         ranks = channel_numbers(given)
-        seen, self._entries_seen = self._entries_seen, {}
+        seen, made = self._entries_seen, {}
         entries = []
         unpublished: set[int] = set()
         for row, seq in zip(reversed(rows), reversed(seqs), strict=True):
-            memo = (row[:12], channels.get(row[8]), seq, ranks[seq])  # [12] gave seq
-            entry = seen.get(memo)
-            if entry is None:
-                entry = _entry(row, channels[row[8]], seq, ranks[seq])
-            self._entries_seen[memo] = entry
+            channel = channel_rows.get(row[8])
+            rank = ranks[seq]
+            memo = seen.get(row[0])
+            # [12], [13]: the number given and the state, which the entry does not show
+            if (
+                memo is not None
+                and (memo[0] is row or memo[0][:12] == row[:12])
+                and memo[1] == (channel, seq, rank)
+            ):
+                entry = memo[2]
+            else:
+                entry = _entry(row, channels[row[8]], seq, rank)
+            made[row[0]] = (row, (channel, seq, rank), entry)
             entries.append(entry)
             if row[13] != "published":
                 unpublished.add(row[0])
-        return PublishedEntries(entries, frozenset(unpublished))
+        self._entries_seen = made
+        result = PublishedEntries(entries, frozenset(unpublished))
+        if last is not None and _same_entries(last[2], result):
+            result = last[2]  # rows changed, entries not (an article marked published)
+        self._entries_last = (by_id, channel_rows, result)
+        return result
 
     def articles_by_id(self, item_ids: Sequence[int]) -> list[Article]:
         """Full articles for `item_ids`, in that order; unknown ids are left out."""
@@ -1494,6 +1529,7 @@ class Store:
                     sa.delete(db.published_pages).where(db.published_pages.c.path.in_(chunk))
                 )
             conn.execute(_set_meta_statement(self._dialect, PAGES_RECORDED, mark))
+            trim_changes(conn)  # pages went out: the changes that made them are read
         kept = self._pages_seen
         if kept is not None and before is not None and kept[0] == before:
             pages = {**kept[1], **changed}  # what was read last, and nobody wrote since
