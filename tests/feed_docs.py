@@ -45,7 +45,7 @@ def write_feeds(
     pages = {page.path: page for page in feed_pages(library)}
     for page in pages.values():
         (out / page.path).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / page.path, page.render())
+        write_atomic(out / page.path, page.render(library))
     return pages
 
 

@@ -14,7 +14,7 @@ from kanalwerk.models import Article
 from kanalwerk.publish import publish
 from kanalwerk.publish.archive import split_feed
 from kanalwerk.publish.feeds import feed_pages
-from kanalwerk.publish.pages import ArticleLibrary, Page
+from kanalwerk.publish.pages import ArticleLibrary, Library, Page
 from tests.feed_docs import (
     HUB,
     NS,
@@ -185,8 +185,8 @@ def test_feed_pages_name_the_articles_they_load() -> None:
 # --- Publication numbers ----------------------------------------------------------------------
 
 
-def xml_of(page: Page) -> etree._Element:
-    return etree.fromstring(page.render(), parser=etree.XMLParser(resolve_entities=False))
+def xml_of(page: Page, library: Library) -> etree._Element:
+    return etree.fromstring(page.render(library), parser=etree.XMLParser(resolve_entities=False))
 
 
 def numbered(published: list[Article]) -> dict[int, int]:
@@ -209,9 +209,9 @@ def test_no_full_archive_changes_as_articles_arrive_around_the_boundaries() -> N
             path = f"archiv/{archive.number}.atom"
             if archive.full and path not in complete:
                 complete.add(path)
-                assert links(xml_of(pages[path]), "next-archive"), (count, path)
+                assert links(xml_of(pages[path], library), "next-archive"), (count, path)
                 newest = SITE50.base_url + f"archiv/{len(split.archives)}.atom"
-                assert links(xml_of(pages["feed.atom"]), "prev-archive") == [newest]
+                assert links(xml_of(pages["feed.atom"], library), "prev-archive") == [newest]
         keys = {path: page.key for path, page in pages.items()}
     assert complete == {"archiv/1.atom", "archiv/2.atom"}
 

@@ -23,9 +23,9 @@ from kanalwerk.config import Config, load_config
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, Item, SiteInfo, SourceRef
 from kanalwerk.pipeline import Pipeline
-from kanalwerk.publish import PublishResult, publish
+from kanalwerk.publish import PublishResult, plan, publish
 from kanalwerk.publish.library import StoreLibrary
-from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry
+from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry, Page
 from kanalwerk.store import Store
 from tests.old_stores import opened_at, store_at
 from tests.test_review_migration import sql
@@ -409,6 +409,30 @@ def test_entries_are_reused_while_their_rows_stay_and_remade_when_they_change(
 
         add_article(store, 3)
         assert [e.seq for e in entries()] == [3, 2, 1]
+
+
+def test_a_quiet_plan_is_the_last_one_and_unchanged_article_pages_carry_over(
+    site: Site,
+) -> None:
+    publish_articles(site, 5)
+    info = site.config.site.info()
+
+    def planned() -> dict[str, Page]:
+        library = StoreLibrary(site.store, info, ["kanal-a", "kanal-b"])
+        return {page.path: page for page in plan(library)}
+
+    first = planned()
+    assert planned() == first
+    assert all(page is first[path] for path, page in planned().items())
+
+    add_article(site.store, 6)
+    after = planned()
+    same = {path for path, page in after.items() if page is first.get(path)}
+    articles = {path for path in first if path.startswith("artikel/")}
+    # The newest article's page links the new one now; the others are as they were.
+    assert articles - same == {"artikel/beitrag-5.html"}
+    assert after["artikel/beitrag-5.html"].key != first["artikel/beitrag-5.html"].key
+    assert "index.html" not in same
 
 
 def test_published_pages_kept_in_memory_follow_records_from_another_store(

@@ -392,15 +392,16 @@ def test_lists_render_from_entries_and_only_article_pages_load_bodies() -> None:
             return super().articles(item_ids)
 
     articles = spread(12, SITE)
-    pages = site_pages(CountingLibrary(SITE, articles, CHANNELS))
+    library = CountingLibrary(SITE, articles, CHANNELS)
+    pages = site_pages(library)
     for page in pages:
         if not page.path.startswith("artikel/"):
             assert page.needs == ()
-            page.render()
+            page.render(library)
     assert loaded == []
     for page in pages:
         if page.path.startswith("artikel/"):
-            page.render()
+            page.render(library)
             assert loaded[-1] == list(page.needs)
             assert len(page.needs) == 1
 

@@ -83,7 +83,8 @@ def test_unpublish_of_an_unknown_id_changes_nothing(blog: Blog) -> None:
 
 def test_the_notice_page_is_planned_for_each_removed_slug() -> None:
     site = SiteInfo("T", None, "https://blog.example.org/", "R", "H", "x", "y")
-    pages = {p.path: p for p in plan(ArticleLibrary(site, [], removed=["alt-1", "alt-2"]))}
+    library = ArticleLibrary(site, [], removed=["alt-1", "alt-2"])
+    pages = {p.path: p for p in plan(library)}
     assert {"artikel/alt-1.html", "artikel/alt-2.html"} <= set(pages)
-    assert NOTICE in pages["artikel/alt-1.html"].render().decode()
+    assert NOTICE in pages["artikel/alt-1.html"].render(library).decode()
     assert pages["artikel/alt-1.html"].key == pages["artikel/alt-2.html"].key

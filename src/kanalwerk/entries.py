@@ -8,6 +8,7 @@ renderers.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,15 @@ class ChannelInfo:
     feed_url: str
     feed_title: str | None = None
     feed_link: str | None = None
+
+
+def same_objects(one: Sequence[object], other: Sequence[object]) -> bool:
+    """Whether both hold the very same objects in the same order.
+
+    The store hands out an unchanged entry again (`Store.published_entries`), so this
+    tells an unchanged list at the cost of a pointer comparison per entry.
+    """
+    return len(one) == len(other) and all(map(operator.is_, one, other))
 
 
 def newest_first_key(published: datetime, entry_id: str) -> tuple[datetime, str]:

@@ -21,7 +21,7 @@ from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import PageWriter, flush_to_disk, remove_file, scan_folder
 from kanalwerk.publish.opmlpages import opml_pages
-from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan
+from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan, same_objects
 from kanalwerk.publish.removed import removed_pages
 from kanalwerk.publish.sitepages import site_pages
 from kanalwerk.publish.workers import WorkerSetup, article_workers, shared_out
@@ -55,15 +55,54 @@ def _check_slugs(library: Library) -> None:
             )
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A plan with what it was made of (pages hold no store: see `Page`)."""
+
+    site: SiteInfo
+    entries: Sequence[Entry]
+    channels: tuple[ChannelInfo, ...]
+    removed: tuple[str, ...]
+    pages: list[Page]
+
+    def holds(self, library: Library) -> bool:
+        """Whether `library` would be planned as this: the same entries, by identity, as
+        the store hands out while none changed (cheap at 10,000, unlike comparing them)."""
+        return (
+            self.site == library.site
+            and same_objects(self.entries, library.entries)
+            and self.channels == tuple(library.channels)
+            and self.removed == tuple(library.removed)
+        )
+
+
+_last_plan: _Planned | None = None
+
+
 def plan(library: Library) -> list[Page]:
-    """Every file of the output, pages in folders before the lists and feeds that link them."""
+    """Every file of the output, pages in folders before the lists and feeds that link them.
+
+    A library planned last time as it is now gets that plan again: a daemon's quiet
+    cycle plans nothing. The list is shared: not the caller's to change.
+    """
+    global _last_plan
+    if _last_plan is not None and _last_plan.holds(library):
+        return _last_plan.pages
     new_plan()
     _check_slugs(library)
     unique: dict[str, Page] = {}
     pages = site_pages(library) + feed_pages(library) + opml_pages(library)
     for page in pages + removed_pages(library):
         unique.setdefault(page.path, page)  # two articles with one slug: the newest wins
-    return sorted(unique.values(), key=lambda p: "/" not in p.path)
+    planned = sorted(unique.values(), key=lambda p: "/" not in p.path)
+    _last_plan = _Planned(
+        library.site,
+        library.entries,
+        tuple(library.channels),
+        tuple(library.removed),
+        planned,
+    )
+    return planned
 
 
 class _Bodies:
@@ -121,7 +160,7 @@ def _render(pages: Sequence[Page], bodies: _Bodies, output: Path, writer: PageWr
     for batch, needs in _batches(pages):
         bodies.load(needs)
         for page in batch:
-            writer.write(output / page.path, page.render())
+            writer.write(output / page.path, page.render(bodies))
     bodies.load([])
 
 

@@ -21,7 +21,7 @@ from kanalwerk.publish.archive import (
 )
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.jsonfeed import render_json_feed
-from kanalwerk.publish.pages import Entry, Library, Page, layout_key, page_key, versions
+from kanalwerk.publish.pages import Bodies, Entry, Library, Page, layout_key, page_key, versions
 from kanalwerk.publish.paging import global_seq
 from kanalwerk.publish.rss import render_rss
 
@@ -38,8 +38,8 @@ def _page(
     site = library.site
     ids = tuple(e.item_id for e in entries)
 
-    def rendered() -> bytes:
-        return render(library.articles(ids), site, site.base_url + path)
+    def rendered(bodies: Bodies) -> bytes:
+        return render(bodies.articles(ids), site, site.base_url + path)
 
     return Page(path, page_key(path, layout_key(site), versions(entries), *key), rendered, ids)
 

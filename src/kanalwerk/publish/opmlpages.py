@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from kanalwerk.opml import Subscription, render_opml
-from kanalwerk.publish.pages import Library, Page, layout_key, page_key
+from kanalwerk.publish.pages import Bodies, Library, Page, layout_key, page_key
 
 OPML_FILE = "quellen.opml"
 
@@ -23,7 +23,7 @@ def opml_pages(library: Library) -> list[Page]:
         Subscription(c.feed_title or c.name, c.feed_url, c.feed_link) for c in channels
     ]
 
-    def render() -> bytes:
+    def render(_bodies: Bodies) -> bytes:
         return render_opml(f"{site.title}: Quellen", subscriptions, owner=site.author)
 
     key = page_key(OPML_FILE, layout_key(site), [dataclasses.astuple(s) for s in subscriptions])

@@ -26,12 +26,14 @@ from kanalwerk.entries import (
     entry_of,
     newest_first_key,
     number_new,
+    same_objects,
 )
 from kanalwerk.models import Article, SiteInfo
 
 __all__ = [
     "ArticleJob",
     "ArticleLibrary",
+    "Bodies",
     "ChannelInfo",
     "Entry",
     "Library",
@@ -43,11 +45,23 @@ __all__ = [
     "newest_first_key",
     "number_new",
     "page_key",
+    "same_objects",
     "versions",
 ]
 
 
-class Library(Protocol):
+class Bodies(Protocol):
+    """Where a page being rendered gets the full articles it shows (`Page.needs`)."""
+
+    def articles(self, item_ids: Sequence[int]) -> list[Article]:
+        """Full articles for `item_ids`, in that order; unknown ids are left out.
+
+        Bodies are written out as they are: sanitized under the current policy.
+        """
+        ...
+
+
+class Library(Bodies, Protocol):
     """The published articles, as the page builders see them."""
 
     @property
@@ -60,13 +74,6 @@ class Library(Protocol):
 
     @property
     def channels(self) -> Sequence[ChannelInfo]: ...
-
-    def articles(self, item_ids: Sequence[int]) -> list[Article]:
-        """Full articles for `item_ids`, in that order; unknown ids are left out.
-
-        Bodies are written out as they are: sanitized under the current policy.
-        """
-        ...
 
     @property
     def removed(self) -> Sequence[str]:
@@ -126,14 +133,16 @@ class ArticleJob:
 class Page:
     """One output file: `path` relative to the output folder, '/'-separated.
 
-    `needs` names the articles `render` loads with `Library.articles`, so the publisher can
-    load the bodies of many pages in one query before rendering them. An article page
-    also says what it is as `job`, so a full publish can share such pages out.
+    `render` gets the bodies it needs (`needs`) from the `Bodies` it is given, so the
+    publisher can load the bodies of many pages in one query before rendering them, and
+    a page holds no store: a daemon's next plan takes the pages that did not change as
+    they are. An article page also says what it is as `job`, so a full publish can share
+    such pages out.
     """
 
     path: str
     key: str
-    render: Callable[[], bytes]
+    render: Callable[[Bodies], bytes]
     needs: tuple[int, ...] = ()
     job: ArticleJob | None = None
 

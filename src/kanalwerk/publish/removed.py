@@ -17,6 +17,6 @@ def removed_pages(library: Library) -> list[Page]:
     key = page_key("removed", layout_key(site))
 
     def page(slug: str) -> Page:
-        return Page(article_path(slug), key, lambda: render_removed(slug, site))
+        return Page(article_path(slug), key, lambda _bodies: render_removed(slug, site))
 
     return [page(slug) for slug in library.removed]

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
 from kanalwerk.publish.opmlpages import OPML_FILE
 from kanalwerk.publish.pages import (
     ArticleJob,
+    Bodies,
     ChannelInfo,
     Entry,
     Library,
     Page,
     layout_key,
     page_key,
+    same_objects,
     versions,
 )
 from kanalwerk.publish.paging import ListPage, channel_seq, global_seq, paginate
@@ -50,7 +52,7 @@ __all__ = ["article_path", "site_pages"]
 
 
 def _static(name: str, layout: str) -> Page:
-    def render() -> bytes:
+    def render(_bodies: Bodies) -> bytes:
         return importlib.resources.files("kanalwerk").joinpath("templates", name).read_bytes()
 
     return Page(name, page_key("static", name, layout), render)
@@ -103,14 +105,27 @@ def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry
     )
 
 
+_Listed = list[tuple[Page, str | None]]
+
+#: Each list's pages of the last plan (the index's under None), with what they were made
+#: of: a list whose entries are the same objects is taken as it is (see `_article_pages`).
+_lists_made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]] = {}
+
+
 def _list_pages(
     site: SiteInfo,
     layout: str,
     entries: Sequence[Entry],
+    made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]],
     channel: ChannelView | None = None,
-) -> list[tuple[Page, str | None]]:
+) -> _Listed:
     """The index's pages, or one channel's, each with the last change of what it shows."""
     channel_id = None if channel is None else channel.id
+    inputs = (layout, None if channel is None else channel.version)
+    kept = _lists_made.get(channel_id)
+    if kept is not None and kept[0] == inputs and same_objects(kept[1], entries):
+        made[channel_id] = kept
+        return kept[2]
     pages = []
     number = global_seq if channel is None else channel_seq
     for chunk in paginate(entries, site.page_size, number):
@@ -120,7 +135,7 @@ def _list_pages(
             # Only a channel's front page shows its count and the original's links.
             shown = channel.version if chunk.is_front else (channel.id, channel.name)
 
-        def render(chunk: ListPage = chunk, pager: Pager = pager) -> bytes:
+        def render(_bodies: Bodies, chunk: ListPage = chunk, pager: Pager = pager) -> bytes:
             if channel is None:
                 return render_index(chunk.entries, site, pager)
             return render_channel(channel, chunk.entries, site, pager)
@@ -129,43 +144,58 @@ def _list_pages(
         key = page_key("list", layout, links, shown, versions(chunk.entries))
         path = list_path(chunk.number, channel_id)
         pages.append((Page(path, key, render), _last_change(chunk.entries)))
+    made[channel_id] = (inputs, entries, pages)
     return pages
 
 
-#: The path and key of each article page of the last plan, with what they were made of:
-#: a daemon's next plan takes them as they are for every entry whose neighbours are the
-#: same objects (`Store.published_entries` hands out unchanged entries again).
-_Made = tuple[str, Entry, Entry | None, Entry | None, str, str]  # layout, entries, path, key
-_article_keys: dict[int, _Made] = {}
+#: The article pages of the last plan, with what each was made of: a daemon's next plan
+#: takes them as they are for every entry whose neighbours are the same objects
+#: (`Store.published_entries` hands out unchanged entries again), and pages hold no
+#: store, so the page itself carries over.
+_Made = tuple[str, Entry, Entry | None, Entry | None, Page]  # layout, entries, page
+_article_pages: dict[int, _Made] = {}
 
 
 def _article_page(
-    library: Library,
-    layout: str,
-    entry: Entry,
-    older: Entry | None,
-    newer: Entry | None,
-    seen: Mapping[int, _Made],
-    keys: dict[int, _Made],
+    site: SiteInfo, layout: str, entry: Entry, older: Entry | None, newer: Entry | None
 ) -> Page:
+    def render(bodies: Bodies) -> bytes:
+        (article,) = bodies.articles([entry.item_id])
+        return render_article(article, site, older=older, newer=newer)
+
+    neighbours = (
+        None if older is None else (older.slug, older.title),
+        None if newer is None else (newer.slug, newer.title),
+    )
+    key = page_key("article", layout, entry.digest, neighbours)
     job = ArticleJob(entry.item_id, older, newer)
+    return Page(article_path(entry.slug), key, render, needs=(entry.item_id,), job=job)
 
-    def render() -> bytes:
-        (article,) = library.articles([entry.item_id])
-        return render_article(article, library.site, older=older, newer=newer)
 
-    made = seen.get(entry.item_id)
-    if made is None or not (
-        made[0] == layout and made[1] is entry and made[2] is older and made[3] is newer
-    ):
-        neighbours = (
-            None if older is None else (older.slug, older.title),
-            None if newer is None else (newer.slug, newer.title),
-        )
-        key = page_key("article", layout, entry.digest, neighbours)
-        made = (layout, entry, older, newer, article_path(entry.slug), key)
-    keys[entry.item_id] = made
-    return Page(made[4], made[5], render, needs=(entry.item_id,), job=job)
+def _article_pages_of(site: SiteInfo, layout: str, entries: Sequence[Entry]) -> list[Page]:
+    """Each entry's page, linking its neighbours in `entries` (newest first)."""
+    global _article_pages
+    seen, made = _article_pages, {}
+    pages = []
+    for i, entry in enumerate(entries):
+        newer = entries[i - 1] if i > 0 else None
+        older = entries[i + 1] if i + 1 < len(entries) else None
+        kept = seen.get(entry.item_id)
+        if (
+            kept is not None
+            and kept[1] is entry
+            and kept[2] is older
+            and kept[3] is newer
+            and kept[0] == layout
+        ):
+            page = kept[4]
+        else:
+            page = _article_page(site, layout, entry, older, newer)
+            kept = (layout, entry, older, newer, page)
+        made[entry.item_id] = kept
+        pages.append(page)
+    _article_pages = made
+    return pages
 
 
 def site_pages(library: Library) -> list[Page]:
@@ -180,25 +210,21 @@ def site_pages(library: Library) -> list[Page]:
             by_channel.setdefault(entry.channel_id, []).append(entry)
     channels = _channel_views(library.channels, by_channel)
 
-    listed = _list_pages(site, layout, entries)
+    global _lists_made
+    made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]] = {}
+    listed = list(_list_pages(site, layout, entries, made))
     for channel in channels:
-        listed += _list_pages(site, layout, by_channel.get(channel.id, []), channel)
+        listed += _list_pages(site, layout, by_channel.get(channel.id, []), made, channel)
+    _lists_made = made
     opml = OPML_FILE if library.channels else None  # written when channels are known
     overview = Page(
         CHANNELS_FILE,
         page_key("channels", layout, opml, tuple(c.version for c in channels)),
-        lambda: render_channels(channels, site, opml=opml),
+        lambda _bodies: render_channels(channels, site, opml=opml),
     )
     listed.append((overview, newest))
-    global _article_keys
-    seen: dict[int, _Made] = _article_keys
-    keys: dict[int, _Made] = {}
-    for i, entry in enumerate(entries):
-        newer = entries[i - 1] if i > 0 else None
-        older = entries[i + 1] if i + 1 < len(entries) else None
-        page = _article_page(library, layout, entry, older, newer, seen, keys)
-        listed.append((page, entry.updated_iso))
-    _article_keys = keys
+    articles = _article_pages_of(site, layout, entries)
+    listed += [(page, entry.updated_iso) for page, entry in zip(articles, entries, strict=True)]
 
     pages = [_static(name, layout) for name in STATIC_FILES]
     pages += [page for page, _ in listed]
@@ -216,4 +242,4 @@ def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, str | Non
     # too big to go through `page_key` (which would also keep it).
     lines = "".join(f"{path}\t{changed or ''}\n" for path, changed in urls)
     key = page_key("sitemap", layout, hashlib.sha256(lines.encode()).hexdigest())
-    return Page(SITEMAP_FILE, key, lambda: render_sitemap(urls, site))
+    return Page(SITEMAP_FILE, key, lambda _bodies: render_sitemap(urls, site))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import operator
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from kanalwerk.entries import (
     channel_numbers,
     newest_first_key,
     number_new,
+    same_objects,
 )
 from kanalwerk.errors import NoStoreYet, NotInStore, StoreError
 from kanalwerk.fingerprint import content_hash
@@ -390,11 +390,7 @@ class PublishedEntries:
 
 def _same_entries(one: PublishedEntries, other: PublishedEntries) -> bool:
     """Whether both hold the very same entries (by identity: cheap at 10,000)."""
-    return (
-        len(one.entries) == len(other.entries)
-        and all(map(operator.is_, one.entries, other.entries))
-        and one.unpublished == other.unpublished
-    )
+    return same_objects(one.entries, other.entries) and one.unpublished == other.unpublished
 
 
 def _free_slug(wanted: str, taken: set[str]) -> str:
