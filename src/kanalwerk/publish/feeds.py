@@ -21,7 +21,16 @@ from kanalwerk.publish.archive import (
 )
 from kanalwerk.publish.atom import render_atom
 from kanalwerk.publish.jsonfeed import render_json_feed
-from kanalwerk.publish.pages import Bodies, Entry, Library, Page, layout_key, page_key, versions
+from kanalwerk.publish.pages import (
+    Bodies,
+    Entry,
+    Library,
+    Page,
+    layout_key,
+    page_key,
+    same_objects,
+    versions,
+)
 from kanalwerk.publish.paging import global_seq
 from kanalwerk.publish.rss import render_rss
 
@@ -70,15 +79,39 @@ def feed_pages(library: Library) -> list[Page]:
         _page(library, RSS_FILE, split.current, rss),
         _page(library, JSON_FEED_FILE, split.current, json_feed),
     ]
-    return pages + [_archive_page(library, archive, count) for archive in split.archives]
+    return pages + _archive_pages(library, split.archives)
 
 
-def _archive_page(library: Library, archive: Archive[Entry], count: int) -> Page:
+#: The archive pages of the last plan by number, with what they were made of: a full
+#: archive's entries stay the same objects (`Store.published_entries`), so its page
+#: carries over instead of digesting its entries again each plan.
+_archives_made: dict[int, tuple[tuple[object, ...], Sequence[Entry], Page]] = {}
+
+
+def _archive_pages(library: Library, archives: Sequence[Archive[Entry]]) -> list[Page]:
+    global _archives_made
     site = library.site
-    links = archive_links(
-        archive.number, count, base_url=site.base_url, current_url=site.base_url + FEED_FILE
-    )
+    layout = layout_key(site)
+    made = {}
+    pages = []
+    for archive in archives:
+        links = archive_links(
+            archive.number,
+            len(archives),
+            base_url=site.base_url,
+            current_url=site.base_url + FEED_FILE,
+        )
+        inputs = (layout, _links_key(links))
+        kept = _archives_made.get(archive.number)
+        if kept is None or kept[0] != inputs or not same_objects(kept[1], archive.entries):
+            kept = (inputs, archive.entries, _archive_page(library, archive, links))
+        made[archive.number] = kept
+        pages.append(kept[2])
+    _archives_made = made
+    return pages
 
+
+def _archive_page(library: Library, archive: Archive[Entry], links: ArchiveLinks) -> Page:
     def render(articles: Sequence[Article], site: SiteInfo, url: str) -> bytes:
         return render_atom(articles, site, feed_url=url, links=links)
 
