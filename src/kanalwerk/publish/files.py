@@ -174,23 +174,21 @@ def scan_folder(folder: Path) -> set[str]:
     `write_atomic` makes are deleted, and only once they are stale, so a user's own files
     and a write still in progress are safe.
     """
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    names: set[str] = set()
-    removed: list[str] = []
     try:
         with os.scandir(folder) as listing:
-            for entry in listing:
-                if not entry.is_file():
-                    continue
-                if _TEMP_NAME.match(entry.name):
-                    with contextlib.suppress(FileNotFoundError):
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
-                            removed.append(entry.name)
-                            continue
-                names.add(entry.name)
+            names = {entry.name for entry in listing if entry.is_file()}
     except FileNotFoundError:
-        return names
+        return set()
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    removed: list[str] = []
+    # Temp names start with a dot: one cheap test per name, the pattern for those alone.
+    for name in [n for n in names if n[:1] == "." and _TEMP_NAME.match(n)]:
+        path = folder / name
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat(follow_symlinks=False).st_mtime < cutoff:
+                path.unlink()
+                removed.append(name)
+                names.discard(name)
     if removed:
         log.info("removed %d temp file(s) a stopped run left in %s", len(removed), folder)
     return names
