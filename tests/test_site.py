@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from kanalwerk.errors import PublishError
 from kanalwerk.models import Article, SiteInfo
 from kanalwerk.publish import publish
 from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry, entry_of
-from kanalwerk.publish.paging import paginate
+from kanalwerk.publish.paging import by_number, paginate
 from kanalwerk.publish.site import FEEDS, article_path, list_path, render_index, render_sitemap
 from kanalwerk.publish.sitepages import site_pages
 from tests.sites import (
@@ -503,4 +505,30 @@ def test_sitemap_escapes_what_an_address_may_hold() -> None:
         ("https://example.org/a&b/", None),
         ("https://example.org/a&b/artikel/erster-beitrag.html", "2025-01-27T08:00:00+00:00"),
         ("https://example.org/a&b/quellen/<a&b>.html", "<bad>"),
+    ]
+
+
+@given(
+    numbers=st.sets(st.integers(min_value=1, max_value=120), max_size=60),
+    size=st.integers(min_value=1, max_value=12),
+    above=st.integers(min_value=0, max_value=130),
+)
+def test_ranges_of_numbers_in_falling_order_are_those_found_one_by_one(
+    numbers: set[int], size: int, above: int
+) -> None:
+    """Libraries hand entries out in falling order, which `by_number` cuts by bisection;
+    any other order is sorted into ranges one entry at a time. Both must agree."""
+    falling = sorted(numbers, reverse=True)
+    count = above // size + 1  # as `split_feed` asks: the last range may reach past `above`
+    newest, chunks = by_number(falling, size, int, above=above, count=count)
+    assert newest == [n for n in falling if n > above]
+    assert chunks == [
+        [n for n in falling if n <= above and (n - 1) // size == k] for k in range(count)
+    ]
+    # The same numbers in another order go through the loop, and keep that order.
+    mixed = falling[1::2] + falling[::2]
+    newest, chunks = by_number(mixed, size, int, above=above, count=count)
+    assert newest == [n for n in mixed if n > above]
+    assert [sorted(c, reverse=True) for c in chunks] == [
+        [n for n in falling if n <= above and (n - 1) // size == k] for k in range(count)
     ]

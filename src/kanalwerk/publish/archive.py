@@ -61,7 +61,7 @@ def split_feed(entries: Sequence[T], size: int, *, seq: Callable[[T], int]) -> F
     """Split `entries` (newest first) into the current document and the archives."""
     if size < 1:
         raise ValueError(f"a feed document holds at least one entry, not {size}")
-    archived_up_to = max((seq(e) for e in entries), default=0) - size
+    archived_up_to = max(map(seq, entries), default=0) - size
     if archived_up_to <= 0:
         return FeedSplit(tuple(entries), ())
     # One archive more than the full ones: the partial one, or an empty one after a full.

@@ -12,8 +12,12 @@ end, the newest page folds back into the front page.
 
 from __future__ import annotations
 
+import operator
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from operator import attrgetter
 from typing import TypeVar
 
 from kanalwerk.publish.pages import Entry
@@ -45,10 +49,12 @@ def by_number(
 ) -> tuple[list[T], list[list[T]]]:
     """The entries numbered above `above`, and `count` ranges of the rest: range k holds
     the numbers (k−1)·size+1 … k·size. Order is kept; a missing number is a gap."""
+    numbers = list(map(seq, entries))
+    if all(map(operator.gt, numbers, islice(numbers, 1, None))):
+        return _by_number_sorted(entries, numbers, size, above=above, count=count)
     chunks: list[list[T]] = [[] for _ in range(count)]
     newest = []
-    for entry in entries:
-        number = seq(entry)
+    for entry, number in zip(entries, numbers, strict=True):
         if number > above:
             newest.append(entry)
         else:
@@ -56,12 +62,27 @@ def by_number(
     return newest, chunks
 
 
-def global_seq(entry: Entry) -> int:
-    return entry.seq
+def _by_number_sorted(
+    entries: Sequence[T], numbers: list[int], size: int, *, above: int, count: int
+) -> tuple[list[T], list[list[T]]]:
+    """`by_number` for entries numbered in falling order, as libraries hand them out:
+    each range is a slice, found by bisection, not by looking at every entry."""
+    rising = [-number for number in numbers]
+
+    def start(number: int) -> int:  # the first index whose number is `number` or lower
+        return bisect_left(rising, -number)
+
+    newest = list(entries[: start(above)])
+    chunks = [
+        list(entries[start(min(k * size, above)) : start((k - 1) * size)])
+        for k in range(1, count + 1)
+    ]
+    return newest, chunks
 
 
-def channel_seq(entry: Entry) -> int:
-    return entry.channel_seq
+# Item getters, not functions: called for every entry of the site, several times a plan.
+global_seq: Callable[[Entry], int] = attrgetter("seq")
+channel_seq: Callable[[Entry], int] = attrgetter("channel_seq")
 
 
 def paginate(
@@ -70,7 +91,7 @@ def paginate(
     """`entries` (newest first) as pages, the front page first, then chunk k−1 down to 1."""
     if size < 1:
         raise ValueError(f"page size must be at least 1, not {size}")
-    full = max((seq(e) for e in entries), default=0) // size
+    full = max(map(seq, entries), default=0) // size
     if full <= 1:
         return [ListPage(None, entries, None, None)]
     front, chunks = by_number(entries, size, seq, above=(full - 1) * size, count=full - 1)

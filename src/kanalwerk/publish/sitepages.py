@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from kanalwerk.errors import PublishError
 from kanalwerk.models import SiteInfo, source_name
@@ -68,7 +70,10 @@ def _pager(page: ListPage, channel_id: str | None) -> Pager:
 
 def _last_change(entries: Sequence[Entry]) -> str | None:
     """The newest `updated` of `entries`, as the sitemap writes it."""
-    return max((e.updated_iso for e in entries), default=None)
+    return max(map(_updated_iso, entries), default=None)
+
+
+_updated_iso: Callable[[Entry], str] = attrgetter("updated_iso")
 
 
 def _channel_views(
@@ -105,27 +110,24 @@ def _channel_view(channel_id: str, info: ChannelInfo | None, entries: list[Entry
     )
 
 
-_Listed = list[tuple[Page, str | None]]
+_Listed = tuple[Page, str | None]  # a page, with the last change of what it shows
+_ListMade = tuple[tuple[object, ...], Sequence[Entry], _Listed]  # inputs, entries, page
 
-#: Each list's pages of the last plan (the index's under None), with what they were made
-#: of: a list whose entries are the same objects is taken as it is (see `_article_pages`).
-_lists_made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]] = {}
+#: The list pages of the last plan (the index's under None, a channel's under its id),
+#: with what each was made of: a page whose entries are the same objects, and whose
+#: links and channel are the same, is taken as it is (see `_article_pages`).
+_lists_made: dict[tuple[str | None, int | None], _ListMade] = {}
 
 
 def _list_pages(
     site: SiteInfo,
     layout: str,
     entries: Sequence[Entry],
-    made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]],
+    made: dict[tuple[str | None, int | None], _ListMade],
     channel: ChannelView | None = None,
-) -> _Listed:
+) -> list[_Listed]:
     """The index's pages, or one channel's, each with the last change of what it shows."""
     channel_id = None if channel is None else channel.id
-    inputs = (layout, None if channel is None else channel.version)
-    kept = _lists_made.get(channel_id)
-    if kept is not None and kept[0] == inputs and same_objects(kept[1], entries):
-        made[channel_id] = kept
-        return kept[2]
     pages = []
     number = global_seq if channel is None else channel_seq
     for chunk in paginate(entries, site.page_size, number):
@@ -134,25 +136,39 @@ def _list_pages(
         if channel is not None:
             # Only a channel's front page shows its count and the original's links.
             shown = channel.version if chunk.is_front else (channel.id, channel.name)
-
-        def render(_bodies: Bodies, chunk: ListPage = chunk, pager: Pager = pager) -> bytes:
-            if channel is None:
-                return render_index(chunk.entries, site, pager)
-            return render_channel(channel, chunk.entries, site, pager)
-
-        links = (pager.number, pager.older, pager.newer)
-        key = page_key("list", layout, links, shown, versions(chunk.entries))
-        path = list_path(chunk.number, channel_id)
-        pages.append((Page(path, key, render), _last_change(chunk.entries)))
-    made[channel_id] = (inputs, entries, pages)
+        inputs = (layout, pager, shown)
+        kept = _lists_made.get((channel_id, chunk.number))
+        if kept is None or kept[0] != inputs or not same_objects(kept[1], chunk.entries):
+            kept = (inputs, chunk.entries, _list_page(site, layout, chunk, pager, shown, channel))
+        made[channel_id, chunk.number] = kept
+        pages.append(kept[2])
     return pages
+
+
+def _list_page(
+    site: SiteInfo,
+    layout: str,
+    chunk: ListPage,
+    pager: Pager,
+    shown: tuple[object, ...],
+    channel: ChannelView | None,
+) -> _Listed:
+    def render(_bodies: Bodies) -> bytes:
+        if channel is None:
+            return render_index(chunk.entries, site, pager)
+        return render_channel(channel, chunk.entries, site, pager)
+
+    links = (pager.number, pager.older, pager.newer)
+    key = page_key("list", layout, links, shown, versions(chunk.entries))
+    path = list_path(chunk.number, None if channel is None else channel.id)
+    return Page(path, key, render), _last_change(chunk.entries)
 
 
 #: The article pages of the last plan, with what each was made of: a daemon's next plan
 #: takes them as they are for every entry whose neighbours are the same objects
 #: (`Store.published_entries` hands out unchanged entries again), and pages hold no
 #: store, so the page itself carries over.
-_Made = tuple[str, Entry, Entry | None, Entry | None, Page]  # layout, entries, page
+_Made = tuple[str, Entry, Entry | None, Entry | None, _Listed]  # layout, entries, page
 _article_pages: dict[int, _Made] = {}
 
 
@@ -172,28 +188,27 @@ def _article_page(
     return Page(article_path(entry.slug), key, render, needs=(entry.item_id,), job=job)
 
 
-def _article_pages_of(site: SiteInfo, layout: str, entries: Sequence[Entry]) -> list[Page]:
-    """Each entry's page, linking its neighbours in `entries` (newest first)."""
+def _article_pages_of(site: SiteInfo, layout: str, entries: Sequence[Entry]) -> list[_Listed]:
+    """Each entry's page, linking its neighbours in `entries` (newest first), with the
+    entry's `updated` (the sitemap's last change of the page)."""
     global _article_pages
     seen, made = _article_pages, {}
     pages = []
-    for i, entry in enumerate(entries):
-        newer = entries[i - 1] if i > 0 else None
-        older = entries[i + 1] if i + 1 < len(entries) else None
+    newers = itertools.chain((None,), entries)
+    olders = itertools.chain(itertools.islice(entries, 1, None), (None,))
+    for entry, older, newer in zip(entries, olders, newers, strict=False):  # one newer more
         kept = seen.get(entry.item_id)
         if (
-            kept is not None
-            and kept[1] is entry
-            and kept[2] is older
-            and kept[3] is newer
-            and kept[0] == layout
+            kept is None
+            or kept[1] is not entry
+            or kept[2] is not older
+            or kept[3] is not newer
+            or kept[0] != layout
         ):
-            page = kept[4]
-        else:
             page = _article_page(site, layout, entry, older, newer)
-            kept = (layout, entry, older, newer, page)
+            kept = (layout, entry, older, newer, (page, entry.updated_iso))
         made[entry.item_id] = kept
-        pages.append(page)
+        pages.append(kept[4])
     _article_pages = made
     return pages
 
@@ -211,8 +226,8 @@ def site_pages(library: Library) -> list[Page]:
     channels = _channel_views(library.channels, by_channel)
 
     global _lists_made
-    made: dict[str | None, tuple[tuple[object, ...], Sequence[Entry], _Listed]] = {}
-    listed = list(_list_pages(site, layout, entries, made))
+    made: dict[tuple[str | None, int | None], _ListMade] = {}
+    listed = _list_pages(site, layout, entries, made)
     for channel in channels:
         listed += _list_pages(site, layout, by_channel.get(channel.id, []), made, channel)
     _lists_made = made
@@ -223,8 +238,7 @@ def site_pages(library: Library) -> list[Page]:
         lambda _bodies: render_channels(channels, site, opml=opml),
     )
     listed.append((overview, newest))
-    articles = _article_pages_of(site, layout, entries)
-    listed += [(page, entry.updated_iso) for page, entry in zip(articles, entries, strict=True)]
+    listed += _article_pages_of(site, layout, entries)
 
     pages = [_static(name, layout) for name in STATIC_FILES]
     pages += [page for page, _ in listed]
@@ -232,14 +246,19 @@ def site_pages(library: Library) -> list[Page]:
     return pages
 
 
-def _sitemap(site: SiteInfo, layout: str, listed: Sequence[tuple[Page, str | None]]) -> Page:
+def _sitemap(site: SiteInfo, layout: str, listed: Sequence[_Listed]) -> Page:
     """Every HTML page with the newest `updated` of what it shows (an article: its own)."""
-    lastmod: dict[str, str | None] = {}
-    for page, changed in listed:
-        lastmod.setdefault(page.path, changed)  # two articles with one slug: the newest wins
-    urls = tuple(lastmod.items())
-    # One line per page, digested as it is: a new one every time an article comes out,
-    # too big to go through `page_key` (which would also keep it).
-    lines = "".join(f"{path}\t{changed or ''}\n" for path, changed in urls)
-    key = page_key("sitemap", layout, hashlib.sha256(lines.encode()).hexdigest())
+    paths = [page.path for page, _ in listed]
+    changes = [changed for _, changed in listed]
+    if len(set(paths)) != len(paths):  # two articles with one slug: the newest wins
+        lastmod: dict[str, str | None] = {}
+        for path, changed in zip(paths, changes, strict=True):
+            lastmod.setdefault(path, changed)
+        paths, changes = list(lastmod), list(lastmod.values())
+    urls = tuple(zip(paths, changes, strict=True))
+    # Every page's path and last change, digested as they are: new every time an article
+    # comes out, too big to go through `page_key` (which would also keep them).
+    digest = hashlib.sha256("\n".join(paths).encode())
+    digest.update(b"\0" + "\n".join(map(str, changes)).encode())
+    key = page_key("sitemap", layout, digest.hexdigest())
     return Page(SITEMAP_FILE, key, lambda _bodies: render_sitemap(urls, site))
