@@ -537,9 +537,8 @@ class Store:
             _configure_sqlite(engine)
         store = cls(engine, display)
         try:
-            if sqlite_file is not None:
-                with engine.connect() as conn:
-                    _check_ours(conn, display)
+            with engine.connect() as conn:  # a file or a server database alike
+                _check_ours(conn, display)
             if migrate:
                 migrations.upgrade(store._writer, display)
             else:
