@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kanalwerk.entries import newest_first_key
+from kanalwerk.dates import as_utc
 from kanalwerk.errors import StoreError, StoreNeedsMigration
 from kanalwerk.store.schema import UTCDateTime, schema_version
 
@@ -382,8 +382,15 @@ def _m0009_publication_numbers(conn: Connection) -> None:
             articles.c.first_published_at,
         ).where(articles.c.first_published_at.is_not(None))
     ).all()
+    # The order `entries.newest_first_key` gave then, frozen here: originals to the
+    # second, the entry id breaking ties.
     rows = sorted(
-        found, key=lambda r: (r.first_published_at, *newest_first_key(r.published, r.entry_id))
+        found,
+        key=lambda r: (
+            r.first_published_at,
+            as_utc(r.published).replace(microsecond=0),
+            r.entry_id,
+        ),
     )
     if rows:
         conn.execute(
