@@ -21,7 +21,15 @@ from kanalwerk.publish.collector import collector_frozen, collector_paused
 from kanalwerk.publish.feeds import feed_pages
 from kanalwerk.publish.files import PageWriter, flush_to_disk, remove_file, scan_folder
 from kanalwerk.publish.opmlpages import opml_pages
-from kanalwerk.publish.pages import ChannelInfo, Entry, Library, Page, new_plan, same_objects
+from kanalwerk.publish.pages import (
+    ChannelInfo,
+    Entry,
+    Library,
+    Page,
+    layout_key,
+    new_plan,
+    same_objects,
+)
 from kanalwerk.publish.removed import removed_pages
 from kanalwerk.publish.sitepages import site_pages
 from kanalwerk.publish.workers import WorkerSetup, article_workers, shared_out
@@ -59,7 +67,7 @@ def _check_slugs(library: Library) -> None:
 class _Planned:
     """A plan with what it was made of (pages hold no store: see `Page`)."""
 
-    site: SiteInfo
+    layout: str  # `layout_key`: the site, the templates, the sanitizer policy
     entries: Sequence[Entry]
     channels: tuple[ChannelInfo, ...]
     removed: tuple[str, ...]
@@ -69,7 +77,7 @@ class _Planned:
         """Whether `library` would be planned as this: the same entries, by identity, as
         the store hands out while none changed (cheap at 10,000, unlike comparing them)."""
         return (
-            self.site == library.site
+            self.layout == layout_key(library.site)
             and same_objects(self.entries, library.entries)
             and self.channels == tuple(library.channels)
             and self.removed == tuple(library.removed)
@@ -96,7 +104,7 @@ def plan(library: Library) -> list[Page]:
         unique.setdefault(page.path, page)  # two articles with one slug: the newest wins
     planned = sorted(unique.values(), key=lambda p: "/" not in p.path)
     _last_plan = _Planned(
-        library.site,
+        layout_key(library.site),
         library.entries,
         tuple(library.channels),
         tuple(library.removed),
