@@ -8,10 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from kanalwerk.entries import Entry
-from kanalwerk.models import Article
+from kanalwerk.models import Article, Item
 from kanalwerk.store import Store, entry_rows
+from kanalwerk.store import schema as db
 from tests.test_incremental import add_article
 from tests.test_review_migration import sql
 
@@ -75,7 +77,8 @@ def test_entries_read_from_the_changes_are_those_read_afresh(tmp_path: Path, see
 
 
 def test_the_same_answer_while_nothing_changed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'k.db'}"
+    path = tmp_path / "k.db"
+    url = f"sqlite:///{path}"
     with Store.open(url) as store:
         store.sync_channels(CHANNELS)
         one = add_article(store, 1)
@@ -85,6 +88,17 @@ def test_the_same_answer_while_nothing_changed(tmp_path: Path) -> None:
         again = store.published_entries()
         assert again.entries[0] is first.entries[0]
         assert again.unpublished == frozenset()
+        assert store.published_entries() is again
+
+        # Writes the triggers see that leave every value shown as it was: an item without
+        # an article decided again, a state set to what it is.
+        (bare,) = store.add_items("kanal-a", [Item(guid="ohne-artikel", link=None, title="T")])
+        assert store.published_entries() is again
+        sql(
+            path,
+            "UPDATE items SET state = state, title = title WHERE id IN (?, ?)",
+            (one.item_id, bare),
+        )
         assert store.published_entries() is again
 
 
@@ -104,3 +118,30 @@ def test_a_reader_behind_the_trimmed_changes_reads_everything(
         assert len(sql(path, "SELECT seq FROM entry_changes")) == 2
         _check(behind, url)
         assert len(behind.published_entries().entries) == 5
+
+
+def test_rows_kept_are_the_same_dict_and_tuples_while_no_value_changed(tmp_path: Path) -> None:
+    """`EntryRows` itself: a write that changes nothing shown costs no rebuild."""
+    path = tmp_path / "k.db"
+    url = f"sqlite:///{path}"
+    with Store.open(url) as store:
+        store.sync_channels(CHANNELS)
+        one, two = (add_article(store, n) for n in (1, 2))
+    engine = sa.create_engine(url)
+    rows = entry_rows.EntryRows(
+        sa.select(db.articles.c.item_id, db.articles.c.title), db.articles.c.item_id
+    )
+    try:
+        with engine.connect() as conn:
+            first = rows.read(conn)
+        sql(path, "UPDATE articles SET title = title WHERE item_id = ?", (one.item_id,))
+        with engine.connect() as conn:
+            assert rows.read(conn) is first
+        sql(path, "UPDATE articles SET title = 'Neu' WHERE item_id = ?", (two.item_id,))
+        with engine.connect() as conn:
+            changed = rows.read(conn)
+        assert changed is not first
+        assert changed[two.item_id] == (two.item_id, "Neu")
+        assert changed[one.item_id] is first[one.item_id]
+    finally:
+        engine.dispose()

@@ -28,6 +28,7 @@ from kanalwerk.publish.library import StoreLibrary
 from kanalwerk.publish.pages import ArticleLibrary, ChannelInfo, Entry, Page
 from kanalwerk.store import Store
 from tests.old_stores import opened_at, store_at
+from tests.sites import spread
 from tests.test_review_migration import sql
 
 START = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -433,6 +434,16 @@ def test_a_quiet_plan_is_the_last_one_and_unchanged_article_pages_carry_over(
     assert articles - same == {"artikel/beitrag-5.html"}
     assert after["artikel/beitrag-5.html"].key != first["artikel/beitrag-5.html"].key
     assert "index.html" not in same
+
+
+def test_a_library_whose_list_changed_in_place_is_planned_again() -> None:
+    site = SiteInfo("T", None, "https://blog.example.org/", "R", "H", "x", "y")
+    library = ArticleLibrary(site, spread(4, site))
+    first = plan(library)
+    assert plan(library) is first
+    assert isinstance(library.entries, list)
+    newest = library.entries.pop(0)
+    assert f"artikel/{newest.slug}.html" not in {page.path for page in plan(library)}
 
 
 def test_published_pages_kept_in_memory_follow_records_from_another_store(

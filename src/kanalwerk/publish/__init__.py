@@ -105,7 +105,7 @@ def plan(library: Library) -> list[Page]:
     planned = sorted(unique.values(), key=lambda p: "/" not in p.path)
     _last_plan = _Planned(
         layout_key(library.site),
-        library.entries,
+        tuple(library.entries),  # a copy: the caller's list may change
         tuple(library.channels),
         tuple(library.removed),
         planned,

@@ -4,6 +4,7 @@ the change feed (`entry_changes`, filled by triggers: see migration 12).
 The publisher asks for every article's row each cycle; at 10,000 articles reading them
 all is most of a cycle that publishes one new article. Kept here, a read fetches only
 the rows whose ids the feed names since the last one, and a quiet cycle fetches none.
+On PostgreSQL (no triggers: see migration 12) every read fetches every row.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class EntryRows:
     """Item id → row of `query`, as of the last `read`.
 
     The rows are plain tuples, and a row that did not change is the very tuple read
-    before, so a caller can tell unchanged rows apart by identity.
+    before, so a caller can tell unchanged rows apart by identity; while no row changed
+    (a write the triggers saw may leave every value as it was) `read` answers the very
+    same dict.
     """
 
     def __init__(self, query: sa.Select[Any], item_id: sa.ColumnElement[int]) -> None:
@@ -53,13 +56,22 @@ class EntryRows:
         changed = list(
             conn.execute(sa.select(c.item_id).where(c.seq > self._seen).distinct()).scalars()
         )
-        rows = dict(self._rows)
-        for item_id in changed:
-            rows.pop(item_id, None)
+        found: dict[int, Row] = {}
         for chunk in chunks(changed):
-            found = conn.execute(self._query.where(self._item_id.in_(chunk))).all()
-            rows.update((row[0], tuple(row)) for row in found)
-        self._rows, self._seen = rows, last
+            rows_read = conn.execute(self._query.where(self._item_id.in_(chunk))).all()
+            found.update((row[0], tuple(row)) for row in rows_read)
+        self._seen = last
+        previous = self._rows
+        if all(found.get(i) == previous.get(i) for i in changed):
+            return previous  # written, but nothing it shows changed (a held item decided again)
+        rows = dict(previous)
+        for item_id in changed:
+            row = found.get(item_id)
+            if row is None:
+                rows.pop(item_id, None)
+            elif row != previous.get(item_id):
+                rows[item_id] = row
+        self._rows = rows
         return rows
 
     def _read_all(self, conn: Connection, seen: int) -> dict[int, Row]:

@@ -420,10 +420,13 @@ def _m0012_entry_changes(conn: Connection) -> None:
     """A change feed of the published articles' rows, filled by triggers.
 
     The publisher reads every article's entry each cycle; with this it reads only the
-    rows changed since its last read (`store.entry_rows`). Triggers see every writer:
-    this kanalwerk, an older one, a hand edit with `sqlite3`. SQLite only: it commits one
-    writer at a time, so the numbers become visible in order; on a server database the
-    table stays empty and the publisher reads every row each time.
+    rows changed since its last read (`store.entry_rows`). Triggers see every writer,
+    kanalwerk and a hand edit with `sqlite3` alike, except for rows that `REPLACE`
+    deletes (SQLite fires no trigger for those; kanalwerk never replaces). A later
+    migration that rebuilds `articles` or `items` must create these triggers again.
+    SQLite only: it commits one writer at a time, so the numbers become visible in
+    order; on a server database the table stays empty and the publisher reads every row
+    each time.
     """
     sqlite = conn.dialect.name == "sqlite"
     seq = "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"

@@ -234,7 +234,8 @@ published_pages = sa.Table(
 )
 
 # Which articles' rows changed, in the order they did: written by triggers on SQLite
-# (see migration 12), read by `Store.published_entries`, trimmed to the newest.
+# (see migration 12), read by `Store.published_entries`, trimmed to the newest. A
+# migration that rebuilds `articles` or `items` must create those triggers again.
 entry_changes = sa.Table(
     "entry_changes",
     metadata,

@@ -1,8 +1,9 @@
 """The one class that speaks SQL: channels' fetch state, items, articles, cache, usage.
 
 Rows never leave this module; callers get the frozen dataclasses from `kanalwerk.models`.
-Every write is one transaction. SQL stays portable between SQLite and PostgreSQL; the only
-dialect-specific piece is `INSERT … ON CONFLICT`, chosen by `_insert_for`.
+Every write is one transaction. SQL stays portable between SQLite and PostgreSQL; the
+dialect-specific pieces are `INSERT … ON CONFLICT`, chosen by `_insert_for`, and the
+change feed SQLite's triggers fill (`entry_rows`), which PostgreSQL does without.
 """
 
 from __future__ import annotations
@@ -1355,8 +1356,8 @@ class Store:
 
         This runs every cycle over every article, so it reads little: no bodies (the
         site's lists, links and page keys need none), the channels' feed fields once per
-        channel rather than once per row, and only the rows changed since the last call
-        (`EntryRows`). An `Entry` is made only for a row this store has not seen as it
+        channel rather than once per row, and on SQLite only the rows changed since the
+        last call (`EntryRows`). An `Entry` is made only for a row this store has not seen as it
         is: a daemon's later cycles reuse the entries (and the digests cached on them)
         of every unchanged article, and get the very same result while nothing changed.
         """
@@ -1524,7 +1525,7 @@ class Store:
                     sa.delete(db.published_pages).where(db.published_pages.c.path.in_(chunk))
                 )
             conn.execute(_set_meta_statement(self._dialect, PAGES_RECORDED, mark))
-            trim_changes(conn)  # pages went out: the changes that made them are read
+            trim_changes(conn)  # pages went out: this store has read the changes
         kept = self._pages_seen
         if kept is not None and before is not None and kept[0] == before:
             pages = {**kept[1], **changed}  # what was read last, and nobody wrote since
