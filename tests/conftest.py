@@ -10,6 +10,7 @@ from requests.adapters import BaseAdapter
 
 from kanalwerk.sources import youtube_transcripts
 from kanalwerk.store import Store
+from tests.migrated_template import MigratedTemplate
 from tests.servers import LocalServer
 
 DATA = Path(__file__).parent / "data"
@@ -23,6 +24,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    config.addinivalue_line(
+        "markers",
+        "migrations: new stores run every migration instead of starting as a copy of the "
+        "migrated template (for tests of what the migrations create)",
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +46,36 @@ def small_trust_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(ca_file))
         yield
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplate:
+    return MigratedTemplate(tmp_path_factory.mktemp("migrated"))
+
+
+@pytest.fixture(autouse=True)
+def stores_start_migrated(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    migrated_template: MigratedTemplate,
+) -> None:
+    """New stores a test opens start as a copy of the migrated template (see there).
+
+    Tests marked `migrations` run the real migrations on every store they open.
+    """
+    if request.node.get_closest_marker("migrations") is not None:
+        return
+    original = Store.open.__func__  # type: ignore[attr-defined]
+
+    def open_migrated(
+        cls: type[Store], url: str, *, create: bool = True, migrate: bool = True
+    ) -> Store:
+        if create and migrate:
+            migrated_template.place(url)
+        store: Store = original(cls, url, create=create, migrate=migrate)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(open_migrated))
 
 
 @pytest.fixture

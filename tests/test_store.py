@@ -15,6 +15,7 @@ from kanalwerk.cli import main
 from kanalwerk.errors import NotInStore, StoreError
 from kanalwerk.models import Article, FetchResult, FetchState, Item, ParsedFeed, SourceRef, Usage
 from kanalwerk.store import ChannelStatus, FetchRecord, Store, migrations, schema
+from tests.migrated_template import MigratedTemplate
 
 FEED = "http://127.0.0.1:9/feed.xml"
 CEST = timezone(timedelta(hours=2))
@@ -102,6 +103,7 @@ def item_column(db_path: Path, item_id: int, column: str) -> object:
 # --- opening and migrations ---------------------------------------------------------
 
 
+@pytest.mark.migrations
 def test_fresh_database_is_created_migrated_and_recorded(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "folder" / "k.db"
     with Store.open(sqlite_url(path)):
@@ -113,6 +115,7 @@ def test_fresh_database_is_created_migrated_and_recorded(tmp_path: Path) -> None
     assert set(schema.metadata.tables) <= tables
 
 
+@pytest.mark.migrations
 def test_migrated_database_matches_schema_module(db_path: Path) -> None:
     Store.open(sqlite_url(db_path)).close()
     engine = sa.create_engine(sqlite_url(db_path))
@@ -127,6 +130,34 @@ def test_migrated_database_matches_schema_module(db_path: Path) -> None:
             assert set(pk) == {c.name for c in table.primary_key.columns}, table.name
     finally:
         engine.dispose()
+
+
+def database_contents(path: Path) -> list[object]:
+    """Everything in the database but the times its migrations were applied at."""
+    conn = sqlite3.connect(path)
+    try:
+        contents: list[object] = [
+            conn.execute("PRAGMA journal_mode").fetchall(),
+            conn.execute("PRAGMA user_version").fetchall(),
+            conn.execute("PRAGMA page_size").fetchall(),
+            conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall(),
+        ]
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            columns = "version" if table == "schema_version" else "*"
+            contents.append((table, conn.execute(f"SELECT {columns} FROM {table}").fetchall()))
+        return contents
+    finally:
+        conn.close()
+
+
+@pytest.mark.migrations
+def test_the_tests_template_store_is_a_migrated_store(
+    db_path: Path, migrated_template: MigratedTemplate
+) -> None:
+    Store.open(sqlite_url(db_path)).close()
+    assert database_contents(migrated_template.file) == database_contents(db_path)
 
 
 def test_reopening_does_not_rerun_migrations(
