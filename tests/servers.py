@@ -11,6 +11,8 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import selectors
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,9 +127,10 @@ class LocalServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        # `stop` writes to the one to end the serving loop at once; `serve_forever` only
+        # looks for `shutdown` between polls, and that wait ended every test using a server.
+        self._wake, self._waker = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -152,7 +155,22 @@ class LocalServer:
         self._thread.start()
         return self
 
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._httpd, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if self._wake in ready:
+                    return
+                self._httpd.handle_request()
+
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        """Stop serving and close the port; stopping again does nothing."""
+        if self._waker.fileno() == -1:
+            return
+        self._waker.send(b"\0")
         self._thread.join(timeout=5)
+        self._httpd.server_close()
+        self._wake.close()
+        self._waker.close()
