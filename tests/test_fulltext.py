@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from kanalwerk.sources.fulltext import MIN_CHARACTERS, Extractor, FullText, Page
 from kanalwerk.sources.robots import Robots
 from tests.servers import LocalServer, Resource, Response
 from tests.test_fetch import fetch_settings
+from tests.worker_functions import hang
 
 # The pages are on 127.0.0.1.
 SETTINGS = fetch_settings(
@@ -161,15 +161,6 @@ def test_a_link_to_a_private_address_is_not_followed(server: LocalServer) -> Non
 
 
 # --- the time bound ------------------------------------------------------------------
-
-STOP = threading.Event()
-
-
-def hang(body: bytes, url: str) -> str | None:
-    """Stands in for trafilatura stuck on a pathological page (runs in the worker)."""
-    if body == b"hang":
-        STOP.wait()
-    return body.decode()
 
 
 def test_an_extraction_that_overruns_is_killed_and_the_next_one_runs() -> None:

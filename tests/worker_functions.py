@@ -1,0 +1,18 @@
+"""Functions the tests hand to worker processes, in a module that imports nothing heavy.
+
+A worker imports the module of the function it is given. From a test module that is
+pytest, kanalwerk and the fake servers, a second or more in every worker a test starts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+STOP = threading.Event()
+
+
+def hang(body: bytes, url: str) -> str | None:
+    """Stands in for trafilatura stuck on a pathological page (runs in the worker)."""
+    if body == b"hang":
+        STOP.wait()
+    return body.decode()
