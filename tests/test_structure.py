@@ -9,6 +9,8 @@ are how a command defers its stages.
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 import kanalwerk
@@ -37,7 +39,9 @@ def _module_level(tree: ast.Module) -> list[ast.stmt]:
     ]
 
 
-def _graph() -> dict[str, set[str]]:
+@functools.cache
+def _graph() -> Mapping[str, frozenset[str]]:
+    """Each module's imports; read once, as parsing every module takes about half a second."""
     modules = _modules()
 
     def known(name: str) -> str | None:
@@ -45,7 +49,7 @@ def _graph() -> dict[str, set[str]]:
             name = name.rpartition(".")[0]
         return name or None
 
-    graph: dict[str, set[str]] = {}
+    graph: dict[str, frozenset[str]] = {}
     for name, path in modules.items():
         targets: set[str] = set()
         for node in _module_level(ast.parse(path.read_text(encoding="utf-8"))):
@@ -59,11 +63,11 @@ def _graph() -> dict[str, set[str]]:
                 target = target.rpartition(".")[0]
                 if target in modules and not name.startswith(target + "."):
                     targets.add(target)
-        graph[name] = targets - {"", name}
+        graph[name] = frozenset(targets - {"", name})
     return graph
 
 
-def _circle_from(start: str, graph: dict[str, set[str]]) -> list[str] | None:
+def _circle_from(start: str, graph: Mapping[str, frozenset[str]]) -> list[str] | None:
     """A path of imports from `start` back to `start`, if there is one."""
     stack, seen = [(start, [start])], set()
     while stack:
