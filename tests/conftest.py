@@ -10,6 +10,7 @@ from requests.adapters import BaseAdapter
 
 from kanalwerk.sources import youtube_transcripts
 from kanalwerk.store import Store
+from tests.compiled_sql import compiled_once
 from tests.migrated_template import MigratedTemplate
 from tests.servers import LocalServer
 
@@ -45,6 +46,13 @@ def small_trust_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     trustme.CA().cert_pem.write_to_path(str(ca_file))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(ca_file))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_sql_shared() -> Iterator[None]:
+    """The stores of all tests share compiled SQL (see `tests.compiled_sql`)."""
+    with compiled_once():
         yield
 
 
