@@ -143,11 +143,6 @@ def test_lists_and_feeds_are_put_in_place_after_the_article_pages_they_link(
     assert {"feed.atom", "index.html", "sitemap.xml"} <= set(files(site.output))
 
 
-def nothing_to_load() -> workers.ArticleLoader:
-    """A worker's loader for a pool whose pages are never rendered."""
-    return lambda item_ids: []
-
-
 _ORPHANS = """
 import sys, time
 from functools import partial
@@ -155,7 +150,7 @@ from pathlib import Path
 from kanalwerk.models import SiteInfo
 from kanalwerk.publish import workers
 from kanalwerk.publish.pages import ArticleJob, Page
-from tests.test_publish_workers import nothing_to_load
+from tests.worker_functions import nothing_to_load
 
 site = SiteInfo("T", None, "https://blog.example.org/", "R", "H", "x", "y")
 setup = workers.WorkerSetup(nothing_to_load, site, Path(sys.argv[1]))

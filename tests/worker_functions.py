@@ -7,6 +7,10 @@ pytest, kanalwerk and the fake servers, a second or more in every worker a test 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kanalwerk.publish.workers import ArticleLoader
 
 STOP = threading.Event()
 
@@ -16,3 +20,8 @@ def hang(body: bytes, url: str) -> str | None:
     if body == b"hang":
         STOP.wait()
     return body.decode()
+
+
+def nothing_to_load() -> ArticleLoader:
+    """A publishing worker's loader for a pool whose pages are never rendered."""
+    return lambda item_ids: []
