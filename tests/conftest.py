@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import multiprocessing
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Each `run` with full text starts an extraction worker from the fork server, and each
+    # imported trafilatura, a second apiece; forked from a server that imported it once,
+    # they start at once. The parse pool's module stays preloaded as kanalwerk has it. A
+    # pool that sets its own list before the server starts (the parse pool) still wins.
+    multiprocessing.set_forkserver_preload(
+        ["kanalwerk.parse_job", "kanalwerk.sources.fulltext", "trafilatura"]
+    )
     config.addinivalue_line(
         "markers",
         "migrations: new stores run every migration instead of starting as a copy of the "
